@@ -1,0 +1,266 @@
+// Dense layers: C[M,N] = act(A[M,K]·B[K,N] + bias[N]), or C[M,N] += A[M,K]·B[K,N].
+//   A[m,k] lives at a + 4·(m·sam + k·sak) and B[k,n] at b + 4·(k·sbk + n·sbn), so the one kernel
+//   serves X·Wᵀ (forward, W in PyTorch [out,in] layout), dY·W (dX) and dYᵀ·X (dW).
+// Micro-kernel: 4 rows × 8 columns of C held in 8 f32x4 accumulators; A is broadcast with
+//   v128.load32_splat, B is read as two f32x4 per k from a panel of 8 columns. When B's columns
+//   are not contiguous (sbn != 1) or the panel is narrower than 8, the panel is packed into
+//   `scratch` (8·K floats, zero padded) first.
+// Threads split rows: [m0, m1). No allocation, no module state.
+import { madd } from "./simd";
+
+export const ACT_IDENTITY: i32 = 0;
+export const ACT_RELU: i32 = 1;
+export const ACT_TANH: i32 = 2;
+
+// @ts-ignore: decorator
+@inline function actScalar(x: f32, act: i32): f32 {
+  if (act == ACT_RELU) return x > 0 ? x : 0;
+  if (act == ACT_TANH) return Mathf.tanh(x);
+  return x;
+}
+
+// @ts-ignore: decorator
+@inline function actVec(v: v128, act: i32): v128 {
+  if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0));
+  if (act == ACT_TANH) {
+    return f32x4(
+      Mathf.tanh(f32x4.extract_lane(v, 0)), Mathf.tanh(f32x4.extract_lane(v, 1)),
+      Mathf.tanh(f32x4.extract_lane(v, 2)), Mathf.tanh(f32x4.extract_lane(v, 3)));
+  }
+  return v;
+}
+
+// Stores the 8 columns (lo, hi) of one C row: full 8 with two v128 stores, else lane by lane.
+// accumulate: C += v; otherwise C = act(v + bias).
+// @ts-ignore: decorator
+@inline function storeRow(pc: usize, lo: v128, hi: v128, bl: v128, bh: v128, nb: i32, accumulate: i32, act: i32): void {
+  if (accumulate) {
+    if (nb == 8) {
+      v128.store(pc, f32x4.add(v128.load(pc), lo));
+      v128.store(pc, f32x4.add(v128.load(pc, 16), hi), 16);
+      return;
+    }
+  } else {
+    lo = actVec(f32x4.add(lo, bl), act);
+    hi = actVec(f32x4.add(hi, bh), act);
+    if (nb == 8) {
+      v128.store(pc, lo);
+      v128.store(pc, hi, 16);
+      return;
+    }
+  }
+  // leftovers: a panel narrower than 8 columns
+  const add = accumulate != 0;
+  if (nb > 0) store<f32>(pc, (add ? load<f32>(pc) : 0) + f32x4.extract_lane(lo, 0));
+  if (nb > 1) store<f32>(pc + 4, (add ? load<f32>(pc + 4) : 0) + f32x4.extract_lane(lo, 1));
+  if (nb > 2) store<f32>(pc + 8, (add ? load<f32>(pc + 8) : 0) + f32x4.extract_lane(lo, 2));
+  if (nb > 3) store<f32>(pc + 12, (add ? load<f32>(pc + 12) : 0) + f32x4.extract_lane(lo, 3));
+  if (nb > 4) store<f32>(pc + 16, (add ? load<f32>(pc + 16) : 0) + f32x4.extract_lane(hi, 0));
+  if (nb > 5) store<f32>(pc + 20, (add ? load<f32>(pc + 20) : 0) + f32x4.extract_lane(hi, 1));
+  if (nb > 6) store<f32>(pc + 24, (add ? load<f32>(pc + 24) : 0) + f32x4.extract_lane(hi, 2));
+}
+
+/** C = act(A·B + bias) (accumulate = 0) or C += A·B (accumulate = 1), rows [m0, m1). Strides in floats. */
+export function gemm(
+  c: usize, ldc: i32,             // C[m,n] at c + 4·(m·ldc + n)
+  a: usize, sam: i32, sak: i32,   // A[m,k]
+  b: usize, sbk: i32, sbn: i32,   // B[k,n]
+  bias: usize,                    // N floats, or 0 for none (ignored when accumulating)
+  m0: i32, m1: i32, n: i32, k: i32,
+  accumulate: i32, act: i32,
+  scratch: usize,                 // 8·K floats of packing space
+): void {
+  if (ASC_FEATURE_SIMD) {
+    gemmSimd(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act, scratch);
+  } else {
+    gemmScalar(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act, scratch);
+  }
+}
+
+// Packs B[0:K, j0:j0+nb] into scratch as [K][8] (zero padded past nb).
+// @ts-ignore: decorator
+@inline function packPanel(scratch: usize, b: usize, sbk: i32, sbn: i32, j0: i32, nb: i32, k: i32): void {
+  for (let jj = 0; jj < 8; jj++) {
+    let dst = scratch + (<usize>jj << 2);
+    if (jj < nb) {
+      let src = b + (<usize>((j0 + jj) * sbn) << 2);
+      const step = <usize>sbk << 2;
+      for (let kk = 0; kk < k; kk++) {
+        store<f32>(dst, load<f32>(src));
+        dst += 32;
+        src += step;
+      }
+    } else {
+      for (let kk = 0; kk < k; kk++) {
+        store<f32>(dst, 0);
+        dst += 32;
+      }
+    }
+  }
+}
+
+function gemmSimd(
+  c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, sbk: i32, sbn: i32, bias: usize,
+  m0: i32, m1: i32, n: i32, k: i32, accumulate: i32, act: i32, scratch: usize,
+): void {
+  const stepA = <usize>sak << 2;
+  const rowA = <usize>sam << 2;
+  const rowC = <usize>ldc << 2;
+  for (let j0 = 0; j0 < n; j0 += 8) {
+    const nb = min(8, n - j0);
+    let panel: usize;
+    let stepB: usize;
+    if (sbn == 1 && nb == 8) {
+      panel = b + (<usize>j0 << 2);
+      stepB = <usize>sbk << 2;
+    } else {
+      packPanel(scratch, b, sbk, sbn, j0, nb, k);
+      panel = scratch;
+      stepB = 32;
+    }
+    let bl = f32x4.splat(0);
+    let bh = f32x4.splat(0);
+    if (bias != 0 && !accumulate) {
+      const pb = bias + (<usize>j0 << 2);
+      if (nb == 8) {
+        bl = v128.load(pb);
+        bh = v128.load(pb, 16);
+      } else {
+        for (let jj = 0; jj < nb; jj++) {
+          const v = load<f32>(pb + (<usize>jj << 2));
+          if (jj == 0) bl = f32x4.replace_lane(bl, 0, v);
+          else if (jj == 1) bl = f32x4.replace_lane(bl, 1, v);
+          else if (jj == 2) bl = f32x4.replace_lane(bl, 2, v);
+          else if (jj == 3) bl = f32x4.replace_lane(bl, 3, v);
+          else if (jj == 4) bh = f32x4.replace_lane(bh, 0, v);
+          else if (jj == 5) bh = f32x4.replace_lane(bh, 1, v);
+          else if (jj == 6) bh = f32x4.replace_lane(bh, 2, v);
+        }
+      }
+    }
+    let i = m0;
+    for (; i + 4 <= m1; i += 4) {
+      let pa0 = a + <usize>i * rowA;
+      let pa1 = pa0 + rowA;
+      let pa2 = pa1 + rowA;
+      let pa3 = pa2 + rowA;
+      let pb = panel;
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      for (let kk = 0; kk < k; kk++) {
+        const b0 = v128.load(pb);
+        const b1 = v128.load(pb, 16);
+        const a0 = v128.load32_splat(pa0);
+        const a1 = v128.load32_splat(pa1);
+        const a2 = v128.load32_splat(pa2);
+        const a3 = v128.load32_splat(pa3);
+        c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+        c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+        c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+        c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+        pa0 += stepA; pa1 += stepA; pa2 += stepA; pa3 += stepA;
+        pb += stepB;
+      }
+      const pc = c + <usize>i * rowC + (<usize>j0 << 2);
+      storeRow(pc, c00, c01, bl, bh, nb, accumulate, act);
+      storeRow(pc + rowC, c10, c11, bl, bh, nb, accumulate, act);
+      storeRow(pc + 2 * rowC, c20, c21, bl, bh, nb, accumulate, act);
+      storeRow(pc + 3 * rowC, c30, c31, bl, bh, nb, accumulate, act);
+    }
+    // leftovers: rows past the last multiple of 4
+    for (; i < m1; i++) {
+      let pa0 = a + <usize>i * rowA;
+      let pb = panel;
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      for (let kk = 0; kk < k; kk++) {
+        const a0 = v128.load32_splat(pa0);
+        c00 = madd(a0, v128.load(pb), c00);
+        c01 = madd(a0, v128.load(pb, 16), c01);
+        pa0 += stepA;
+        pb += stepB;
+      }
+      storeRow(c + <usize>i * rowC + (<usize>j0 << 2), c00, c01, bl, bh, nb, accumulate, act);
+    }
+  }
+}
+
+// Scalar fallback (runtimes without SIMD): the same contract, one output at a time, f32 sums in k order.
+function gemmScalar(
+  c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, sbk: i32, sbn: i32, bias: usize,
+  m0: i32, m1: i32, n: i32, k: i32, accumulate: i32, act: i32, scratch: usize,
+): void {
+  for (let i = m0; i < m1; i++) {
+    const pa = a + (<usize>(i * sam) << 2);
+    const pc = c + (<usize>(i * ldc) << 2);
+    for (let j = 0; j < n; j++) {
+      let s: f32 = 0;
+      let p = pa;
+      let q = b + (<usize>(j * sbn) << 2);
+      const sa = <usize>sak << 2;
+      const sb = <usize>sbk << 2;
+      for (let kk = 0; kk < k; kk++) {
+        s += load<f32>(p) * load<f32>(q);
+        p += sa;
+        q += sb;
+      }
+      const o = pc + (<usize>j << 2);
+      if (accumulate) {
+        store<f32>(o, load<f32>(o) + s);
+      } else {
+        store<f32>(o, actScalar(s + (bias != 0 ? load<f32>(bias + (<usize>j << 2)) : 0), act));
+      }
+    }
+  }
+}
+
+/** db[n] (=, or += when accumulate) Σ_{m in [m0,m1)} dy[m, n]: the bias gradient. */
+export function biasGrad(db: usize, dy: usize, ldy: i32, m0: i32, m1: i32, n: i32, accumulate: i32): void {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; j + 4 <= n; j += 4) {
+      let s = accumulate ? v128.load(db + (<usize>j << 2)) : f32x4.splat(0);
+      let p = dy + (<usize>(m0 * ldy + j) << 2);
+      for (let i = m0; i < m1; i++) {
+        s = f32x4.add(s, v128.load(p));
+        p += <usize>ldy << 2;
+      }
+      v128.store(db + (<usize>j << 2), s);
+    }
+  }
+  // leftovers (all of it in the scalar build)
+  for (; j < n; j++) {
+    let s: f32 = accumulate ? load<f32>(db + (<usize>j << 2)) : 0;
+    for (let i = m0; i < m1; i++) s += load<f32>(dy + (<usize>(i * ldy + j) << 2));
+    store<f32>(db + (<usize>j << 2), s);
+  }
+}
+
+/** dy[i] *= act'(pre-activation) for i in [i0, i1), written in terms of the output y = act(pre). */
+//   relu: y > 0 ? 1 : 0;  tanh: 1 - y²;  identity: 1 (no-op).
+export function actBackward(dy: usize, y: usize, i0: i32, i1: i32, act: i32): void {
+  if (act == ACT_IDENTITY) return;
+  let i = i0;
+  if (ASC_FEATURE_SIMD) {
+    const zero = f32x4.splat(0);
+    const one = f32x4.splat(1);
+    for (; i + 4 <= i1; i += 4) {
+      const o = <usize>i << 2;
+      const yv = v128.load(y + o);
+      const dv = v128.load(dy + o);
+      if (act == ACT_RELU) {
+        v128.store(dy + o, v128.and(dv, f32x4.gt(yv, zero)));
+      } else {
+        v128.store(dy + o, f32x4.mul(dv, f32x4.sub(one, f32x4.mul(yv, yv))));
+      }
+    }
+  }
+  // leftovers
+  for (; i < i1; i++) {
+    const o = <usize>i << 2;
+    const yv = load<f32>(y + o);
+    const dv = load<f32>(dy + o);
+    store<f32>(dy + o, act == ACT_RELU ? (yv > 0 ? dv : 0) : dv * (1 - yv * yv));
+  }
+}

@@ -1,0 +1,162 @@
+// Diagonal Gaussian posterior q(z|x) = N(mu, diag(exp(logvar))) and standard normal prior.
+//   h[B, 2Z]: encoder head output, row b = (mu_b[0:Z], logvar_b[0:Z]); logvar is clamped to
+//   ±LOGVAR_MAX before use (exp cannot overflow; the clamp's gradient is 0 outside, like torch.clamp).
+//   eps, z: [K, B, Z], row r = k·B + b.   sigma = exp(logvar/2),  z = mu + sigma·eps.
+// see: ../shared/DESIGN.md "The math" for every formula below.
+
+export const LOGVAR_MAX: f32 = 30;
+const HALF_LOG_2PI: f64 = 0.91893853320467274178;
+
+// @ts-ignore: decorator
+@inline function clampLogvar(v: f32): f32 {
+  return min(max(v, -LOGVAR_MAX), LOGVAR_MAX);
+}
+
+/** z[k,b,:] = mu_b + exp(logvar_b/2)·eps[k,b,:] for b in [b0, b1), all k. */
+export function reparameterize(z: usize, eps: usize, h: usize, K: i32, B: i32, Z: i32, b0: i32, b1: i32): void {
+  for (let b = b0; b < b1; b++) {
+    const ph = h + (<usize>(b * 2 * Z) << 2);
+    for (let k = 0; k < K; k++) {
+      const o = <usize>((k * B + b) * Z) << 2;
+      for (let j = 0; j < Z; j++) {
+        const jo = <usize>j << 2;
+        const mu = load<f32>(ph + jo);
+        const sigma = Mathf.exp(clampLogvar(load<f32>(ph + (<usize>Z << 2) + jo)) * 0.5);
+        store<f32>(z + o + jo, mu + sigma * load<f32>(eps + o + jo));
+      }
+    }
+  }
+}
+
+/**
+ * Per row r = k·B + b in rows of [b0, b1):
+ *   logpz[r] = -1/2 Σ_j (z² + log 2π)
+ *   logqz[r] = -1/2 Σ_j (eps² + log 2π) - Σ_j logvar/2     (log q at z on the sample path)
+ *   logw[r]  = logpx[r] + logpz[r] - logqz[r]
+ * Sums in f64.
+ */
+export function gaussianLogProbs(
+  logw: usize, logpz: usize, logqz: usize, logpx: usize,
+  z: usize, eps: usize, h: usize, K: i32, B: i32, Z: i32, b0: i32, b1: i32,
+): void {
+  for (let b = b0; b < b1; b++) {
+    const plv = h + (<usize>(b * 2 * Z + Z) << 2);
+    let slv: f64 = 0;
+    for (let j = 0; j < Z; j++) slv += <f64>clampLogvar(load<f32>(plv + (<usize>j << 2)));
+    for (let k = 0; k < K; k++) {
+      const r = k * B + b;
+      const o = <usize>(r * Z) << 2;
+      let sz: f64 = 0, se: f64 = 0;
+      for (let j = 0; j < Z; j++) {
+        const zv = <f64>load<f32>(z + o + (<usize>j << 2));
+        const ev = <f64>load<f32>(eps + o + (<usize>j << 2));
+        sz += zv * zv;
+        se += ev * ev;
+      }
+      const lpz = -0.5 * sz - <f64>Z * HALF_LOG_2PI;
+      const lqz = -0.5 * se - <f64>Z * HALF_LOG_2PI - 0.5 * slv;
+      const ro = <usize>r << 2;
+      store<f32>(logpz + ro, <f32>lpz);
+      store<f32>(logqz + ro, <f32>lqz);
+      store<f32>(logw + ro, <f32>(<f64>load<f32>(logpx + ro) + lpz - lqz));
+    }
+  }
+}
+
+/** kl[b] = KL(q(z|x_b) ‖ N(0, I)) = 1/2 Σ_j (mu² + exp(logvar) - 1 - logvar), b in [b0, b1). */
+export function klStandardNormal(kl: usize, h: usize, Z: i32, b0: i32, b1: i32): void {
+  for (let b = b0; b < b1; b++) {
+    const ph = h + (<usize>(b * 2 * Z) << 2);
+    let s: f64 = 0;
+    for (let j = 0; j < Z; j++) {
+      const mu = <f64>load<f32>(ph + (<usize>j << 2));
+      const lv = <f64>clampLogvar(load<f32>(ph + (<usize>(Z + j) << 2)));
+      s += mu * mu + Math.exp(lv) - 1 - lv;
+    }
+    store<f32>(kl + (<usize>b << 2), <f32>(0.5 * s));
+  }
+}
+
+export const GRAD_ANALYTIC: i32 = 0; // analytic KL + reparameterized likelihood (Kingma & Welling)
+export const GRAD_TOTAL: i32 = 1;    // total derivative of the MC ELBO / IWAE (TD)
+export const GRAD_PATH: i32 = 2;     // path derivative: score term of log q stopped (STL, DReG)
+
+/**
+ * Gradient of the loss w.r.t. the encoder head, dh[b, 0:Z] = dmu, dh[b, Z:2Z] = dlogvar, written
+ * (not accumulated) for b in [b0, b1). Inputs:
+ *   dz[K,B,Z] = ∂loss/∂z through the decoder only (= -c·∂log p(x|z)/∂z),
+ *   c[K·B]    = the weight of row r in the loss, loss = -Σ_r c_r·log w_r (1/(K·B) for the ELBO, w̃/B for IWAE),
+ *   r[K·B]    = an extra per-row factor on the encoder path (w̃ for DReG), or 0 for all ones,
+ *   klScale   = weight of the analytic KL term (mode GRAD_ANALYTIC only; 1/B for a batch mean).
+ * Per row, with e = eps, s = sigma (DESIGN.md table):
+ *   ANALYTIC: dmu = Σ_k dz + klScale·mu,               dlv = Σ_k dz·s·e/2 + klScale·(s² - 1)/2
+ *   TOTAL:    dmu = Σ_k (dz + c·z),                    dlv = Σ_k [(dz + c·z)·s·e/2 - c/2]
+ *   PATH:     dmu = Σ_k r·(dz + c·(z - e/s)),          dlv = Σ_k r·(dz + c·(z - e/s))·s·e/2
+ */
+export function latentBackward(
+  dh: usize, dz: usize, z: usize, eps: usize, h: usize, c: usize, r: usize,
+  K: i32, B: i32, Z: i32, mode: i32, klScale: f32, b0: i32, b1: i32,
+): void {
+  for (let b = b0; b < b1; b++) {
+    const ph = h + (<usize>(b * 2 * Z) << 2);
+    const pd = dh + (<usize>(b * 2 * Z) << 2);
+    for (let j = 0; j < Z; j++) {
+      const jo = <usize>j << 2;
+      const lvRaw = load<f32>(ph + (<usize>Z << 2) + jo);
+      const lv = clampLogvar(lvRaw);
+      const sigma = Mathf.exp(lv * 0.5);
+      let gmu: f32 = 0, glv: f32 = 0;
+      if (mode == GRAD_ANALYTIC) {
+        for (let k = 0; k < K; k++) {
+          const o = (<usize>((k * B + b) * Z) << 2) + jo;
+          const g = load<f32>(dz + o);
+          gmu += g;
+          glv += g * sigma * load<f32>(eps + o) * 0.5;
+        }
+        gmu += klScale * load<f32>(ph + jo);
+        glv += klScale * (sigma * sigma - 1) * 0.5;
+      } else {
+        const invSigma: f32 = 1 / sigma;
+        for (let k = 0; k < K; k++) {
+          const row = k * B + b;
+          const o = (<usize>(row * Z) << 2) + jo;
+          const cr = load<f32>(c + (<usize>row << 2));
+          const e = load<f32>(eps + o);
+          const zv = load<f32>(z + o);
+          let g: f32;
+          if (mode == GRAD_TOTAL) {
+            g = load<f32>(dz + o) + cr * zv;
+            gmu += g;
+            glv += g * sigma * e * 0.5 - cr * 0.5;
+          } else {
+            g = load<f32>(dz + o) + cr * (zv - e * invSigma);
+            if (r != 0) g *= load<f32>(r + (<usize>row << 2));
+            gmu += g;
+            glv += g * sigma * e * 0.5;
+          }
+        }
+      }
+      store<f32>(pd + jo, gmu);
+      // the clamp passes no gradient outside its range
+      store<f32>(pd + (<usize>Z << 2) + jo, lvRaw == lv ? glv : 0);
+    }
+  }
+}
+
+/**
+ * Multi-sample weights for b in [b0, b1): bound[b] = logsumexp_k logw[k,b] - log K (stable, f64)
+ * and wt[k,b] = softmax_k logw[k,b] (the normalized importance weights w̃).
+ */
+export function importanceWeights(bound: usize, wt: usize, logw: usize, K: i32, B: i32, b0: i32, b1: i32): void {
+  for (let b = b0; b < b1; b++) {
+    let m: f64 = -Infinity;
+    for (let k = 0; k < K; k++) m = max(m, <f64>load<f32>(logw + (<usize>(k * B + b) << 2)));
+    let s: f64 = 0;
+    for (let k = 0; k < K; k++) s += Math.exp(<f64>load<f32>(logw + (<usize>(k * B + b) << 2)) - m);
+    for (let k = 0; k < K; k++) {
+      const o = <usize>(k * B + b) << 2;
+      store<f32>(wt + o, <f32>(Math.exp(<f64>load<f32>(logw + o) - m) / s));
+    }
+    store<f32>(bound + (<usize>b << 2), <f32>(m + Math.log(s) - Math.log(<f64>K)));
+  }
+}

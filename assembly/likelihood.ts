@@ -1,0 +1,105 @@
+// Decoder likelihoods log p(x|z) per row. Decoder output rows r = k·B + b ([K·B, D]) are scored
+// against x row b ([B, D]). Forward writes log p per row; backward writes ∂loss/∂(decoder output)
+// = c_r·(-∂ log p/∂out), so that loss = -Σ_r c_r log p_r (c from the estimator).
+//   Bernoulli(logits l): log p = Σ x·l - softplus(l), softplus(l) = max(l,0) + log1p(exp(-|l|));
+//                        ∂log p/∂l = x - sigmoid(l).
+//   Gaussian N(m, var·I): log p = -1/2 Σ ((x-m)²/var + log 2π + log var); ∂log p/∂m = (x-m)/var.
+
+const LOG_2PI: f64 = 1.8378770664093454836;
+
+/**
+ * logp[r] = Σ_d x·l - softplus(l) for rows r in [r0, r1); probs[r,:] = sigmoid(l), which may
+ * alias logits (the backward pass needs only the probabilities).
+ */
+export function bernoulliLogProb(logp: usize, probs: usize, logits: usize, x: usize, B: i32, D: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
+    const pl = logits + (<usize>(r * D) << 2);
+    const pp = probs + (<usize>(r * D) << 2);
+    const px = x + (<usize>((r % B) * D) << 2);
+    let s: f64 = 0;
+    for (let d = 0; d < D; d++) {
+      const o = <usize>d << 2;
+      const l = load<f32>(pl + o);
+      const xv = load<f32>(px + o);
+      const e = Mathf.exp(-Mathf.abs(l));          // in (0, 1]: no overflow for any l
+      const sp = max(l, <f32>0) + Mathf.log1p(e);   // softplus(l)
+      s += <f64>(xv * l - sp);
+      const inv: f32 = 1 / (1 + e);
+      store<f32>(pp + o, l >= 0 ? inv : e * inv);    // sigmoid(l)
+    }
+    store<f32>(logp + (<usize>r << 2), <f32>s);
+  }
+}
+
+/** dl[r,:] = c[r]·(probs[r,:] - x[b,:]) for rows [r0, r1); dl may alias probs. */
+export function bernoulliBackward(dl: usize, probs: usize, x: usize, c: usize, B: i32, D: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
+    const cr = load<f32>(c + (<usize>r << 2));
+    const pp = probs + (<usize>(r * D) << 2);
+    const pd = dl + (<usize>(r * D) << 2);
+    const px = x + (<usize>((r % B) * D) << 2);
+    let d = 0;
+    if (ASC_FEATURE_SIMD) {
+      const cv = f32x4.splat(cr);
+      for (; d + 4 <= D; d += 4) {
+        const o = <usize>d << 2;
+        v128.store(pd + o, f32x4.mul(cv, f32x4.sub(v128.load(pp + o), v128.load(px + o))));
+      }
+    }
+    // leftovers
+    for (; d < D; d++) {
+      const o = <usize>d << 2;
+      store<f32>(pd + o, cr * (load<f32>(pp + o) - load<f32>(px + o)));
+    }
+  }
+}
+
+/**
+ * logp[r] = -1/2 Σ_d ((x - m)²/var_d + log 2π + logvar_d) for rows [r0, r1), where
+ * logvar_d = logvarOut[d] when logvarOut != 0 (a learned per-output variance) else the scalar logVar.
+ */
+export function gaussianLogProb(logp: usize, mean: usize, x: usize, logvarOut: usize, logVar: f32, B: i32, D: i32, r0: i32, r1: i32): void {
+  const invVar0 = <f64>Mathf.exp(-logVar);
+  for (let r = r0; r < r1; r++) {
+    const pm = mean + (<usize>(r * D) << 2);
+    const px = x + (<usize>((r % B) * D) << 2);
+    let s: f64 = 0;
+    for (let d = 0; d < D; d++) {
+      const o = <usize>d << 2;
+      const diff = <f64>(load<f32>(px + o) - load<f32>(pm + o));
+      if (logvarOut != 0) {
+        const lv = <f64>load<f32>(logvarOut + o);
+        s += diff * diff * Math.exp(-lv) + lv;
+      } else {
+        s += diff * diff * invVar0 + <f64>logVar;
+      }
+    }
+    store<f32>(logp + (<usize>r << 2), <f32>(-0.5 * (s + <f64>D * LOG_2PI)));
+  }
+}
+
+/**
+ * dm[r,:] = c[r]·(m - x)/var for rows [r0, r1) (dm may alias mean). With a learned per-output
+ * log-variance, also dlogvarOut[d] += Σ_r c[r]·(1 - (x-m)²/var_d)/2 (the caller zeroes it).
+ */
+export function gaussianBackward(
+  dm: usize, mean: usize, x: usize, c: usize, logvarOut: usize, dlogvarOut: usize, logVar: f32,
+  B: i32, D: i32, r0: i32, r1: i32,
+): void {
+  const invVar0 = Mathf.exp(-logVar);
+  for (let r = r0; r < r1; r++) {
+    const cr = load<f32>(c + (<usize>r << 2));
+    const pm = mean + (<usize>(r * D) << 2);
+    const pd = dm + (<usize>(r * D) << 2);
+    const px = x + (<usize>((r % B) * D) << 2);
+    for (let d = 0; d < D; d++) {
+      const o = <usize>d << 2;
+      const diff = load<f32>(pm + o) - load<f32>(px + o);
+      const iv = logvarOut != 0 ? Mathf.exp(-load<f32>(logvarOut + o)) : invVar0;
+      if (dlogvarOut != 0) {
+        store<f32>(dlogvarOut + o, load<f32>(dlogvarOut + o) + cr * 0.5 * (1 - diff * diff * iv));
+      }
+      store<f32>(pd + o, cr * diff * iv);
+    }
+  }
+}

@@ -1,0 +1,71 @@
+// Typed 1:1 view of the module's exports (assembly/index.ts). Pure marshalling: every pointer
+// is a byte offset into the imported memory, every size a count of elements. Preconditions
+// (shapes, ranges, finite data) are checked once in src/, never here.
+
+export interface Kernels {
+  /** First free byte above the module's static data. */
+  heapBase(): number;
+  /** 0 scalar, 1 SIMD, 2 relaxed SIMD. */
+  simdLevel(): number;
+
+  /** C = act(A·B + bias) or C += A·B over rows [m0, m1); strides in floats; scratch 8·K floats. */
+  gemm(
+    c: number, ldc: number,
+    a: number, sam: number, sak: number,
+    b: number, sbk: number, sbn: number,
+    bias: number,
+    m0: number, m1: number, n: number, k: number,
+    accumulate: number, act: number, scratch: number,
+  ): void;
+  /** db (= or +=) column sums of dy rows [m0, m1). */
+  biasGrad(db: number, dy: number, ldy: number, m0: number, m1: number, n: number, accumulate: number): void;
+  /** dy[i0:i1] *= act'(·) expressed through the layer output y. */
+  actBackward(dy: number, y: number, i0: number, i1: number, act: number): void;
+
+  /** z = mu + exp(logvar/2)·eps, eps/z [K,B,Z], h [B,2Z], rows b in [b0,b1). */
+  reparameterize(z: number, eps: number, h: number, K: number, B: number, Z: number, b0: number, b1: number): void;
+  /** log p(z), log q(z|x) and log w = logpx + logpz - logqz per row k·B+b. */
+  gaussianLogProbs(
+    logw: number, logpz: number, logqz: number, logpx: number,
+    z: number, eps: number, h: number, K: number, B: number, Z: number, b0: number, b1: number,
+  ): void;
+  /** kl[b] = KL(q(z|x_b) ‖ N(0, I)). */
+  klStandardNormal(kl: number, h: number, Z: number, b0: number, b1: number): void;
+  /** dh[b] = (dmu, dlogvar) for one gradient mode (0 analytic, 1 total, 2 path). */
+  latentBackward(
+    dh: number, dz: number, z: number, eps: number, h: number, c: number, r: number,
+    K: number, B: number, Z: number, mode: number, klScale: number, b0: number, b1: number,
+  ): void;
+  /** bound[b] = logmeanexp_k logw, wt = softmax_k logw. */
+  importanceWeights(bound: number, wt: number, logw: number, K: number, B: number, b0: number, b1: number): void;
+
+  /** logp per row and probs = sigmoid(logits) (may alias logits). */
+  bernoulliLogProb(logp: number, probs: number, logits: number, x: number, B: number, D: number, r0: number, r1: number): void;
+  /** dl = c_r·(probs - x) (may alias probs). */
+  bernoulliBackward(dl: number, probs: number, x: number, c: number, B: number, D: number, r0: number, r1: number): void;
+  /** Gaussian log p per row; logvarOut per-output log-variance or 0 for the scalar logVar. */
+  gaussianLogProb(logp: number, mean: number, x: number, logvarOut: number, logVar: number, B: number, D: number, r0: number, r1: number): void;
+  /** dm = c_r·(m - x)/var (may alias mean); dlogvarOut += … when learned. */
+  gaussianBackward(
+    dm: number, mean: number, x: number, c: number, logvarOut: number, dlogvarOut: number, logVar: number,
+    B: number, D: number, r0: number, r1: number,
+  ): void;
+
+  /** eps[k,b,j] ~ N(0,1) keyed by (seed, stream, step, b, k·Z+j). */
+  randomNormal(eps: number, seed: number, stream: number, step: number, K: number, B: number, Z: number, b0: number, b1: number): void;
+  /** out = 1 with probability p (dynamic binarization), keyed by (seed, stream, step, b, d). */
+  bernoulliSample(out: number, p: number, seed: number, stream: number, step: number, D: number, b0: number, b1: number): void;
+
+  /** Fused Adam over params [i0, i1). */
+  adam(
+    p: number, g: number, m: number, v: number, i0: number, i1: number,
+    stepSize: number, beta1: number, beta2: number, eps: number, invSqrtBc2: number, weightDecay: number,
+  ): void;
+}
+
+/** Activation codes shared with assembly/dense.ts. */
+export const ACT = { identity: 0, relu: 1, tanh: 2 } as const;
+/** Gradient modes shared with assembly/gaussian.ts. */
+export const GRAD = { analytic: 0, total: 1, path: 2 } as const;
+/** RNG streams: independent draws for the same (seed, step, row). */
+export const STREAM = { eps: 1, binarize: 2, prior: 3, evalEps: 5, evalBinarize: 6 } as const;

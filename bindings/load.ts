@@ -1,0 +1,90 @@
+// Loads the WebAssembly module with the plain WebAssembly API (no @assemblyscript/loader: its
+// helpers need a managed runtime and cannot share memory across workers — see README).
+// Picks the build by feature detection: relaxed SIMD (FMA) where the runtime validates it,
+// else SIMD, else scalar. Works the same in Node, browsers and edge runtimes; those that refuse
+// to compile from bytes pass a precompiled WebAssembly.Module.
+import type { Kernels } from "./abi.js";
+
+export type BuildName = "relaxed" | "simd" | "scalar";
+
+// Tiny probe modules (one function using the feature); see wasm-feature-detect.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
+
+/** The builds this runtime can run, best first. */
+export function supportedBuilds(): BuildName[] {
+  const out: BuildName[] = [];
+  if (WebAssembly.validate(RELAXED_PROBE)) out.push("relaxed");
+  if (WebAssembly.validate(SIMD_PROBE)) out.push("simd");
+  out.push("scalar");
+  return out;
+}
+
+/** Default choice: plain SIMD is the bitwise reference; relaxed only when asked or detected and preferred. */
+export function defaultBuild(): BuildName {
+  const s = supportedBuilds();
+  return s.includes("simd") ? "simd" : "scalar";
+}
+
+export function wasmUrl(build: BuildName): URL {
+  return new URL(`../build/vae.${build}.wasm`, import.meta.url);
+}
+
+const isNode = typeof process !== "undefined" && !!(process as { versions?: { node?: string } }).versions?.node;
+
+async function readBytes(url: URL): Promise<Uint8Array> {
+  if (isNode && url.protocol === "file:") {
+    const { readFile } = await import("node:fs/promises");
+    const { fileURLToPath } = await import("node:url");
+    return new Uint8Array(await readFile(fileURLToPath(url)));
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`vae-wasm: could not fetch ${url.href}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+const moduleCache = new Map<BuildName, Promise<WebAssembly.Module>>();
+
+/** Compiles (once per build) the module for `build`. */
+export function compileBuild(build: BuildName): Promise<WebAssembly.Module> {
+  let p = moduleCache.get(build);
+  if (!p) {
+    p = (async () => {
+      if (!supportedBuilds().includes(build)) {
+        throw new Error(
+          `vae-wasm: this runtime cannot run the '${build}' build (supported: ${supportedBuilds().join(", ")}). ` +
+          (build === "relaxed" ? "Node 20 needs --experimental-wasm-relaxed-simd; " : "") +
+          `pass build: '${defaultBuild()}' or omit it to pick automatically.`);
+      }
+      const bytes = await readBytes(wasmUrl(build));
+      return WebAssembly.compile(bytes as BufferSource);
+    })();
+    moduleCache.set(build, p);
+    p.catch(() => moduleCache.delete(build));
+  }
+  return p;
+}
+
+/** A module instance over its own memory. */
+export interface Runtime {
+  readonly build: BuildName;
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  readonly k: Kernels;
+}
+
+const PAGE = 65536;
+
+/** Instantiates `module` over a fresh (non-shared) memory of at least `bytes`. */
+export function instantiate(module: WebAssembly.Module, build: BuildName, bytes: number): Runtime {
+  const pages = Math.max(1, Math.ceil(bytes / PAGE));
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return { build, module, memory, k: instance.exports as unknown as Kernels };
+}
+
+/** Grows `rt.memory` so that it holds at least `bytes`. Views must be re-created afterwards. */
+export function ensureMemory(rt: Runtime, bytes: number): void {
+  const have = rt.memory.buffer.byteLength;
+  if (bytes > have) rt.memory.grow(Math.ceil((bytes - have) / PAGE));
+}

@@ -1,0 +1,14 @@
+// vae-wasm: variational autoencoders on WebAssembly SIMD.
+export { VAE, VAEArgumentError } from "./vae.js";
+export type {
+  VAEOptions, ResolvedConfig, Likelihood, Activation, FitOptions, FitProgress, EpochRecord, LossAndGrads, ElboOptions,
+  EstimatorOption,
+} from "./vae.js";
+export { AnalyticKL, TotalDerivative, PathDerivative, makeEstimator, ESTIMATOR_NAMES } from "./estimators.js";
+export type { Estimator, EstimatorName, StepRows } from "./estimators.js";
+export { parseIdx, readIdxFile, imagesToMatrix, loadMnist, takeRows } from "./data.js";
+export type { IdxArray, Dataset } from "./data.js";
+export type { Matrix, MatrixLike } from "./validate.js";
+export { encodeSafetensors, decodeSafetensors } from "./safetensors.js";
+export { supportedBuilds, defaultBuild } from "../bindings/load.js";
+export type { BuildName } from "../bindings/load.js";
