@@ -1,0 +1,123 @@
+// Dense-layer kernels (assembly/dense.ts) on every build: the GEMM in all three layouts the
+// model uses, with bias, activations, accumulation and ragged edges, against an f64 reference;
+// the layer backward (actBackward, biasGrad, the dW and dX GEMMs) against central finite
+// differences of the f64 layer.
+import { describe, expect, it } from "vitest";
+import { ACT } from "../bindings/abi.js";
+import { BUILDS, f32, kernelEnv, numericGrad, rng, uniform, worst } from "./helpers/env.js";
+
+const actF64 = (v: number, act: number) => (act === ACT.relu ? Math.max(v, 0) : act === ACT.tanh ? Math.tanh(v) : v);
+
+/** f64 C[M,N] = act(A·B + bias) with A[m,k] = a[m·sam + k·sak], B[k,n] = b[k·sbk + n·sbn]. */
+function gemmRef(a: Float64Array, sam: number, sak: number, b: Float64Array, sbk: number, sbn: number, bias: Float64Array | null,
+  M: number, N: number, K: number, act: number): Float64Array {
+  const c = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = bias ? bias[n] : 0;
+      for (let k = 0; k < K; k++) s += a[m * sam + k * sak] * b[k * sbk + n * sbn];
+      c[m * N + n] = actF64(s, act);
+    }
+  }
+  return c;
+}
+
+// Shapes chosen to hit every path: full 4×8 tiles, leftover rows (M % 4), narrow panels (N % 8),
+// K = 1, and the model's real sizes.
+const SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 8, 16], [9, 20, 13], [17, 33, 40], [100, 40, 400], [13, 784, 20]];
+
+describe.each(BUILDS)("dense kernels, %s build", (build) => {
+  it.each(SHAPES)("gemm M=%i N=%i K=%i: X·Wᵀ + b (packed), dY·W, dYᵀ·X, accumulate, every activation", async (M, N, K) => {
+    const env = await kernelEnv(build);
+    const r = rng(M * 1000 + N * 10 + K);
+    const scratch = env.zeros(8 * Math.max(K, M, N) + 64);
+    for (const act of [ACT.identity, ACT.relu, ACT.tanh]) {
+      // forward: C[M,N] = act(X[M,K]·W[N,K]ᵀ + b)
+      const x = f32(uniform(M * K, -1, 1, r)), w = f32(uniform(N * K, -1, 1, r)), bias = f32(uniform(N, -1, 1, r));
+      const pc = env.zeros(M * N);
+      env.k.gemm(pc, N, env.put(x), K, 1, env.put(w), 1, K, env.put(bias), 0, M, N, K, 0, act, scratch);
+      const want = gemmRef(x, K, 1, w, 1, K, bias, M, N, K, act);
+      const tol = worst(env.read(pc, M * N), want, 1e-5 * Math.sqrt(K), 1e-5);
+      expect(tol.ratio, JSON.stringify(tol)).toBeLessThanOrEqual(1);
+    }
+    // dX form: C[M,N] = A[M,K]·B[K,N], B row-major (unpacked fast path when N % 8 == 0)
+    const a = f32(uniform(M * K, -1, 1, r)), b = f32(uniform(K * N, -1, 1, r));
+    const pc = env.zeros(M * N);
+    env.k.gemm(pc, N, env.put(a), K, 1, env.put(b), N, 1, 0, 0, M, N, K, 0, ACT.identity, scratch);
+    let tol = worst(env.read(pc, M * N), gemmRef(a, K, 1, b, N, 1, null, M, N, K, ACT.identity), 1e-5 * Math.sqrt(K), 1e-5);
+    expect(tol.ratio, JSON.stringify(tol)).toBeLessThanOrEqual(1);
+    // dW form with accumulation: C[M,N] += A·B with A = Yᵀ (A[m,k] = y[k·M + m])
+    const y = f32(uniform(K * M, -1, 1, r)), c0 = f32(uniform(M * N, -1, 1, r));
+    const pc2 = env.put(c0);
+    env.k.gemm(pc2, N, env.put(y), 1, M, env.put(b), N, 1, 0, 0, M, N, K, 1, ACT.identity, scratch);
+    const prod = gemmRef(y, 1, M, b, N, 1, null, M, N, K, ACT.identity);
+    tol = worst(env.read(pc2, M * N), prod.map((v, i) => v + c0[i]), 1e-5 * Math.sqrt(K), 1e-5);
+    expect(tol.ratio, JSON.stringify(tol)).toBeLessThanOrEqual(1);
+  });
+
+  it("gemm honours the row range [m0, m1) and leaves other rows alone", async () => {
+    const env = await kernelEnv(build);
+    const r = rng(7);
+    const M = 11, N = 12, K = 9;
+    const a = f32(uniform(M * K, -1, 1, r)), b = f32(uniform(K * N, -1, 1, r));
+    const pc = env.put(new Float64Array(M * N).fill(42));
+    env.k.gemm(pc, N, env.put(a), K, 1, env.put(b), N, 1, 0, 3, 9, N, K, 0, ACT.identity, env.zeros(8 * K));
+    const got = env.read(pc, M * N);
+    const want = gemmRef(a, K, 1, b, N, 1, null, M, N, K, ACT.identity);
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        if (m >= 3 && m < 9) expect(Math.abs(got[m * N + n] - want[m * N + n])).toBeLessThan(1e-5);
+        else expect(got[m * N + n]).toBe(42);
+      }
+    }
+  });
+
+  it.each([["relu", ACT.relu], ["tanh", ACT.tanh], ["identity", ACT.identity]] as const)(
+    "layer backward (%s): dW, db, dX against finite differences of the f64 layer", async (_name, act) => {
+      const env = await kernelEnv(build);
+      const r = rng(11 + act);
+      const R = 7, I = 10, O = 9;
+      // inputs away from relu's kink so central differences are valid
+      const x = f32(uniform(R * I, -1, 1, r));
+      const w = f32(uniform(O * I, -0.5, 0.5, r)), bias = f32(uniform(O, -0.5, 0.5, r));
+      const gOut = f32(uniform(R * O, -1, 1, r)); // loss = Σ gOut ⊙ act(X·Wᵀ + b)
+      const loss = (xx: Float64Array, ww: Float64Array, bb: Float64Array) => {
+        const y = gemmRef(xx, I, 1, ww, 1, I, bb, R, O, I, act);
+        let s = 0;
+        for (let i = 0; i < y.length; i++) s += gOut[i] * y[i];
+        return s;
+      };
+      const pre = gemmRef(x, I, 1, w, 1, I, bias, R, O, I, ACT.identity);
+      if (act === ACT.relu) expect(Math.min(...pre.map(Math.abs))).toBeGreaterThan(1e-3);
+      const scratch = env.zeros(8 * 64);
+      const px = env.put(x), pw = env.put(w), py = env.zeros(R * O);
+      env.k.gemm(py, O, px, I, 1, pw, 1, I, env.put(bias), 0, R, O, I, 0, act, scratch);
+      const pdy = env.put(gOut);
+      env.k.actBackward(pdy, py, 0, R * O, act);
+      const pdw = env.zeros(O * I), pdb = env.zeros(O), pdx = env.zeros(R * I);
+      env.k.gemm(pdw, I, pdy, 1, O, px, I, 1, 0, 0, O, I, R, 0, ACT.identity, scratch);
+      env.k.biasGrad(pdb, pdy, O, 0, R, O, 0);
+      env.k.gemm(pdx, I, pdy, O, 1, pw, I, 1, 0, 0, R, I, O, 0, ACT.identity, scratch);
+      const checks: [string, Float32Array, Float64Array][] = [
+        ["dW", env.read(pdw, O * I), numericGrad((v) => loss(x, v, bias), Float64Array.from(w))],
+        ["db", env.read(pdb, O), numericGrad((v) => loss(x, w, v), Float64Array.from(bias))],
+        ["dX", env.read(pdx, R * I), numericGrad((v) => loss(v, w, bias), Float64Array.from(x))],
+      ];
+      for (const [name, got, want] of checks) {
+        const t = worst(got, want, 1e-5, 1e-4);
+        expect(t.ratio, `${name} ${JSON.stringify(t)}`).toBeLessThanOrEqual(1);
+      }
+    });
+
+  it("biasGrad accumulates when asked and sums only rows [m0, m1)", async () => {
+    const env = await kernelEnv(build);
+    const r = rng(5);
+    const M = 9, N = 11;
+    const dy = f32(uniform(M * N, -1, 1, r)), db0 = f32(uniform(N, -1, 1, r));
+    const pdb = env.put(db0);
+    env.k.biasGrad(pdb, env.put(dy), N, 2, 7, N, 1);
+    const want = Array.from(db0, (v, n) => v + [2, 3, 4, 5, 6].reduce((s, m) => s + dy[m * N + n], 0));
+    const t = worst(env.read(pdb, N), want, 1e-6, 1e-6);
+    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+  });
+});

@@ -1,0 +1,144 @@
+// Latent kernels (assembly/gaussian.ts) on every build: reparameterization, log p(z), log q(z|x),
+// analytic KL and importance weights against f64 references; the encoder-head backward for every
+// gradient mode against central finite differences of the f64 objective it differentiates.
+import { describe, expect, it } from "vitest";
+import { GRAD } from "../bindings/abi.js";
+import { BUILDS, f32, gaussian, kernelEnv, numericGrad, rng, uniform, worst } from "./helpers/env.js";
+
+const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+const K = 3, B = 4, Z = 5, R = K * B;
+
+/** f64 model of the rows: z, log p(z), log q(z|x) on the sample path, with q's parameters `hq`. */
+function latentRef(h: Float64Array, hq: Float64Array, eps: Float64Array) {
+  const z = new Float64Array(R * Z), logpz = new Float64Array(R), logqz = new Float64Array(R);
+  for (let k = 0; k < K; k++) {
+    for (let b = 0; b < B; b++) {
+      const r = k * B + b;
+      for (let j = 0; j < Z; j++) {
+        const mu = h[b * 2 * Z + j], lv = h[b * 2 * Z + Z + j];
+        const zz = mu + Math.exp(lv / 2) * eps[r * Z + j];
+        z[r * Z + j] = zz;
+        logpz[r] += -0.5 * zz * zz - HALF_LOG_2PI;
+        // log q evaluated with (possibly stopped) parameters hq at the sample z
+        const muq = hq[b * 2 * Z + j], lvq = hq[b * 2 * Z + Z + j];
+        logqz[r] += -0.5 * (zz - muq) ** 2 / Math.exp(lvq) - HALF_LOG_2PI - lvq / 2;
+      }
+    }
+  }
+  return { z, logpz, logqz };
+}
+
+/** A smooth stand-in for log p(x|z): f(z) = Σ_j a_j sin(z_j) + 0.1 z_j², per row. */
+const A = Float64Array.from({ length: Z }, (_, j) => 0.5 + 0.3 * j);
+const fRow = (z: Float64Array, r: number) => {
+  let s = 0;
+  for (let j = 0; j < Z; j++) s += A[j] * Math.sin(z[r * Z + j]) + 0.1 * z[r * Z + j] ** 2;
+  return s;
+};
+const dfRow = (z: Float64Array, r: number, j: number) => A[j] * Math.cos(z[r * Z + j]) + 0.2 * z[r * Z + j];
+
+function klRef(h: Float64Array, b: number) {
+  let s = 0;
+  for (let j = 0; j < Z; j++) {
+    const mu = h[b * 2 * Z + j], lv = h[b * 2 * Z + Z + j];
+    s += mu * mu + Math.exp(lv) - 1 - lv;
+  }
+  return 0.5 * s;
+}
+
+describe.each(BUILDS)("latent kernels, %s build", (build) => {
+  const r0 = rng(99);
+  const h = f32(uniform(B * 2 * Z, -1.5, 1.5, r0));
+  const eps = f32(gaussian(R * Z, r0));
+  const logpx = f32(uniform(R, -90, -60, r0));
+  const c = f32(uniform(R, 0.01, 0.2, r0));
+  const rr = f32(uniform(R, 0.1, 1, r0));
+
+  it("reparameterize, log p(z), log q(z|x), log w and KL match the f64 reference", async () => {
+    const env = await kernelEnv(build);
+    const ph = env.put(h), pe = env.put(eps), pz = env.zeros(R * Z);
+    env.k.reparameterize(pz, pe, ph, K, B, Z, 0, B);
+    const ref = latentRef(h, h, eps);
+    let t = worst(env.read(pz, R * Z), ref.z, 1e-6, 1e-6);
+    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+    const plw = env.zeros(R), plpz = env.zeros(R), plqz = env.zeros(R);
+    env.k.gaussianLogProbs(plw, plpz, plqz, env.put(logpx), pz, pe, ph, K, B, Z, 0, B);
+    t = worst(env.read(plpz, R), ref.logpz, 1e-5, 1e-6);
+    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+    t = worst(env.read(plqz, R), ref.logqz, 1e-5, 1e-6);
+    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+    t = worst(env.read(plw, R), Array.from(logpx, (v, i) => v + ref.logpz[i] - ref.logqz[i]), 1e-4, 1e-6);
+    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+    const pkl = env.zeros(B);
+    env.k.klStandardNormal(pkl, ph, Z, 0, B);
+    t = worst(env.read(pkl, B), Array.from({ length: B }, (_, b) => klRef(h, b)), 1e-6, 1e-6);
+    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+  });
+
+  // Each mode's dh against finite differences of the objective it is the gradient of:
+  //   ANALYTIC: L = -Σ_r c_r f(z_r) + klScale·Σ_b KL_b
+  //   TOTAL:    L = -Σ_r c_r [f(z_r) + log p(z_r) - log q(z_r; φ)]
+  //   PATH:     L = -Σ_r r_r c_r [f(z_r) + log p(z_r) - log q(z_r; φ0)]  (φ0 fixed: score stopped)
+  const modes = [["analytic", GRAD.analytic], ["total derivative", GRAD.total], ["path derivative", GRAD.path], ["path derivative with DReG factor", GRAD.path]] as const;
+  it.each(modes)("latentBackward (%s) matches finite differences", async (name, mode) => {
+    const env = await kernelEnv(build);
+    const withR = name.includes("DReG");
+    const klScale = 0.25;
+    const objective = (hv: Float64Array) => {
+      const ref = latentRef(hv, mode === GRAD.path ? h : hv, eps);
+      let L = 0;
+      for (let r = 0; r < R; r++) {
+        const f = fRow(ref.z, r);
+        if (mode === GRAD.analytic) L -= c[r] * f;
+        else L -= (withR ? rr[r] : 1) * c[r] * (f + ref.logpz[r] - ref.logqz[r]);
+      }
+      if (mode === GRAD.analytic) for (let b = 0; b < B; b++) L += klScale * klRef(hv, b);
+      return L;
+    };
+    const ref = latentRef(h, h, eps);
+    const dz = new Float64Array(R * Z);
+    for (let r = 0; r < R; r++) for (let j = 0; j < Z; j++) dz[r * Z + j] = -c[r] * dfRow(ref.z, r, j);
+    const ph = env.put(h), pe = env.put(eps), pz = env.zeros(R * Z), pdh = env.zeros(B * 2 * Z);
+    env.k.reparameterize(pz, pe, ph, K, B, Z, 0, B);
+    env.k.latentBackward(pdh, env.put(dz), pz, pe, ph, env.put(c), withR ? env.put(rr) : 0, K, B, Z, mode, klScale, 0, B);
+    const want = numericGrad(objective, Float64Array.from(h), 1e-6);
+    const t = worst(env.read(pdh, B * 2 * Z), want, 2e-5, 2e-4);
+    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+  });
+
+  it("logvar is clamped to ±30: finite outputs and no gradient beyond the clamp", async () => {
+    const env = await kernelEnv(build);
+    const hv = Float64Array.from(h);
+    hv[Z] = 500; // logvar of example 0, unit 0
+    hv[2 * Z + Z + 1] = -500; // logvar of example 1, unit 1
+    const ph = env.put(hv), pe = env.put(eps), pz = env.zeros(R * Z);
+    env.k.reparameterize(pz, pe, ph, K, B, Z, 0, B);
+    expect(env.read(pz, R * Z).every(Number.isFinite)).toBe(true);
+    const pkl = env.zeros(B);
+    env.k.klStandardNormal(pkl, ph, Z, 0, B);
+    expect(env.read(pkl, B).every(Number.isFinite)).toBe(true);
+    for (const mode of [GRAD.analytic, GRAD.total, GRAD.path]) {
+      const pdh = env.zeros(B * 2 * Z);
+      env.k.latentBackward(pdh, env.put(new Float64Array(R * Z).fill(0.01)), pz, pe, ph, env.put(c), 0, K, B, Z, mode, 0.25, 0, B);
+      const dh = env.read(pdh, B * 2 * Z);
+      expect(dh.every(Number.isFinite)).toBe(true);
+      expect(dh[Z]).toBe(0);
+      expect(dh[2 * Z + Z + 1]).toBe(0);
+    }
+  });
+
+  it("importanceWeights: stable log-mean-exp and softmax weights, even for log w ≈ -1e4", async () => {
+    const env = await kernelEnv(build);
+    const lw = f32(uniform(R, -10020, -9980, rng(3)));
+    const pb = env.zeros(B), pw = env.zeros(R);
+    env.k.importanceWeights(pb, pw, env.put(lw), K, B, 0, B);
+    const bound = env.read(pb, B), wt = env.read(pw, R);
+    for (let b = 0; b < B; b++) {
+      const col = Array.from({ length: K }, (_, k) => lw[k * B + b]);
+      const m = Math.max(...col);
+      const s = col.reduce((a, v) => a + Math.exp(v - m), 0);
+      expect(Math.abs(bound[b] - (m + Math.log(s) - Math.log(K)))).toBeLessThan(2e-3); // f32 at 1e4: ulp ≈ 1e-3
+      for (let k = 0; k < K; k++) expect(Math.abs(wt[k * B + b] - Math.exp(col[k] - m) / s)).toBeLessThan(1e-6);
+    }
+  });
+});

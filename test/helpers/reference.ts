@@ -1,0 +1,91 @@
+// An independent float64 implementation of the VAE objective, written from the formulas in
+// DESIGN.md (not from the kernels): used to check lossAndGrads by central finite differences.
+import type { ResolvedConfig } from "../../src/vae.js";
+
+export type Params = Record<string, Float64Array>;
+const LOG_2PI = Math.log(2 * Math.PI);
+
+function act(v: number, a: string): number {
+  return a === "relu" ? Math.max(v, 0) : a === "tanh" ? Math.tanh(v) : v;
+}
+
+/** y[O] = W[O,I]·x[I] + b, nn.Linear layout. Records |pre-activation| minima for kink checks. */
+function linear(W: Float64Array, b: Float64Array, x: Float64Array, kinks?: { min: number }): Float64Array {
+  const O = b.length, I = x.length;
+  const y = new Float64Array(O);
+  for (let o = 0; o < O; o++) {
+    let s = b[o];
+    for (let i = 0; i < I; i++) s += W[o * I + i] * x[i];
+    y[o] = s;
+    if (kinks) kinks.min = Math.min(kinks.min, Math.abs(s));
+  }
+  return y;
+}
+
+function encode(cfg: ResolvedConfig, p: Params, x: Float64Array, kinks?: { min: number }) {
+  let h = x;
+  cfg.hidden.forEach((_, i) => {
+    h = linear(p[`encoder.hidden.${i}.weight`], p[`encoder.hidden.${i}.bias`], h, cfg.activation === "relu" ? kinks : undefined).map((v) => act(v, cfg.activation));
+  });
+  return { mu: linear(p["encoder.mu.weight"], p["encoder.mu.bias"], h), lv: linear(p["encoder.logvar.weight"], p["encoder.logvar.bias"], h) };
+}
+
+function logLikelihood(cfg: ResolvedConfig, p: Params, z: Float64Array, x: Float64Array, kinks?: { min: number }): number {
+  let h = z;
+  cfg.decoderHidden.forEach((_, i) => {
+    h = linear(p[`decoder.hidden.${i}.weight`], p[`decoder.hidden.${i}.bias`], h, cfg.activation === "relu" ? kinks : undefined).map((v) => act(v, cfg.activation));
+  });
+  const out = linear(p["decoder.out.weight"], p["decoder.out.bias"], h);
+  let s = 0;
+  if (cfg.likelihood.type === "bernoulli") {
+    for (let d = 0; d < x.length; d++) {
+      const l = out[d];
+      s += x[d] * l - (Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l))));
+    }
+  } else {
+    const learned = cfg.likelihood.learnVariance;
+    for (let d = 0; d < x.length; d++) {
+      const lv = learned ? p["decoder.logvar"][d] : Math.log(cfg.likelihood.variance);
+      s += -0.5 * ((x[d] - out[d]) ** 2 / Math.exp(lv) + LOG_2PI + lv);
+    }
+  }
+  return s;
+}
+
+/**
+ * loss = -mean_b objective_b for B rows of x ([B, D]) and eps ([K, B, Z], row k·B + b):
+ *   analytic: mean_k log p(x|z) - KL(q‖p);   td/stl: mean_k [log p(x|z) + log p(z) - log q(z|x)].
+ * For 'stl', log q's parameters come from `stop` (the parameters at which the gradient is taken,
+ * held fixed), so finite differences in `p` give exactly the path derivative.
+ */
+export function referenceLoss(cfg: ResolvedConfig, p: Params, x: Float64Array, eps: Float64Array, K: number,
+  estimator: "analytic" | "td" | "stl", stop?: Params, kinks?: { min: number }): number {
+  const D = cfg.inputDim, Z = cfg.latentDim, B = x.length / D;
+  let total = 0;
+  for (let b = 0; b < B; b++) {
+    const xb = x.subarray(b * D, (b + 1) * D);
+    const { mu, lv } = encode(cfg, p, xb, kinks);
+    const q = estimator === "stl" && stop ? encode(cfg, stop, xb) : { mu, lv };
+    let obj = 0;
+    for (let k = 0; k < K; k++) {
+      const z = new Float64Array(Z);
+      let lpz = 0, lqz = 0;
+      for (let j = 0; j < Z; j++) {
+        z[j] = mu[j] + Math.exp(lv[j] / 2) * eps[(k * B + b) * Z + j];
+        lpz += -0.5 * (z[j] * z[j] + LOG_2PI);
+        lqz += -0.5 * ((z[j] - q.mu[j]) ** 2 / Math.exp(q.lv[j]) + LOG_2PI + q.lv[j]);
+      }
+      const lpx = logLikelihood(cfg, p, z, xb, kinks);
+      obj += estimator === "analytic" ? lpx / K : (lpx + lpz - lqz) / K;
+    }
+    if (estimator === "analytic") {
+      for (let j = 0; j < Z; j++) obj -= 0.5 * (mu[j] ** 2 + Math.exp(lv[j]) - 1 - lv[j]);
+    }
+    total += obj;
+  }
+  return -total / B;
+}
+
+export function toF64(dict: Record<string, Float32Array>): Params {
+  return Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, Float64Array.from(v)]));
+}

@@ -1,0 +1,71 @@
+// Likelihood kernels (assembly/likelihood.ts) on every build: Bernoulli-with-logits and Gaussian
+// (fixed and learned variance) log-probabilities against f64, including extreme logits; their
+// backward against central finite differences of -Σ_r c_r log p_r.
+import { describe, expect, it } from "vitest";
+import { BUILDS, f32, kernelEnv, numericGrad, rng, uniform, worst } from "./helpers/env.js";
+
+const B = 3, K = 2, R = K * B, D = 7;
+const softplus = (l: number) => Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l)));
+const bernRef = (l: Float64Array, x: Float64Array, r: number) => {
+  let s = 0;
+  for (let d = 0; d < D; d++) s += x[(r % B) * D + d] * l[r * D + d] - softplus(l[r * D + d]);
+  return s;
+};
+const gaussRef = (m: Float64Array, x: Float64Array, lv: (d: number) => number, r: number) => {
+  let s = 0;
+  for (let d = 0; d < D; d++) s += -0.5 * ((x[(r % B) * D + d] - m[r * D + d]) ** 2 / Math.exp(lv(d)) + Math.log(2 * Math.PI) + lv(d));
+  return s;
+};
+
+describe.each(BUILDS)("likelihood kernels, %s build", (build) => {
+  const r0 = rng(21);
+  const x = f32(uniform(B * D, 0, 1, r0));
+  const c = f32(uniform(R, 0.1, 1, r0));
+
+  it("Bernoulli log p and probabilities match f64, finite for logits up to ±1e4", async () => {
+    const env = await kernelEnv(build);
+    const l = f32(uniform(R * D, -8, 8, r0));
+    l[0] = 1e4; l[1] = -1e4; l[2] = 90; l[3] = -90; l[4] = 0;
+    const plp = env.zeros(R), pp = env.zeros(R * D);
+    env.k.bernoulliLogProb(plp, pp, env.put(l), env.put(x), B, D, 0, R);
+    const t = worst(env.read(plp, R), Array.from({ length: R }, (_, r) => bernRef(l, x, r)), 1e-4, 1e-6);
+    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+    const p = env.read(pp, R * D);
+    const tp = worst(p, Array.from(l, (v) => 1 / (1 + Math.exp(-v))), 1e-7, 1e-6);
+    expect(tp.ratio, JSON.stringify(tp)).toBeLessThanOrEqual(1);
+  });
+
+  it("Bernoulli backward matches finite differences of -Σ c·log p", async () => {
+    const env = await kernelEnv(build);
+    const l = f32(uniform(R * D, -4, 4, r0));
+    const plp = env.zeros(R), pl = env.put(l), px = env.put(x);
+    env.k.bernoulliLogProb(plp, pl, pl, px, B, D, 0, R); // probabilities in place
+    env.k.bernoulliBackward(pl, pl, px, env.put(c), B, D, 0, R);
+    const want = numericGrad((v) => -Array.from({ length: R }, (_, r) => c[r] * bernRef(v, x, r)).reduce((a, b) => a + b), Float64Array.from(l));
+    const t = worst(env.read(pl, R * D), want, 1e-6, 1e-4);
+    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+  });
+
+  it.each([["fixed variance 0.3", false], ["learned per-output variance", true]] as const)(
+    "Gaussian (%s): log p against f64, backward against finite differences", async (_n, learned) => {
+      const env = await kernelEnv(build);
+      const m = f32(uniform(R * D, -1, 2, r0));
+      const lvOut = f32(uniform(D, -1, 1, r0));
+      const logVar = Math.fround(Math.log(0.3));
+      const lvAt = (v: Float64Array) => (d: number) => (learned ? v[d] : logVar);
+      const plp = env.zeros(R), pm = env.put(m), px = env.put(x), plv = learned ? env.put(lvOut) : 0;
+      env.k.gaussianLogProb(plp, pm, px, plv, logVar, B, D, 0, R);
+      let t = worst(env.read(plp, R), Array.from({ length: R }, (_, r) => gaussRef(m, x, lvAt(lvOut), r)), 1e-4, 1e-6);
+      expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+      const pdlv = learned ? env.zeros(D) : 0;
+      const pdm = env.zeros(R * D);
+      env.k.gaussianBackward(pdm, pm, px, env.put(c), plv, pdlv, logVar, B, D, 0, R);
+      const loss = (mm: Float64Array, lv: Float64Array) => -Array.from({ length: R }, (_, r) => c[r] * gaussRef(mm, x, lvAt(lv), r)).reduce((a, b) => a + b);
+      t = worst(env.read(pdm, R * D), numericGrad((v) => loss(v, lvOut), Float64Array.from(m)), 1e-5, 1e-4);
+      expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+      if (learned) {
+        t = worst(env.read(pdlv, D), numericGrad((v) => loss(m, v), Float64Array.from(lvOut)), 1e-5, 1e-4);
+        expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+      }
+    });
+});

@@ -1,0 +1,38 @@
+// The whole model: lossAndGrads for every estimator, on every build, against central finite
+// differences of an independent f64 implementation of the objective with the same eps.
+import { describe, expect, it } from "vitest";
+import { VAE, type VAEOptions } from "../src/index.js";
+import { BUILDS, f32, gaussian, numericGrad, rng, uniform, worst } from "./helpers/env.js";
+import { referenceLoss, toF64 } from "./helpers/reference.js";
+
+const CASES: [string, VAEOptions][] = [
+  ["bernoulli, tanh, 2 hidden layers", { inputDim: 6, latentDim: 3, hidden: [5, 4], activation: "tanh", likelihood: "bernoulli" }],
+  ["bernoulli, relu, 1 hidden layer", { inputDim: 9, latentDim: 2, hidden: [8], activation: "relu", likelihood: "bernoulli" }],
+  ["gaussian fixed variance 0.5, no hidden layers", { inputDim: 5, latentDim: 3, hidden: [], likelihood: { type: "gaussian", variance: 0.5 } }],
+  ["gaussian learned variance, tanh, asymmetric decoder", { inputDim: 5, latentDim: 2, hidden: [6], decoderHidden: [3, 4], activation: "tanh", likelihood: { type: "gaussian", learnVariance: true } }],
+];
+
+describe.each(BUILDS)("lossAndGrads against finite differences of an f64 reference, %s build", (build) => {
+  for (const [name, opts] of CASES) {
+    it.each(["analytic", "td", "stl"] as const)(`${name}: estimator %s`, async (estimator) => {
+      const vae = await VAE.create({ ...opts, seed: 3, build });
+      const cfg = vae.config;
+      const r = rng(17);
+      const B = 3, K = 2;
+      const x = f32(cfg.likelihood.type === "bernoulli" ? uniform(B * cfg.inputDim, 0, 1, r) : uniform(B * cfg.inputDim, -1, 1, r));
+      const eps = f32(gaussian(K * B * cfg.latentDim, r));
+      const p0 = toF64(vae.stateDict());
+      const got = vae.lossAndGrads(Float32Array.from(x), { estimator, eps: Float32Array.from(eps), samples: K });
+      const kinks = { min: Infinity };
+      const want = referenceLoss(cfg, p0, x, eps, K, estimator, p0, kinks);
+      if (cfg.activation === "relu") expect(kinks.min, "a pre-activation sits on relu's kink; pick another seed").toBeGreaterThan(1e-4);
+      expect(Math.abs(got.loss - want)).toBeLessThan(1e-5 * (1 + Math.abs(want)));
+      for (const [tensor, g] of Object.entries(got.grads)) {
+        const fd = numericGrad((v) => referenceLoss(cfg, { ...p0, [tensor]: v }, x, eps, K, estimator, p0), Float64Array.from(p0[tensor]), 1e-6);
+        const t = worst(g, fd, 1e-5, 1e-3);
+        expect(t.ratio, `${tensor}: ${JSON.stringify(t)}`).toBeLessThanOrEqual(1);
+      }
+      vae.dispose();
+    });
+  }
+});
