@@ -13,27 +13,17 @@ export const ACT_RELU: i32 = 1;
 export const ACT_TANH: i32 = 2;
 
 // @ts-ignore: decorator
-@inline function actScalar(x: f32, act: i32): f32 {
-  if (act == ACT_RELU) return x > 0 ? x : 0;
-  if (act == ACT_TANH) return Mathf.tanh(x);
-  return x;
-}
-
-// @ts-ignore: decorator
-@inline function actVec(v: v128, act: i32): v128 {
-  if (act == ACT_RELU) return f32x4.max(v, f32x4.splat(0));
-  if (act == ACT_TANH) {
-    return f32x4(
-      Mathf.tanh(f32x4.extract_lane(v, 0)), Mathf.tanh(f32x4.extract_lane(v, 1)),
-      Mathf.tanh(f32x4.extract_lane(v, 2)), Mathf.tanh(f32x4.extract_lane(v, 3)));
-  }
-  return v;
+@inline function reluIf(x: f32, act: i32): f32 {
+  return act == ACT_RELU ? max(x, <f32>0) : x; // f32.max, like f32x4.max (NaN propagates)
 }
 
 // Stores the 8 columns (lo, hi) of one C row: full 8 with two v128 stores, else lane by lane.
-// accumulate: C += v; otherwise C = act(v + bias).
+// accumulate: C += v; otherwise C = v + bias, then max(·, 0) when relu. Only relu is fused:
+// Binaryen turns an if-chain of activations into speculative code that evaluates every branch,
+// so tanh here made every identity GEMM pay for 8 scalar tanh per row; tanh runs as a pass
+// over the finished rows instead (gemm below).
 // @ts-ignore: decorator
-@inline function storeRow(pc: usize, lo: v128, hi: v128, bl: v128, bh: v128, nb: i32, accumulate: i32, act: i32): void {
+@inline function storeRow(pc: usize, lo: v128, hi: v128, bl: v128, bh: v128, nb: i32, accumulate: i32, relu: bool): void {
   if (accumulate) {
     if (nb == 8) {
       v128.store(pc, f32x4.add(v128.load(pc), lo));
@@ -41,8 +31,12 @@ export const ACT_TANH: i32 = 2;
       return;
     }
   } else {
-    lo = actVec(f32x4.add(lo, bl), act);
-    hi = actVec(f32x4.add(hi, bh), act);
+    lo = f32x4.add(lo, bl);
+    hi = f32x4.add(hi, bh);
+    if (relu) {
+      lo = f32x4.max(lo, f32x4.splat(0));
+      hi = f32x4.max(hi, f32x4.splat(0));
+    }
     if (nb == 8) {
       v128.store(pc, lo);
       v128.store(pc, hi, 16);
@@ -71,9 +65,21 @@ export function gemm(
   scratch: usize,                 // 8·K floats of packing space
 ): void {
   if (ASC_FEATURE_SIMD) {
-    gemmSimd(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act, scratch);
+    gemmSimd(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act == ACT_RELU, scratch);
   } else {
-    gemmScalar(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act, scratch);
+    gemmScalar(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act == ACT_RELU ? ACT_RELU : ACT_IDENTITY, scratch);
+  }
+  if (act == ACT_TANH && !accumulate) tanhRows(c, ldc, m0, m1, n);
+}
+
+/** C[m, 0:n] = tanh(C[m, 0:n]) for rows [m0, m1). */
+function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
+  for (let i = m0; i < m1; i++) {
+    const pc = c + (<usize>(i * ldc) << 2);
+    for (let j = 0; j < n; j++) {
+      const o = pc + (<usize>j << 2);
+      store<f32>(o, Mathf.tanh(load<f32>(o)));
+    }
   }
 }
 
@@ -101,7 +107,7 @@ export function gemm(
 
 function gemmSimd(
   c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, sbk: i32, sbn: i32, bias: usize,
-  m0: i32, m1: i32, n: i32, k: i32, accumulate: i32, act: i32, scratch: usize,
+  m0: i32, m1: i32, n: i32, k: i32, accumulate: i32, relu: bool, scratch: usize,
 ): void {
   const stepA = <usize>sak << 2;
   const rowA = <usize>sam << 2;
@@ -164,10 +170,10 @@ function gemmSimd(
         pb += stepB;
       }
       const pc = c + <usize>i * rowC + (<usize>j0 << 2);
-      storeRow(pc, c00, c01, bl, bh, nb, accumulate, act);
-      storeRow(pc + rowC, c10, c11, bl, bh, nb, accumulate, act);
-      storeRow(pc + 2 * rowC, c20, c21, bl, bh, nb, accumulate, act);
-      storeRow(pc + 3 * rowC, c30, c31, bl, bh, nb, accumulate, act);
+      storeRow(pc, c00, c01, bl, bh, nb, accumulate, relu);
+      storeRow(pc + rowC, c10, c11, bl, bh, nb, accumulate, relu);
+      storeRow(pc + 2 * rowC, c20, c21, bl, bh, nb, accumulate, relu);
+      storeRow(pc + 3 * rowC, c30, c31, bl, bh, nb, accumulate, relu);
     }
     // leftovers: rows past the last multiple of 4
     for (; i < m1; i++) {
@@ -181,7 +187,7 @@ function gemmSimd(
         pa0 += stepA;
         pb += stepB;
       }
-      storeRow(c + <usize>i * rowC + (<usize>j0 << 2), c00, c01, bl, bh, nb, accumulate, act);
+      storeRow(c + <usize>i * rowC + (<usize>j0 << 2), c00, c01, bl, bh, nb, accumulate, relu);
     }
   }
 }
@@ -209,7 +215,7 @@ function gemmScalar(
       if (accumulate) {
         store<f32>(o, load<f32>(o) + s);
       } else {
-        store<f32>(o, actScalar(s + (bias != 0 ? load<f32>(bias + (<usize>j << 2)) : 0), act));
+        store<f32>(o, reluIf(s + (bias != 0 ? load<f32>(bias + (<usize>j << 2)) : 0), act));
       }
     }
   }

@@ -1,7 +1,7 @@
 // vae-wasm: variational autoencoders on WebAssembly SIMD.
 export { VAE, VAEArgumentError } from "./vae.js";
 export type {
-  VAEOptions, ResolvedConfig, Likelihood, Activation, FitOptions, FitProgress, EpochRecord, LossAndGrads, ElboOptions,
+  VAEOptions, ResolvedConfig, Likelihood, Activation, FitOptions, StepOptions, FitProgress, EpochRecord, LossAndGrads, ElboOptions,
   EstimatorOption,
 } from "./vae.js";
 export { AnalyticKL, TotalDerivative, PathDerivative, makeEstimator, ESTIMATOR_NAMES } from "./estimators.js";

@@ -109,20 +109,31 @@ export interface EpochRecord {
   seconds: number;
 }
 
-export interface FitOptions {
-  epochs?: number;
-  batchSize?: number;
-  /** A number, or a function of (epoch, stepInEpoch) for schedules. Default 1e-3. */
-  learningRate?: number | ((epoch: number, step: number) => number);
+/** Options of one optimiser step (fit and trainStep). */
+export interface StepOptions {
   /** Adam β1, β2, ε and L2 weight decay (torch.optim.Adam defaults). */
   betas?: [number, number];
   adamEps?: number;
   weightDecay?: number;
+  /** Default 'analytic'. */
   estimator?: EstimatorOption;
   /** Samples of z per example, K. Default 1. */
   samples?: number;
   /** Dynamic binarization: each time an example is used, x ~ Bernoulli(grey level). */
   binarize?: boolean;
+}
+
+const STEP_KEYS = ["betas", "adamEps", "weightDecay", "estimator", "samples", "binarize", "learningRate"] as const;
+
+interface StepConfig {
+  K: number; beta1: number; beta2: number; adamEps: number; weightDecay: number; est: Estimator; binarize: boolean;
+}
+
+export interface FitOptions extends StepOptions {
+  epochs?: number;
+  batchSize?: number;
+  /** A number, or a function of (epoch, stepInEpoch) for schedules. Default 1e-3. */
+  learningRate?: number | ((epoch: number, step: number) => number);
   shuffle?: boolean;
   validationData?: MatrixLike;
   onProgress?: (p: FitProgress) => void;
@@ -673,6 +684,63 @@ export class VAE {
     return this.f32(ws.eps, K * rows * this.config.latentDim).slice();
   }
 
+  /** Validates optimiser and estimator options shared by fit and trainStep. */
+  private stepConfig(fn: string, o: StepOptions): StepConfig {
+    const K = checkInt(fn, "options.samples", o.samples ?? 1, 1, 1 << 16);
+    const betas = o.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2) fail(fn, "options.betas", "a pair [β1, β2]", betas);
+    const beta1 = checkNumber(fn, "options.betas[0]", betas[0], { min: 0, lt: 1 });
+    const beta2 = checkNumber(fn, "options.betas[1]", betas[1], { min: 0, lt: 1 });
+    const adamEps = checkNumber(fn, "options.adamEps", o.adamEps ?? 1e-8, { gt: 0 });
+    const weightDecay = checkNumber(fn, "options.weightDecay", o.weightDecay ?? 0, { min: 0 });
+    const est = resolveEstimator(fn, "options.estimator", o.estimator ?? "analytic");
+    const binarize = checkBool(fn, "options.binarize", o.binarize ?? false);
+    if (binarize && this.config.likelihood.type !== "bernoulli") {
+      fail(fn, "options.binarize", "false for a Gaussian likelihood (binarization makes Bernoulli data)", binarize);
+    }
+    return { K, beta1, beta2, adamEps, weightDecay, est, binarize };
+  }
+
+  /**
+   * One optimiser step on the B examples already in ws.x: binarize (if asked), draw eps at
+   * (seed, step), forward, backward, Adam. Returns the summed objective; throws before the
+   * update when it is not finite.
+   */
+  private step(fn: string, ws: Workspace, B: number, cfg: StepConfig, lr: number, where: string): number {
+    const seed = this.config.seed;
+    if (cfg.binarize) this.k.bernoulliSample(ws.x, ws.x, seed, STREAM.binarize, this.steps, this.config.inputDim, 0, B);
+    this.k.randomNormal(ws.eps, seed, STREAM.eps, this.steps, cfg.K, B, this.config.latentDim, 0, B);
+    const objective = this.lossAndGradRows(ws, B, cfg.K, cfg.est);
+    if (!Number.isFinite(objective)) {
+      throw new Error(
+        `${fn}: the loss became ${-objective} ${where}(optimiser step ${this.steps + 1}); ` +
+        "the parameters are those of the last finite step. Try a lower learningRate, or check the data scale.");
+    }
+    this.steps++;
+    const t = this.steps;
+    const stepSize = lr / (1 - Math.pow(cfg.beta1, t));
+    const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(cfg.beta2, t));
+    this.k.adam(this.pParams, this.pGrads, this.pM, this.pV, 0, this.nParams, stepSize, cfg.beta1, cfg.beta2, cfg.adamEps, invSqrtBc2, cfg.weightDecay);
+    return objective;
+  }
+
+  /**
+   * One Adam step on one batch (rows of x), for users who write their own training loop.
+   * Returns the batch loss (negative objective per example) before the update. Noise and
+   * binarization are keyed by the model's seed and step count, as in fit.
+   */
+  trainStep(x: MatrixLike, options: StepOptions & { learningRate?: number } = {}): number {
+    const fn = "VAE.trainStep";
+    this.checkAlive(fn);
+    checkKeys(fn, "options", options, STEP_KEYS);
+    const m = this.inputMatrix(fn, x);
+    const cfg = this.stepConfig(fn, options);
+    const lr = checkNumber(fn, "options.learningRate", options.learningRate ?? 1e-3, { gt: 0 });
+    const ws = this.workspace(m.rows, cfg.K);
+    this.loadBatch(ws, m, null, 0, m.rows);
+    return -this.step(fn, ws, m.rows, cfg, lr, "") / m.rows;
+  }
+
   /**
    * Trains with Adam. Resolves with one record per epoch. Between steps it yields to the event
    * loop (so progress can render and `signal` can abort); an abort rejects with the signal's
@@ -683,22 +751,12 @@ export class VAE {
     const fn = "VAE.fit";
     this.checkAlive(fn);
     checkKeys(fn, "options", options, FIT_KEYS);
-    const bern = this.config.likelihood.type === "bernoulli";
     const m = this.inputMatrix(fn, data, "data");
     const epochs = checkInt(fn, "options.epochs", options.epochs ?? 10, 1);
     const batch = checkInt(fn, "options.batchSize", options.batchSize ?? 128, 1, 1 << 20);
-    const K = checkInt(fn, "options.samples", options.samples ?? 1, 1, 1 << 16);
     const lrOpt = options.learningRate ?? 1e-3;
     if (typeof lrOpt !== "function") checkNumber(fn, "options.learningRate", lrOpt, { gt: 0 });
-    const betas = options.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2) fail(fn, "options.betas", "a pair [β1, β2]", betas);
-    const beta1 = checkNumber(fn, "options.betas[0]", betas[0], { min: 0, lt: 1 });
-    const beta2 = checkNumber(fn, "options.betas[1]", betas[1], { min: 0, lt: 1 });
-    const adamEps = checkNumber(fn, "options.adamEps", options.adamEps ?? 1e-8, { gt: 0 });
-    const wd = checkNumber(fn, "options.weightDecay", options.weightDecay ?? 0, { min: 0 });
-    const est = resolveEstimator(fn, "options.estimator", options.estimator ?? "analytic");
-    const binarize = checkBool(fn, "options.binarize", options.binarize ?? false);
-    if (binarize && !bern) fail(fn, "options.binarize", "false for a Gaussian likelihood (binarization makes Bernoulli data)", binarize);
+    const cfg = this.stepConfig(fn, options);
     const shuffle = checkBool(fn, "options.shuffle", options.shuffle ?? true);
     const val = options.validationData !== undefined ? this.inputMatrix(fn, options.validationData, "options.validationData") : null;
     for (const cb of ["onProgress", "onEpochEnd"] as const) {
@@ -710,9 +768,8 @@ export class VAE {
     }
     signal?.throwIfAborted();
 
-    const D = this.config.inputDim;
     const stepsPerEpoch = Math.ceil(m.rows / batch);
-    const ws = this.workspace(Math.min(batch, m.rows), K);
+    const ws = this.workspace(Math.min(batch, m.rows), cfg.K);
     const history: EpochRecord[] = [];
     let lastYield = performance.now();
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -722,19 +779,9 @@ export class VAE {
       let seen = 0;
       for (let s = 0; s < stepsPerEpoch; s++) {
         const B = Math.min(batch, m.rows - s * batch);
+        const lr = typeof lrOpt === "function" ? checkNumber(fn, `options.learningRate(${epoch}, ${s})`, lrOpt(epoch, s), { gt: 0 }) : lrOpt;
         this.loadBatch(ws, m, order, s * batch, B);
-        if (binarize) this.k.bernoulliSample(ws.x, ws.x, this.config.seed, STREAM.binarize, this.steps, D, 0, B);
-        this.k.randomNormal(ws.eps, this.config.seed, STREAM.eps, this.steps, K, B, this.config.latentDim, 0, B);
-        const objective = this.lossAndGradRows(ws, B, K, est);
-        if (!Number.isFinite(objective)) {
-          throw new Error(
-            `${fn}: the loss became ${objective} at epoch ${epoch + 1}, step ${s + 1} (optimiser step ${this.steps + 1}); ` +
-            "the parameters are those of the last finite step. Try a lower learningRate, or check the data scale.");
-        }
-        const lr = typeof lrOpt === "function" ? lrOpt(epoch, s) : lrOpt;
-        if (typeof lrOpt === "function") checkNumber(fn, `options.learningRate(${epoch}, ${s})`, lr, { gt: 0 });
-        this.adamStep(lr, beta1, beta2, adamEps, wd);
-        lossSum -= objective;
+        lossSum -= this.step(fn, ws, B, cfg, lr, `at epoch ${epoch + 1}, step ${s + 1} `);
         seen += B;
         if (options.onProgress) {
           const dt = (performance.now() - t0) / 1000;
@@ -754,14 +801,6 @@ export class VAE {
       signal?.throwIfAborted();
     }
     return history;
-  }
-
-  private adamStep(lr: number, beta1: number, beta2: number, eps: number, wd: number): void {
-    this.steps++;
-    const t = this.steps;
-    const stepSize = lr / (1 - Math.pow(beta1, t));
-    const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(beta2, t));
-    this.k.adam(this.pParams, this.pGrads, this.pM, this.pV, 0, this.nParams, stepSize, beta1, beta2, eps, invSqrtBc2, wd);
   }
 
   private inputMatrix(fn: string, x: unknown, arg = "x"): Matrix {
@@ -809,9 +848,9 @@ export class VAE {
     const dict: Record<string, Float32Array> = {};
     for (const t of vae.tensors) {
       const f = tensors.get(t.name);
-      if (!f) throw new Error(`${fn}: tensor '${t.name}' (shape [${t.shape}]) is missing from the file (it has: ${[...tensors.keys()].join(", ")})`);
+      if (!f) throw new Error(`${fn}: tensor '${t.name}' (shape [${t.shape.join(", ")}]) is missing from the file (it has: ${[...tensors.keys()].join(", ")})`);
       if (f.shape.join(",") !== t.shape.join(",")) {
-        throw new Error(`${fn}: tensor '${t.name}' has shape [${f.shape}] in the file; the configuration needs [${t.shape}]`);
+        throw new Error(`${fn}: tensor '${t.name}' has shape [${f.shape.join(", ")}] in the file; the configuration needs [${t.shape.join(", ")}]`);
       }
       dict[t.name] = f.data;
     }
