@@ -1,0 +1,67 @@
+// npm run bench — one question per section, peers measured in the same run, ratios printed.
+//  1. Training step (forward, backward, Adam) of the 784-400-20 Bernoulli VAE at batch 100,
+//     single thread: vae-wasm (each build this runtime has) vs tfjs-core + tfjs-backend-wasm.
+//  2. GEMM GFLOP/s at 100×784×400 in the three layouts a dense layer uses.
+// Recorded on the 2-core Zen3 machine class (Node 20), see README "Performance".
+import v8 from "node:v8";
+v8.setFlagsFromString("--experimental-wasm-relaxed-simd"); // lets Node 20 run the relaxed (FMA) build too
+
+const { Bench } = await import("tinybench");
+const { VAE, supportedBuilds } = await import("../src/index.js");
+const { compileBuild, instantiate } = await import("../bindings/load.js");
+const { Arena } = await import("../bindings/arena.js");
+const { tfjsReady, tfjsVaeStep } = await import("./peers/tfjs.js");
+
+const quick = process.argv.includes("--quick");
+const TIME = quick ? 300 : 2000;
+const B = 100, D = 784, H = 400, Z = 20;
+const x = new Float32Array(B * D);
+for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) >>> 0) / 4294967296; // fixed grey levels
+
+const builds = supportedBuilds();
+console.log(`vae-wasm benchmark — Node ${process.version}, builds: ${builds.join(", ")}, ${await tfjsReady()}`);
+
+// ---- 1. training step
+const step = new Bench({ time: TIME, warmupTime: quick ? 100 : 500 });
+for (const build of builds) {
+  const vae = await VAE.create({ inputDim: D, latentDim: Z, hidden: [H], seed: 1, build });
+  step.add(`vae-wasm ${build}`, () => {
+    vae.trainStep(x);
+  });
+}
+step.add("tfjs-backend-wasm", tfjsVaeStep(D, [H], Z, "relu", x, B));
+await step.run();
+const p50 = (t: { result?: unknown }) => (t.result as { latency: { p50: number } }).latency.p50;
+const ms = (name: string) => p50(step.tasks.find((t) => t.name === name)!);
+const tfjs = ms("tfjs-backend-wasm");
+console.log(`\n1. training step, ${D}-${H}-${Z} Bernoulli VAE, batch ${B}, analytic KL, Adam (median of ${TIME} ms per task)`);
+console.log("   " + "implementation".padEnd(24) + "ms/step".padStart(10) + "steps/s".padStart(10) + "vs tfjs".padStart(10));
+for (const t of step.tasks) {
+  const m = ms(t.name);
+  console.log("   " + t.name.padEnd(24) + m.toFixed(2).padStart(10) + (1000 / m).toFixed(1).padStart(10) + `${(tfjs / m).toFixed(1)}×`.padStart(10));
+}
+
+// ---- 2. GEMM
+const gemm = new Bench({ time: quick ? 200 : 1000, warmupTime: 100 });
+const FLOP = 2 * 100 * 784 * 400;
+for (const build of builds) {
+  const rt = instantiate(await compileBuild(build), build, 16 << 20);
+  const a = new Arena(rt.k.heapBase());
+  const X = a.floats(100 * 784), W = a.floats(400 * 784), Y = a.floats(784 * 400), S = a.floats(8 * 784);
+  const mem = new Float32Array(rt.memory.buffer);
+  for (let i = X / 4; i < a.end / 4; i++) mem[i] = (((i * 2246822519) >>> 0) / 4294967296 - 0.5) * 0.1;
+  const k = rt.k;
+  // forward Y[100,400] = relu(X[100,784]·W[400,784]ᵀ): W panels packed
+  gemm.add(`${build}: X·Wᵀ (forward)`, () => k.gemm(Y, 400, X, 784, 1, W, 1, 784, 0, 0, 100, 400, 784, 0, 1, S));
+  // dX[100,400] = dY[100,784]·W[784,400] (the decoder output layer's backward)
+  gemm.add(`${build}: dY·W (dX)`, () => k.gemm(Y, 400, X, 784, 1, W, 400, 1, 0, 0, 100, 400, 784, 0, 0, S));
+  // dW[400,784] = dY[100,400]ᵀ·X[100,784] (the first encoder layer's weight gradient)
+  gemm.add(`${build}: dYᵀ·X (dW)`, () => k.gemm(Y, 784, X, 1, 400, W, 784, 1, 0, 0, 400, 784, 100, 0, 0, S));
+}
+await gemm.run();
+console.log(`\n2. GEMM, 100×784×400 (${(FLOP / 1e6).toFixed(1)} MFLOP), single thread`);
+console.log("   " + "build: layout".padEnd(28) + "ms".padStart(8) + "GFLOP/s".padStart(10));
+for (const t of gemm.tasks) {
+  const m = p50(t);
+  console.log("   " + t.name.padEnd(28) + m.toFixed(3).padStart(8) + (FLOP / m / 1e6).toFixed(1).padStart(10));
+}
