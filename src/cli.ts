@@ -176,7 +176,8 @@ async function train(args: Args, demo: boolean): Promise<void> {
     const n = 32;
     const inputs = testSet.data.subarray(0, n * testSet.cols);
     const recon = vae.reconstruct(inputs);
-    writeFileSync(join(args.outDir, "reconstructions.png"), gridPng(pairsGrid(inputs, recon, n, 8, testSet.cols), 2 * n, { columns: 8 }));
+    const pairs = pairsGrid(inputs, recon, n, 8, testSet.cols);
+    writeFileSync(join(args.outDir, "reconstructions.png"), gridPng(pairs, pairs.length / testSet.cols, { columns: 8 }));
     files.push(join(args.outDir, "samples.png"), join(args.outDir, "reconstructions.png"));
   }
   const seconds = (performance.now() - t0) / 1000;

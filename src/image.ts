@@ -58,10 +58,11 @@ export function decodePng(bytes: Uint8Array): { width: number; height: number; r
 
 /**
  * Inputs and their reconstructions interleaved by row pairs: row 2i holds `columns` inputs and
- * row 2i+1 their reconstructions, so each digit sits above its reconstruction.
+ * row 2i+1 their reconstructions, so each digit sits above its reconstruction. A last partial
+ * row is padded with blank tiles; the result holds 2·ceil(n/columns)·columns tiles.
  */
 export function pairsGrid(inputs: Float32Array, recons: Float32Array, n: number, columns: number, dim: number): Float32Array {
-  const out = new Float32Array(2 * n * dim);
+  const out = new Float32Array(2 * Math.ceil(n / columns) * columns * dim);
   let t = 0;
   for (let start = 0; start < n; start += columns) {
     const m = Math.min(columns, n - start);
