@@ -5,6 +5,8 @@
 //                        ∂log p/∂l = x - sigmoid(l).
 //   Gaussian N(m, var·I): log p = -1/2 Σ ((x-m)²/var + log 2π + log var); ∂log p/∂m = (x-m)/var.
 
+import { expNonPositive, log1pUnit } from "./simd";
+
 const LOG_2PI: f64 = 1.8378770664093454836;
 
 /**
@@ -17,7 +19,26 @@ export function bernoulliLogProb(logp: usize, probs: usize, logits: usize, x: us
     const pp = probs + (<usize>(r * D) << 2);
     const px = x + (<usize>((r % B) * D) << 2);
     let s: f64 = 0;
-    for (let d = 0; d < D; d++) {
+    let d = 0;
+    if (ASC_FEATURE_SIMD) {
+      const zero = f32x4.splat(0), one = f32x4.splat(1);
+      let acc = f64x2.splat(0);
+      for (; d + 4 <= D; d += 4) {
+        const o = <usize>d << 2;
+        const l = v128.load(pl + o);
+        const e = expNonPositive(f32x4.neg(f32x4.abs(l)));
+        const sp = f32x4.add(f32x4.max(l, zero), log1pUnit(e));
+        const t = f32x4.sub(f32x4.mul(v128.load(px + o), l), sp);
+        // f64 row sums, as the scalar path
+        acc = f64x2.add(acc, f64x2.promote_low_f32x4(t));
+        acc = f64x2.add(acc, f64x2.promote_low_f32x4(v128.swizzle(t, i8x16(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7))));
+        const inv = f32x4.div(one, f32x4.add(one, e));
+        v128.store(pp + o, v128.bitselect(inv, f32x4.mul(e, inv), f32x4.ge(l, zero)));
+      }
+      s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+    }
+    // leftovers (all of it in the scalar build)
+    for (; d < D; d++) {
       const o = <usize>d << 2;
       const l = load<f32>(pl + o);
       const xv = load<f32>(px + o);

@@ -35,6 +35,29 @@ describe.each(BUILDS)("likelihood kernels, %s build", (build) => {
     expect(tp.ratio, JSON.stringify(tp)).toBeLessThanOrEqual(1);
   });
 
+  it("Bernoulli softplus and sigmoid are accurate to a few ulp per element over logits in [-100, 100]", async () => {
+    const env = await kernelEnv(build);
+    // one logit per row, repeated in 4 lanes so the SIMD path computes it; x = 0 so log p = -4·softplus(l)
+    const n = 4001, W = 4;
+    const l = new Float64Array(n * W);
+    for (let i = 0; i < n; i++) l.fill(Math.fround(-100 + (200 * i) / (n - 1) + 1e-3 * Math.sin(i)), i * W, (i + 1) * W);
+    const plp = env.zeros(n), pp = env.zeros(n * W);
+    env.k.bernoulliLogProb(plp, pp, env.put(l), env.zeros(W), 1, W, 0, n);
+    const lp = env.read(plp, n), p = env.read(pp, n * W);
+    // Error in units of (f32 epsilon · value + 2^-120): relative to a few ulp wherever f32 has
+    // normal numbers, and an absolute floor of 2^-120 below that (softplus(-100) = 3.7e-44 is
+    // not representable as a normal f32; any tiny value is as good inside a log-likelihood sum).
+    const err = (got: number, want: number) => Math.abs(got - want) / (want * 2 ** -23 + 2 ** -120);
+    let worstSp = 0, worstSig = 0;
+    for (let i = 0; i < n; i++) {
+      const v = l[i * W];
+      worstSp = Math.max(worstSp, err(-lp[i] / W, softplus(v)));
+      worstSig = Math.max(worstSig, err(p[i * W], 1 / (1 + Math.exp(-v))));
+    }
+    expect(worstSp, "softplus error").toBeLessThan(8);
+    expect(worstSig, "sigmoid error").toBeLessThan(8);
+  });
+
   it("Bernoulli backward matches finite differences of -Σ c·log p", async () => {
     const env = await kernelEnv(build);
     const l = f32(uniform(R * D, -4, 4, r0));
