@@ -5,7 +5,7 @@
 //   v128.load32_splat, B is read as two f32x4 per k from a panel of 8 columns packed into
 //   `scratch` (8·K floats, contiguous, zero padded past N).
 // Threads split rows: [m0, m1). No allocation, no module state.
-import { madd } from "./simd";
+import { madd, tanhVec } from "./simd";
 
 export const ACT_IDENTITY: i32 = 0;
 export const ACT_RELU: i32 = 1;
@@ -75,7 +75,15 @@ export function gemm(
 function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
   for (let i = m0; i < m1; i++) {
     const pc = c + (<usize>(i * ldc) << 2);
-    for (let j = 0; j < n; j++) {
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; j + 4 <= n; j += 4) {
+        const o = pc + (<usize>j << 2);
+        v128.store(o, tanhVec(v128.load(o)));
+      }
+    }
+    // leftovers
+    for (; j < n; j++) {
       const o = pc + (<usize>j << 2);
       store<f32>(o, Mathf.tanh(load<f32>(o)));
     }

@@ -80,6 +80,7 @@ export function klStandardNormal(kl: usize, h: usize, Z: i32, b0: i32, b1: i32):
 export const GRAD_ANALYTIC: i32 = 0; // analytic KL + reparameterized likelihood (Kingma & Welling)
 export const GRAD_TOTAL: i32 = 1;    // total derivative of the MC ELBO / IWAE (TD)
 export const GRAD_PATH: i32 = 2;     // path derivative: score term of log q stopped (STL, DReG)
+export const GRAD_SCORE: i32 = 3;    // score function (REINFORCE): no gradient through z
 
 /**
  * Gradient of the loss w.r.t. the encoder head, dh[b, 0:Z] = dmu, dh[b, Z:2Z] = dlogvar, written
@@ -92,6 +93,8 @@ export const GRAD_PATH: i32 = 2;     // path derivative: score term of log q sto
  *   ANALYTIC: dmu = Σ_k dz + klScale·mu,               dlv = Σ_k dz·s·e/2 + klScale·(s² - 1)/2
  *   TOTAL:    dmu = Σ_k (dz + c·z),                    dlv = Σ_k [(dz + c·z)·s·e/2 - c/2]
  *   PATH:     dmu = Σ_k r·(dz + c·(z - e/s)),          dlv = Σ_k r·(dz + c·(z - e/s))·s·e/2
+ *   SCORE:    dmu = Σ_k r·e/s,                         dlv = Σ_k r·(e² - 1)/2
+ *             (∇ log q(z|x) at fixed z; r = -(log w - baseline)·c carries the reward; dz unused)
  */
 export function latentBackward(
   dh: usize, dz: usize, z: usize, eps: usize, h: usize, c: usize, r: usize,
@@ -106,7 +109,16 @@ export function latentBackward(
       const lv = clampLogvar(lvRaw);
       const sigma = Mathf.exp(lv * 0.5);
       let gmu: f32 = 0, glv: f32 = 0;
-      if (mode == GRAD_ANALYTIC) {
+      if (mode == GRAD_SCORE) {
+        const invSigma: f32 = 1 / sigma;
+        for (let k = 0; k < K; k++) {
+          const row = k * B + b;
+          const e = load<f32>(eps + (<usize>(row * Z) << 2) + jo);
+          const rr = load<f32>(r + (<usize>row << 2));
+          gmu += rr * e * invSigma;
+          glv += rr * (e * e - 1) * 0.5;
+        }
+      } else if (mode == GRAD_ANALYTIC) {
         for (let k = 0; k < K; k++) {
           const o = (<usize>((k * B + b) * Z) << 2) + jo;
           const g = load<f32>(dz + o);

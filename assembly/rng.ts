@@ -29,14 +29,20 @@ const GOLDEN: u64 = 0x9e3779b97f4a7c15;
 const TWO_PI: f64 = 6.283185307179586;
 const INV_2_32: f64 = 2.3283064365386963e-10;
 
-/** eps[k, b, j] ~ N(0, 1) for b in [b0, b1), k < K, j < Z; keyed by (seed, stream, step, b, k·Z + j). */
-export function randomNormal(eps: usize, seed: u32, stream: u32, step: u32, K: i32, B: i32, Z: i32, b0: i32, b1: i32): void {
+/**
+ * eps[k, b, j] ~ N(0, 1) for b in [b0, b1), k < K, j < Z; keyed by
+ * (seed, stream, step, rowOffset + b, (kOffset + k)·Z + j), so a caller that walks examples or
+ * samples in chunks gets the same numbers as one that does it all at once.
+ */
+export function randomNormal(
+  eps: usize, seed: u32, stream: u32, step: u32, K: i32, B: i32, Z: i32, b0: i32, b1: i32, rowOffset: u32, kOffset: u32,
+): void {
   for (let b = b0; b < b1; b++) {
-    const rk = rowKey(seed, stream, step, <u32>b);
+    const rk = rowKey(seed, stream, step, rowOffset + <u32>b);
     for (let k = 0; k < K; k++) {
       const o = eps + (<usize>((k * B + b) * Z) << 2);
       for (let j = 0; j < Z; j++) {
-        const h = bitsAt(rk, <u32>(k * Z + j));
+        const h = bitsAt(rk, (kOffset + <u32>k) * <u32>Z + <u32>j);
         const u1 = (<f64>(h >> 32) + 0.5) * INV_2_32;           // (0, 1): log is finite
         const u2 = <f64>(h & 0xffffffff) * INV_2_32;             // [0, 1)
         store<f32>(o + (<usize>j << 2), <f32>(Math.sqrt(-2 * Math.log(u1)) * Math.cos(TWO_PI * u2)));
@@ -47,11 +53,11 @@ export function randomNormal(eps: usize, seed: u32, stream: u32, step: u32, K: i
 
 /**
  * Dynamic binarization: out[b, d] = 1 with probability p[b, d] (grey level in [0, 1]), else 0,
- * for b in [b0, b1); keyed by (seed, stream, step, b, d). out may alias p.
+ * for b in [b0, b1); keyed by (seed, stream, step, rowOffset + b, d). out may alias p.
  */
-export function bernoulliSample(out: usize, p: usize, seed: u32, stream: u32, step: u32, D: i32, b0: i32, b1: i32): void {
+export function bernoulliSample(out: usize, p: usize, seed: u32, stream: u32, step: u32, D: i32, b0: i32, b1: i32, rowOffset: u32): void {
   for (let b = b0; b < b1; b++) {
-    const rk = rowKey(seed, stream, step, <u32>b);
+    const rk = rowKey(seed, stream, step, rowOffset + <u32>b);
     const o = <usize>(b * D) << 2;
     for (let d = 0; d < D; d++) {
       const u = <f32>(bitsAt(rk, <u32>d) >> 40) * <f32>5.9604644775390625e-8;   // 24 bits: [0, 1)

@@ -65,3 +65,24 @@
   y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
   return f32x4.add(f32x4.add(x, y), f32x4.mul(k, f32x4.splat(0.693359375)));
 }
+
+/**
+ * tanh per lane (Cephes tanhf, ≈2 ulp): |x| < 0.625: x + x³·P(x²); else sign(x)·(1 - e)/(1 + e)
+ * with e = exp(-2|x|) ≤ 0.29, so neither branch cancels.
+ */
+// @ts-ignore: decorator
+@inline export function tanhVec(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const z = f32x4.mul(x, x);
+  let p = f32x4.splat(-5.70498872745e-3);
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.06390887954e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-5.37397155531e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
+  const small = f32x4.add(x, f32x4.mul(f32x4.mul(p, z), x));
+  const e = expNonPositive(f32x4.mul(ax, f32x4.splat(-2)));
+  const big = f32x4.div(f32x4.sub(f32x4.splat(1), e), f32x4.add(f32x4.splat(1), e));
+  // copy the sign of x onto big (tanh is odd)
+  const signed = v128.or(big, v128.and(x, i32x4.splat(0x80000000)));
+  return v128.bitselect(small, signed, f32x4.lt(ax, f32x4.splat(0.625)));
+}

@@ -31,7 +31,7 @@ export interface Kernels {
   ): void;
   /** kl[b] = KL(q(z|x_b) ‖ N(0, I)). */
   klStandardNormal(kl: number, h: number, Z: number, b0: number, b1: number): void;
-  /** dh[b] = (dmu, dlogvar) for one gradient mode (0 analytic, 1 total, 2 path). */
+  /** dh[b] = (dmu, dlogvar) for one gradient mode (0 analytic, 1 total, 2 path, 3 score). */
   latentBackward(
     dh: number, dz: number, z: number, eps: number, h: number, c: number, r: number,
     K: number, B: number, Z: number, mode: number, klScale: number, b0: number, b1: number,
@@ -51,10 +51,10 @@ export interface Kernels {
     B: number, D: number, r0: number, r1: number,
   ): void;
 
-  /** eps[k,b,j] ~ N(0,1) keyed by (seed, stream, step, b, k·Z+j). */
-  randomNormal(eps: number, seed: number, stream: number, step: number, K: number, B: number, Z: number, b0: number, b1: number): void;
-  /** out = 1 with probability p (dynamic binarization), keyed by (seed, stream, step, b, d). */
-  bernoulliSample(out: number, p: number, seed: number, stream: number, step: number, D: number, b0: number, b1: number): void;
+  /** eps[k,b,j] ~ N(0,1) keyed by (seed, stream, step, rowOffset+b, (kOffset+k)·Z+j). */
+  randomNormal(eps: number, seed: number, stream: number, step: number, K: number, B: number, Z: number, b0: number, b1: number, rowOffset: number, kOffset: number): void;
+  /** out = 1 with probability p (dynamic binarization), keyed by (seed, stream, step, rowOffset+b, d). */
+  bernoulliSample(out: number, p: number, seed: number, stream: number, step: number, D: number, b0: number, b1: number, rowOffset: number): void;
 
   /** Fused Adam over params [i0, i1). */
   adam(
@@ -66,6 +66,6 @@ export interface Kernels {
 /** Activation codes shared with assembly/dense.ts. */
 export const ACT = { identity: 0, relu: 1, tanh: 2 } as const;
 /** Gradient modes shared with assembly/gaussian.ts. */
-export const GRAD = { analytic: 0, total: 1, path: 2 } as const;
+export const GRAD = { analytic: 0, total: 1, path: 2, score: 3 } as const;
 /** RNG streams: independent draws for the same (seed, step, row). */
 export const STREAM = { eps: 1, binarize: 2, prior: 3, evalEps: 5, evalBinarize: 6 } as const;

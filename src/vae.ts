@@ -602,7 +602,7 @@ export class VAE {
   private normals(n: number, seed: number, stream: number): Float32Array {
     const Z = this.config.latentDim;
     const ws = this.workspace(1, n);
-    this.k.randomNormal(ws.eps, seed, stream, 0, 1, n, Z, 0, n);
+    this.k.randomNormal(ws.eps, seed, stream, 0, 1, n, Z, 0, n, 0, 0);
     return this.f32(ws.eps, n * Z).slice();
   }
 
@@ -627,8 +627,8 @@ export class VAE {
       const B = Math.min(chunk, m.rows - s);
       const ws = this.workspace(B, K);
       this.loadBatch(ws, m, null, s, B);
-      if (binarize) this.k.bernoulliSample(ws.x, ws.x, seed, STREAM.evalBinarize, step, D, 0, B);
-      this.k.randomNormal(ws.eps, seed, STREAM.evalEps, step, K, B, this.config.latentDim, 0, B);
+      if (binarize) this.k.bernoulliSample(ws.x, ws.x, seed, STREAM.evalBinarize, step, D, 0, B, 0);
+      this.k.randomNormal(ws.eps, seed, STREAM.evalEps, step, K, B, this.config.latentDim, 0, B, 0, 0);
       this.forwardRows(ws, B, K, est.analyticKL);
       total += est.weigh({
         K, B, logpx: this.f32(ws.logpx, K * B), logw: this.f32(ws.logw, K * B), kl: this.f32(ws.kl, B),
@@ -662,7 +662,7 @@ export class VAE {
     } else {
       const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
       const step = checkInt(fn, "options.step", opts.step ?? 0, 0, 0xffffffff);
-      this.k.randomNormal(ws.eps, seed, STREAM.eps, step, K, B, Z, 0, B);
+      this.k.randomNormal(ws.eps, seed, STREAM.eps, step, K, B, Z, 0, B, 0, 0);
     }
     const objective = this.lossAndGradRows(ws, B, K, est);
     if (!Number.isFinite(objective)) throw new Error(`${fn}: the objective is ${objective} at these parameters and inputs`);
@@ -680,7 +680,7 @@ export class VAE {
     const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
     const step = checkInt(fn, "options.step", opts.step ?? 0, 0, 0xffffffff);
     const ws = this.workspace(rows, K);
-    this.k.randomNormal(ws.eps, seed, STREAM.eps, step, K, rows, this.config.latentDim, 0, rows);
+    this.k.randomNormal(ws.eps, seed, STREAM.eps, step, K, rows, this.config.latentDim, 0, rows, 0, 0);
     return this.f32(ws.eps, K * rows * this.config.latentDim).slice();
   }
 
@@ -708,8 +708,8 @@ export class VAE {
    */
   private step(fn: string, ws: Workspace, B: number, cfg: StepConfig, lr: number, where: string): number {
     const seed = this.config.seed;
-    if (cfg.binarize) this.k.bernoulliSample(ws.x, ws.x, seed, STREAM.binarize, this.steps, this.config.inputDim, 0, B);
-    this.k.randomNormal(ws.eps, seed, STREAM.eps, this.steps, cfg.K, B, this.config.latentDim, 0, B);
+    if (cfg.binarize) this.k.bernoulliSample(ws.x, ws.x, seed, STREAM.binarize, this.steps, this.config.inputDim, 0, B, 0);
+    this.k.randomNormal(ws.eps, seed, STREAM.eps, this.steps, cfg.K, B, this.config.latentDim, 0, B, 0, 0);
     const objective = this.lossAndGradRows(ws, B, cfg.K, cfg.est);
     if (!Number.isFinite(objective)) {
       throw new Error(

@@ -55,6 +55,25 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
     expect(tol.ratio, JSON.stringify(tol)).toBeLessThanOrEqual(1);
   });
 
+  it("the tanh epilogue is accurate to a few ulp over [-20, 20], including tiny and huge inputs", async () => {
+    const env = await kernelEnv(build);
+    // C = tanh(A·I): A holds the test values, B the identity, so C[m, n] = tanh(A[m, n])
+    const n = 8, M = 1001;
+    const a = new Float64Array(M * n);
+    for (let i = 0; i < a.length; i++) a[i] = Math.fround(-20 + (40 * i) / (a.length - 1));
+    a.set([0, 1e-30, -1e-20, 1e-7, -3e-4, 0.6249, 0.6251, 1e30], 0);
+    const eye = new Float64Array(n * n).map((_, i) => (i % (n + 1) === 0 ? 1 : 0));
+    const pc = env.zeros(M * n);
+    env.k.gemm(pc, n, env.put(a), n, 1, env.put(eye), n, 1, 0, 0, M, n, n, 0, ACT.tanh, env.zeros(8 * n));
+    const got = env.read(pc, M * n);
+    let worstUlp = 0;
+    for (let i = 0; i < a.length; i++) {
+      const want = Math.tanh(a[i]);
+      worstUlp = Math.max(worstUlp, Math.abs(got[i] - want) / (Math.abs(want) * 2 ** -23 + 2 ** -149));
+    }
+    expect(worstUlp, "tanh error in f32 ulps").toBeLessThan(4);
+  });
+
   it("gemm honours the row range [m0, m1) and leaves other rows alone", async () => {
     const env = await kernelEnv(build);
     const r = rng(7);

@@ -79,12 +79,25 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
   //   ANALYTIC: L = -Σ_r c_r f(z_r) + klScale·Σ_b KL_b
   //   TOTAL:    L = -Σ_r c_r [f(z_r) + log p(z_r) - log q(z_r; φ)]
   //   PATH:     L = -Σ_r r_r c_r [f(z_r) + log p(z_r) - log q(z_r; φ0)]  (φ0 fixed: score stopped)
-  const modes = [["analytic", GRAD.analytic], ["total derivative", GRAD.total], ["path derivative", GRAD.path], ["path derivative with DReG factor", GRAD.path]] as const;
+  //   SCORE:    L = Σ_r r_r·log q(z_r; φ) with z_r held at its sample (REINFORCE's ∇ log q)
+  const modes = [["analytic", GRAD.analytic], ["total derivative", GRAD.total], ["path derivative", GRAD.path], ["path derivative with DReG factor", GRAD.path], ["score function", GRAD.score]] as const;
   it.each(modes)("latentBackward (%s) matches finite differences", async (name, mode) => {
     const env = await kernelEnv(build);
     const withR = name.includes("DReG");
     const klScale = 0.25;
+    const zFixed = latentRef(h, h, eps).z;
     const objective = (hv: Float64Array) => {
+      if (mode === GRAD.score) {
+        let L = 0;
+        for (let r = 0; r < R; r++) {
+          const b = r % B;
+          for (let j = 0; j < Z; j++) {
+            const mu = hv[b * 2 * Z + j], lv = hv[b * 2 * Z + Z + j];
+            L += rr[r] * (-0.5 * (zFixed[r * Z + j] - mu) ** 2 / Math.exp(lv) - HALF_LOG_2PI - lv / 2);
+          }
+        }
+        return L;
+      }
       const ref = latentRef(hv, mode === GRAD.path ? h : hv, eps);
       let L = 0;
       for (let r = 0; r < R; r++) {
@@ -100,7 +113,7 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     for (let r = 0; r < R; r++) for (let j = 0; j < Z; j++) dz[r * Z + j] = -c[r] * dfRow(ref.z, r, j);
     const ph = env.put(h), pe = env.put(eps), pz = env.zeros(R * Z), pdh = env.zeros(B * 2 * Z);
     env.k.reparameterize(pz, pe, ph, K, B, Z, 0, B);
-    env.k.latentBackward(pdh, env.put(dz), pz, pe, ph, env.put(c), withR ? env.put(rr) : 0, K, B, Z, mode, klScale, 0, B);
+    env.k.latentBackward(pdh, env.put(dz), pz, pe, ph, env.put(c), withR || mode === GRAD.score ? env.put(rr) : 0, K, B, Z, mode, klScale, 0, B);
     const want = numericGrad(objective, Float64Array.from(h), 1e-6);
     const t = worst(env.read(pdh, B * 2 * Z), want, 2e-5, 2e-4);
     expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
@@ -117,9 +130,9 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     const pkl = env.zeros(B);
     env.k.klStandardNormal(pkl, ph, Z, 0, B);
     expect(env.read(pkl, B).every(Number.isFinite)).toBe(true);
-    for (const mode of [GRAD.analytic, GRAD.total, GRAD.path]) {
+    for (const mode of [GRAD.analytic, GRAD.total, GRAD.path, GRAD.score]) {
       const pdh = env.zeros(B * 2 * Z);
-      env.k.latentBackward(pdh, env.put(new Float64Array(R * Z).fill(0.01)), pz, pe, ph, env.put(c), 0, K, B, Z, mode, 0.25, 0, B);
+      env.k.latentBackward(pdh, env.put(new Float64Array(R * Z).fill(0.01)), pz, pe, ph, env.put(c), env.put(rr), K, B, Z, mode, 0.25, 0, B);
       const dh = env.read(pdh, B * 2 * Z);
       expect(dh.every(Number.isFinite)).toBe(true);
       expect(dh[Z]).toBe(0);
