@@ -16,6 +16,8 @@ export interface StepRows {
   logpx: Float32Array; // [K·B]
   logw: Float32Array;  // [K·B]
   kl: Float32Array;    // [B] (filled only when analyticKL)
+  wt: Float32Array;    // [K·B] normalized importance weights w̃ (filled only when importanceWeighted)
+  bound: Float32Array; // [B] log mean_k w (filled only when importanceWeighted)
   c: Float32Array;     // [K·B] out
   r: Float32Array;     // [K·B] out (when usesEncoderFactor)
 }
@@ -29,6 +31,8 @@ export interface Estimator {
   readonly analyticKL: boolean;
   /** Whether r[] is filled (a per-row factor on the encoder path gradient). */
   readonly usesEncoderFactor: boolean;
+  /** Whether the step must compute w̃ and the IWAE bound (in WebAssembly) before weigh. */
+  readonly importanceWeighted?: boolean;
   /** Fills c (and r); returns Σ_b objective_b (the ELBO or bound summed over the batch). */
   weigh(rows: StepRows): number;
 }
@@ -87,13 +91,103 @@ export class PathDerivative extends TotalDerivative {
   override readonly gradMode = GRAD.path;
 }
 
-export type EstimatorName = "analytic" | "td" | "stl";
-export const ESTIMATOR_NAMES: readonly EstimatorName[] = ["analytic", "td", "stl"];
+/**
+ * Importance weighted autoencoder bound (Burda, Grosse & Salakhutdinov 2016):
+ * L_K = log (1/K) Σ_k w_k, w_k = p(x, z_k)/q(z_k|x), with gradient Σ_k w̃_k ∇ log w_k (total
+ * derivative), w̃ = softmax_k log w. L_1 is the ELBO; L_K rises towards log p(x) with K. Its
+ * encoder gradient's signal-to-noise ratio falls as K grows (Rainforth et al. 2018): prefer 'dreg'.
+ */
+export class IWAE implements Estimator {
+  readonly name: string = "iwae";
+  readonly gradMode: number = GRAD.total;
+  readonly analyticKL = false;
+  readonly usesEncoderFactor: boolean = false;
+  readonly importanceWeighted = true;
+  weigh(s: StepRows): number {
+    const R = s.K * s.B;
+    for (let i = 0; i < R; i++) s.c[i] = s.wt[i] / s.B;
+    let total = 0;
+    for (let b = 0; b < s.B; b++) total += s.bound[b];
+    return total;
+  }
+}
+
+/**
+ * IWAE with the path derivative (Roeder, Wu & Duvenaud 2017): Σ_k w̃_k ∇_path log w_k, the score
+ * term of log q stopped. BIASED for K > 1 (the stopped term no longer has zero expectation once
+ * weighted by w̃); unbiased only at K = 1, where it is 'stl'. Offered for comparison; prefer
+ * 'dreg', which is unbiased with the same low variance near the posterior.
+ */
+export class IWAEPath extends IWAE {
+  override readonly name = "iwae-stl";
+  override readonly gradMode = GRAD.path;
+}
+
+/**
+ * Doubly reparameterized gradient of the IWAE bound (Tucker, Lawson, Gu & Maddison 2018):
+ * encoder Σ_k w̃_k² ∇_path log w_k, decoder Σ_k w̃_k ∇θ log w_k. Unbiased for L_K, with an
+ * encoder signal-to-noise ratio that grows with K, and zero variance at the exact posterior.
+ * Prefer it over 'iwae' for K > 1.
+ */
+export class DReG extends IWAE {
+  override readonly name = "dreg";
+  override readonly gradMode = GRAD.path;
+  override readonly usesEncoderFactor = true;
+  override weigh(s: StepRows): number {
+    const objective = super.weigh(s);
+    s.r.set(s.wt.subarray(0, s.K * s.B)); // encoder: w̃ · (w̃/B) = w̃²/B
+    return objective;
+  }
+}
+
+/**
+ * Score-function (REINFORCE) estimator of the ELBO gradient for the encoder, for variance
+ * comparisons: (1/K) Σ_k (log w_k - b_k) ∇φ log q(z_k|x), with z_k not differentiated. The
+ * baseline b_k is the mean log w of the OTHER K - 1 samples of the same example when K ≥ 2
+ * (leave-one-out, unbiased), and for K = 1 an exponential moving average of past batches' mean
+ * log w (decay 0.9, kept in this object). The decoder gets the ordinary ELBO gradient.
+ * Orders of magnitude noisier than the reparameterized estimators; do not train with it.
+ */
+export class ScoreFunction implements Estimator {
+  readonly name = "score";
+  readonly gradMode = GRAD.score;
+  readonly analyticKL = false;
+  readonly usesEncoderFactor = true;
+  private average: number | null = null;
+  weigh(s: StepRows): number {
+    const { K, B } = s;
+    const c = 1 / (K * B);
+    s.c.fill(c, 0, K * B);
+    let total = 0;
+    for (let b = 0; b < B; b++) {
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += s.logw[k * B + b];
+      total += sum / K;
+      for (let k = 0; k < K; k++) {
+        const lw = s.logw[k * B + b];
+        const baseline = K >= 2 ? (sum - lw) / (K - 1) : this.average ?? 0;
+        s.r[k * B + b] = -(lw - baseline) * c; // loss = -objective
+      }
+    }
+    if (K === 1) {
+      const mean = total / B;
+      this.average = this.average === null ? mean : 0.9 * this.average + 0.1 * mean;
+    }
+    return total;
+  }
+}
+
+export type EstimatorName = "analytic" | "td" | "stl" | "iwae" | "iwae-stl" | "dreg" | "score";
+export const ESTIMATOR_NAMES: readonly EstimatorName[] = ["analytic", "td", "stl", "iwae", "iwae-stl", "dreg", "score"];
 
 export function makeEstimator(name: EstimatorName): Estimator {
   switch (name) {
     case "analytic": return new AnalyticKL();
     case "td": return new TotalDerivative();
     case "stl": return new PathDerivative();
+    case "iwae": return new IWAE();
+    case "iwae-stl": return new IWAEPath();
+    case "dreg": return new DReG();
+    case "score": return new ScoreFunction();
   }
 }

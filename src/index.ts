@@ -1,10 +1,10 @@
 // vae-wasm: variational autoencoders on WebAssembly SIMD.
 export { VAE, VAEArgumentError } from "./vae.js";
 export type {
-  VAEOptions, ResolvedConfig, Likelihood, Activation, FitOptions, StepOptions, FitProgress, EpochRecord, LossAndGrads, ElboOptions,
+  VAEOptions, ResolvedConfig, Likelihood, Activation, FitOptions, StepOptions, LogLikelihoodOptions, LogLikelihoodResult, FitProgress, EpochRecord, LossAndGrads, ElboOptions,
   EstimatorOption,
 } from "./vae.js";
-export { AnalyticKL, TotalDerivative, PathDerivative, makeEstimator, ESTIMATOR_NAMES } from "./estimators.js";
+export { AnalyticKL, TotalDerivative, PathDerivative, IWAE, IWAEPath, DReG, ScoreFunction, makeEstimator, ESTIMATOR_NAMES } from "./estimators.js";
 export type { Estimator, EstimatorName, StepRows } from "./estimators.js";
 export { parseIdx, readIdxFile, imagesToMatrix, loadMnist, takeRows } from "./data.js";
 export type { IdxArray, Dataset } from "./data.js";

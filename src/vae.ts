@@ -164,6 +164,29 @@ export interface ElboOptions {
 
 const ELBO_KEYS = ["samples", "estimator", "binarize", "seed", "batchSize"] as const;
 
+export interface LogLikelihoodOptions {
+  /** importance samples K (default 5000) */
+  samples?: number;
+  /** examples per encoder pass (default ≈ 5000 / sampleChunk) */
+  batchSize?: number;
+  /** samples decoded per pass (default min(K, 500)) */
+  sampleChunk?: number;
+  seed?: number;
+  /** binarize x first (Bernoulli draws of the grey levels, keyed by seed and example) */
+  binarize?: boolean;
+  /** called after each batch of examples with (done, total) */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface LogLikelihoodResult {
+  /** mean estimate of log p(x) per example, nats (the test NLL is its negative) */
+  mean: number;
+  perExample: Float64Array;
+  /** per-example standard error of the estimate (delta method) */
+  standardError: Float64Array;
+  samples: number;
+}
+
 const DEFAULT_CHUNK = 500;
 
 function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
@@ -401,21 +424,9 @@ export class VAE {
    * For a Bernoulli decoder ws.out holds probabilities afterwards.
    */
   private forwardRows(ws: Workspace, B: number, K: number, needKL: boolean): void {
-    const k = this.k;
-    const { inputDim: D, latentDim: Z } = this.config;
-    const R = K * B;
     this.encodeRows(ws, B);
-    k.reparameterize(ws.z, ws.eps, ws.h, K, B, Z, 0, B);
-    this.decodeRows(ws, R);
-    const lik = this.config.likelihood;
-    if (lik.type === "bernoulli") {
-      k.bernoulliLogProb(ws.logpx, ws.out, ws.out, ws.x, B, D, 0, R);
-    } else {
-      const lv = this.decLogvar >= 0 ? this.pParams + 4 * this.decLogvar : 0;
-      k.gaussianLogProb(ws.logpx, ws.out, ws.x, lv, Math.log(lik.variance), B, D, 0, R);
-    }
-    k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, B, Z, 0, B);
-    if (needKL) k.klStandardNormal(ws.kl, ws.h, Z, 0, B);
+    this.sampleRows(ws, B, K);
+    if (needKL) this.k.klStandardNormal(ws.kl, ws.h, this.config.latentDim, 0, B);
   }
 
   /** Backward for the weights the estimator put in ws.c / ws.r; writes every gradient. */
@@ -451,15 +462,22 @@ export class VAE {
     }
   }
 
+  /** The estimator's view of one step's rows (importance weights computed first when it needs them). */
+  private weigh(ws: Workspace, B: number, K: number, est: Estimator): number {
+    const R = K * B;
+    if (est.importanceWeighted) this.k.importanceWeights(ws.bound, ws.wt, ws.logw, K, B, 0, B);
+    return est.weigh({
+      K, B,
+      logpx: this.f32(ws.logpx, R), logw: this.f32(ws.logw, R), kl: this.f32(ws.kl, B),
+      wt: this.f32(ws.wt, R), bound: this.f32(ws.bound, B),
+      c: this.f32(ws.c, R), r: this.f32(ws.r, R),
+    });
+  }
+
   /** Forward, estimator weights, backward; returns the summed objective (not yet negated). */
   private lossAndGradRows(ws: Workspace, B: number, K: number, est: Estimator): number {
     this.forwardRows(ws, B, K, est.analyticKL);
-    const R = K * B;
-    const objective = est.weigh({
-      K, B,
-      logpx: this.f32(ws.logpx, R), logw: this.f32(ws.logw, R), kl: this.f32(ws.kl, B),
-      c: this.f32(ws.c, R), r: this.f32(ws.r, R),
-    });
+    const objective = this.weigh(ws, B, K, est);
     if (!Number.isFinite(objective)) return objective; // caller reports it before any update
     this.backwardRows(ws, B, K, est);
     return objective;
@@ -630,12 +648,114 @@ export class VAE {
       if (binarize) this.k.bernoulliSample(ws.x, ws.x, seed, STREAM.evalBinarize, step, D, 0, B, 0);
       this.k.randomNormal(ws.eps, seed, STREAM.evalEps, step, K, B, this.config.latentDim, 0, B, 0, 0);
       this.forwardRows(ws, B, K, est.analyticKL);
-      total += est.weigh({
-        K, B, logpx: this.f32(ws.logpx, K * B), logw: this.f32(ws.logw, K * B), kl: this.f32(ws.kl, B),
-        c: this.f32(ws.c, K * B), r: this.f32(ws.r, K * B),
-      });
+      total += this.weigh(ws, B, K, est);
     }
     return total / m.rows;
+  }
+
+  /**
+   * Importance-sampled log p(x) per example: log (1/K) Σ_k p(x, z_k)/q(z_k|x), z_k ~ q(z|x), with
+   * K = `samples` (default 5000, the papers' test NLL is its negative). The encoder runs once per
+   * example; samples are drawn and decoded in chunks of `sampleChunk` so memory stays bounded
+   * (about `batchSize`·`sampleChunk` decoder rows at a time), and the log-sum-exp is accumulated
+   * in f64. Noise is keyed by (seed, example index, sample index), so the result does not depend
+   * on the chunk sizes. `binarize` draws one Bernoulli binarization of x (keyed by seed and the
+   * example index) first. Also returns each estimate's standard error (delta method:
+   * sqrt(Var(w)/K)/mean(w)).
+   */
+  logLikelihood(x: MatrixLike, opts: LogLikelihoodOptions = {}): LogLikelihoodResult {
+    const fn = "VAE.logLikelihood";
+    this.checkAlive(fn);
+    checkKeys(fn, "options", opts, ["samples", "batchSize", "sampleChunk", "seed", "binarize", "onProgress"]);
+    const m = this.inputMatrix(fn, x);
+    const K = checkInt(fn, "options.samples", opts.samples ?? 5000, 1, 1 << 24);
+    const Kc = checkInt(fn, "options.sampleChunk", opts.sampleChunk ?? Math.min(K, 500), 1, 1 << 16);
+    const Bc = checkInt(fn, "options.batchSize", opts.batchSize ?? Math.max(1, Math.floor(5000 / Math.min(K, Kc))), 1, 1 << 16);
+    const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
+    const binarize = checkBool(fn, "options.binarize", opts.binarize ?? false);
+    if (binarize && this.config.likelihood.type !== "bernoulli") fail(fn, "options.binarize", "false for a Gaussian likelihood", binarize);
+    if (opts.onProgress !== undefined && typeof opts.onProgress !== "function") fail(fn, "options.onProgress", "a function", opts.onProgress);
+    const { inputDim: D, latentDim: Z } = this.config;
+    const k = this.k;
+    const perExample = new Float64Array(m.rows), standardError = new Float64Array(m.rows);
+    for (let s = 0; s < m.rows; s += Bc) {
+      const B = Math.min(Bc, m.rows - s);
+      const kc = Math.min(Kc, K);
+      const ws = this.workspace(B, kc);
+      this.loadBatch(ws, m, null, s, B);
+      if (binarize) k.bernoulliSample(ws.x, ws.x, seed, STREAM.evalBinarize, 0, D, 0, B, s);
+      this.encodeRows(ws, B);
+      // streaming log-sum-exp per example: running max, Σ exp(lw - max), Σ exp(2(lw - max))
+      const mx = new Float64Array(B).fill(-Infinity), s1 = new Float64Array(B), s2 = new Float64Array(B);
+      for (let k0 = 0; k0 < K; k0 += kc) {
+        const kn = Math.min(kc, K - k0);
+        k.randomNormal(ws.eps, seed, STREAM.evalEps, 0, kn, B, Z, 0, B, s, k0);
+        this.sampleRows(ws, B, kn);
+        const lw = this.f32(ws.logw, kn * B);
+        for (let b = 0; b < B; b++) {
+          let cm = mx[b];
+          for (let j = 0; j < kn; j++) cm = Math.max(cm, lw[j * B + b]);
+          if (cm === -Infinity) continue;
+          const scale = Math.exp(mx[b] - cm); // 0 on the first chunk
+          let a1 = s1[b] * scale, a2 = s2[b] * scale * scale;
+          for (let j = 0; j < kn; j++) {
+            const e = Math.exp(lw[j * B + b] - cm);
+            a1 += e;
+            a2 += e * e;
+          }
+          mx[b] = cm; s1[b] = a1; s2[b] = a2;
+        }
+      }
+      for (let b = 0; b < B; b++) {
+        perExample[s + b] = mx[b] + Math.log(s1[b] / K);
+        const mean = s1[b] / K, meanSq = s2[b] / K;
+        standardError[s + b] = Math.sqrt(Math.max(meanSq - mean * mean, 0) / K) / mean;
+      }
+      opts.onProgress?.(s + B, m.rows);
+    }
+    let sum = 0;
+    for (const v of perExample) sum += v;
+    if (!Number.isFinite(sum)) throw new Error(`${fn}: the estimate is ${sum}; a decoder output or log-weight is not finite`);
+    return { mean: sum / m.rows, perExample, standardError, samples: K };
+  }
+
+  /** Mean IWAE bound L_K = E log (1/K) Σ_k w_k per example (nats); L_1 is the ELBO. */
+  iwaeBound(x: MatrixLike, opts: Omit<LogLikelihoodOptions, "onProgress"> & { samples: number }): number {
+    if (!opts || typeof opts.samples !== "number") fail("VAE.iwaeBound", "options.samples", "the number of importance samples K", opts?.samples);
+    return this.logLikelihood(x, opts).mean;
+  }
+
+  /**
+   * Active latent units (Burda et al. 2016, sec. 5.2): unit j is active when
+   * Cov_x(E_{q(z|x)}[z_j]) = Var_x(mu_j(x)) exceeds `threshold` (default 1e-2).
+   */
+  activeUnits(x: MatrixLike, opts: { threshold?: number } = {}): { count: number; variances: Float64Array } {
+    const fn = "VAE.activeUnits";
+    checkKeys(fn, "options", opts, ["threshold"]);
+    const threshold = checkNumber(fn, "options.threshold", opts.threshold ?? 1e-2, { min: 0 });
+    const { mu } = this.encode(x);
+    const Z = this.config.latentDim, n = mu.length / Z;
+    const mean = new Float64Array(Z), variances = new Float64Array(Z);
+    for (let i = 0; i < n; i++) for (let j = 0; j < Z; j++) mean[j] += mu[i * Z + j] / n;
+    for (let i = 0; i < n; i++) for (let j = 0; j < Z; j++) variances[j] += (mu[i * Z + j] - mean[j]) ** 2 / n;
+    return { count: variances.reduce((c, v) => c + (v > threshold ? 1 : 0), 0), variances };
+  }
+
+  /** Given ws.h (encoder output) and ws.eps for K samples of B examples: z, decoder, log w per row. */
+  private sampleRows(ws: Workspace, B: number, K: number): void {
+    const k = this.k;
+    const { inputDim: D, latentDim: Z } = this.config;
+    const R = K * B;
+    k.reparameterize(ws.z, ws.eps, ws.h, K, B, Z, 0, B);
+    this.decodeRows(ws, R);
+    const lik = this.config.likelihood;
+    if (lik.type === "bernoulli") {
+      k.bernoulliLogProb(ws.logpx, ws.out, ws.out, ws.x, B, D, 0, R);
+    } else {
+      const lv = this.decLogvar >= 0 ? this.pParams + 4 * this.decLogvar : 0;
+      k.gaussianLogProb(ws.logpx, ws.out, ws.x, lv, Math.log(lik.variance), B, D, 0, R);
+    }
+    k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, B, Z, 0, B);
   }
 
   /**

@@ -89,3 +89,53 @@ export function referenceLoss(cfg: ResolvedConfig, p: Params, x: Float64Array, e
 export function toF64(dict: Record<string, Float32Array>): Params {
   return Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, Float64Array.from(v)]));
 }
+
+export interface RefRows {
+  /** [K·B] each, row k·B + b */
+  logpx: Float64Array;
+  logpz: Float64Array;
+  logqz: Float64Array;
+  logw: Float64Array;
+}
+
+/**
+ * Per-row log-densities. z is reparameterized with the encoder of `zFrom` (default p) and
+ * log q(z|x) is evaluated with the encoder of `q` (default p): FD in p with q = p0 fixed gives
+ * path derivatives; with zFrom = p0 fixed, the score function's ∇ log q at fixed z.
+ */
+export function referenceRows(cfg: ResolvedConfig, p: Params, x: Float64Array, eps: Float64Array, K: number,
+  opts: { q?: Params; zFrom?: Params } = {}): RefRows {
+  const D = cfg.inputDim, Z = cfg.latentDim, B = x.length / D, R = K * B;
+  const out = { logpx: new Float64Array(R), logpz: new Float64Array(R), logqz: new Float64Array(R), logw: new Float64Array(R) };
+  for (let b = 0; b < B; b++) {
+    const xb = x.subarray(b * D, (b + 1) * D);
+    const zs = encode(cfg, opts.zFrom ?? p, xb);
+    const q = encode(cfg, opts.q ?? p, xb);
+    for (let k = 0; k < K; k++) {
+      const r = k * B + b;
+      const z = new Float64Array(Z);
+      for (let j = 0; j < Z; j++) {
+        z[j] = zs.mu[j] + Math.exp(zs.lv[j] / 2) * eps[r * Z + j];
+        out.logpz[r] += -0.5 * (z[j] * z[j] + LOG_2PI);
+        out.logqz[r] += -0.5 * ((z[j] - q.mu[j]) ** 2 / Math.exp(q.lv[j]) + LOG_2PI + q.lv[j]);
+      }
+      out.logpx[r] = logLikelihood(cfg, p, z, xb);
+      out.logw[r] = out.logpx[r] + out.logpz[r] - out.logqz[r];
+    }
+  }
+  return out;
+}
+
+/** log mean_k exp(v[k·B + b]) per b, and the softmax weights. */
+export function logMeanExp(v: Float64Array, K: number, B: number): { bound: Float64Array; wt: Float64Array } {
+  const bound = new Float64Array(B), wt = new Float64Array(K * B);
+  for (let b = 0; b < B; b++) {
+    let m = -Infinity;
+    for (let k = 0; k < K; k++) m = Math.max(m, v[k * B + b]);
+    let s = 0;
+    for (let k = 0; k < K; k++) s += Math.exp(v[k * B + b] - m);
+    bound[b] = m + Math.log(s / K);
+    for (let k = 0; k < K; k++) wt[k * B + b] = Math.exp(v[k * B + b] - m) / s;
+  }
+  return { bound, wt };
+}
