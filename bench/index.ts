@@ -1,7 +1,8 @@
 // npm run bench — one question per section, peers measured in the same run, ratios printed.
 //  1. Training step (forward, backward, Adam) of the 784-400-20 Bernoulli VAE at batch 100,
 //     single thread: vae-wasm (each build this runtime has) vs tfjs-core + tfjs-backend-wasm.
-//  2. GEMM GFLOP/s at 100×784×400 in the three layouts a dense layer uses.
+//  2. Training step of the IWAE paper's 784-200-200-50 tanh model, IWAE bound with K=5, batch 20.
+//  3. GEMM GFLOP/s at 100×784×400 in the three layouts a dense layer uses.
 // Recorded on the 2-core Zen3 machine class (Node 20), see README "Performance".
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd"); // lets Node 20 run the relaxed (FMA) build too
@@ -41,7 +42,30 @@ for (const t of step.tasks) {
   console.log("   " + t.name.padEnd(24) + m.toFixed(2).padStart(10) + (1000 / m).toFixed(1).padStart(10) + `${(tfjs / m).toFixed(1)}×`.padStart(10));
 }
 
-// ---- 2. GEMM
+// ---- 2. IWAE step
+const iw = new Bench({ time: TIME, warmupTime: quick ? 100 : 500 });
+const Bi = 20, Ki = 5;
+const xi = x.subarray(0, Bi * D);
+for (const build of builds) {
+  const vae = await VAE.create({ inputDim: D, latentDim: 50, hidden: [200, 200], activation: "tanh", seed: 1, build });
+  for (const estimator of ["iwae", "dreg"] as const) {
+    if (estimator === "dreg" && build !== "simd") continue;
+    iw.add(`vae-wasm ${build} ${estimator}`, () => {
+      vae.trainStep(xi, { estimator, samples: Ki, adamEps: 1e-4 });
+    });
+  }
+}
+iw.add("tfjs-backend-wasm iwae", tfjsVaeStep(D, [200, 200], 50, "tanh", xi, Bi, Ki, true));
+await iw.run();
+const tfjsIw = p50(iw.tasks.find((t) => t.name === "tfjs-backend-wasm iwae")!);
+console.log(`\n2. training step, ${D}-200-200-50 tanh Bernoulli VAE, IWAE bound K=${Ki}, batch ${Bi}, Adam`);
+console.log("   " + "implementation".padEnd(28) + "ms/step".padStart(10) + "steps/s".padStart(10) + "vs tfjs".padStart(10));
+for (const t of iw.tasks) {
+  const m = p50(t);
+  console.log("   " + t.name.padEnd(28) + m.toFixed(2).padStart(10) + (1000 / m).toFixed(1).padStart(10) + `${(tfjsIw / m).toFixed(1)}×`.padStart(10));
+}
+
+// ---- 3. GEMM
 const gemm = new Bench({ time: quick ? 200 : 1000, warmupTime: 100 });
 const FLOP = 2 * 100 * 784 * 400;
 for (const build of builds) {
@@ -59,7 +83,7 @@ for (const build of builds) {
   gemm.add(`${build}: dYᵀ·X (dW)`, () => k.gemm(Y, 784, X, 1, 400, W, 784, 1, 0, 0, 400, 784, 100, 0, 0, S));
 }
 await gemm.run();
-console.log(`\n2. GEMM, 100×784×400 (${(FLOP / 1e6).toFixed(1)} MFLOP), single thread`);
+console.log(`\n3. GEMM, 100×784×400 (${(FLOP / 1e6).toFixed(1)} MFLOP), single thread`);
 console.log("   " + "build: layout".padEnd(28) + "ms".padStart(8) + "GFLOP/s".padStart(10));
 for (const t of gemm.tasks) {
   const m = p50(t);

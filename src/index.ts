@@ -6,7 +6,9 @@ export type {
 } from "./vae.js";
 export { AnalyticKL, TotalDerivative, PathDerivative, IWAE, IWAEPath, DReG, ScoreFunction, makeEstimator, ESTIMATOR_NAMES } from "./estimators.js";
 export type { Estimator, EstimatorName, StepRows } from "./estimators.js";
-export { parseIdx, readIdxFile, imagesToMatrix, loadMnist, takeRows } from "./data.js";
+export { parseIdx, readIdxFile, imagesToMatrix, loadMnist, takeRows, binarize } from "./data.js";
+export { iwaeMnist, PRESETS } from "./presets.js";
+export type { Preset } from "./presets.js";
 export type { IdxArray, Dataset } from "./data.js";
 export type { Matrix, MatrixLike } from "./validate.js";
 export { encodeSafetensors, decodeSafetensors } from "./safetensors.js";

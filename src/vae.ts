@@ -546,6 +546,31 @@ export class VAE {
     }
   }
 
+  /**
+   * Sets the decoder's output bias from the data mean, so training starts at the marginal:
+   * logit(mean) for a Bernoulli decoder (mean clipped to [1e-3, 1 − 1e-3]), the mean for a
+   * Gaussian one. The IWAE paper's initialisation.
+   */
+  initializeOutputBias(x: MatrixLike): void {
+    const fn = "VAE.initializeOutputBias";
+    this.checkAlive(fn);
+    const m = this.inputMatrix(fn, x);
+    const D = this.config.inputDim;
+    const mean = new Float64Array(D);
+    for (let i = 0; i < m.rows; i++) for (let d = 0; d < D; d++) mean[d] += m.data[i * D + d];
+    const out = this.dec[this.dec.length - 1];
+    const bias = this.f32(this.pParams + 4 * out.b, D);
+    for (let d = 0; d < D; d++) {
+      const p = mean[d] / m.rows;
+      if (this.config.likelihood.type === "bernoulli") {
+        const q = Math.min(Math.max(p, 1e-3), 1 - 1e-3);
+        bias[d] = Math.log(q / (1 - q));
+      } else {
+        bias[d] = p;
+      }
+    }
+  }
+
   /** mu and logvar of q(z|x) for every row of x ([N, D] → two [N, Z] arrays). */
   encode(x: MatrixLike): { mu: Float32Array; logvar: Float32Array } {
     const fn = "VAE.encode";
@@ -645,7 +670,7 @@ export class VAE {
       const B = Math.min(chunk, m.rows - s);
       const ws = this.workspace(B, K);
       this.loadBatch(ws, m, null, s, B);
-      if (binarize) this.k.bernoulliSample(ws.x, ws.x, seed, STREAM.evalBinarize, step, D, 0, B, 0);
+      if (binarize) this.k.bernoulliSample(ws.x, ws.x, seed, STREAM.evalBinarize, 0, D, 0, B, s);
       this.k.randomNormal(ws.eps, seed, STREAM.evalEps, step, K, B, this.config.latentDim, 0, B, 0, 0);
       this.forwardRows(ws, B, K, est.analyticKL);
       total += this.weigh(ws, B, K, est);
@@ -940,11 +965,17 @@ export class VAE {
    * The model as a safetensors file: tensors named as in `parameterShapes` with PyTorch
    * nn.Linear layout, the configuration and step count in the header's metadata.
    */
-  save(): Uint8Array {
-    this.checkAlive("VAE.save");
+  save(opts: { metadata?: Record<string, string> } = {}): Uint8Array {
+    const fn = "VAE.save";
+    this.checkAlive(fn);
+    checkKeys(fn, "options", opts, ["metadata"]);
+    const extra = opts.metadata ?? {};
+    for (const [k, v] of Object.entries(extra)) {
+      if (typeof v !== "string") fail(fn, `options.metadata['${k}']`, "a string (safetensors metadata is string → string)", v);
+    }
     const p = this.f32(this.pParams, this.nParams);
     const tensors = this.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.subarray(t.offset, t.offset + t.size) }));
-    return encodeSafetensors(tensors, { format: FORMAT, config: JSON.stringify(this.config), steps: String(this.steps) });
+    return encodeSafetensors(tensors, { ...extra, format: FORMAT, config: JSON.stringify(this.config), steps: String(this.steps) });
   }
 
   /**

@@ -1,0 +1,82 @@
+// The command line as a user runs it (the built dist/src/cli.js; `npm test` builds first):
+// train → model file → eval, the demo's pictures, and usage errors with exit code 2.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { VAE, loadMnist, takeRows } from "../src/index.js";
+import { decodePng } from "../src/image.js";
+
+const CLI = new URL("../dist/src/cli.js", import.meta.url).pathname;
+const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000 });
+
+describe("vae-wasm CLI", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vae-cli-"));
+  const model = join(dir, "m.safetensors");
+
+  it("is built (run `npm run build` before vitest alone)", () => {
+    expect(existsSync(CLI), `${CLI} missing`).toBe(true);
+  });
+
+  it("train --json trains, reports the test loss and writes a loadable model", async () => {
+    const r = cli("train", "--train-size", "300", "--test-size", "100", "--epochs", "2", "--batch-size", "50", "--hidden", "32", "--latent", "4", "--json", "--quiet", "--out", model);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.history).toHaveLength(2);
+    expect(out.steps).toBe(12);
+    expect(Number.isFinite(out.test.loss)).toBe(true);
+    expect(out.test.loss).toBeGreaterThan(0);
+    const vae = await VAE.load(readFileSync(model));
+    expect(vae.config.hidden).toEqual([32]);
+    expect(vae.stepCount).toBe(12);
+    expect(vae.config.latentDim).toBe(4);
+    // the reported test loss is the saved model's negative ELBO on those 100 test images
+    const { test } = await loadMnist();
+    expect(-vae.elbo(takeRows(test, 100), { seed: 1 })).toBe(out.test.loss);
+  });
+
+  it("eval --json reports NLL, ELBO, IWAE bounds and active units for that model", () => {
+    const r = cli("eval", model, "--test-size", "50", "--samples", "64", "--bounds", "1,8", "--json", "--quiet");
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.images).toBe(50);
+    expect(out.samples).toBe(64);
+    for (const v of [out.nll, out.elbo, out.iwaeBounds["1"], out.iwaeBounds["8"]]) expect(Number.isFinite(v)).toBe(true);
+    expect(out.activeUnits).toBeGreaterThanOrEqual(0);
+    expect(out.activeUnits).toBeLessThanOrEqual(4);
+  });
+
+  it("demo writes samples and reconstructions as 8-column PNG grids", () => {
+    const outDir = join(dir, "demo");
+    const r = cli("demo", "--train-size", "200", "--test-size", "50", "--epochs", "1", "--hidden", "16", "--latent", "2", "--out-dir", outDir, "--quiet");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/test loss \(negative ELBO per image, nats\): \d+\.\d\d/);
+    const tile = (28 + 2) * 2;
+    const samples = decodePng(readFileSync(join(outDir, "samples.png")));
+    expect([samples.width, samples.height]).toEqual([8 * tile + 4, 8 * tile + 4]);
+    const rec = decodePng(readFileSync(join(outDir, "reconstructions.png")));
+    expect([rec.width, rec.height]).toEqual([8 * tile + 4, 8 * tile + 4]);
+    expect(existsSync(join(outDir, "model.safetensors"))).toBe(true);
+  });
+
+  it.each([
+    [["train", "--lr", "abc"], /--lr must be a number ≥ 0; got 'abc'/],
+    [["train", "--estimator", "iwea"], /--estimator must be one of analytic, td, stl, iwae, iwae-stl, dreg, score; got 'iwea'/],
+    [["train", "--preset", "iwae-mnist", "--epochs", "3"], /--epochs is set by --preset iwae-mnist; use --stages/],
+    [["train", "--preset", "mnist-2000"], /--preset must be one of iwae-mnist; got 'mnist-2000'/],
+    [["train", "--bogus"], /Unknown option '--bogus'/],
+    [["eval"], /eval needs the model file/],
+    [["fly"], /unknown command 'fly'/],
+  ])("usage error %j exits 2 with a message", (args, message) => {
+    const r = cli(...(args as string[]));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message as RegExp);
+  });
+
+  it("a missing model file is reported, exit 1", () => {
+    const r = cli("eval", join(dir, "nope.safetensors"));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cannot read model '.*nope\.safetensors': ENOENT/);
+  });
+});
