@@ -1,7 +1,8 @@
 // Diagonal Gaussian posterior q(z|x) = N(mu, diag(exp(logvar))) and standard normal prior.
 //   h[B, 2Z]: encoder head output, row b = (mu_b[0:Z], logvar_b[0:Z]); logvar is clamped to
 //   ±LOGVAR_MAX before use (exp cannot overflow; the clamp's gradient is 0 outside, like torch.clamp).
-//   eps, z: [K, B, Z], row r = k·B + b.   sigma = exp(logvar/2),  z = mu + sigma·eps.
+//   eps, z: [B, K, Z], row r = b·K + k (an example's K samples are adjacent, so a range of
+//   examples is a contiguous range of rows).   sigma = exp(logvar/2),  z = mu + sigma·eps.
 // see: ../shared/DESIGN.md "The math" for every formula below.
 
 export const LOGVAR_MAX: f32 = 30;
@@ -17,7 +18,7 @@ export function reparameterize(z: usize, eps: usize, h: usize, K: i32, B: i32, Z
   for (let b = b0; b < b1; b++) {
     const ph = h + (<usize>(b * 2 * Z) << 2);
     for (let k = 0; k < K; k++) {
-      const o = <usize>((k * B + b) * Z) << 2;
+      const o = <usize>((b * K + k) * Z) << 2;
       for (let j = 0; j < Z; j++) {
         const jo = <usize>j << 2;
         const mu = load<f32>(ph + jo);
@@ -29,7 +30,7 @@ export function reparameterize(z: usize, eps: usize, h: usize, K: i32, B: i32, Z
 }
 
 /**
- * Per row r = k·B + b in rows of [b0, b1):
+ * Per row r = b·K + k for examples b in [b0, b1):
  *   logpz[r] = -1/2 Σ_j (z² + log 2π)
  *   logqz[r] = -1/2 Σ_j (eps² + log 2π) - Σ_j logvar/2     (log q at z on the sample path)
  *   logw[r]  = logpx[r] + logpz[r] - logqz[r]
@@ -44,7 +45,7 @@ export function gaussianLogProbs(
     let slv: f64 = 0;
     for (let j = 0; j < Z; j++) slv += <f64>clampLogvar(load<f32>(plv + (<usize>j << 2)));
     for (let k = 0; k < K; k++) {
-      const r = k * B + b;
+      const r = b * K + k;
       const o = <usize>(r * Z) << 2;
       let sz: f64 = 0, se: f64 = 0;
       for (let j = 0; j < Z; j++) {
@@ -85,9 +86,9 @@ export const GRAD_SCORE: i32 = 3;    // score function (REINFORCE): no gradient 
 /**
  * Gradient of the loss w.r.t. the encoder head, dh[b, 0:Z] = dmu, dh[b, Z:2Z] = dlogvar, written
  * (not accumulated) for b in [b0, b1). Inputs:
- *   dz[K,B,Z] = ∂loss/∂z through the decoder only (= -c·∂log p(x|z)/∂z),
- *   c[K·B]    = the weight of row r in the loss, loss = -Σ_r c_r·log w_r (1/(K·B) for the ELBO, w̃/B for IWAE),
- *   r[K·B]    = an extra per-row factor on the encoder path (w̃ for DReG), or 0 for all ones,
+ *   dz[B,K,Z] = ∂loss/∂z through the decoder only (= -c·∂log p(x|z)/∂z),
+ *   c[B·K]    = the weight of row r in the loss, loss = -Σ_r c_r·log w_r (1/(K·B) for the ELBO, w̃/B for IWAE),
+ *   r[B·K]    = an extra per-row factor on the encoder path (w̃ for DReG), or 0 for all ones,
  *   klScale   = weight of the analytic KL term (mode GRAD_ANALYTIC only; 1/B for a batch mean).
  * Per row, with e = eps, s = sigma (DESIGN.md table):
  *   ANALYTIC: dmu = Σ_k dz + klScale·mu,               dlv = Σ_k dz·s·e/2 + klScale·(s² - 1)/2
@@ -112,7 +113,7 @@ export function latentBackward(
       if (mode == GRAD_SCORE) {
         const invSigma: f32 = 1 / sigma;
         for (let k = 0; k < K; k++) {
-          const row = k * B + b;
+          const row = b * K + k;
           const e = load<f32>(eps + (<usize>(row * Z) << 2) + jo);
           const rr = load<f32>(r + (<usize>row << 2));
           gmu += rr * e * invSigma;
@@ -120,7 +121,7 @@ export function latentBackward(
         }
       } else if (mode == GRAD_ANALYTIC) {
         for (let k = 0; k < K; k++) {
-          const o = (<usize>((k * B + b) * Z) << 2) + jo;
+          const o = (<usize>((b * K + k) * Z) << 2) + jo;
           const g = load<f32>(dz + o);
           gmu += g;
           glv += g * sigma * load<f32>(eps + o) * 0.5;
@@ -130,7 +131,7 @@ export function latentBackward(
       } else {
         const invSigma: f32 = 1 / sigma;
         for (let k = 0; k < K; k++) {
-          const row = k * B + b;
+          const row = b * K + k;
           const o = (<usize>(row * Z) << 2) + jo;
           const cr = load<f32>(c + (<usize>row << 2));
           const e = load<f32>(eps + o);
@@ -156,17 +157,17 @@ export function latentBackward(
 }
 
 /**
- * Multi-sample weights for b in [b0, b1): bound[b] = logsumexp_k logw[k,b] - log K (stable, f64)
- * and wt[k,b] = softmax_k logw[k,b] (the normalized importance weights w̃).
+ * Multi-sample weights for b in [b0, b1): bound[b] = logsumexp_k logw[b,k] - log K (stable, f64)
+ * and wt[b,k] = softmax_k logw[b,k] (the normalized importance weights w̃).
  */
 export function importanceWeights(bound: usize, wt: usize, logw: usize, K: i32, B: i32, b0: i32, b1: i32): void {
   for (let b = b0; b < b1; b++) {
     let m: f64 = -Infinity;
-    for (let k = 0; k < K; k++) m = max(m, <f64>load<f32>(logw + (<usize>(k * B + b) << 2)));
+    for (let k = 0; k < K; k++) m = max(m, <f64>load<f32>(logw + (<usize>(b * K + k) << 2)));
     let s: f64 = 0;
-    for (let k = 0; k < K; k++) s += Math.exp(<f64>load<f32>(logw + (<usize>(k * B + b) << 2)) - m);
+    for (let k = 0; k < K; k++) s += Math.exp(<f64>load<f32>(logw + (<usize>(b * K + k) << 2)) - m);
     for (let k = 0; k < K; k++) {
-      const o = <usize>(k * B + b) << 2;
+      const o = <usize>(b * K + k) << 2;
       store<f32>(wt + o, <f32>(Math.exp(<f64>load<f32>(logw + o) - m) / s));
     }
     store<f32>(bound + (<usize>b << 2), <f32>(m + Math.log(s) - Math.log(<f64>K)));

@@ -1,5 +1,5 @@
-// Decoder likelihoods log p(x|z) per row. Decoder output rows r = k·B + b ([K·B, D]) are scored
-// against x row b ([B, D]). Forward writes log p per row; backward writes ∂loss/∂(decoder output)
+// Decoder likelihoods log p(x|z) per row. Decoder output rows r = b·K + k ([B·K, D]) are scored
+// against x row b = r / K ([B, D]). Forward writes log p per row; backward writes ∂loss/∂(decoder output)
 // = c_r·(-∂ log p/∂out), so that loss = -Σ_r c_r log p_r (c from the estimator).
 //   Bernoulli(logits l): log p = Σ x·l - softplus(l), softplus(l) = max(l,0) + log1p(exp(-|l|));
 //                        ∂log p/∂l = x - sigmoid(l).
@@ -13,11 +13,11 @@ const LOG_2PI: f64 = 1.8378770664093454836;
  * logp[r] = Σ_d x·l - softplus(l) for rows r in [r0, r1); probs[r,:] = sigmoid(l), which may
  * alias logits (the backward pass needs only the probabilities).
  */
-export function bernoulliLogProb(logp: usize, probs: usize, logits: usize, x: usize, B: i32, D: i32, r0: i32, r1: i32): void {
+export function bernoulliLogProb(logp: usize, probs: usize, logits: usize, x: usize, K: i32, D: i32, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) {
     const pl = logits + (<usize>(r * D) << 2);
     const pp = probs + (<usize>(r * D) << 2);
-    const px = x + (<usize>((r % B) * D) << 2);
+    const px = x + (<usize>((r / K) * D) << 2);
     let s: f64 = 0;
     let d = 0;
     if (ASC_FEATURE_SIMD) {
@@ -53,12 +53,12 @@ export function bernoulliLogProb(logp: usize, probs: usize, logits: usize, x: us
 }
 
 /** dl[r,:] = c[r]·(probs[r,:] - x[b,:]) for rows [r0, r1); dl may alias probs. */
-export function bernoulliBackward(dl: usize, probs: usize, x: usize, c: usize, B: i32, D: i32, r0: i32, r1: i32): void {
+export function bernoulliBackward(dl: usize, probs: usize, x: usize, c: usize, K: i32, D: i32, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) {
     const cr = load<f32>(c + (<usize>r << 2));
     const pp = probs + (<usize>(r * D) << 2);
     const pd = dl + (<usize>(r * D) << 2);
-    const px = x + (<usize>((r % B) * D) << 2);
+    const px = x + (<usize>((r / K) * D) << 2);
     let d = 0;
     if (ASC_FEATURE_SIMD) {
       const cv = f32x4.splat(cr);
@@ -79,11 +79,11 @@ export function bernoulliBackward(dl: usize, probs: usize, x: usize, c: usize, B
  * logp[r] = -1/2 Σ_d ((x - m)²/var_d + log 2π + logvar_d) for rows [r0, r1), where
  * logvar_d = logvarOut[d] when logvarOut != 0 (a learned per-output variance) else the scalar logVar.
  */
-export function gaussianLogProb(logp: usize, mean: usize, x: usize, logvarOut: usize, logVar: f32, B: i32, D: i32, r0: i32, r1: i32): void {
+export function gaussianLogProb(logp: usize, mean: usize, x: usize, logvarOut: usize, logVar: f32, K: i32, D: i32, r0: i32, r1: i32): void {
   const invVar0 = <f64>Mathf.exp(-logVar);
   for (let r = r0; r < r1; r++) {
     const pm = mean + (<usize>(r * D) << 2);
-    const px = x + (<usize>((r % B) * D) << 2);
+    const px = x + (<usize>((r / K) * D) << 2);
     let s: f64 = 0;
     for (let d = 0; d < D; d++) {
       const o = <usize>d << 2;
@@ -105,14 +105,14 @@ export function gaussianLogProb(logp: usize, mean: usize, x: usize, logvarOut: u
  */
 export function gaussianBackward(
   dm: usize, mean: usize, x: usize, c: usize, logvarOut: usize, dlogvarOut: usize, logVar: f32,
-  B: i32, D: i32, r0: i32, r1: i32,
+  K: i32, D: i32, r0: i32, r1: i32,
 ): void {
   const invVar0 = Mathf.exp(-logVar);
   for (let r = r0; r < r1; r++) {
     const cr = load<f32>(c + (<usize>r << 2));
     const pm = mean + (<usize>(r * D) << 2);
     const pd = dm + (<usize>(r * D) << 2);
-    const px = x + (<usize>((r % B) * D) << 2);
+    const px = x + (<usize>((r / K) * D) << 2);
     for (let d = 0; d < D; d++) {
       const o = <usize>d << 2;
       const diff = load<f32>(pm + o) - load<f32>(px + o);

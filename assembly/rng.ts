@@ -2,7 +2,7 @@
 // so results never depend on how rows are split across calls or threads.
 //   key -> 64 bits by chained SplitMix64 finalizers (Steele, Lea & Flood 2014);
 //   uniform in (0,1) from the high 32 bits; normal by Box–Muller (cos branch) in f64.
-// Rows here are the b index of a [K, B, Z] block (col = k·Z + j) or the example of a [B, D] block.
+// Rows here are the b index of a [B, K, Z] block (col = k·Z + j) or the example of a [B, D] block.
 // see: https://prng.di.unimi.it/splitmix64.c
 
 // @ts-ignore: decorator
@@ -30,9 +30,10 @@ const TWO_PI: f64 = 6.283185307179586;
 const INV_2_32: f64 = 2.3283064365386963e-10;
 
 /**
- * eps[k, b, j] ~ N(0, 1) for b in [b0, b1), k < K, j < Z; keyed by
+ * eps[b, k, j] ~ N(0, 1) for b in [b0, b1), k < K, j < Z; keyed by
  * (seed, stream, step, rowOffset + b, (kOffset + k)·Z + j), so a caller that walks examples or
- * samples in chunks gets the same numbers as one that does it all at once.
+ * samples in chunks gets the same numbers as one that does it all at once. (B is unused: the
+ * layout is b-major, kept in the signature for symmetry with the other latent kernels.)
  */
 export function randomNormal(
   eps: usize, seed: u32, stream: u32, step: u32, K: i32, B: i32, Z: i32, b0: i32, b1: i32, rowOffset: u32, kOffset: u32,
@@ -40,7 +41,7 @@ export function randomNormal(
   for (let b = b0; b < b1; b++) {
     const rk = rowKey(seed, stream, step, rowOffset + <u32>b);
     for (let k = 0; k < K; k++) {
-      const o = eps + (<usize>((k * B + b) * Z) << 2);
+      const o = eps + (<usize>((b * K + k) * Z) << 2);
       for (let j = 0; j < Z; j++) {
         const h = bitsAt(rk, (kOffset + <u32>k) * <u32>Z + <u32>j);
         const u1 = (<f64>(h >> 32) + 0.5) * INV_2_32;           // (0, 1): log is finite

@@ -22,9 +22,9 @@ export interface Kernels {
   /** dy[i0:i1] *= act'(·) expressed through the layer output y. */
   actBackward(dy: number, y: number, i0: number, i1: number, act: number): void;
 
-  /** z = mu + exp(logvar/2)·eps, eps/z [K,B,Z], h [B,2Z], rows b in [b0,b1). */
+  /** z = mu + exp(logvar/2)·eps, eps/z [B,K,Z] (row b·K+k), h [B,2Z], examples b in [b0,b1). */
   reparameterize(z: number, eps: number, h: number, K: number, B: number, Z: number, b0: number, b1: number): void;
-  /** log p(z), log q(z|x) and log w = logpx + logpz - logqz per row k·B+b. */
+  /** log p(z), log q(z|x) and log w = logpx + logpz - logqz per row b·K+k. */
   gaussianLogProbs(
     logw: number, logpz: number, logqz: number, logpx: number,
     z: number, eps: number, h: number, K: number, B: number, Z: number, b0: number, b1: number,
@@ -39,19 +39,19 @@ export interface Kernels {
   /** bound[b] = logmeanexp_k logw, wt = softmax_k logw. */
   importanceWeights(bound: number, wt: number, logw: number, K: number, B: number, b0: number, b1: number): void;
 
-  /** logp per row and probs = sigmoid(logits) (may alias logits). */
-  bernoulliLogProb(logp: number, probs: number, logits: number, x: number, B: number, D: number, r0: number, r1: number): void;
+  /** logp per decoder row r (scored against x row r / K) and probs = sigmoid(logits) (may alias logits). */
+  bernoulliLogProb(logp: number, probs: number, logits: number, x: number, K: number, D: number, r0: number, r1: number): void;
   /** dl = c_r·(probs - x) (may alias probs). */
-  bernoulliBackward(dl: number, probs: number, x: number, c: number, B: number, D: number, r0: number, r1: number): void;
+  bernoulliBackward(dl: number, probs: number, x: number, c: number, K: number, D: number, r0: number, r1: number): void;
   /** Gaussian log p per row; logvarOut per-output log-variance or 0 for the scalar logVar. */
-  gaussianLogProb(logp: number, mean: number, x: number, logvarOut: number, logVar: number, B: number, D: number, r0: number, r1: number): void;
+  gaussianLogProb(logp: number, mean: number, x: number, logvarOut: number, logVar: number, K: number, D: number, r0: number, r1: number): void;
   /** dm = c_r·(m - x)/var (may alias mean); dlogvarOut += … when learned. */
   gaussianBackward(
     dm: number, mean: number, x: number, c: number, logvarOut: number, dlogvarOut: number, logVar: number,
-    B: number, D: number, r0: number, r1: number,
+    K: number, D: number, r0: number, r1: number,
   ): void;
 
-  /** eps[k,b,j] ~ N(0,1) keyed by (seed, stream, step, rowOffset+b, (kOffset+k)·Z+j). */
+  /** eps[b,k,j] ~ N(0,1) keyed by (seed, stream, step, rowOffset+b, (kOffset+k)·Z+j). */
   randomNormal(eps: number, seed: number, stream: number, step: number, K: number, B: number, Z: number, b0: number, b1: number, rowOffset: number, kOffset: number): void;
   /** out = 1 with probability p (dynamic binarization), keyed by (seed, stream, step, rowOffset+b, d). */
   bernoulliSample(out: number, p: number, seed: number, stream: number, step: number, D: number, b0: number, b1: number, rowOffset: number): void;

@@ -1,6 +1,6 @@
 // Gradient estimators of the (negative) ELBO, as small interchangeable objects.
 //
-// Every estimator sees the same per-row quantities of one step (row r = k·B + b, K samples of
+// Every estimator sees the same per-row quantities of one step (row r = b·K + k, K samples of
 // B examples): log p(x|z_r), log w_r = log p(x|z_r) + log p(z_r) - log q(z_r|x), KL_b. It
 // returns the objective and fills
 //   c[r]  the weight of row r in the loss, loss = -Σ_r c_r·log w_r (decoder and likelihood), and
@@ -13,13 +13,13 @@ import { GRAD } from "../bindings/abi.js";
 export interface StepRows {
   K: number;
   B: number;
-  logpx: Float32Array; // [K·B]
-  logw: Float32Array;  // [K·B]
+  logpx: Float32Array; // [B·K], row b·K + k
+  logw: Float32Array;  // [B·K]
   kl: Float32Array;    // [B] (filled only when analyticKL)
-  wt: Float32Array;    // [K·B] normalized importance weights w̃ (filled only when importanceWeighted)
+  wt: Float32Array;    // [B·K] normalized importance weights w̃ (filled only when importanceWeighted)
   bound: Float32Array; // [B] log mean_k w (filled only when importanceWeighted)
-  c: Float32Array;     // [K·B] out
-  r: Float32Array;     // [K·B] out (when usesEncoderFactor)
+  c: Float32Array;     // [B·K] out
+  r: Float32Array;     // [B·K] out (when usesEncoderFactor)
 }
 
 export interface Estimator {
@@ -37,7 +37,7 @@ export interface Estimator {
   weigh(rows: StepRows): number;
 }
 
-/** Mean over k of a [K·B] row quantity, summed over b, in f64. */
+/** Mean over k of a [B·K] row quantity, summed over b, in f64. */
 function sumMeanOverK(v: Float32Array, K: number, B: number): number {
   let s = 0;
   for (let i = 0; i < K * B; i++) s += v[i];
@@ -161,12 +161,12 @@ export class ScoreFunction implements Estimator {
     let total = 0;
     for (let b = 0; b < B; b++) {
       let sum = 0;
-      for (let k = 0; k < K; k++) sum += s.logw[k * B + b];
+      for (let k = 0; k < K; k++) sum += s.logw[b * K + k];
       total += sum / K;
       for (let k = 0; k < K; k++) {
-        const lw = s.logw[k * B + b];
+        const lw = s.logw[b * K + k];
         const baseline = K >= 2 ? (sum - lw) / (K - 1) : this.average ?? 0;
-        s.r[k * B + b] = -(lw - baseline) * c; // loss = -objective
+        s.r[b * K + k] = -(lw - baseline) * c; // loss = -objective
       }
     }
     if (K === 1) {

@@ -436,12 +436,12 @@ export class VAE {
     const R = K * B;
     const lik = this.config.likelihood;
     if (lik.type === "bernoulli") {
-      k.bernoulliBackward(ws.out, ws.out, ws.x, ws.c, B, D, 0, R);
+      k.bernoulliBackward(ws.out, ws.out, ws.x, ws.c, K, D, 0, R);
     } else {
       const lv = this.decLogvar >= 0 ? this.pParams + 4 * this.decLogvar : 0;
       const dlv = this.decLogvar >= 0 ? this.pGrads + 4 * this.decLogvar : 0;
       if (dlv) this.f32(dlv, D).fill(0);
-      k.gaussianBackward(ws.out, ws.out, ws.x, ws.c, lv, dlv, Math.log(lik.variance), B, D, 0, R);
+      k.gaussianBackward(ws.out, ws.out, ws.x, ws.c, lv, dlv, Math.log(lik.variance), K, D, 0, R);
     }
     // decoder, last layer first; the first layer's dx is dz
     for (let i = this.dec.length - 1; i >= 0; i--) {
@@ -719,12 +719,12 @@ export class VAE {
         const lw = this.f32(ws.logw, kn * B);
         for (let b = 0; b < B; b++) {
           let cm = mx[b];
-          for (let j = 0; j < kn; j++) cm = Math.max(cm, lw[j * B + b]);
+          for (let j = 0; j < kn; j++) cm = Math.max(cm, lw[b * kn + j]);
           if (cm === -Infinity) continue;
           const scale = Math.exp(mx[b] - cm); // 0 on the first chunk
           let a1 = s1[b] * scale, a2 = s2[b] * scale * scale;
           for (let j = 0; j < kn; j++) {
-            const e = Math.exp(lw[j * B + b] - cm);
+            const e = Math.exp(lw[b * kn + j] - cm);
             a1 += e;
             a2 += e * e;
           }
@@ -775,17 +775,17 @@ export class VAE {
     this.decodeRows(ws, R);
     const lik = this.config.likelihood;
     if (lik.type === "bernoulli") {
-      k.bernoulliLogProb(ws.logpx, ws.out, ws.out, ws.x, B, D, 0, R);
+      k.bernoulliLogProb(ws.logpx, ws.out, ws.out, ws.x, K, D, 0, R);
     } else {
       const lv = this.decLogvar >= 0 ? this.pParams + 4 * this.decLogvar : 0;
-      k.gaussianLogProb(ws.logpx, ws.out, ws.x, lv, Math.log(lik.variance), B, D, 0, R);
+      k.gaussianLogProb(ws.logpx, ws.out, ws.x, lv, Math.log(lik.variance), K, D, 0, R);
     }
     k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, B, Z, 0, B);
   }
 
   /**
    * The loss (negative objective per example, averaged over the rows of x) and the gradient of
-   * every parameter, without updating anything. `eps` ([K, N, Z], row k·N + n) fixes the noise
+   * every parameter, without updating anything. `eps` ([N, K, Z]: row n·K + k) fixes the noise
    * so any outside implementation can reproduce the computation exactly; otherwise it is drawn
    * from (seed, step). x is used as given (no binarization).
    */
@@ -802,7 +802,7 @@ export class VAE {
     this.loadBatch(ws, m, null, 0, B);
     if (opts.eps !== undefined) {
       const e = toMatrix(fn, "options.eps", opts.eps, Z);
-      if (e.rows !== K * B) fail(fn, "options.eps", `${K * B * Z} values ([samples=${K}, rows=${B}, latentDim=${Z}])`, opts.eps);
+      if (e.rows !== K * B) fail(fn, "options.eps", `${K * B * Z} values ([rows=${B}, samples=${K}, latentDim=${Z}])`, opts.eps);
       this.f32(ws.eps, K * B * Z).set(e.data);
     } else {
       const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
@@ -816,7 +816,7 @@ export class VAE {
     return { loss: -objective / B, grads };
   }
 
-  /** The noise ([K, N, Z]) that lossAndGrads / fit draw for N rows at (seed, step). */
+  /** The noise ([N, K, Z], row n·K + k) that lossAndGrads / fit draw for N rows at (seed, step). */
   noise(rows: number, opts: { samples?: number; seed?: number; step?: number } = {}): Float32Array {
     const fn = "VAE.noise";
     this.checkAlive(fn);

@@ -106,7 +106,7 @@ describe("bad input gets a clear error naming the argument, the expectation and 
     ["not an array", (v) => v.encode("pixels" as never), /x must be a Float32Array, number\[\], number\[\]\[\].*got "pixels"/],
     ["unknown estimator", (v) => v.lossAndGrads(new Float32Array(8), { estimator: "iwea" as never }), /options.estimator must be one of 'analytic', 'td', 'stl', 'iwae', 'iwae-stl', 'dreg', 'score'; got "iwea"/],
     ["eps of the wrong size", (v) => v.lossAndGrads(new Float32Array(16), { eps: new Float32Array(3) }), /options.eps must be a flat array whose length is a multiple of 2/],
-    ["eps rows mismatch", (v) => v.lossAndGrads(new Float32Array(16), { eps: new Float32Array(2) }), /options.eps must be 4 values \(\[samples=1, rows=2, latentDim=2\]\)/],
+    ["eps rows mismatch", (v) => v.lossAndGrads(new Float32Array(16), { eps: new Float32Array(2) }), /options.eps must be 4 values \(\[rows=2, samples=1, latentDim=2\]\)/],
     ["misspelt option", (v) => v.elbo(new Float32Array(8), { sample: 3 } as never), /options.sample must be one of the known options/],
     ["zero samples", (v) => v.elbo(new Float32Array(8), { samples: 0 }), /options.samples must be an integer in \[1, 65536\]; got 0/],
     ["sample count not an integer", (v) => v.sample(2.5), /VAE\.sample: n must be an integer ≥ 1; got 2.5/],

@@ -33,9 +33,9 @@ describe.each(BUILDS)("multi-sample estimators against finite differences, %s bu
         case "score": { // encoder: -(1/KB) Σ (log w - b) log q(z fixed); decoder: the ELBO's gradient
           if (!enc) return (p) => -referenceRows(cfg, p, x, eps, K).logw.reduce((a, v) => a + v, 0) / (K * B);
           const base = Array.from(rows0.logw, (lw, i) => {
-            const b = i % B;
+            const b = Math.floor(i / K);
             let s = 0;
-            for (let k = 0; k < K; k++) s += rows0.logw[k * B + b];
+            for (let k = 0; k < K; k++) s += rows0.logw[b * K + k];
             return (s - lw) / (K - 1);
           });
           return (p) => -referenceRows(cfg, p, x, eps, K, { zFrom: p0 }).logqz.reduce((a, lq, i) => a + (rows0.logw[i] - base[i]) * lq, 0) / (K * B);

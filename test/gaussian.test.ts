@@ -13,7 +13,7 @@ function latentRef(h: Float64Array, hq: Float64Array, eps: Float64Array) {
   const z = new Float64Array(R * Z), logpz = new Float64Array(R), logqz = new Float64Array(R);
   for (let k = 0; k < K; k++) {
     for (let b = 0; b < B; b++) {
-      const r = k * B + b;
+      const r = b * K + k;
       for (let j = 0; j < Z; j++) {
         const mu = h[b * 2 * Z + j], lv = h[b * 2 * Z + Z + j];
         const zz = mu + Math.exp(lv / 2) * eps[r * Z + j];
@@ -90,7 +90,7 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
       if (mode === GRAD.score) {
         let L = 0;
         for (let r = 0; r < R; r++) {
-          const b = r % B;
+          const b = Math.floor(r / K);
           for (let j = 0; j < Z; j++) {
             const mu = hv[b * 2 * Z + j], lv = hv[b * 2 * Z + Z + j];
             L += rr[r] * (-0.5 * (zFixed[r * Z + j] - mu) ** 2 / Math.exp(lv) - HALF_LOG_2PI - lv / 2);
@@ -147,11 +147,11 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     env.k.importanceWeights(pb, pw, env.put(lw), K, B, 0, B);
     const bound = env.read(pb, B), wt = env.read(pw, R);
     for (let b = 0; b < B; b++) {
-      const col = Array.from({ length: K }, (_, k) => lw[k * B + b]);
+      const col = Array.from({ length: K }, (_, k) => lw[b * K + k]);
       const m = Math.max(...col);
       const s = col.reduce((a, v) => a + Math.exp(v - m), 0);
       expect(Math.abs(bound[b] - (m + Math.log(s) - Math.log(K)))).toBeLessThan(2e-3); // f32 at 1e4: ulp ≈ 1e-3
-      for (let k = 0; k < K; k++) expect(Math.abs(wt[k * B + b] - Math.exp(col[k] - m) / s)).toBeLessThan(1e-6);
+      for (let k = 0; k < K; k++) expect(Math.abs(wt[b * K + k] - Math.exp(col[k] - m) / s)).toBeLessThan(1e-6);
     }
   });
 });

@@ -8,12 +8,12 @@ const B = 3, K = 2, R = K * B, D = 7;
 const softplus = (l: number) => Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l)));
 const bernRef = (l: Float64Array, x: Float64Array, r: number) => {
   let s = 0;
-  for (let d = 0; d < D; d++) s += x[(r % B) * D + d] * l[r * D + d] - softplus(l[r * D + d]);
+  for (let d = 0; d < D; d++) s += x[Math.floor(r / K) * D + d] * l[r * D + d] - softplus(l[r * D + d]);
   return s;
 };
 const gaussRef = (m: Float64Array, x: Float64Array, lv: (d: number) => number, r: number) => {
   let s = 0;
-  for (let d = 0; d < D; d++) s += -0.5 * ((x[(r % B) * D + d] - m[r * D + d]) ** 2 / Math.exp(lv(d)) + Math.log(2 * Math.PI) + lv(d));
+  for (let d = 0; d < D; d++) s += -0.5 * ((x[Math.floor(r / K) * D + d] - m[r * D + d]) ** 2 / Math.exp(lv(d)) + Math.log(2 * Math.PI) + lv(d));
   return s;
 };
 
@@ -27,7 +27,7 @@ describe.each(BUILDS)("likelihood kernels, %s build", (build) => {
     const l = f32(uniform(R * D, -8, 8, r0));
     l[0] = 1e4; l[1] = -1e4; l[2] = 90; l[3] = -90; l[4] = 0;
     const plp = env.zeros(R), pp = env.zeros(R * D);
-    env.k.bernoulliLogProb(plp, pp, env.put(l), env.put(x), B, D, 0, R);
+    env.k.bernoulliLogProb(plp, pp, env.put(l), env.put(x), K, D, 0, R);
     const t = worst(env.read(plp, R), Array.from({ length: R }, (_, r) => bernRef(l, x, r)), 1e-4, 1e-6);
     expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
     const p = env.read(pp, R * D);
@@ -42,7 +42,7 @@ describe.each(BUILDS)("likelihood kernels, %s build", (build) => {
     const l = new Float64Array(n * W);
     for (let i = 0; i < n; i++) l.fill(Math.fround(-100 + (200 * i) / (n - 1) + 1e-3 * Math.sin(i)), i * W, (i + 1) * W);
     const plp = env.zeros(n), pp = env.zeros(n * W);
-    env.k.bernoulliLogProb(plp, pp, env.put(l), env.zeros(W), 1, W, 0, n);
+    env.k.bernoulliLogProb(plp, pp, env.put(l), env.zeros(W), n, W, 0, n);
     const lp = env.read(plp, n), p = env.read(pp, n * W);
     // Error in units of (f32 epsilon · value + 2^-120): relative to a few ulp wherever f32 has
     // normal numbers, and an absolute floor of 2^-120 below that (softplus(-100) = 3.7e-44 is
@@ -62,8 +62,8 @@ describe.each(BUILDS)("likelihood kernels, %s build", (build) => {
     const env = await kernelEnv(build);
     const l = f32(uniform(R * D, -4, 4, r0));
     const plp = env.zeros(R), pl = env.put(l), px = env.put(x);
-    env.k.bernoulliLogProb(plp, pl, pl, px, B, D, 0, R); // probabilities in place
-    env.k.bernoulliBackward(pl, pl, px, env.put(c), B, D, 0, R);
+    env.k.bernoulliLogProb(plp, pl, pl, px, K, D, 0, R); // probabilities in place
+    env.k.bernoulliBackward(pl, pl, px, env.put(c), K, D, 0, R);
     const want = numericGrad((v) => -Array.from({ length: R }, (_, r) => c[r] * bernRef(v, x, r)).reduce((a, b) => a + b), Float64Array.from(l));
     const t = worst(env.read(pl, R * D), want, 1e-6, 1e-4);
     expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
@@ -77,12 +77,12 @@ describe.each(BUILDS)("likelihood kernels, %s build", (build) => {
       const logVar = Math.fround(Math.log(0.3));
       const lvAt = (v: Float64Array) => (d: number) => (learned ? v[d] : logVar);
       const plp = env.zeros(R), pm = env.put(m), px = env.put(x), plv = learned ? env.put(lvOut) : 0;
-      env.k.gaussianLogProb(plp, pm, px, plv, logVar, B, D, 0, R);
+      env.k.gaussianLogProb(plp, pm, px, plv, logVar, K, D, 0, R);
       let t = worst(env.read(plp, R), Array.from({ length: R }, (_, r) => gaussRef(m, x, lvAt(lvOut), r)), 1e-4, 1e-6);
       expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
       const pdlv = learned ? env.zeros(D) : 0;
       const pdm = env.zeros(R * D);
-      env.k.gaussianBackward(pdm, pm, px, env.put(c), plv, pdlv, logVar, B, D, 0, R);
+      env.k.gaussianBackward(pdm, pm, px, env.put(c), plv, pdlv, logVar, K, D, 0, R);
       const loss = (mm: Float64Array, lv: Float64Array) => -Array.from({ length: R }, (_, r) => c[r] * gaussRef(mm, x, lvAt(lv), r)).reduce((a, b) => a + b);
       t = worst(env.read(pdm, R * D), numericGrad((v) => loss(v, lvOut), Float64Array.from(m)), 1e-5, 1e-4);
       expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);

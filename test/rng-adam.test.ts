@@ -41,7 +41,7 @@ describe.each(BUILDS)("rng and adam, %s build", (build) => {
     }
   });
 
-  it("row and sample offsets let a caller draw a [K, B] block in chunks and get the same numbers", async () => {
+  it("row and sample offsets let a caller draw a [B, K] block in chunks and get the same numbers", async () => {
     const env = await kernelEnv(build);
     const K = 6, B = 4, Z = 3;
     const whole = env.zeros(K * B * Z);
@@ -53,7 +53,7 @@ describe.each(BUILDS)("rng and adam, %s build", (build) => {
     const p = env.read(part, 4 * Z);
     for (let k = 0; k < 2; k++) {
       for (let b = 0; b < 2; b++) {
-        for (let j = 0; j < Z; j++) expect(p[(k * 2 + b) * Z + j]).toBe(w[((k + 4) * B + (b + 2)) * Z + j]);
+        for (let j = 0; j < Z; j++) expect(p[(b * 2 + k) * Z + j]).toBe(w[((b + 2) * K + (k + 4)) * Z + j]);
       }
     }
     const D = 5, g = env.put(new Float64Array(B * D).fill(0.5)), g2 = env.put(new Float64Array(2 * D).fill(0.5));

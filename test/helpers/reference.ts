@@ -53,7 +53,7 @@ function logLikelihood(cfg: ResolvedConfig, p: Params, z: Float64Array, x: Float
 }
 
 /**
- * loss = -mean_b objective_b for B rows of x ([B, D]) and eps ([K, B, Z], row k·B + b):
+ * loss = -mean_b objective_b for B rows of x ([B, D]) and eps ([B, K, Z], row b·K + k):
  *   analytic: mean_k log p(x|z) - KL(q‖p);   td/stl: mean_k [log p(x|z) + log p(z) - log q(z|x)].
  * For 'stl', log q's parameters come from `stop` (the parameters at which the gradient is taken,
  * held fixed), so finite differences in `p` give exactly the path derivative.
@@ -71,7 +71,7 @@ export function referenceLoss(cfg: ResolvedConfig, p: Params, x: Float64Array, e
       const z = new Float64Array(Z);
       let lpz = 0, lqz = 0;
       for (let j = 0; j < Z; j++) {
-        z[j] = mu[j] + Math.exp(lv[j] / 2) * eps[(k * B + b) * Z + j];
+        z[j] = mu[j] + Math.exp(lv[j] / 2) * eps[(b * K + k) * Z + j];
         lpz += -0.5 * (z[j] * z[j] + LOG_2PI);
         lqz += -0.5 * ((z[j] - q.mu[j]) ** 2 / Math.exp(q.lv[j]) + LOG_2PI + q.lv[j]);
       }
@@ -91,7 +91,7 @@ export function toF64(dict: Record<string, Float32Array>): Params {
 }
 
 export interface RefRows {
-  /** [K·B] each, row k·B + b */
+  /** [B·K] each, row b·K + k */
   logpx: Float64Array;
   logpz: Float64Array;
   logqz: Float64Array;
@@ -112,7 +112,7 @@ export function referenceRows(cfg: ResolvedConfig, p: Params, x: Float64Array, e
     const zs = encode(cfg, opts.zFrom ?? p, xb);
     const q = encode(cfg, opts.q ?? p, xb);
     for (let k = 0; k < K; k++) {
-      const r = k * B + b;
+      const r = b * K + k;
       const z = new Float64Array(Z);
       for (let j = 0; j < Z; j++) {
         z[j] = zs.mu[j] + Math.exp(zs.lv[j] / 2) * eps[r * Z + j];
@@ -131,11 +131,11 @@ export function logMeanExp(v: Float64Array, K: number, B: number): { bound: Floa
   const bound = new Float64Array(B), wt = new Float64Array(K * B);
   for (let b = 0; b < B; b++) {
     let m = -Infinity;
-    for (let k = 0; k < K; k++) m = Math.max(m, v[k * B + b]);
+    for (let k = 0; k < K; k++) m = Math.max(m, v[b * K + k]);
     let s = 0;
-    for (let k = 0; k < K; k++) s += Math.exp(v[k * B + b] - m);
+    for (let k = 0; k < K; k++) s += Math.exp(v[b * K + k] - m);
     bound[b] = m + Math.log(s / K);
-    for (let k = 0; k < K; k++) wt[k * B + b] = Math.exp(v[k * B + b] - m) / s;
+    for (let k = 0; k < K; k++) wt[b * K + k] = Math.exp(v[b * K + k] - m) / s;
   }
   return { bound, wt };
 }
