@@ -6,7 +6,7 @@ export { gemm, biasGrad, actBackward } from "./dense";
 export { reparameterize, gaussianLogProbs, klStandardNormal, latentBackward, importanceWeights } from "./gaussian";
 export { bernoulliLogProb, bernoulliBackward, gaussianLogProb, gaussianBackward } from "./likelihood";
 export { randomNormal, bernoulliSample } from "./rng";
-export { adam } from "./adam";
+export { adam, sumChunks } from "./adam";
 
 /** First free byte above the module's static data: JS lays its arena out from here. */
 export function heapBase(): usize {

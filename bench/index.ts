@@ -2,7 +2,8 @@
 //  1. Training step (forward, backward, Adam) of the 784-400-20 Bernoulli VAE at batch 100,
 //     single thread: vae-wasm (each build this runtime has) vs tfjs-core + tfjs-backend-wasm.
 //  2. Training step of the IWAE paper's 784-200-200-50 tanh model, IWAE bound with K=5, batch 20.
-//  3. GEMM GFLOP/s at 100×784×400 in the three layouts a dense layer uses.
+//  3. Threads: steps/s of both models on 1 and 2 threads (simd build), and the speedup.
+//  4. GEMM GFLOP/s at 100×784×400 in the three layouts a dense layer uses.
 // Recorded on the 2-core Zen3 machine class (Node 20), see README "Performance".
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd"); // lets Node 20 run the relaxed (FMA) build too
@@ -65,7 +66,32 @@ for (const t of iw.tasks) {
   console.log("   " + t.name.padEnd(28) + m.toFixed(2).padStart(10) + (1000 / m).toFixed(1).padStart(10) + `${(tfjsIw / m).toFixed(1)}×`.padStart(10));
 }
 
-// ---- 3. GEMM
+// ---- 3. threads
+const th = new Bench({ time: TIME, warmupTime: quick ? 100 : 500 });
+const models = [
+  { name: "784-400-20 VAE, batch 100", opts: { hidden: [H], latentDim: Z }, x, step: {} },
+  { name: "784-200-200-50 IWAE k=5, batch 20", opts: { hidden: [200, 200], latentDim: 50, activation: "tanh" as const }, x: xi, step: { estimator: "iwae" as const, samples: Ki } },
+];
+const pools: { dispose(): void }[] = [];
+for (const m of models) {
+  for (const threads of [1, 2]) {
+    const vae = await VAE.create({ inputDim: D, seed: 1, threads, ...m.opts });
+    pools.push(vae);
+    th.add(`${m.name} | ${threads}`, () => {
+      vae.trainStep(m.x, m.step);
+    });
+  }
+}
+await th.run();
+console.log("\n3. threads (simd build; the batch is split into 4 chunks whatever the thread count, so results are bitwise identical)");
+console.log("   " + "model".padEnd(36) + "1 thread".padStart(12) + "2 threads".padStart(12) + "speedup".padStart(10));
+for (const m of models) {
+  const one = p50(th.tasks.find((t) => t.name === `${m.name} | 1`)!), two = p50(th.tasks.find((t) => t.name === `${m.name} | 2`)!);
+  console.log("   " + m.name.padEnd(36) + `${(1000 / one).toFixed(1)}/s`.padStart(12) + `${(1000 / two).toFixed(1)}/s`.padStart(12) + `${(one / two).toFixed(2)}×`.padStart(10));
+}
+for (const p of pools) p.dispose();
+
+// ---- 4. GEMM
 const gemm = new Bench({ time: quick ? 200 : 1000, warmupTime: 100 });
 const FLOP = 2 * 100 * 784 * 400;
 for (const build of builds) {
@@ -83,7 +109,7 @@ for (const build of builds) {
   gemm.add(`${build}: dYᵀ·X (dW)`, () => k.gemm(Y, 784, X, 1, 400, W, 784, 1, 0, 0, 400, 784, 100, 0, 0, S));
 }
 await gemm.run();
-console.log(`\n3. GEMM, 100×784×400 (${(FLOP / 1e6).toFixed(1)} MFLOP), single thread`);
+console.log(`\n4. GEMM, 100×784×400 (${(FLOP / 1e6).toFixed(1)} MFLOP), single thread`);
 console.log("   " + "build: layout".padEnd(28) + "ms".padStart(8) + "GFLOP/s".padStart(10));
 for (const t of gemm.tasks) {
   const m = p50(t);

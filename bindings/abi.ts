@@ -56,11 +56,14 @@ export interface Kernels {
   /** out = 1 with probability p (dynamic binarization), keyed by (seed, stream, step, rowOffset+b, d). */
   bernoulliSample(out: number, p: number, seed: number, stream: number, step: number, D: number, b0: number, b1: number, rowOffset: number): void;
 
-  /** Fused Adam over params [i0, i1). */
+  /** Fused Adam over params [i0, i1); the gradient is the chunk-ordered sum of `chunks` buffers chunkStride bytes apart. */
   adam(
     p: number, g: number, m: number, v: number, i0: number, i1: number,
     stepSize: number, beta1: number, beta2: number, eps: number, invSqrtBc2: number, weightDecay: number,
+    chunks: number, chunkStride: number,
   ): void;
+  /** g[i] = Σ_c g[c·stride + i] over [i0, i1), chunk order. */
+  sumChunks(g: number, i0: number, i1: number, chunks: number, chunkStride: number): void;
 }
 
 /** Activation codes shared with assembly/dense.ts. */

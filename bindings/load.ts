@@ -26,8 +26,9 @@ export function defaultBuild(): BuildName {
   return s.includes("simd") ? "simd" : "scalar";
 }
 
-export function wasmUrl(build: BuildName): URL {
-  return new URL(`../build/vae.${build}.wasm`, import.meta.url);
+/** Where a build lives; `shared` is its shared-memory (threads) variant. */
+export function wasmUrl(build: BuildName, shared = false): URL {
+  return new URL(`../build/vae.${build}${shared ? ".shared" : ""}.wasm`, import.meta.url);
 }
 
 const isNode = typeof process !== "undefined" && !!(process as { versions?: { node?: string } }).versions?.node;
@@ -43,11 +44,12 @@ async function readBytes(url: URL): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-const moduleCache = new Map<BuildName, Promise<WebAssembly.Module>>();
+const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
 
-/** Compiles (once per build) the module for `build`. */
-export function compileBuild(build: BuildName): Promise<WebAssembly.Module> {
-  let p = moduleCache.get(build);
+/** Compiles (once per build) the module for `build` (its shared-memory variant when `shared`). */
+export function compileBuild(build: BuildName, shared = false): Promise<WebAssembly.Module> {
+  const key = `${build}${shared ? ".shared" : ""}`;
+  let p = moduleCache.get(key);
   if (!p) {
     p = (async () => {
       if (!supportedBuilds().includes(build)) {
@@ -56,11 +58,11 @@ export function compileBuild(build: BuildName): Promise<WebAssembly.Module> {
           (build === "relaxed" ? "Node 20 needs --experimental-wasm-relaxed-simd; " : "") +
           `pass build: '${defaultBuild()}' or omit it to pick automatically.`);
       }
-      const bytes = await readBytes(wasmUrl(build));
+      const bytes = await readBytes(wasmUrl(build, shared));
       return WebAssembly.compile(bytes as BufferSource);
     })();
-    moduleCache.set(build, p);
-    p.catch(() => moduleCache.delete(build));
+    moduleCache.set(key, p);
+    p.catch(() => moduleCache.delete(key));
   }
   return p;
 }
@@ -74,11 +76,13 @@ export interface Runtime {
 }
 
 const PAGE = 65536;
+/** The shared builds declare this maximum (asconfig.json maximumMemory): 1 GiB. */
+export const SHARED_MAX_PAGES = 16384;
 
-/** Instantiates `module` over a fresh (non-shared) memory of at least `bytes`. */
-export function instantiate(module: WebAssembly.Module, build: BuildName, bytes: number): Runtime {
+/** Instantiates `module` over a fresh memory of at least `bytes` (shared for the threads builds). */
+export function instantiate(module: WebAssembly.Module, build: BuildName, bytes: number, shared = false): Runtime {
   const pages = Math.max(1, Math.ceil(bytes / PAGE));
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: shared ? SHARED_MAX_PAGES : 65536, shared });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   return { build, module, memory, k: instance.exports as unknown as Kernels };
 }

@@ -27,6 +27,7 @@ Model:
   --activation F      relu | tanh | identity (default relu)
   --seed N            seed for initialisation, shuffling and noise (default 1)
   --build B           relaxed | simd | scalar (default: simd where supported)
+  --threads N|auto    worker threads (default 1); results are identical for any count
 Presets:
   --preset NAME       iwae-mnist: Burda et al. 2016 (784-200-200-50 tanh, batch 20, Adam ε 1e-4,
                       3^i epochs at lr 1e-3·10^(-i/7) per stage, dynamic binarization)
@@ -59,6 +60,7 @@ interface Args {
   epochs: number; batchSize: number; lr: number; estimator: string; samples: number; binarize: boolean;
   trainSize?: number; testSize?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
+  threads: number | "auto";
 }
 
 function usageError(msg: string): never {
@@ -88,6 +90,7 @@ function parse(argv: string[]): { command: string; args: Args } {
         "train-size": { type: "string" }, "test-size": { type: "string" }, data: { type: "string" },
         out: { type: "string" }, "out-dir": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
         preset: { type: "string" }, stages: { type: "string" }, "eval-samples": { type: "string" }, bounds: { type: "string" },
+        threads: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -130,7 +133,7 @@ function parse(argv: string[]): { command: string; args: Args } {
       samples: num("samples", v.samples, command === "eval" ? 5000 : 1, true, 1), samplesGiven: v.samples !== undefined,
       binarize: (v.binarize ?? false) || (preset?.binarize ?? false), binarizeGiven: v.binarize !== undefined,
       preset, evalSamples: v["eval-samples"] === undefined ? undefined : num("eval-samples", v["eval-samples"], 0, true, 1),
-      model, bounds,
+      model, bounds, threads: v.threads === undefined || v.threads === "auto" ? (v.threads === "auto" ? "auto" : 1) : num("threads", v.threads, 1, true, 1),
       trainSize: v["train-size"] === undefined ? undefined : num("train-size", v["train-size"], 0, true, 1),
       testSize: v["test-size"] === undefined ? undefined : num("test-size", v["test-size"], 0, true, 1),
       data: v.data, out: v.out, outDir: v["out-dir"] ?? "out", json: v.json ?? false, quiet: v.quiet ?? false,
@@ -152,10 +155,10 @@ async function train(args: Args, demo: boolean): Promise<void> {
   const vae = await VAE.create({
     ...(args.preset?.model ?? {}),
     inputDim: ds.train.cols, latentDim: args.latent, hidden: args.hidden, activation: args.activation as never,
-    seed: args.seed, build: args.build,
+    seed: args.seed, build: args.build, threads: args.threads,
   });
   if (args.preset?.initOutputBias) vae.initializeOutputBias(trainSet);
-  log(args, `vae-wasm: ${ds.train.cols}-${args.hidden.join("-")}${args.hidden.length ? "-" : ""}${args.latent} ${args.activation} VAE (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.build} build), ` +
+  log(args, `vae-wasm: ${ds.train.cols}-${args.hidden.join("-")}${args.hidden.length ? "-" : ""}${args.latent} ${args.activation} VAE (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.build} build, ${vae.threads} thread${vae.threads > 1 ? "s" : ""}), ` +
     `${trainSet.rows} training / ${testSet.rows} test images${args.binarize ? " (binarized)" : ""}, ${args.estimator} estimator, K=${args.samples}, ` +
     `batch ${args.batchSize}, ${args.preset ? `preset ${args.preset.name}, ${args.epochs} epochs` : `lr ${args.lr}`}`);
 
@@ -260,7 +263,7 @@ async function evaluate(args: Args): Promise<void> {
   } catch (e) {
     throw new Error(`cannot read model '${args.model}': ${(e as Error).message}`);
   }
-  const vae = await VAE.load(bytes, { build: args.build });
+  const vae = await VAE.load(bytes, { build: args.build, threads: args.threads });
   const { decodeSafetensors } = await import("./safetensors.js");
   const training = JSON.parse(decodeSafetensors(bytes).metadata.training ?? "{}") as { binarize?: boolean };
   const binarize = args.binarizeGiven ? args.binarize : training.binarize ?? false;

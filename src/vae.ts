@@ -5,6 +5,11 @@
 import { ACT, STREAM, type Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, type BuildName, type Runtime } from "../bindings/load.js";
+import {
+  bindMemory, CMD, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, runShare, writeLayout,
+  type Ctrl, type Layer, type StaticPlan, type Workspace,
+} from "./engine.js";
+import { Pool } from "./pool.js";
 import { ESTIMATOR_NAMES, makeEstimator, type Estimator, type EstimatorName } from "./estimators.js";
 import { SeededRandom } from "./random.js";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.js";
@@ -40,6 +45,18 @@ export interface VAEOptions {
   seed?: number;
   /** Which .wasm build to run. Default: 'simd' where supported, else 'scalar'. */
   build?: BuildName;
+  /**
+   * Threads for training and evaluation: a number, or 'auto' (the cores available, at most
+   * `chunks`). Above 1 the model runs on workers over one shared memory; where shared memory is
+   * unavailable (a page without cross-origin isolation, most edge runtimes) it falls back to
+   * one thread and says so once. Default 1.
+   */
+  threads?: number | "auto";
+  /**
+   * The batch is split into this many chunks whose gradients are summed in chunk order; results
+   * depend on it but never on `threads` (bitwise identical for any thread count). Default 4.
+   */
+  chunks?: number;
 }
 
 export interface ResolvedConfig {
@@ -50,6 +67,7 @@ export interface ResolvedConfig {
   activation: Activation;
   likelihood: { type: "bernoulli" } | { type: "gaussian"; variance: number; learnVariance: boolean };
   seed: number;
+  chunks: number;
 }
 
 interface Tensor {
@@ -58,34 +76,6 @@ interface Tensor {
   /** offset in floats from the start of the parameter block */
   offset: number;
   size: number;
-}
-
-interface Layer {
-  inDim: number;
-  outDim: number;
-  act: number;
-  /** float offsets in the parameter block */
-  w: number;
-  b: number;
-}
-
-interface Workspace {
-  B: number; // capacity in examples
-  R: number; // capacity in rows (K·B)
-  x: number;
-  enc: number[]; // outputs of encoder hidden layers [B, H]
-  dEnc: number[];
-  h: number; // head output [B, 2Z]
-  dh: number;
-  eps: number; // [R, Z]
-  z: number;
-  dz: number;
-  dec: number[]; // outputs of decoder hidden layers [R, H]
-  dDec: number[];
-  out: number; // decoder output [R, D]
-  logpx: number; logpz: number; logqz: number; logw: number; c: number; r: number;
-  kl: number; bound: number; wt: number;
-  scratch: number;
 }
 
 export type EstimatorOption = EstimatorName | Estimator;
@@ -123,10 +113,10 @@ export interface StepOptions {
   binarize?: boolean;
 }
 
-const STEP_KEYS = ["betas", "adamEps", "weightDecay", "estimator", "samples", "binarize", "learningRate"] as const;
+const STEP_KEYS = ["betas", "adamEps", "weightDecay", "estimator", "samples", "binarize", "learningRate", "threads"] as const;
 
 interface StepConfig {
-  K: number; beta1: number; beta2: number; adamEps: number; weightDecay: number; est: Estimator; binarize: boolean;
+  K: number; beta1: number; beta2: number; adamEps: number; weightDecay: number; est: Estimator; binarize: boolean; threads: number;
 }
 
 export interface FitOptions extends StepOptions {
@@ -140,11 +130,13 @@ export interface FitOptions extends StepOptions {
   onEpochEnd?: (r: EpochRecord) => void;
   /** Aborts between steps; the model keeps the parameters of the last completed step. */
   signal?: AbortSignal;
+  /** Threads for this call, at most the model's `threads` (default: all of them). */
+  threads?: number;
 }
 
 const FIT_KEYS = [
   "epochs", "batchSize", "learningRate", "betas", "adamEps", "weightDecay", "estimator", "samples",
-  "binarize", "shuffle", "validationData", "onProgress", "onEpochEnd", "signal",
+  "binarize", "shuffle", "validationData", "onProgress", "onEpochEnd", "signal", "threads",
 ] as const;
 
 export interface LossAndGrads {
@@ -155,6 +147,8 @@ export interface LossAndGrads {
 }
 
 export interface ElboOptions {
+  /** threads for this call, at most the model's (default all) */
+  threads?: number;
   samples?: number;
   estimator?: EstimatorOption;
   binarize?: boolean;
@@ -162,7 +156,7 @@ export interface ElboOptions {
   batchSize?: number;
 }
 
-const ELBO_KEYS = ["samples", "estimator", "binarize", "seed", "batchSize"] as const;
+const ELBO_KEYS = ["samples", "estimator", "binarize", "seed", "batchSize", "threads"] as const;
 
 export interface LogLikelihoodOptions {
   /** importance samples K (default 5000) */
@@ -176,6 +170,8 @@ export interface LogLikelihoodOptions {
   binarize?: boolean;
   /** called after each batch of examples with (done, total) */
   onProgress?: (done: number, total: number) => void;
+  /** threads for this call, at most the model's (default all) */
+  threads?: number;
 }
 
 export interface LogLikelihoodResult {
@@ -190,7 +186,7 @@ export interface LogLikelihoodResult {
 const DEFAULT_CHUNK = 500;
 
 function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
-  checkKeys(fn, "options", o, ["inputDim", "latentDim", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build"]);
+  checkKeys(fn, "options", o, ["inputDim", "latentDim", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads", "chunks"]);
   const inputDim = checkInt(fn, "options.inputDim", o.inputDim ?? 784, 1, 1 << 20);
   const latentDim = checkInt(fn, "options.latentDim", o.latentDim ?? 20, 1, 1 << 16);
   const layers = (arg: string, v: unknown): number[] => {
@@ -214,7 +210,58 @@ function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
   } else {
     fail(fn, "options.likelihood", "'bernoulli', 'gaussian' or {type: 'gaussian', variance?, learnVariance?}", l);
   }
-  return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, seed };
+  const chunks = checkInt(fn, "options.chunks", o.chunks ?? 4, 1, 256);
+  return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, seed, chunks };
+}
+
+let warnedNoSharedMemory = false;
+
+/** Cores available to this runtime (navigator.hardwareConcurrency, or Node's os.availableParallelism). */
+async function availableCores(): Promise<number> {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
+  if (typeof process !== "undefined" && process.versions?.node) {
+    const os = await import("node:os");
+    return os.availableParallelism?.() ?? os.cpus().length;
+  }
+  return 1;
+}
+
+/** The thread count to use: `threads` (or 'auto': the cores, at most `chunks`) limited by what the runtime allows. */
+function resolveThreads(fn: string, threads: unknown, chunks: number, cores: number): number {
+  let n: number;
+  if (threads === "auto") {
+    n = Math.max(1, Math.min(chunks, cores));
+  } else {
+    n = checkInt(fn, "options.threads", threads, 1, 256);
+  }
+  const why = n > 1 ? threadsUnavailable() : null;
+  if (why) {
+    if (!warnedNoSharedMemory) {
+      warnedNoSharedMemory = true;
+      console.warn(`vae-wasm: ${n} threads were asked for, but ${why}; running on one thread`);
+    }
+    n = 1;
+  }
+  return n;
+}
+
+/** Why this context cannot run the worker pool, or null when it can. */
+function threadsUnavailable(): string | null {
+  const g = globalThis as { crossOriginIsolated?: boolean; window?: unknown };
+  if (typeof SharedArrayBuffer === "undefined" || typeof Atomics === "undefined" || g.crossOriginIsolated === false) {
+    return "this runtime has no shared memory (a page needs cross-origin isolation: the headers " +
+      "Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
+  }
+  if (g.window !== undefined) {
+    return "a browser's main thread may not block in Atomics.wait (create the model inside a Web Worker to use threads)";
+  }
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  } catch {
+    return "this runtime cannot create a shared WebAssembly.Memory";
+  }
+  return null;
 }
 
 function resolveEstimator(fn: string, arg: string, e: unknown): Estimator {
@@ -240,6 +287,12 @@ export class VAE {
   private paramsEnd = 0;
   private ws: Workspace | null = null;
   private disposed = false;
+  private plan!: StaticPlan;
+  private pCtrl = 0;
+  private ctrl!: Ctrl;
+  private pool: Pool | null = null;
+  /** Threads the model runs on (1 = the calling thread only). */
+  readonly threads: number;
   /** Optimiser steps taken (Adam's t, and the RNG step key of training noise). */
   private steps = 0;
 
@@ -248,16 +301,28 @@ export class VAE {
     const config = resolveConfig("VAE.create", options);
     const build = options.build ?? defaultBuild();
     checkOneOf("VAE.create", "options.build", build, ["relaxed", "simd", "scalar"] as const);
-    const module = await compileBuild(build);
-    return new VAE(config, build, module);
+    const threads = resolveThreads("VAE.create", options.threads ?? 1, config.chunks, options.threads === "auto" ? await availableCores() : 1);
+    const module = await compileBuild(build, threads > 1);
+    const vae = new VAE(config, build, module, threads);
+    if (threads > 1) {
+      try {
+        vae.pool = await Pool.start(module, vae.rt.memory, vae.plan, vae.pCtrl, vae.ctrl, threads);
+      } catch (e) {
+        vae.dispose();
+        throw e;
+      }
+    }
+    return vae;
   }
 
-  private constructor(config: ResolvedConfig, build: BuildName, module: WebAssembly.Module) {
+  private constructor(config: ResolvedConfig, build: BuildName, module: WebAssembly.Module, threads: number) {
     this.config = config;
     this.build = build;
+    this.threads = threads;
     // Parameters are laid out first; instantiate with room for them, grow for the workspace.
-    this.rt = instantiate(module, build, 1 << 20);
+    this.rt = instantiate(module, build, 1 << 20, threads > 1);
     this.k = this.rt.k;
+    bindMemory(this.k, this.rt.memory);
     this.arena = new Arena(this.k.heapBase());
     this.layout();
     this.initParameters();
@@ -312,12 +377,24 @@ export class VAE {
       off += D;
     }
     this.nParams = off;
+    const C = this.config.chunks;
+    const gradStride = 4 * (Math.ceil(off / 4) * 4); // 16-byte aligned per chunk
     this.pParams = this.arena.floats(off);
-    this.pGrads = this.arena.floats(off);
+    this.pGrads = this.arena.floats((gradStride / 4) * C); // one gradient buffer per chunk
     this.pM = this.arena.floats(off);
     this.pV = this.arena.floats(off);
+    this.pCtrl = this.arena.floats(CTRL_BYTES / 4);
+    const pLayout = this.arena.floats(256);
     this.paramsEnd = this.arena.end;
     ensureMemory(this.rt, this.paramsEnd);
+    this.ctrl = ctrlViews(this.rt.memory.buffer, this.pCtrl);
+    const lik = this.config.likelihood;
+    this.plan = {
+      D, Z, enc: this.enc, dec: this.dec,
+      likelihood: lik.type === "bernoulli" ? { type: "bernoulli" } : { type: "gaussian", logVar: Math.log(lik.variance) },
+      decLogvar: this.decLogvar, nParams: off, pParams: this.pParams, pGrads: this.pGrads, gradStride,
+      pM: this.pM, pV: this.pV, chunks: C, pLayout,
+    };
   }
 
   /** PyTorch nn.Linear's default initialisation: weight and bias ~ U(-1/√in, 1/√in). */
@@ -346,6 +423,7 @@ export class VAE {
     const maxDim = Math.max(D, 2 * Z, ...this.config.hidden, ...this.config.decoderHidden);
     const ws: Workspace = {
       B: Bc, R: Rc,
+      scratch: Array.from({ length: this.threads }, () => a.floats(8 * Math.max(maxDim, Rc))),
       x: a.floats(Bc * D),
       enc: this.enc.slice(0, -1).map((l) => a.floats(Bc * l.outDim)),
       dEnc: this.enc.slice(0, -1).map((l) => a.floats(Bc * l.outDim)),
@@ -360,9 +438,10 @@ export class VAE {
       logpx: a.floats(Rc), logpz: a.floats(Rc), logqz: a.floats(Rc), logw: a.floats(Rc),
       c: a.floats(Rc), r: a.floats(Rc), wt: a.floats(Rc),
       kl: a.floats(Bc), bound: a.floats(Bc),
-      scratch: a.floats(8 * Math.max(maxDim, Rc)),
     };
     ensureMemory(this.rt, a.end);
+    writeLayout(new Int32Array(this.rt.memory.buffer, this.plan.pLayout, 256), ws);
+    this.ctrl = ctrlViews(this.rt.memory.buffer, this.pCtrl); // the buffer may have grown
     this.ws = ws;
     return ws;
   }
@@ -377,110 +456,57 @@ export class VAE {
 
   // ---------------------------------------------------------------- passes
 
-  /** One dense layer forward over `rows` rows: Y = act(X·Wᵀ + b). */
-  private linearForward(l: Layer, y: number, x: number, rows: number, scratch: number): void {
-    const P = this.pParams;
-    this.k.gemm(y, l.outDim, x, l.inDim, 1, P + 4 * l.w, 1, l.inDim, P + 4 * l.b, 0, rows, l.outDim, l.inDim, 0, l.act, scratch);
-  }
-
   /**
-   * One dense layer backward; dy already holds ∂loss/∂(pre-activation). Writes dW, db and,
-   * when dx != 0, dx = dy·W followed by the previous layer's activation derivative.
+   * Runs one engine command (arguments already in the control block) over every chunk: inline
+   * on one thread, or shared with the pool's workers. The arithmetic is the same either way.
    */
-  private linearBackward(l: Layer, dy: number, x: number, rows: number, dx: number, prevAct: number, scratch: number): void {
-    const k = this.k;
-    const G = this.pGrads;
-    k.gemm(G + 4 * l.w, l.inDim, dy, 1, l.outDim, x, l.inDim, 1, 0, 0, l.outDim, l.inDim, rows, 0, ACT.identity, scratch);
-    k.biasGrad(G + 4 * l.b, dy, l.outDim, 0, rows, l.outDim, 0);
-    if (dx !== 0) {
-      k.gemm(dx, l.inDim, dy, l.outDim, 1, this.pParams + 4 * l.w, l.inDim, 1, 0, 0, rows, l.inDim, l.outDim, 0, ACT.identity, scratch);
-      k.actBackward(dx, x, 0, rows * l.inDim, prevAct);
-    }
+  private dispatch(ws: Workspace, cmd: number, threads = this.threads): void {
+    const i = this.ctrl.i;
+    i[CTRL.cmd] = cmd;
+    i[CTRL.threads] = threads;
+    if (this.pool && threads > 1) this.pool.run(this.k, this.plan, ws, threads);
+    else runShare(this.k, this.plan, ws, this.ctrl, 0, 1);
   }
 
-  /** Encoder on ws.x rows [0, B): fills ws.enc and ws.h. */
-  private encodeRows(ws: Workspace, B: number): void {
-    let x = ws.x;
-    this.enc.forEach((l, i) => {
-      const y = i < this.enc.length - 1 ? ws.enc[i] : ws.h;
-      this.linearForward(l, y, x, B, ws.scratch);
-      x = y;
-    });
+  /** Forward over B examples in ws.x with K samples; eps drawn at (seed, stream, step) unless drawEps is false. */
+  private forward(ws: Workspace, B: number, K: number, est: Estimator, o: {
+    drawEps: boolean; seed?: number; epsStream?: number; step?: number; rowOffset?: number;
+    binarize?: boolean; binStream?: number; threads?: number;
+  }): void {
+    const i = this.ctrl.i;
+    i[CTRL.B] = B; i[CTRL.K] = K;
+    i[CTRL.needKL] = est.analyticKL ? 1 : 0;
+    i[CTRL.iw] = est.importanceWeighted ? 1 : 0;
+    i[CTRL.drawEps] = o.drawEps ? 1 : 0;
+    i[CTRL.seed] = o.seed ?? this.config.seed;
+    i[CTRL.epsStream] = o.epsStream ?? STREAM.eps;
+    i[CTRL.step] = o.step ?? 0;
+    i[CTRL.rowOffset] = o.rowOffset ?? 0;
+    i[CTRL.k0] = 0;
+    i[CTRL.binarize] = o.binarize ? 1 : 0;
+    i[CTRL.binStream] = o.binStream ?? STREAM.binarize;
+    this.dispatch(ws, CMD.forward, o.threads);
   }
 
-  /** Decoder on ws.z rows [0, R): fills ws.dec and ws.out. */
-  private decodeRows(ws: Workspace, R: number): void {
-    let x = ws.z;
-    this.dec.forEach((l, i) => {
-      const y = i < this.dec.length - 1 ? ws.dec[i] : ws.out;
-      this.linearForward(l, y, x, R, ws.scratch);
-      x = y;
-    });
+  /** Backward into the per-chunk gradient buffers for the weights the estimator wrote. */
+  private backward(ws: Workspace, B: number, K: number, est: Estimator, threads?: number): void {
+    const i = this.ctrl.i;
+    i[CTRL.B] = B; i[CTRL.K] = K;
+    i[CTRL.gradMode] = est.gradMode;
+    i[CTRL.useR] = est.usesEncoderFactor ? 1 : 0;
+    this.ctrl.f[CTRL_F64.klScale] = 1 / B;
+    this.dispatch(ws, CMD.backward, threads);
   }
 
-  /**
-   * Forward through the whole model for B examples in ws.x and K samples each, with eps either
-   * given (already in ws.eps) or drawn from (seed, stream, step). Fills logpx, logw (and kl).
-   * For a Bernoulli decoder ws.out holds probabilities afterwards.
-   */
-  private forwardRows(ws: Workspace, B: number, K: number, needKL: boolean): void {
-    this.encodeRows(ws, B);
-    this.sampleRows(ws, B, K);
-    if (needKL) this.k.klStandardNormal(ws.kl, ws.h, this.config.latentDim, 0, B);
-  }
-
-  /** Backward for the weights the estimator put in ws.c / ws.r; writes every gradient. */
-  private backwardRows(ws: Workspace, B: number, K: number, est: Estimator): void {
-    const k = this.k;
-    const { inputDim: D, latentDim: Z } = this.config;
-    const R = K * B;
-    const lik = this.config.likelihood;
-    if (lik.type === "bernoulli") {
-      k.bernoulliBackward(ws.out, ws.out, ws.x, ws.c, K, D, 0, R);
-    } else {
-      const lv = this.decLogvar >= 0 ? this.pParams + 4 * this.decLogvar : 0;
-      const dlv = this.decLogvar >= 0 ? this.pGrads + 4 * this.decLogvar : 0;
-      if (dlv) this.f32(dlv, D).fill(0);
-      k.gaussianBackward(ws.out, ws.out, ws.x, ws.c, lv, dlv, Math.log(lik.variance), K, D, 0, R);
-    }
-    // decoder, last layer first; the first layer's dx is dz
-    for (let i = this.dec.length - 1; i >= 0; i--) {
-      const l = this.dec[i];
-      const dy = i === this.dec.length - 1 ? ws.out : ws.dDec[i];
-      const x = i === 0 ? ws.z : ws.dec[i - 1];
-      const dx = i === 0 ? ws.dz : ws.dDec[i - 1];
-      this.linearBackward(l, dy, x, R, dx, i === 0 ? ACT.identity : this.dec[i - 1].act, ws.scratch);
-    }
-    k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, est.usesEncoderFactor ? ws.r : 0,
-      K, B, Z, est.gradMode, 1 / B, 0, B);
-    for (let i = this.enc.length - 1; i >= 0; i--) {
-      const l = this.enc[i];
-      const dy = i === this.enc.length - 1 ? ws.dh : ws.dEnc[i];
-      const x = i === 0 ? ws.x : ws.enc[i - 1];
-      const dx = i === 0 ? 0 : ws.dEnc[i - 1];
-      this.linearBackward(l, dy, x, B, dx, i === 0 ? ACT.identity : this.enc[i - 1].act, ws.scratch);
-    }
-  }
-
-  /** The estimator's view of one step's rows (importance weights computed first when it needs them). */
+  /** The estimator's view of one step's rows. */
   private weigh(ws: Workspace, B: number, K: number, est: Estimator): number {
     const R = K * B;
-    if (est.importanceWeighted) this.k.importanceWeights(ws.bound, ws.wt, ws.logw, K, B, 0, B);
     return est.weigh({
       K, B,
       logpx: this.f32(ws.logpx, R), logw: this.f32(ws.logw, R), kl: this.f32(ws.kl, B),
       wt: this.f32(ws.wt, R), bound: this.f32(ws.bound, B),
       c: this.f32(ws.c, R), r: this.f32(ws.r, R),
     });
-  }
-
-  /** Forward, estimator weights, backward; returns the summed objective (not yet negated). */
-  private lossAndGradRows(ws: Workspace, B: number, K: number, est: Estimator): number {
-    this.forwardRows(ws, B, K, est.analyticKL);
-    const objective = this.weigh(ws, B, K, est);
-    if (!Number.isFinite(objective)) return objective; // caller reports it before any update
-    this.backwardRows(ws, B, K, est);
-    return objective;
   }
 
   /** Copies rows of `m` (by index list or a contiguous range) into ws.x. */
@@ -583,7 +609,7 @@ export class VAE {
       const B = Math.min(DEFAULT_CHUNK, m.rows - s);
       const ws = this.workspace(B, 1);
       this.loadBatch(ws, m, null, s, B);
-      this.encodeRows(ws, B);
+      this.encodeBatch(ws, B);
       const h = this.f32(ws.h, B * 2 * Z);
       for (let b = 0; b < B; b++) {
         mu.set(h.subarray(b * 2 * Z, b * 2 * Z + Z), (s + b) * Z);
@@ -608,7 +634,7 @@ export class VAE {
       const R = Math.min(DEFAULT_CHUNK, m.rows - s);
       const ws = this.workspace(1, R);
       this.f32(ws.z, R * Z).set(m.data.subarray(s * Z, (s + R) * Z));
-      this.decodeRows(ws, R);
+      decodeRows(this.k, this.plan, ws, 0, R, ws.scratch[0]);
       const y = this.f32(ws.out, R * D);
       if (this.config.likelihood.type === "bernoulli") {
         for (let i = 0; i < R * D; i++) out[s * D + i] = 1 / (1 + Math.exp(-y[i]));
@@ -664,15 +690,16 @@ export class VAE {
     const binarize = checkBool(fn, "options.binarize", opts.binarize ?? false);
     const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
     const chunk = checkInt(fn, "options.batchSize", opts.batchSize ?? Math.max(1, Math.floor(4 * DEFAULT_CHUNK / K)), 1);
-    const D = this.config.inputDim;
+    const threads = this.callThreads(fn, opts.threads);
     let total = 0;
-    for (let s = 0, step = 0; s < m.rows; s += chunk, step++) {
+    for (let s = 0; s < m.rows; s += chunk) {
       const B = Math.min(chunk, m.rows - s);
       const ws = this.workspace(B, K);
       this.loadBatch(ws, m, null, s, B);
-      if (binarize) this.k.bernoulliSample(ws.x, ws.x, seed, STREAM.evalBinarize, 0, D, 0, B, s);
-      this.k.randomNormal(ws.eps, seed, STREAM.evalEps, step, K, B, this.config.latentDim, 0, B, 0, 0);
-      this.forwardRows(ws, B, K, est.analyticKL);
+      // keyed by the example's index: the result does not depend on batchSize
+      this.forward(ws, B, K, est, {
+        drawEps: true, seed, epsStream: STREAM.evalEps, step: 0, rowOffset: s, binarize, binStream: STREAM.evalBinarize, threads,
+      });
       total += this.weigh(ws, B, K, est);
     }
     return total / m.rows;
@@ -691,7 +718,8 @@ export class VAE {
   logLikelihood(x: MatrixLike, opts: LogLikelihoodOptions = {}): LogLikelihoodResult {
     const fn = "VAE.logLikelihood";
     this.checkAlive(fn);
-    checkKeys(fn, "options", opts, ["samples", "batchSize", "sampleChunk", "seed", "binarize", "onProgress"]);
+    checkKeys(fn, "options", opts, ["samples", "batchSize", "sampleChunk", "seed", "binarize", "onProgress", "threads"]);
+    const threads = this.callThreads(fn, opts.threads);
     const m = this.inputMatrix(fn, x);
     const K = checkInt(fn, "options.samples", opts.samples ?? 5000, 1, 1 << 24);
     const Kc = checkInt(fn, "options.sampleChunk", opts.sampleChunk ?? Math.min(K, 500), 1, 1 << 16);
@@ -700,22 +728,22 @@ export class VAE {
     const binarize = checkBool(fn, "options.binarize", opts.binarize ?? false);
     if (binarize && this.config.likelihood.type !== "bernoulli") fail(fn, "options.binarize", "false for a Gaussian likelihood", binarize);
     if (opts.onProgress !== undefined && typeof opts.onProgress !== "function") fail(fn, "options.onProgress", "a function", opts.onProgress);
-    const { inputDim: D, latentDim: Z } = this.config;
-    const k = this.k;
     const perExample = new Float64Array(m.rows), standardError = new Float64Array(m.rows);
     for (let s = 0; s < m.rows; s += Bc) {
       const B = Math.min(Bc, m.rows - s);
       const kc = Math.min(Kc, K);
       const ws = this.workspace(B, kc);
       this.loadBatch(ws, m, null, s, B);
-      if (binarize) k.bernoulliSample(ws.x, ws.x, seed, STREAM.evalBinarize, 0, D, 0, B, s);
-      this.encodeRows(ws, B);
+      const ci = this.ctrl.i;
+      ci[CTRL.B] = B; ci[CTRL.binarize] = binarize ? 1 : 0; ci[CTRL.seed] = seed; ci[CTRL.step] = 0;
+      ci[CTRL.binStream] = STREAM.evalBinarize; ci[CTRL.rowOffset] = s;
+      this.dispatch(ws, CMD.encode, threads);
       // streaming log-sum-exp per example: running max, Σ exp(lw - max), Σ exp(2(lw - max))
       const mx = new Float64Array(B).fill(-Infinity), s1 = new Float64Array(B), s2 = new Float64Array(B);
       for (let k0 = 0; k0 < K; k0 += kc) {
         const kn = Math.min(kc, K - k0);
-        k.randomNormal(ws.eps, seed, STREAM.evalEps, 0, kn, B, Z, 0, B, s, k0);
-        this.sampleRows(ws, B, kn);
+        ci[CTRL.K] = kn; ci[CTRL.k0] = k0; ci[CTRL.drawEps] = 1; ci[CTRL.epsStream] = STREAM.evalEps;
+        this.dispatch(ws, CMD.sample, threads);
         const lw = this.f32(ws.logw, kn * B);
         for (let b = 0; b < B; b++) {
           let cm = mx[b];
@@ -766,21 +794,11 @@ export class VAE {
     return { count: variances.reduce((c, v) => c + (v > threshold ? 1 : 0), 0), variances };
   }
 
-  /** Given ws.h (encoder output) and ws.eps for K samples of B examples: z, decoder, log w per row. */
-  private sampleRows(ws: Workspace, B: number, K: number): void {
-    const k = this.k;
-    const { inputDim: D, latentDim: Z } = this.config;
-    const R = K * B;
-    k.reparameterize(ws.z, ws.eps, ws.h, K, B, Z, 0, B);
-    this.decodeRows(ws, R);
-    const lik = this.config.likelihood;
-    if (lik.type === "bernoulli") {
-      k.bernoulliLogProb(ws.logpx, ws.out, ws.out, ws.x, K, D, 0, R);
-    } else {
-      const lv = this.decLogvar >= 0 ? this.pParams + 4 * this.decLogvar : 0;
-      k.gaussianLogProb(ws.logpx, ws.out, ws.x, lv, Math.log(lik.variance), K, D, 0, R);
-    }
-    k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, B, Z, 0, B);
+  /** Encoder over the B examples in ws.x (all threads). */
+  private encodeBatch(ws: Workspace, B: number): void {
+    const ci = this.ctrl.i;
+    ci[CTRL.B] = B; ci[CTRL.binarize] = 0;
+    this.dispatch(ws, CMD.encode);
   }
 
   /**
@@ -800,17 +818,18 @@ export class VAE {
     const Z = this.config.latentDim;
     const ws = this.workspace(B, K);
     this.loadBatch(ws, m, null, 0, B);
+    const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
+    const step = checkInt(fn, "options.step", opts.step ?? 0, 0, 0xffffffff);
     if (opts.eps !== undefined) {
       const e = toMatrix(fn, "options.eps", opts.eps, Z);
       if (e.rows !== K * B) fail(fn, "options.eps", `${K * B * Z} values ([rows=${B}, samples=${K}, latentDim=${Z}])`, opts.eps);
       this.f32(ws.eps, K * B * Z).set(e.data);
-    } else {
-      const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
-      const step = checkInt(fn, "options.step", opts.step ?? 0, 0, 0xffffffff);
-      this.k.randomNormal(ws.eps, seed, STREAM.eps, step, K, B, Z, 0, B, 0, 0);
     }
-    const objective = this.lossAndGradRows(ws, B, K, est);
+    this.forward(ws, B, K, est, { drawEps: opts.eps === undefined, seed, step });
+    const objective = this.weigh(ws, B, K, est);
     if (!Number.isFinite(objective)) throw new Error(`${fn}: the objective is ${objective} at these parameters and inputs`);
+    this.backward(ws, B, K, est);
+    this.dispatch(ws, CMD.sum); // chunk gradients summed (in chunk order) into chunk 0
     const g = this.f32(this.pGrads, this.nParams);
     const grads = Object.fromEntries(this.tensors.map((t) => [t.name, g.slice(t.offset, t.offset + t.size)]));
     return { loss: -objective / B, grads };
@@ -826,6 +845,7 @@ export class VAE {
     const step = checkInt(fn, "options.step", opts.step ?? 0, 0, 0xffffffff);
     const ws = this.workspace(rows, K);
     this.k.randomNormal(ws.eps, seed, STREAM.eps, step, K, rows, this.config.latentDim, 0, rows, 0, 0);
+    // (the same draws forward() makes chunk by chunk: keys depend only on the example and sample)
     return this.f32(ws.eps, K * rows * this.config.latentDim).slice();
   }
 
@@ -843,7 +863,8 @@ export class VAE {
     if (binarize && this.config.likelihood.type !== "bernoulli") {
       fail(fn, "options.binarize", "false for a Gaussian likelihood (binarization makes Bernoulli data)", binarize);
     }
-    return { K, beta1, beta2, adamEps, weightDecay, est, binarize };
+    const threads = this.callThreads(fn, (o as { threads?: unknown }).threads);
+    return { K, beta1, beta2, adamEps, weightDecay, est, binarize, threads };
   }
 
   /**
@@ -852,20 +873,21 @@ export class VAE {
    * update when it is not finite.
    */
   private step(fn: string, ws: Workspace, B: number, cfg: StepConfig, lr: number, where: string): number {
-    const seed = this.config.seed;
-    if (cfg.binarize) this.k.bernoulliSample(ws.x, ws.x, seed, STREAM.binarize, this.steps, this.config.inputDim, 0, B, 0);
-    this.k.randomNormal(ws.eps, seed, STREAM.eps, this.steps, cfg.K, B, this.config.latentDim, 0, B, 0, 0);
-    const objective = this.lossAndGradRows(ws, B, cfg.K, cfg.est);
+    this.forward(ws, B, cfg.K, cfg.est, { drawEps: true, step: this.steps, binarize: cfg.binarize, threads: cfg.threads });
+    const objective = this.weigh(ws, B, cfg.K, cfg.est);
     if (!Number.isFinite(objective)) {
       throw new Error(
         `${fn}: the loss became ${-objective} ${where}(optimiser step ${this.steps + 1}); ` +
         "the parameters are those of the last finite step. Try a lower learningRate, or check the data scale.");
     }
+    this.backward(ws, B, cfg.K, cfg.est, cfg.threads);
     this.steps++;
     const t = this.steps;
-    const stepSize = lr / (1 - Math.pow(cfg.beta1, t));
-    const invSqrtBc2 = 1 / Math.sqrt(1 - Math.pow(cfg.beta2, t));
-    this.k.adam(this.pParams, this.pGrads, this.pM, this.pV, 0, this.nParams, stepSize, cfg.beta1, cfg.beta2, cfg.adamEps, invSqrtBc2, cfg.weightDecay);
+    const f = this.ctrl.f;
+    f[CTRL_F64.stepSize] = lr / (1 - Math.pow(cfg.beta1, t));
+    f[CTRL_F64.invSqrtBc2] = 1 / Math.sqrt(1 - Math.pow(cfg.beta2, t));
+    f[CTRL_F64.beta1] = cfg.beta1; f[CTRL_F64.beta2] = cfg.beta2; f[CTRL_F64.eps] = cfg.adamEps; f[CTRL_F64.weightDecay] = cfg.weightDecay;
+    this.dispatch(ws, CMD.adam, cfg.threads);
     return objective;
   }
 
@@ -948,12 +970,31 @@ export class VAE {
     return history;
   }
 
+  /** A per-call thread count: 1..this.threads (default all). */
+  private callThreads(fn: string, t: unknown): number {
+    if (t === undefined) return this.threads;
+    return checkInt(fn, "options.threads", t, 1, this.threads);
+  }
+
+  /** @internal test hook: makes worker 1 throw ('throw') or exit ('exit') during a command. */
+  _injectWorkerFault(kind: "throw" | "exit"): void {
+    const ws = this.workspace(1, 1);
+    this.dispatch(ws, kind === "throw" ? CMD.faultThrow : CMD.faultExit);
+  }
+
+  /** @internal the pool's workers (tests) */
+  get _workers(): readonly unknown[] {
+    return this.pool?._workers ?? [];
+  }
+
   private inputMatrix(fn: string, x: unknown, arg = "x"): Matrix {
     return toMatrix(fn, arg, x, this.config.inputDim, { unit: this.config.likelihood.type === "bernoulli" });
   }
 
   /** Releases the model's WebAssembly memory; every later call throws. */
   dispose(): void {
+    this.pool?.dispose();
+    this.pool = null;
     this.disposed = true;
     this.ws = null;
     // Drop the references; the memory is garbage collected with the instance.
@@ -982,9 +1023,9 @@ export class VAE {
    * Loads a model written by save(), or any safetensors file with the documented tensor names
    * (e.g. weights exported from PyTorch, README) when `options.config` gives the architecture.
    */
-  static async load(bytes: Uint8Array, options: { config?: VAEOptions; build?: BuildName } = {}): Promise<VAE> {
+  static async load(bytes: Uint8Array, options: { config?: VAEOptions; build?: BuildName; threads?: number | "auto" } = {}): Promise<VAE> {
     const fn = "VAE.load";
-    checkKeys(fn, "options", options, ["config", "build"]);
+    checkKeys(fn, "options", options, ["config", "build", "threads"]);
     const { tensors, metadata } = decodeSafetensors(bytes, fn);
     let config: VAEOptions;
     if (options.config) {
@@ -995,7 +1036,7 @@ export class VAE {
       throw new Error(`${fn}: the file has no vae-wasm configuration in its metadata; pass options.config ` +
         "({inputDim, latentDim, hidden, decoderHidden, activation, likelihood}) to load foreign weights");
     }
-    const vae = await VAE.create({ ...config, build: options.build });
+    const vae = await VAE.create({ ...config, build: options.build, threads: options.threads });
     const dict: Record<string, Float32Array> = {};
     for (const t of vae.tensors) {
       const f = tensors.get(t.name);

@@ -1,0 +1,138 @@
+// The thread pool: T - 1 workers plus the calling thread over one shared WebAssembly.Memory.
+// The module is compiled once and posted to every worker. A command is dispatched by writing
+// it into the control block, bumping the generation and Atomics.notify; the caller runs share 0
+// itself, then Atomics.wait-s for the others (no spinning: spin loops collapse on a loaded
+// 2-core machine). A worker that throws or exits writes the reason into the control block and
+// counts itself done, so the caller wakes and rethrows it; a silent worker times out.
+import type { Kernels } from "../bindings/abi.js";
+import { CMD, CTRL, type Ctrl, runShare, type StaticPlan, type Workspace } from "./engine.js";
+import type { WorkerInit } from "./worker.js";
+
+interface AnyWorker {
+  postMessage(m: unknown): void;
+  terminate(): unknown;
+}
+
+export interface PoolOptions {
+  /** how long to wait for the workers of one command before giving up (default 120 s) */
+  timeoutMs?: number;
+}
+
+export class Pool {
+  private disposed = false;
+  /** set when a worker died: every later run throws it */
+  private broken: string | null = null;
+  private constructor(
+    readonly threads: number,
+    private readonly workers: AnyWorker[],
+    private readonly ctrl: Ctrl,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Starts threads - 1 workers; resolves when each has instantiated the module. */
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, plan: StaticPlan, pCtrl: number, ctrl: Ctrl,
+    threads: number, opts: PoolOptions = {}): Promise<Pool> {
+    const url = new URL("./worker.js", import.meta.url);
+    const workers: AnyWorker[] = [];
+    const ready: Promise<void>[] = [];
+    const isNode = typeof process !== "undefined" && !!(process as { versions?: { node?: string } }).versions?.node && typeof window === "undefined";
+    Atomics.store(ctrl.i, CTRL.cmd, 0);
+    for (let index = 1; index < threads; index++) {
+      const init: WorkerInit = { module, memory, plan, pCtrl, index, threads };
+      if (isNode) {
+        const { Worker } = await import("node:worker_threads");
+        const w = new Worker(url);
+        ready.push(new Promise((resolve, reject) => {
+          w.once("message", () => resolve());
+          w.once("error", reject);
+          w.once("exit", (code) => reject(new Error(`vae-wasm: worker ${index} exited with code ${code} while starting`)));
+        }));
+        w.postMessage(init);
+        workers.push(w as unknown as AnyWorker);
+      } else {
+        const w = new Worker(url, { type: "module" });
+        ready.push(new Promise((resolve, reject) => {
+          w.onmessage = () => resolve();
+          w.onerror = (e) => reject(new Error(`vae-wasm: worker ${index} failed to start: ${e.message}`));
+        }));
+        w.postMessage(init);
+        workers.push(w);
+      }
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      for (const w of workers) w.terminate();
+      throw e;
+    }
+    // an idle pool must not keep a Node process alive (only after start: unref'd workers
+    // would let the process exit while we wait for them to be ready)
+    for (const w of workers) (w as { unref?: () => void }).unref?.();
+    return new Pool(threads, workers, ctrl, opts.timeoutMs ?? 120_000);
+  }
+
+  /**
+   * Runs the command already written into the control block on the first `active` threads
+   * (the others wake, skip and count themselves done); throws a worker's error.
+   */
+  run(k: Kernels, plan: StaticPlan, ws: Workspace, active = this.threads): void {
+    if (this.broken) throw new Error(`vae-wasm: the thread pool stopped after a worker failed (${this.broken}); dispose this model and create a new one`);
+    if (this.disposed) throw new Error("vae-wasm: the thread pool was disposed");
+    const i = this.ctrl.i;
+    i[CTRL.threads] = active;
+    Atomics.store(i, CTRL.done, 0);
+    Atomics.store(i, CTRL.error, 0);
+    Atomics.add(i, CTRL.gen, 1);
+    Atomics.notify(i, CTRL.gen);
+    let mine: unknown = null;
+    try {
+      runShare(k, plan, ws, this.ctrl, 0, active);
+    } catch (e) {
+      mine = e;
+    }
+    const others = this.threads - 1;
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const done = Atomics.load(i, CTRL.done);
+      if (done >= others) break;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.dispose();
+        throw new Error(`vae-wasm: ${others - done} worker(s) did not finish a step within ${this.timeoutMs} ms; the pool was stopped`);
+      }
+      Atomics.wait(i, CTRL.done, done, Math.min(left, 1000));
+    }
+    if (mine) throw mine;
+    const failed = Atomics.load(i, CTRL.error);
+    if (failed) {
+      const bytes = this.ctrl.msg;
+      const end = bytes.indexOf(0);
+      const message = new TextDecoder().decode(bytes.slice(0, end < 0 ? bytes.length : end)) || `vae-wasm: worker ${Math.abs(failed)} failed`;
+      if (failed < 0) {
+        // a dead worker never answers again: stop the rest now rather than time out later
+        this.broken = message;
+        this.dispose();
+      }
+      throw new Error(message);
+    }
+  }
+
+  /** Stops every worker. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    Atomics.store(this.ctrl.i, CTRL.cmd, CMD.stop);
+    Atomics.add(this.ctrl.i, CTRL.gen, 1);
+    Atomics.notify(this.ctrl.i, CTRL.gen);
+    for (const w of this.workers) w.terminate();
+  }
+
+  get alive(): boolean {
+    return !this.disposed;
+  }
+
+  /** @internal the worker objects (tests check they are gone after dispose) */
+  get _workers(): readonly unknown[] {
+    return this.workers;
+  }
+}

@@ -1,0 +1,88 @@
+// A worker of the thread pool: instantiates the shared module over the shared memory, then
+// waits on the control block (Atomics.wait) and runs its share of each command. Errors, and the
+// worker's own exit, are reported through the control block so the coordinator, which is
+// blocked in Atomics.wait and cannot receive messages, wakes with the reason.
+import type { Kernels } from "../bindings/abi.js";
+import { bindMemory, CMD, CTRL, ctrlViews, readLayout, runShare, type StaticPlan } from "./engine.js";
+
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  plan: StaticPlan;
+  pCtrl: number;
+  index: number;
+  threads: number;
+}
+
+interface Port {
+  postMessage(m: unknown): void;
+  on?(ev: "message", f: (m: WorkerInit) => void): void;
+  onmessage?: ((e: { data: WorkerInit }) => void) | null;
+}
+
+const isNode = typeof process !== "undefined" && !!(process as { versions?: { node?: string } }).versions?.node && typeof self === "undefined";
+
+async function main(): Promise<void> {
+  let port: Port;
+  if (isNode) {
+    const wt = await import("node:worker_threads");
+    port = wt.parentPort as unknown as Port;
+  } else {
+    port = self as unknown as Port;
+  }
+  const init = await new Promise<WorkerInit>((resolve) => {
+    if (port.on) port.on("message", (m) => resolve(m));
+    else port.onmessage = (e) => resolve(e.data);
+  });
+  const { module, memory, plan, pCtrl, index, threads } = init;
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const k = instance.exports as unknown as Kernels;
+  bindMemory(k, memory);
+  const ctrl = ctrlViews(memory.buffer, pCtrl);
+  // error slot: +index for a thrown error (the worker lives on), -index when the worker exits
+  const fail = (message: string, exiting = false) => {
+    const bytes = new TextEncoder().encode(message.slice(0, 900));
+    ctrl.msg.fill(0);
+    ctrl.msg.set(bytes);
+    Atomics.store(ctrl.i, CTRL.error, exiting ? -index : index);
+  };
+  const finish = () => {
+    Atomics.add(ctrl.i, CTRL.done, 1);
+    Atomics.notify(ctrl.i, CTRL.done);
+  };
+  if (isNode) {
+    // a worker that exits while the coordinator waits must still wake it
+    process.on("exit", (code) => {
+      if (Atomics.load(ctrl.i, CTRL.cmd) !== CMD.stop) {
+        fail(`vae-wasm worker ${index} exited (code ${code}) during a step`, true);
+        finish();
+      }
+    });
+  }
+  // Read the generation BEFORE announcing readiness: a command dispatched right after "ready"
+  // must look new to this worker, or it would wait for the next one and the caller forever.
+  let seen = Atomics.load(ctrl.i, CTRL.gen);
+  port.postMessage({ ready: index });
+  for (;;) {
+    Atomics.wait(ctrl.i, CTRL.gen, seen);
+    seen = Atomics.load(ctrl.i, CTRL.gen);
+    const cmd = Atomics.load(ctrl.i, CTRL.cmd);
+    if (cmd === CMD.stop) break;
+    try {
+      if (cmd === CMD.faultExit && index === 1) process.exit(3);
+      // the workspace may have been re-laid since the last command
+      const active = Atomics.load(ctrl.i, CTRL.threads);
+      if (index < active) {
+        const ws = readLayout(new Int32Array(memory.buffer, plan.pLayout, 256), plan, threads);
+        runShare(k, plan, ws, ctrl, index, active);
+      }
+    } catch (e) {
+      fail(`vae-wasm worker ${index}: ${(e as Error)?.stack ?? String(e)}`);
+    }
+    finish();
+  }
+}
+
+main().catch((e) => {
+  console.error("vae-wasm worker failed to start:", e);
+});

@@ -1,0 +1,92 @@
+// Multithreaded training on workers over one shared memory (the built package in dist/: workers
+// run dist/src/worker.js; `npm test` builds first). Results must be bitwise identical for any
+// thread count; worker failures must surface as errors, never hangs.
+import { describe, expect, it } from "vitest";
+import { VAE } from "../dist/src/index.js";
+import { ESTIMATOR_NAMES } from "../src/estimators.js";
+import { rng, uniform } from "./helpers/env.js";
+
+const D = 40, B = 24;
+const data = Float32Array.from(uniform(240 * D, 0, 1, rng(77)));
+const small = (threads: number, extra: object = {}) =>
+  VAE.create({ inputDim: D, latentDim: 5, hidden: [24], activation: "tanh", seed: 9, threads, ...extra });
+
+describe("threads", () => {
+  it.each(ESTIMATOR_NAMES)("%s: losses and parameters after 200 steps are bitwise identical for 1, 2 and 3 threads", async (estimator) => {
+    const runs: { losses: number[]; params: Record<string, Float32Array> }[] = [];
+    for (const threads of [1, 2, 3]) {
+      const vae = await small(threads);
+      expect(vae.threads).toBe(threads);
+      const losses: number[] = [];
+      for (let s = 0; s < 200; s++) {
+        const start = (s * B) % (240 - B);
+        losses.push(vae.trainStep(data.subarray(start * D, (start + B) * D), { estimator, samples: 3, binarize: true, learningRate: 3e-3 }));
+      }
+      runs.push({ losses, params: vae.stateDict() });
+      vae.dispose();
+    }
+    expect(runs[0].losses.every(Number.isFinite)).toBe(true);
+    for (const r of runs.slice(1)) {
+      expect(r.losses).toEqual(runs[0].losses);
+      for (const [name, t] of Object.entries(runs[0].params)) expect(r.params[name], name).toEqual(t);
+    }
+  });
+
+  it("fit, elbo and logLikelihood give the same numbers on 1 and 2 threads (and per-call threads)", async () => {
+    const one = await small(1), two = await small(2);
+    const h1 = await one.fit(data, { epochs: 2, batchSize: 32, estimator: "iwae", samples: 4 });
+    const h2 = await two.fit(data, { epochs: 2, batchSize: 32, estimator: "iwae", samples: 4 });
+    expect(h2.map((h) => h.loss)).toEqual(h1.map((h) => h.loss));
+    expect(two.elbo(data)).toBe(one.elbo(data));
+    expect(two.logLikelihood(data, { samples: 300 }).perExample).toEqual(one.logLikelihood(data, { samples: 300 }).perExample);
+    expect(two.logLikelihood(data, { samples: 300, threads: 1 }).perExample).toEqual(one.logLikelihood(data, { samples: 300 }).perExample);
+    expect(() => two.elbo(data, { threads: 3 })).toThrow(/options.threads must be an integer in \[1, 2\]; got 3/);
+    one.dispose();
+    two.dispose();
+  });
+
+  it("a worker that throws rejects the call with its message; the pool keeps working", async () => {
+    const vae = await small(2);
+    expect(() => vae._injectWorkerFault("throw")).toThrow(/injected fault in worker 1/);
+    expect(Number.isFinite(vae.trainStep(data.subarray(0, B * D)))).toBe(true);
+    vae.dispose();
+  });
+
+  it("a worker that exits fails the call at once (no hang), and every later call says why", async () => {
+    const vae = await small(2);
+    const t0 = Date.now();
+    expect(() => vae._injectWorkerFault("exit")).toThrow(/worker 1 exited \(code 3\) during a step/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(() => vae.trainStep(data.subarray(0, B * D))).toThrow(/thread pool stopped after a worker failed/);
+    vae.dispose();
+  }, 30_000);
+
+  it("dispose terminates every worker", async () => {
+    const vae = await small(3);
+    const workers = vae._workers as { threadId: number; once(ev: "exit", f: () => void): void }[];
+    expect(workers).toHaveLength(2);
+    expect(workers.every((w) => w.threadId > 0)).toBe(true);
+    const exited = workers.map((w) => new Promise<void>((resolve) => w.once("exit", resolve)));
+    vae.dispose();
+    await Promise.all(exited);
+    expect(workers.every((w) => w.threadId === -1)).toBe(true);
+  });
+
+  it("fit can be aborted between steps on a threaded model", async () => {
+    const vae = await small(2);
+    const ctrl = new AbortController();
+    let n = 0;
+    await expect(vae.fit(data, { epochs: 1000, batchSize: 8, signal: ctrl.signal, onProgress: () => { if (++n === 50) ctrl.abort(); } })).rejects.toThrow(/abort/i);
+    expect(vae.stepCount).toBeGreaterThanOrEqual(50);
+    vae.dispose();
+  });
+
+  it("threads are validated", async () => {
+    await expect(small(0)).rejects.toThrow(/options.threads must be an integer in \[1, 256\]; got 0/);
+    await expect(VAE.create({ threads: "all" as never })).rejects.toThrow(/options.threads must be an integer/);
+    const auto = await VAE.create({ inputDim: 4, latentDim: 2, hidden: [3], threads: "auto" });
+    expect(auto.threads).toBeGreaterThanOrEqual(1);
+    expect(auto.threads).toBeLessThanOrEqual(4);
+    auto.dispose();
+  });
+});
