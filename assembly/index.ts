@@ -7,6 +7,7 @@ export { reparameterize, gaussianLogProbs, klStandardNormal, latentBackward, imp
 export { bernoulliLogProb, bernoulliBackward, gaussianLogProb, gaussianBackward } from "./likelihood";
 export { randomNormal, bernoulliSample } from "./rng";
 export { adam, sumChunks } from "./adam";
+export { accumulateMoments, accumulateDifference } from "./stats";
 
 /** First free byte above the module's static data: JS lays its arena out from here. */
 export function heapBase(): usize {

@@ -64,6 +64,11 @@ export interface Kernels {
   ): void;
   /** g[i] = Σ_c g[c·stride + i] over [i0, i1), chunk order. */
   sumChunks(g: number, i0: number, i1: number, chunks: number, chunkStride: number): void;
+
+  /** f64 sum += g, sq += g² over [i0, i1). */
+  accumulateMoments(sum: number, sq: number, g: number, i0: number, i1: number): void;
+  /** f64 moments of d = g - ref over [i0, i1); returns Σ d·dir. */
+  accumulateDifference(sum: number, sq: number, g: number, ref: number, dir: number, i0: number, i1: number): number;
 }
 
 /** Activation codes shared with assembly/dense.ts. */

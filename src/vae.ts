@@ -174,6 +174,37 @@ export interface LogLikelihoodOptions {
   threads?: number;
 }
 
+export interface GradientStatsOptions {
+  /** estimators to compare; the first is the reference of the t-tests (default ['td', 'stl']) */
+  estimators?: EstimatorOption[];
+  /** gradient draws per estimator (default 100) */
+  draws?: number;
+  samples?: number;
+  seed?: number;
+}
+
+export interface GroupStats {
+  /** ‖E g‖ */
+  meanNorm: number;
+  /** tr Var g = Σ_i Var g_i */
+  varianceTrace: number;
+  /** ‖E g‖ / √(tr Var g) */
+  snr: number;
+  /** mean over parameters with Var > 0 of |E g_i| / sd(g_i) */
+  meanSnr: number;
+  /** paired t-statistic of "same expectation as the reference" (0 for the reference itself) */
+  t: number;
+}
+
+export interface GradientStats {
+  draws: number;
+  samples: number;
+  reference: string;
+  groups: string[];
+  /** estimator name → group name → statistics */
+  estimators: Record<string, Record<string, GroupStats>>;
+}
+
 export interface LogLikelihoodResult {
   /** mean estimate of log p(x) per example, nats (the test NLL is its negative) */
   mean: number;
@@ -833,6 +864,109 @@ export class VAE {
     const g = this.f32(this.pGrads, this.nParams);
     const grads = Object.fromEntries(this.tensors.map((t) => [t.name, g.slice(t.offset, t.offset + t.size)]));
     return { loss: -objective / B, grads };
+  }
+
+  /**
+   * Gradient statistics of several estimators at the current parameters (nothing is updated).
+   * For draw d = 0…draws−1 every estimator sees the SAME noise (the RNG at step d), so their
+   * differences are paired. Per parameter group (each tensor, plus 'encoder', 'decoder' and
+   * 'all'): the norm of the mean gradient, the trace of its covariance, the signal-to-noise
+   * ratio ‖E g‖/√tr Var g, the mean over parameters of |E g_i|/sd(g_i), and a paired t-statistic
+   * against the reference estimator (the first) for "same expectation": the mean over draws of
+   * u = Σ_i (g_i − g_ref,i)·s_i, s a fixed random ±1 direction, over its standard error
+   * (≈ N(0, 1) when the expectations agree). Moments are accumulated in f64 in WebAssembly.
+   */
+  gradientStats(x: MatrixLike, opts: GradientStatsOptions = {}): GradientStats {
+    const fn = "VAE.gradientStats";
+    this.checkAlive(fn);
+    checkKeys(fn, "options", opts, ["estimators", "draws", "samples", "seed"]);
+    const m = this.inputMatrix(fn, x);
+    const names = opts.estimators ?? ["td", "stl"];
+    if (!Array.isArray(names) || names.length === 0) fail(fn, "options.estimators", "a non-empty array of estimator names", names);
+    const ests = names.map((e, i) => resolveEstimator(fn, `options.estimators[${i}]`, e));
+    const N = checkInt(fn, "options.draws", opts.draws ?? 100, 2, 1 << 20);
+    const K = checkInt(fn, "options.samples", opts.samples ?? 1, 1, 1 << 16);
+    const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
+    const B = m.rows, P = this.nParams;
+    const ws = this.workspace(B, K);
+    const mark = this.arena.end;
+    try {
+      const f64s = (n: number) => this.arena.floats(2 * n); // byte pointer to n f64
+      const acc = ests.map(() => ({ sum: f64s(P), sq: f64s(P), dsum: f64s(P), dsq: f64s(P) }));
+      const pRef = this.arena.floats(P), pDir = this.arena.floats(P);
+      ensureMemory(this.rt, this.arena.end);
+      const mem = () => this.rt.memory.buffer;
+      new Uint8Array(mem(), acc[0].sum, this.arena.end - acc[0].sum).fill(0);
+      const dir = new Float32Array(mem(), pDir, P);
+      const rng = new SeededRandom(seed, 11);
+      for (let i = 0; i < P; i++) dir[i] = rng.next() < 0.5 ? -1 : 1;
+      // groups: each tensor's float range, and unions
+      const groups: { name: string; ranges: [number, number][] }[] = this.tensors.map((t) => ({ name: t.name, ranges: [[t.offset, t.offset + t.size]] }));
+      const encRanges = this.tensors.filter((t) => t.name.startsWith("encoder.")).map((t) => [t.offset, t.offset + t.size] as [number, number]);
+      const decRanges = this.tensors.filter((t) => t.name.startsWith("decoder.")).map((t) => [t.offset, t.offset + t.size] as [number, number]);
+      groups.push({ name: "encoder", ranges: encRanges }, { name: "decoder", ranges: decRanges }, { name: "all", ranges: [...encRanges, ...decRanges] });
+      const proj = ests.map(() => this.tensors.map(() => new Float64Array(N))); // per tensor, per draw
+      for (let d = 0; d < N; d++) {
+        ests.forEach((est, e) => {
+          this.loadBatch(ws, m, null, 0, B);
+          this.forward(ws, B, K, est, { drawEps: true, seed, step: d });
+          const objective = this.weigh(ws, B, K, est);
+          if (!Number.isFinite(objective)) throw new Error(`${fn}: the objective is ${objective} at draw ${d} for '${est.name}'`);
+          this.backward(ws, B, K, est);
+          this.dispatch(ws, CMD.sum);
+          this.k.accumulateMoments(acc[e].sum, acc[e].sq, this.pGrads, 0, P);
+          if (e === 0) {
+            new Uint8Array(mem()).copyWithin(pRef, this.pGrads, this.pGrads + 4 * P);
+          } else {
+            this.tensors.forEach((t, ti) => {
+              proj[e][ti][d] = this.k.accumulateDifference(acc[e].dsum, acc[e].dsq, this.pGrads, pRef, pDir, t.offset, t.offset + t.size);
+            });
+          }
+        });
+      }
+      const out: GradientStats = { draws: N, samples: K, reference: ests[0].name, groups: groups.map((g) => g.name), estimators: {} };
+      ests.forEach((est, e) => {
+        const sum = new Float64Array(mem(), acc[e].sum, P), sq = new Float64Array(mem(), acc[e].sq, P);
+        const perGroup: Record<string, GroupStats> = {};
+        for (const g of groups) {
+          let mean2 = 0, trace = 0, snrSum = 0, snrCount = 0;
+          for (const [i0, i1] of g.ranges) {
+            for (let i = i0; i < i1; i++) {
+              const mu = sum[i] / N;
+              const v = Math.max(0, (sq[i] - N * mu * mu) / (N - 1));
+              mean2 += mu * mu;
+              trace += v;
+              if (v > 0) {
+                snrSum += Math.abs(mu) / Math.sqrt(v);
+                snrCount++;
+              }
+            }
+          }
+          // paired t-statistic of the projected difference to the reference
+          let t = 0;
+          if (e > 0) {
+            const tensorIdx = g.ranges.map(([i0]) => this.tensors.findIndex((tt) => tt.offset === i0));
+            let su = 0, su2 = 0;
+            for (let d = 0; d < N; d++) {
+              let u = 0;
+              for (const ti of tensorIdx) u += proj[e][ti][d];
+              su += u;
+              su2 += u * u;
+            }
+            const mu = su / N, sd = Math.sqrt(Math.max(0, (su2 - N * mu * mu) / (N - 1)));
+            t = sd > 0 ? mu / (sd / Math.sqrt(N)) : mu === 0 ? 0 : Infinity * Math.sign(mu);
+          }
+          perGroup[g.name] = {
+            meanNorm: Math.sqrt(mean2), varianceTrace: trace, snr: trace > 0 ? Math.sqrt(mean2 / trace) : Infinity,
+            meanSnr: snrCount ? snrSum / snrCount : NaN, t,
+          };
+        }
+        out.estimators[est.name] = perGroup;
+      });
+      return out;
+    } finally {
+      this.arena.reset(mark);
+    }
   }
 
   /** The noise ([N, K, Z], row n·K + k) that lossAndGrads / fit draw for N rows at (seed, step). */
