@@ -19,6 +19,7 @@ Usage:
                                     loss, write samples.png, reconstructions.png and the model
   vae-wasm train [options]          train on MNIST and save the model
   vae-wasm eval MODEL [options]     test NLL (importance sampling), ELBO, IWAE bounds, active units
+  vae-wasm variance MODEL [options] gradient variance, SNR and t-tests of estimators on test digits
   vae-wasm help
 
 Model:
@@ -47,6 +48,8 @@ Evaluation:
   --samples K         eval: importance samples for the NLL (default 5000)
   --bounds K1,K2      eval: IWAE bounds to report (default 5,50)
   --binarize          eval: binarize the test images once (seed --seed); default: as the model was trained
+  --estimators A,B    variance: estimators to compare, the first is the t-tests' reference (default td,stl,iwae,dreg)
+  --draws N           variance: gradient draws per estimator (default 100); --samples K (default 5) for all
 Output:
   --out FILE          model file (train default: model.safetensors; demo: OUTDIR/model.safetensors)
   --out-dir DIR       demo pictures and model (default out)
@@ -60,7 +63,7 @@ interface Args {
   epochs: number; batchSize: number; lr: number; estimator: string; samples: number; binarize: boolean;
   trainSize?: number; testSize?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
-  threads: number | "auto";
+  threads: number | "auto"; estimators: string[]; draws: number;
 }
 
 function usageError(msg: string): never {
@@ -90,7 +93,7 @@ function parse(argv: string[]): { command: string; args: Args } {
         "train-size": { type: "string" }, "test-size": { type: "string" }, data: { type: "string" },
         out: { type: "string" }, "out-dir": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
         preset: { type: "string" }, stages: { type: "string" }, "eval-samples": { type: "string" }, bounds: { type: "string" },
-        threads: { type: "string" },
+        threads: { type: "string" }, estimators: { type: "string" }, draws: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -99,9 +102,14 @@ function parse(argv: string[]): { command: string; args: Args } {
   }
   const { values: v, positionals } = parsed;
   const command = v.help ? "help" : positionals[0] ?? "help";
-  const model = command === "eval" ? positionals[1] : undefined;
-  if (command === "eval" && !model) usageError("eval needs the model file: vae-wasm eval MODEL.safetensors");
-  if (positionals.length > (command === "eval" ? 2 : 1)) usageError(`unexpected argument '${positionals[positionals.length - 1]}'`);
+  const takesModel = command === "eval" || command === "variance";
+  const model = takesModel ? positionals[1] : undefined;
+  if (takesModel && !model) usageError(`${command} needs the model file: vae-wasm ${command} MODEL.safetensors`);
+  if (positionals.length > (takesModel ? 2 : 1)) usageError(`unexpected argument '${positionals[positionals.length - 1]}'`);
+  const estimators = (v.estimators ?? "td,stl,iwae,dreg").split(",");
+  for (const e of estimators) {
+    if (!(ESTIMATOR_NAMES as readonly string[]).includes(e)) usageError(`--estimators must list names from ${ESTIMATOR_NAMES.join(", ")}; got '${e}'`);
+  }
   let preset: Preset | undefined;
   if (v.preset !== undefined) {
     const make = PRESETS[v.preset];
@@ -130,7 +138,8 @@ function parse(argv: string[]): { command: string; args: Args } {
       build: v.build as BuildName | undefined, epochs: preset ? preset.fit.epochs : num("epochs", v.epochs, 10, true, 1),
       batchSize: preset ? preset.fit.batchSize! : num("batch-size", v["batch-size"], 128, true, 1), lr: num("lr", v.lr, 1e-3, false, 0),
       estimator: v.estimator ?? "analytic",
-      samples: num("samples", v.samples, command === "eval" ? 5000 : 1, true, 1), samplesGiven: v.samples !== undefined,
+      samples: num("samples", v.samples, command === "eval" ? 5000 : command === "variance" ? 5 : 1, true, 1), samplesGiven: v.samples !== undefined,
+      estimators, draws: num("draws", v.draws, 100, true, 2),
       binarize: (v.binarize ?? false) || (preset?.binarize ?? false), binarizeGiven: v.binarize !== undefined,
       preset, evalSamples: v["eval-samples"] === undefined ? undefined : num("eval-samples", v["eval-samples"], 0, true, 1),
       model, bounds, threads: v.threads === undefined || v.threads === "auto" ? (v.threads === "auto" ? "auto" : 1) : num("threads", v.threads, 1, true, 1),
@@ -257,12 +266,7 @@ function progressLine(args: Args, label: string): (done: number, total: number) 
 
 async function evaluate(args: Args): Promise<void> {
   const t0 = performance.now();
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(args.model!);
-  } catch (e) {
-    throw new Error(`cannot read model '${args.model}': ${(e as Error).message}`);
-  }
+  const bytes = readModel(args.model!);
   const vae = await VAE.load(bytes, { build: args.build, threads: args.threads });
   const { decodeSafetensors } = await import("./safetensors.js");
   const training = JSON.parse(decodeSafetensors(bytes).metadata.training ?? "{}") as { binarize?: boolean };
@@ -297,6 +301,41 @@ async function evaluate(args: Args): Promise<void> {
   vae.dispose();
 }
 
+async function variance(args: Args): Promise<void> {
+  const t0 = performance.now();
+  const vae = await VAE.load(readModel(args.model!), { build: args.build, threads: args.threads });
+  const ds = await loadMnist(args.data);
+  const n = args.testSize ?? 100;
+  const x = args.binarize ? binarizeOnce(takeRows(ds.test, n), args.seed) : takeRows(ds.test, n);
+  log(args, `vae-wasm variance: ${args.model}, ${x.rows} test images, ${args.draws} draws, K=${args.samples}, estimators ${args.estimators.join(", ")}`);
+  const stats = vae.gradientStats(x, { estimators: args.estimators as never, draws: args.draws, samples: args.samples, seed: args.seed });
+  if (args.json) {
+    process.stdout.write(JSON.stringify({ model: args.model, images: x.rows, ...stats, seconds: (performance.now() - t0) / 1000 }) + "\n");
+  } else {
+    process.stdout.write(`${"estimator".padEnd(10)}${"group".padEnd(10)}${"tr Var g".padStart(12)}${"‖E g‖".padStart(12)}${"SNR".padStart(10)}${"t vs " + stats.reference}\n`.replace(/t vs/, "   t vs"));
+    for (const [name, groups] of Object.entries(stats.estimators)) {
+      for (const group of ["encoder", "decoder"]) {
+        const g = groups[group];
+        process.stdout.write(`${name.padEnd(10)}${group.padEnd(10)}${g.varianceTrace.toExponential(3).padStart(12)}${g.meanNorm.toExponential(3).padStart(12)}` +
+          `${g.snr.toFixed(3).padStart(10)}${(name === stats.reference ? "-" : g.t.toFixed(2)).padStart(10)}\n`);
+      }
+    }
+    const ref = stats.estimators[stats.reference].encoder.varianceTrace;
+    for (const name of Object.keys(stats.estimators)) {
+      if (name !== stats.reference) process.stdout.write(`encoder variance ${name}/${stats.reference}: ${(stats.estimators[name].encoder.varianceTrace / ref).toFixed(4)}\n`);
+    }
+  }
+  vae.dispose();
+}
+
+function readModel(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new Error(`cannot read model '${path}': ${(e as Error).message}`);
+  }
+}
+
 async function main(): Promise<void> {
   const { command, args } = parse(process.argv.slice(2));
   switch (command) {
@@ -304,6 +343,7 @@ async function main(): Promise<void> {
     case "train": return train(args, false);
     case "demo": return train(args, true);
     case "eval": return evaluate(args);
+    case "variance": return variance(args);
     default: usageError(`unknown command '${command}'`);
   }
 }

@@ -132,11 +132,16 @@ export interface FitOptions extends StepOptions {
   signal?: AbortSignal;
   /** Threads for this call, at most the model's `threads` (default: all of them). */
   threads?: number;
+  /**
+   * Record gradient statistics while training: every `every` steps (and before the first),
+   * gradientStats on `data` (default: the first 100 training rows) is passed to `onStats`.
+   */
+  gradientStats?: GradientStatsOptions & { every: number; data?: MatrixLike; onStats: (step: number, stats: GradientStats) => void };
 }
 
 const FIT_KEYS = [
   "epochs", "batchSize", "learningRate", "betas", "adamEps", "weightDecay", "estimator", "samples",
-  "binarize", "shuffle", "validationData", "onProgress", "onEpochEnd", "signal", "threads",
+  "binarize", "shuffle", "validationData", "onProgress", "onEpochEnd", "signal", "threads", "gradientStats",
 ] as const;
 
 export interface LossAndGrads {
@@ -470,11 +475,19 @@ export class VAE {
       c: a.floats(Rc), r: a.floats(Rc), wt: a.floats(Rc),
       kl: a.floats(Bc), bound: a.floats(Bc),
     };
-    ensureMemory(this.rt, a.end);
+    this.grow(a.end);
     writeLayout(new Int32Array(this.rt.memory.buffer, this.plan.pLayout, 256), ws);
-    this.ctrl = ctrlViews(this.rt.memory.buffer, this.pCtrl); // the buffer may have grown
     this.ws = ws;
     return ws;
+  }
+
+  /**
+   * Grows the memory to `bytes`. Growing a non-shared memory detaches its old ArrayBuffer, so
+   * the control-block views are re-made here, the one place memory grows after layout.
+   */
+  private grow(bytes: number): void {
+    ensureMemory(this.rt, bytes);
+    this.ctrl = ctrlViews(this.rt.memory.buffer, this.pCtrl);
   }
 
   private f32(bytePtr: number, n: number): Float32Array {
@@ -894,7 +907,7 @@ export class VAE {
       const f64s = (n: number) => this.arena.floats(2 * n); // byte pointer to n f64
       const acc = ests.map(() => ({ sum: f64s(P), sq: f64s(P), dsum: f64s(P), dsq: f64s(P) }));
       const pRef = this.arena.floats(P), pDir = this.arena.floats(P);
-      ensureMemory(this.rt, this.arena.end);
+      this.grow(this.arena.end);
       const mem = () => this.rt.memory.buffer;
       new Uint8Array(mem(), acc[0].sum, this.arena.end - acc[0].sum).fill(0);
       const dir = new Float32Array(mem(), pDir, P);
@@ -1068,9 +1081,23 @@ export class VAE {
       fail(fn, "options.signal", "an AbortSignal", signal);
     }
     signal?.throwIfAborted();
+    let record: ((force: boolean) => void) | null = null;
+    if (options.gradientStats !== undefined) {
+      const g = options.gradientStats;
+      checkKeys(fn, "options.gradientStats", g, ["every", "data", "onStats", "estimators", "draws", "samples", "seed"]);
+      const every = checkInt(fn, "options.gradientStats.every", g.every, 1);
+      if (typeof g.onStats !== "function") fail(fn, "options.gradientStats.onStats", "a function (step, stats) => void", g.onStats);
+      const probe = g.data !== undefined ? this.inputMatrix(fn, g.data, "options.gradientStats.data")
+        : { data: m.data.subarray(0, Math.min(100, m.rows) * m.cols), rows: Math.min(100, m.rows), cols: m.cols };
+      const { every: _e, data: _d, onStats: _o, ...statsOpts } = g;
+      record = (force) => {
+        if (force || this.steps % every === 0) g.onStats(this.steps, this.gradientStats(probe, statsOpts));
+      };
+      record(true);
+    }
 
     const stepsPerEpoch = Math.ceil(m.rows / batch);
-    const ws = this.workspace(Math.min(batch, m.rows), cfg.K);
+    let ws = this.workspace(Math.min(batch, m.rows), cfg.K);
     const history: EpochRecord[] = [];
     let lastYield = performance.now();
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -1084,6 +1111,10 @@ export class VAE {
         this.loadBatch(ws, m, order, s * batch, B);
         lossSum -= this.step(fn, ws, B, cfg, lr, `at epoch ${epoch + 1}, step ${s + 1} `);
         seen += B;
+        if (record) {
+          record(false);
+          ws = this.workspace(Math.min(batch, m.rows), cfg.K); // gradientStats may have re-laid it
+        }
         if (options.onProgress) {
           const dt = (performance.now() - t0) / 1000;
           options.onProgress({ epoch: epoch + 1, epochs, step: s + 1, stepsPerEpoch, loss: lossSum / seen, examplesPerSecond: seen / Math.max(dt, 1e-9) });

@@ -47,6 +47,18 @@ describe("vae-wasm CLI", () => {
     expect(out.activeUnits).toBeLessThanOrEqual(4);
   });
 
+  it("variance --json compares estimators' gradient statistics on the model", () => {
+    const r = cli("variance", model, "--test-size", "20", "--draws", "6", "--samples", "2", "--estimators", "td,stl,dreg", "--json", "--quiet");
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.reference).toBe("td");
+    expect(Object.keys(out.estimators)).toEqual(["td", "stl", "dreg"]);
+    for (const e of ["td", "stl", "dreg"]) expect(out.estimators[e].encoder.varianceTrace).toBeGreaterThan(0);
+    const text = cli("variance", model, "--test-size", "20", "--draws", "6", "--quiet");
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/encoder variance stl\/td: \d+\.\d{4}/);
+  });
+
   it("demo writes samples and reconstructions as 8-column PNG grids", () => {
     const outDir = join(dir, "demo");
     const r = cli("demo", "--train-size", "200", "--test-size", "50", "--epochs", "1", "--hidden", "16", "--latent", "2", "--out-dir", outDir, "--quiet");
@@ -67,6 +79,7 @@ describe("vae-wasm CLI", () => {
     [["train", "--preset", "mnist-2000"], /--preset must be one of iwae-mnist; got 'mnist-2000'/],
     [["train", "--bogus"], /Unknown option '--bogus'/],
     [["eval"], /eval needs the model file/],
+    [["variance", "m.safetensors", "--estimators", "td,reinforce"], /--estimators must list names from analytic, td/],
     [["fly"], /unknown command 'fly'/],
   ])("usage error %j exits 2 with a message", (args, message) => {
     const r = cli(...(args as string[]));
