@@ -6,9 +6,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import cliProgress from "cli-progress";
 import { VAE, type EpochRecord, type FitProgress } from "./vae.js";
-import { binarize as binarizeOnce, loadMnist, takeRows } from "./data.js";
+import { binarize as binarizeOnce, loadMnist, takeRows, type Dataset } from "./data.js";
 import { PRESETS, type Preset } from "./presets.js";
 import { gridPng, pairsGrid } from "./image.js";
+import { curvesFigure, manifold, trajectoryFigure, varianceFigure } from "./figures.js";
 import { ESTIMATOR_NAMES } from "./estimators.js";
 import { supportedBuilds, type BuildName } from "../bindings/load.js";
 
@@ -20,6 +21,7 @@ Usage:
   vae-wasm train [options]          train on MNIST and save the model
   vae-wasm eval MODEL [options]     test NLL (importance sampling), ELBO, IWAE bounds, active units
   vae-wasm variance MODEL [options] gradient variance, SNR and t-tests of estimators on test digits
+  vae-wasm figures [options]        write the figures (2-D manifolds, trajectory, variance, curves)
   vae-wasm help
 
 Model:
@@ -52,7 +54,7 @@ Evaluation:
   --draws N           variance: gradient draws per estimator (default 100); --samples K (default 5) for all
 Output:
   --out FILE          model file (train default: model.safetensors; demo: OUTDIR/model.safetensors)
-  --out-dir DIR       demo pictures and model (default out)
+  --out-dir DIR       demo and figures output (default out)
   --json              print one JSON object with the configuration, history and results
   --quiet             no progress output
 
@@ -63,7 +65,7 @@ interface Args {
   epochs: number; batchSize: number; lr: number; estimator: string; samples: number; binarize: boolean;
   trainSize?: number; testSize?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
-  threads: number | "auto"; estimators: string[]; draws: number;
+  threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean;
 }
 
 function usageError(msg: string): never {
@@ -139,7 +141,7 @@ function parse(argv: string[]): { command: string; args: Args } {
       batchSize: preset ? preset.fit.batchSize! : num("batch-size", v["batch-size"], 128, true, 1), lr: num("lr", v.lr, 1e-3, false, 0),
       estimator: v.estimator ?? "analytic",
       samples: num("samples", v.samples, command === "eval" ? 5000 : command === "variance" ? 5 : 1, true, 1), samplesGiven: v.samples !== undefined,
-      estimators, draws: num("draws", v.draws, 100, true, 2),
+      estimators, draws: num("draws", v.draws, 100, true, 2), epochsGiven: v.epochs !== undefined,
       binarize: (v.binarize ?? false) || (preset?.binarize ?? false), binarizeGiven: v.binarize !== undefined,
       preset, evalSamples: v["eval-samples"] === undefined ? undefined : num("eval-samples", v["eval-samples"], 0, true, 1),
       model, bounds, threads: v.threads === undefined || v.threads === "auto" ? (v.threads === "auto" ? "auto" : 1) : num("threads", v.threads, 1, true, 1),
@@ -202,6 +204,8 @@ async function train(args: Args, demo: boolean): Promise<void> {
       } : undefined,
       onEpochEnd: (r) => {
         bar?.stop();
+        // an importance-sampled NLL estimate for the curves (K=100 on 1000 test images: ~1 s)
+        if (demo) (r as EpochRecord & { nll?: number }).nll = -vae.logLikelihood(takeRows(testSet, 1000), { samples: 100, seed: args.seed }).mean;
         history.push(r);
         log(args, `epoch ${String(r.epoch).padStart(3)}  train loss ${r.loss.toFixed(2)}  test loss ${r.validationLoss!.toFixed(2)}  (${r.seconds.toFixed(1)} s)`);
       },
@@ -228,6 +232,8 @@ async function train(args: Args, demo: boolean): Promise<void> {
   const files: string[] = [outFile];
   if (demo) {
     mkdirSync(args.outDir, { recursive: true });
+    writeFileSync(join(args.outDir, "curves.svg"), await curvesFigure(history, `${ds.train.cols}-${args.hidden.join("-")}-${args.latent} VAE on MNIST: training curves`));
+    files.push(join(args.outDir, "curves.svg"));
     const samples = vae.sample(64, { seed: args.seed });
     writeFileSync(join(args.outDir, "samples.png"), gridPng(samples, 64, { columns: 8 }));
     const n = 32;
@@ -236,6 +242,7 @@ async function train(args: Args, demo: boolean): Promise<void> {
     const pairs = pairsGrid(inputs, recon, n, 8, testSet.cols);
     writeFileSync(join(args.outDir, "reconstructions.png"), gridPng(pairs, pairs.length / testSet.cols, { columns: 8 }));
     files.push(join(args.outDir, "samples.png"), join(args.outDir, "reconstructions.png"));
+    if (!aborted) files.push(...await figures(args, ds, false));
   }
   const seconds = (performance.now() - t0) / 1000;
   if (args.json) {
@@ -328,6 +335,56 @@ async function variance(args: Args): Promise<void> {
   vae.dispose();
 }
 
+/**
+ * Writes the figures that need their own small trainings: 2-D manifolds (Bernoulli and the seed's
+ * Gaussian decoder), gradient variance over training, and the linear-Gaussian trajectory.
+ */
+async function figures(args: Args, ds: Dataset, standalone: boolean): Promise<string[]> {
+  const out = args.outDir;
+  mkdirSync(out, { recursive: true });
+  const files: string[] = [];
+  const epochs = standalone && args.epochsGiven ? args.epochs : 5;
+  const train = args.trainSize ? takeRows(ds.train, args.trainSize) : ds.train;
+  const test = args.testSize ? takeRows(ds.test, args.testSize) : ds.test;
+  // 1. the learned 2-D manifold, Bernoulli decoder (Kingma & Welling's figure)
+  for (const [name, likelihood] of [["manifold.png", "bernoulli"], ["manifold-gaussian.png", { type: "gaussian", variance: 0.05 }]] as const) {
+    log(args, `figures: training a 784-400-2 VAE (${typeof likelihood === "string" ? likelihood : "Gaussian, variance 0.05"}) for ${epochs} epochs`);
+    const vae = await VAE.create({ inputDim: train.cols, latentDim: 2, hidden: [400], likelihood, seed: args.seed, threads: args.threads });
+    await vae.fit(train, { epochs, batchSize: 128 });
+    const grid = manifold(vae, 20);
+    for (let i = 0; i < grid.length; i++) grid[i] = Math.min(1, Math.max(0, grid[i]));
+    writeFileSync(join(out, name), gridPng(grid, 400, { columns: 20, gap: 0, scale: 1 }));
+    files.push(join(out, name));
+    vae.dispose();
+  }
+  // 2. gradient variance of TD, STL, IWAE and DReG over training (encoder), on 100 test digits
+  log(args, "figures: recording gradient statistics while training a 784-400-20 VAE (STL, 1 epoch)");
+  const vae = await VAE.create({ inputDim: train.cols, latentDim: 20, hidden: [400], seed: args.seed, threads: args.threads });
+  const probe = takeRows(test, 100);
+  const records: { step: number; estimator: string; varianceTrace: number; snr: number }[] = [];
+  const record = () => {
+    for (const [ests, samples] of [[["td", "stl"], 1], [["iwae", "dreg"], 5]] as const) {
+      const s = vae.gradientStats(probe, { estimators: [...ests], draws: 20, samples, seed: args.seed });
+      for (const e of ests) {
+        records.push({ step: vae.stepCount, estimator: samples > 1 ? `${e} (K=5)` : e, varianceTrace: s.estimators[e].encoder.varianceTrace, snr: s.estimators[e].encoder.snr });
+      }
+    }
+  };
+  record();
+  const every = Math.max(1, Math.floor(Math.ceil(train.rows / 128) / 10)); // ten records per epoch
+  await vae.fit(train, { epochs: 1, batchSize: 128, estimator: "stl", onProgress: (p) => { if (p.step % every === 0) record(); } });
+  vae.dispose();
+  writeFileSync(join(out, "variance.svg"), await varianceFigure(records, "Encoder gradient variance and SNR during training (MNIST, 784-400-20, 100 test digits, 20 draws)"));
+  files.push(join(out, "variance.svg"));
+  const last = records.filter((r) => r.step === records[records.length - 1].step);
+  const ratio = (a: string, b: string) => last.find((r) => r.estimator === a)!.varianceTrace / last.find((r) => r.estimator === b)!.varianceTrace;
+  log(args, `figures: after training, encoder variance STL/TD = ${ratio("stl", "td").toFixed(3)}, DReG/IWAE (K=5) = ${ratio("dreg (K=5)", "iwae (K=5)").toFixed(3)}`);
+  // 3. the seed's trajectory figure
+  writeFileSync(join(out, "trajectory.svg"), await trajectoryFigure());
+  files.push(join(out, "trajectory.svg"));
+  return files;
+}
+
 function readModel(path: string): Uint8Array {
   try {
     return readFileSync(path);
@@ -344,6 +401,11 @@ async function main(): Promise<void> {
     case "demo": return train(args, true);
     case "eval": return evaluate(args);
     case "variance": return variance(args);
+    case "figures": {
+      const files = await figures(args, await loadMnist(args.data), true);
+      process.stdout.write(`wrote ${files.join(", ")}\n`);
+      return;
+    }
     default: usageError(`unknown command '${command}'`);
   }
 }

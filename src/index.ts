@@ -9,6 +9,8 @@ export { AnalyticKL, TotalDerivative, PathDerivative, IWAE, IWAEPath, DReG, Scor
 export type { Estimator, EstimatorName, StepRows } from "./estimators.js";
 export { parseIdx, readIdxFile, imagesToMatrix, loadMnist, takeRows, binarize } from "./data.js";
 export { iwaeMnist, PRESETS } from "./presets.js";
+export { linearGaussian, linearGaussianVAE, posteriorEncoder, exactElbo, exactLogMarginal } from "./linear-gaussian.js";
+export type { LinearGaussian } from "./linear-gaussian.js";
 export type { Preset } from "./presets.js";
 export type { IdxArray, Dataset } from "./data.js";
 export type { Matrix, MatrixLike } from "./validate.js";

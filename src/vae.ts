@@ -1108,13 +1108,13 @@ export class VAE {
       for (let s = 0; s < stepsPerEpoch; s++) {
         const B = Math.min(batch, m.rows - s * batch);
         const lr = typeof lrOpt === "function" ? checkNumber(fn, `options.learningRate(${epoch}, ${s})`, lrOpt(epoch, s), { gt: 0 }) : lrOpt;
+        // re-fetched every step (free when unchanged): a callback may have used the model with a
+        // bigger batch (encode, gradientStats…) and so re-laid the workspace
+        ws = this.workspace(Math.min(batch, m.rows), cfg.K);
         this.loadBatch(ws, m, order, s * batch, B);
         lossSum -= this.step(fn, ws, B, cfg, lr, `at epoch ${epoch + 1}, step ${s + 1} `);
         seen += B;
-        if (record) {
-          record(false);
-          ws = this.workspace(Math.min(batch, m.rows), cfg.K); // gradientStats may have re-laid it
-        }
+        record?.(false);
         if (options.onProgress) {
           const dt = (performance.now() - t0) / 1000;
           options.onProgress({ epoch: epoch + 1, epochs, step: s + 1, stepsPerEpoch, loss: lossSum / seen, examplesPerSecond: seen / Math.max(dt, 1e-9) });

@@ -125,3 +125,4 @@ describe("memory growth", () => {
     expect(Number.isFinite(vae.trainStep(x))).toBe(true);
   });
 });
+

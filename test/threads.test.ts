@@ -61,6 +61,23 @@ describe("threads", () => {
     vae.dispose();
   }, 30_000);
 
+  it("callbacks that use the model with other batch sizes (re-laying the workspace) leave threaded training unchanged", async () => {
+    const a = await small(1), b = await small(2);
+    await a.fit(data, { epochs: 2, batchSize: 10, estimator: "iwae", samples: 2 });
+    await b.fit(data, {
+      epochs: 2, batchSize: 10, estimator: "iwae", samples: 2,
+      onProgress: (p) => {
+        if (p.step % 3 === 0) {
+          b.gradientStats(data.subarray(0, 50 * D), { estimators: ["td"], draws: 2, samples: 7 }); // re-lays the workspace
+          b.encode(data);
+        }
+      },
+    });
+    expect(b.stateDict()).toEqual(a.stateDict());
+    a.dispose();
+    b.dispose();
+  });
+
   it("dispose terminates every worker", async () => {
     const vae = await small(3);
     const workers = vae._workers as { threadId: number; once(ev: "exit", f: () => void): void }[];
