@@ -118,7 +118,7 @@ export async function varianceFigure(records: { step: number; estimator: string;
         encoding: {
           x: { field: "step", type: "quantitative", title: "training step" },
           y: { field: "varianceTrace", type: "quantitative", scale: { type: "log" }, title: "encoder gradient variance tr Var g (log)" },
-          color: { field: "estimator", type: "nominal", legend: null },
+          color: { field: "estimator", type: "nominal", legend: { labelLimit: 300 } },
         },
       },
       {
@@ -143,9 +143,9 @@ export async function curvesFigure(history: (EpochRecord & { nll?: number })[], 
   return renderSvg({
     title, width: 520, height: 280, data: { values }, mark: { type: "line", point: true },
     encoding: {
-      x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
+      x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1, format: "d" } },
       y: { field: "nats", type: "quantitative", title: "nats per image (higher is better)", scale: { zero: false } },
-      color: { field: "series", type: "nominal", title: null },
+      color: { field: "series", type: "nominal", title: null, legend: { labelLimit: 300 } },
     },
   });
 }
