@@ -116,24 +116,24 @@ function linearBackward(k: Kernels, p: StaticPlan, l: Layer, grads: number, dy: 
 
 // ---------------------------------------------------------------- forward
 
-/** Encoder on examples [b0, b1): fills ws.enc and ws.h. */
-export function encodeRows(k: Kernels, p: StaticPlan, ws: Workspace, b0: number, b1: number, scratch: number): void {
-  let x = ws.x;
-  p.enc.forEach((l, i) => {
-    const y = i < p.enc.length - 1 ? ws.enc[i] : ws.h;
-    linearForward(k, p, l, y, x, b0, b1, scratch);
+/** An MLP over rows [m0, m1): layer i writes hidden[i], the last layer writes `out`. */
+function mlpForward(k: Kernels, p: StaticPlan, layers: Layer[], x: number, hidden: number[], out: number,
+  m0: number, m1: number, scratch: number): void {
+  layers.forEach((l, i) => {
+    const y = i < layers.length - 1 ? hidden[i] : out;
+    linearForward(k, p, l, y, x, m0, m1, scratch);
     x = y;
   });
 }
 
+/** Encoder on examples [b0, b1): fills ws.enc and ws.h. */
+export function encodeRows(k: Kernels, p: StaticPlan, ws: Workspace, b0: number, b1: number, scratch: number): void {
+  mlpForward(k, p, p.enc, ws.x, ws.enc, ws.h, b0, b1, scratch);
+}
+
 /** Decoder on rows [r0, r1) of ws.z: fills ws.dec and ws.out. */
 export function decodeRows(k: Kernels, p: StaticPlan, ws: Workspace, r0: number, r1: number, scratch: number): void {
-  let x = ws.z;
-  p.dec.forEach((l, i) => {
-    const y = i < p.dec.length - 1 ? ws.dec[i] : ws.out;
-    linearForward(k, p, l, y, x, r0, r1, scratch);
-    x = y;
-  });
+  mlpForward(k, p, p.dec, ws.z, ws.dec, ws.out, r0, r1, scratch);
 }
 
 /**
