@@ -22,6 +22,8 @@ Usage:
   vae-wasm eval MODEL [options]     test NLL (importance sampling), ELBO, IWAE bounds, active units
   vae-wasm variance MODEL [options] gradient variance, SNR and t-tests of estimators on test digits
   vae-wasm figures [options]        write the figures (2-D manifolds, trajectory, variance, curves)
+  vae-wasm sample MODEL [options]   write N samples from the prior as a PNG grid (--count N, default 64)
+  vae-wasm reconstruct MODEL [opts] write test digits above their reconstructions (--count N, default 32)
   vae-wasm help
 
 Model:
@@ -65,7 +67,7 @@ interface Args {
   epochs: number; batchSize: number; lr: number; estimator: string; samples: number; binarize: boolean;
   trainSize?: number; testSize?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
-  threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean;
+  threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean; count?: number;
 }
 
 function usageError(msg: string): never {
@@ -95,7 +97,7 @@ function parse(argv: string[]): { command: string; args: Args } {
         "train-size": { type: "string" }, "test-size": { type: "string" }, data: { type: "string" },
         out: { type: "string" }, "out-dir": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
         preset: { type: "string" }, stages: { type: "string" }, "eval-samples": { type: "string" }, bounds: { type: "string" },
-        threads: { type: "string" }, estimators: { type: "string" }, draws: { type: "string" },
+        threads: { type: "string" }, estimators: { type: "string" }, draws: { type: "string" }, count: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -104,7 +106,7 @@ function parse(argv: string[]): { command: string; args: Args } {
   }
   const { values: v, positionals } = parsed;
   const command = v.help ? "help" : positionals[0] ?? "help";
-  const takesModel = command === "eval" || command === "variance";
+  const takesModel = ["eval", "variance", "sample", "reconstruct"].includes(command);
   const model = takesModel ? positionals[1] : undefined;
   if (takesModel && !model) usageError(`${command} needs the model file: vae-wasm ${command} MODEL.safetensors`);
   if (positionals.length > (takesModel ? 2 : 1)) usageError(`unexpected argument '${positionals[positionals.length - 1]}'`);
@@ -142,6 +144,7 @@ function parse(argv: string[]): { command: string; args: Args } {
       estimator: v.estimator ?? "analytic",
       samples: num("samples", v.samples, command === "eval" ? 5000 : command === "variance" ? 5 : 1, true, 1), samplesGiven: v.samples !== undefined,
       estimators, draws: num("draws", v.draws, 100, true, 2), epochsGiven: v.epochs !== undefined,
+      count: v.count === undefined ? undefined : num("count", v.count, 0, true, 1),
       binarize: (v.binarize ?? false) || (preset?.binarize ?? false), binarizeGiven: v.binarize !== undefined,
       preset, evalSamples: v["eval-samples"] === undefined ? undefined : num("eval-samples", v["eval-samples"], 0, true, 1),
       model, bounds, threads: v.threads === undefined || v.threads === "auto" ? (v.threads === "auto" ? "auto" : 1) : num("threads", v.threads, 1, true, 1),
@@ -385,6 +388,28 @@ async function figures(args: Args, ds: Dataset, standalone: boolean): Promise<st
   return files;
 }
 
+/** `sample` and `reconstruct`: a PNG grid from a saved model (28×28 images when D = 784). */
+async function pictures(args: Args, what: "sample" | "reconstruct"): Promise<void> {
+  const vae = await VAE.load(readModel(args.model!), { build: args.build });
+  const D = vae.config.inputDim, side = Math.round(Math.sqrt(D));
+  if (side * side !== D) throw new Error(`${what}: the model's input size ${D} is not a square image`);
+  const file = args.out ?? join(args.outDir, `${what === "sample" ? "samples" : "reconstructions"}.png`);
+  mkdirSync(dirname(file) || ".", { recursive: true });
+  const grid = { width: side, height: side, columns: 8 };
+  if (what === "sample") {
+    const n = args.count ?? 64;
+    writeFileSync(file, gridPng(vae.sample(n, { seed: args.seed }), n, grid));
+  } else {
+    const n = args.count ?? 32;
+    const ds = await loadMnist(args.data);
+    const inputs = takeRows(ds.test, n).data;
+    const pairs = pairsGrid(inputs, vae.reconstruct(inputs), n, 8, D);
+    writeFileSync(file, gridPng(pairs, pairs.length / D, grid));
+  }
+  process.stdout.write(`wrote ${file}\n`);
+  vae.dispose();
+}
+
 function readModel(path: string): Uint8Array {
   try {
     return readFileSync(path);
@@ -401,6 +426,9 @@ async function main(): Promise<void> {
     case "demo": return train(args, true);
     case "eval": return evaluate(args);
     case "variance": return variance(args);
+    case "sample":
+    case "reconstruct":
+      return pictures(args, command);
     case "figures": {
       const files = await figures(args, await loadMnist(args.data), true);
       process.stdout.write(`wrote ${files.join(", ")}\n`);

@@ -59,6 +59,18 @@ describe("vae-wasm CLI", () => {
     expect(text.stdout).toMatch(/encoder variance stl\/td: \d+\.\d{4}/);
   });
 
+  it("sample and reconstruct write PNG grids from a saved model", () => {
+    const s = cli("sample", model, "--count", "16", "--out", join(dir, "s.png"));
+    expect(s.status, s.stderr).toBe(0);
+    const tile = (28 + 2) * 2;
+    const img = decodePng(readFileSync(join(dir, "s.png")));
+    expect([img.width, img.height]).toEqual([8 * tile + 4, 2 * tile + 4]);
+    const r = cli("reconstruct", model, "--count", "8", "--out", join(dir, "r.png"));
+    expect(r.status, r.stderr).toBe(0);
+    const rec = decodePng(readFileSync(join(dir, "r.png")));
+    expect([rec.width, rec.height]).toEqual([8 * tile + 4, 2 * tile + 4]);
+  });
+
   it("demo writes samples and reconstructions as 8-column PNG grids", () => {
     const outDir = join(dir, "demo");
     const r = cli("demo", "--train-size", "200", "--test-size", "50", "--epochs", "1", "--hidden", "16", "--latent", "2", "--out-dir", outDir, "--quiet");
