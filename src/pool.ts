@@ -22,6 +22,8 @@ export class Pool {
   private disposed = false;
   /** set when a worker died: every later run throws it */
   private broken: string | null = null;
+  /** commands run on the workers so far (tests check work really went to the pool) */
+  runs = 0;
   private constructor(
     readonly threads: number,
     private readonly workers: AnyWorker[],
@@ -80,6 +82,7 @@ export class Pool {
     if (this.disposed) throw new Error("vae-wasm: the thread pool was disposed");
     const i = this.ctrl.i;
     i[CTRL.threads] = active;
+    this.runs++;
     Atomics.store(i, CTRL.done, 0);
     Atomics.store(i, CTRL.error, 0);
     Atomics.add(i, CTRL.gen, 1);

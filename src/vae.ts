@@ -220,6 +220,8 @@ export interface LogLikelihoodResult {
 }
 
 const DEFAULT_CHUNK = 500;
+/** below this many FLOPs a forward or backward pass stays on the calling thread */
+const SMALL_WORK_FLOPS = 2e6;
 
 function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
   checkKeys(fn, "options", o, ["inputDim", "latentDim", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads", "chunks"]);
@@ -323,6 +325,8 @@ export class VAE {
   private paramsEnd = 0;
   private ws: Workspace | null = null;
   private disposed = false;
+  /** multiply-adds of one decoder row's forward (a proxy for a step's cost per row) */
+  private flopsPerRow = 0;
   private plan!: StaticPlan;
   private pCtrl = 0;
   private ctrl!: Ctrl;
@@ -413,6 +417,7 @@ export class VAE {
       off += D;
     }
     this.nParams = off;
+    this.flopsPerRow = 2 * [...this.enc, ...this.dec].reduce((a, l) => a + l.inDim * l.outDim, 0);
     const C = this.config.chunks;
     const gradStride = 4 * (Math.ceil(off / 4) * 4); // 16-byte aligned per chunk
     this.pParams = this.arena.floats(off);
@@ -506,6 +511,12 @@ export class VAE {
    */
   private dispatch(ws: Workspace, cmd: number, threads = this.threads): void {
     const i = this.ctrl.i;
+    // Work too small to pay for waking the workers (~20–40 µs a round trip) runs inline; the
+    // chunking is the same, so the numbers are too.
+    if (threads > 1 && (cmd === CMD.forward || cmd === CMD.backward || cmd === CMD.encode || cmd === CMD.sample)) {
+      const rows = i[CTRL.B] * (cmd === CMD.encode ? 1 : Math.max(1, i[CTRL.K]));
+      if (rows * this.flopsPerRow < SMALL_WORK_FLOPS) threads = 1;
+    }
     i[CTRL.cmd] = cmd;
     i[CTRL.threads] = threads;
     if (this.pool && threads > 1) this.pool.run(this.k, this.plan, ws, threads);
@@ -1145,6 +1156,11 @@ export class VAE {
   _injectWorkerFault(kind: "throw" | "exit"): void {
     const ws = this.workspace(1, 1);
     this.dispatch(ws, kind === "throw" ? CMD.faultThrow : CMD.faultExit);
+  }
+
+  /** @internal commands the worker pool has run (tests) */
+  get _poolRuns(): number {
+    return this.pool?.runs ?? 0;
   }
 
   /** @internal the pool's workers (tests) */

@@ -53,7 +53,7 @@ describe.skipIf(!haveBrowser)("threads in Chromium (skipped only outside CI when
       await page.waitForFunction(() => (window as { result?: unknown }).result !== undefined, undefined, { timeout: 60_000 });
       return await page.evaluate(() => (window as unknown as { result: Record<string, unknown> }).result) as {
         error?: string; crossOriginIsolated: boolean; warnings: string[];
-        two: { threads: number; build: string; losses: number[]; weights: number[] };
+        two: { threads: number; build: string; poolRuns: number; losses: number[]; weights: number[] };
         one: { threads: number; losses: number[]; weights: number[] };
       };
     } finally {
@@ -66,6 +66,7 @@ describe.skipIf(!haveBrowser)("threads in Chromium (skipped only outside CI when
     expect(r.error).toBeUndefined();
     expect(r.crossOriginIsolated).toBe(true);
     expect(r.two.threads).toBe(2);
+    expect(r.two.poolRuns).toBeGreaterThanOrEqual(3 * 40); // the workers did take part in every step
     expect(r.one.threads).toBe(1);
     expect(r.two.losses.every(Number.isFinite)).toBe(true);
     expect(r.two.losses).toEqual(r.one.losses);

@@ -6,15 +6,16 @@ import { VAE } from "../dist/src/index.js";
 import { ESTIMATOR_NAMES } from "../src/estimators.js";
 import { rng, uniform } from "./helpers/env.js";
 
-const D = 40, B = 24;
+// big enough (≈0.3 MFLOP a row) that passes are not kept on the calling thread as "small work"
+const D = 200, B = 24;
 const data = Float32Array.from(uniform(240 * D, 0, 1, rng(77)));
 const small = (threads: number, extra: object = {}) =>
-  VAE.create({ inputDim: D, latentDim: 5, hidden: [24], activation: "tanh", seed: 9, threads, ...extra });
+  VAE.create({ inputDim: D, latentDim: 5, hidden: [256], activation: "tanh", seed: 9, threads, ...extra });
 
 describe("threads", () => {
-  it.each(ESTIMATOR_NAMES)("%s: losses and parameters after 200 steps are bitwise identical for 1, 2 and 3 threads", async (estimator) => {
+  it.each(ESTIMATOR_NAMES)("%s: losses and parameters after 200 steps are bitwise identical for 1, 2, 3 and 4 threads", async (estimator) => {
     const runs: { losses: number[]; params: Record<string, Float32Array> }[] = [];
-    for (const threads of [1, 2, 3]) {
+    for (const threads of [1, 2, 3, 4]) {
       const vae = await small(threads);
       expect(vae.threads).toBe(threads);
       const losses: number[] = [];
@@ -23,6 +24,7 @@ describe("threads", () => {
         losses.push(vae.trainStep(data.subarray(start * D, (start + B) * D), { estimator, samples: 3, binarize: true, learningRate: 3e-3 }));
       }
       runs.push({ losses, params: vae.stateDict() });
+      if (threads > 1) expect(vae._poolRuns).toBeGreaterThanOrEqual(3 * 200); // forward, backward, adam each step
       vae.dispose();
     }
     expect(runs[0].losses.every(Number.isFinite)).toBe(true);
@@ -37,6 +39,7 @@ describe("threads", () => {
     const h1 = await one.fit(data, { epochs: 2, batchSize: 32, estimator: "iwae", samples: 4 });
     const h2 = await two.fit(data, { epochs: 2, batchSize: 32, estimator: "iwae", samples: 4 });
     expect(h2.map((h) => h.loss)).toEqual(h1.map((h) => h.loss));
+    expect(two._poolRuns).toBeGreaterThan(0);
     expect(two.elbo(data)).toBe(one.elbo(data));
     expect(two.logLikelihood(data, { samples: 300 }).perExample).toEqual(one.logLikelihood(data, { samples: 300 }).perExample);
     expect(two.logLikelihood(data, { samples: 300, threads: 1 }).perExample).toEqual(one.logLikelihood(data, { samples: 300 }).perExample);
@@ -96,6 +99,17 @@ describe("threads", () => {
     await expect(vae.fit(data, { epochs: 1000, batchSize: 8, signal: ctrl.signal, onProgress: () => { if (++n === 50) ctrl.abort(); } })).rejects.toThrow(/abort/i);
     expect(vae.stepCount).toBeGreaterThanOrEqual(50);
     vae.dispose();
+  });
+
+  it("small work stays on the calling thread (same numbers, no worker round trips)", async () => {
+    const tiny = await VAE.create({ inputDim: 8, latentDim: 2, hidden: [4], seed: 1, threads: 2 });
+    const one = await VAE.create({ inputDim: 8, latentDim: 2, hidden: [4], seed: 1 });
+    const x = data.subarray(0, 10 * 8);
+    const before = tiny._poolRuns;
+    expect(tiny.trainStep(x)).toBe(one.trainStep(x));
+    expect(tiny._poolRuns - before).toBe(1); // only Adam, an elementwise pass over all parameters, is shared
+    tiny.dispose();
+    one.dispose();
   });
 
   it("threads are validated", async () => {

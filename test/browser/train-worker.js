@@ -8,18 +8,19 @@ console.warn = (...args) => {
   warn(...args);
 };
 
-const D = 40, B = 24, N = 240;
+// big enough that passes go to the workers (not kept inline as "small work")
+const D = 200, B = 24, N = 240;
 const data = new Float32Array(N * D);
 for (let i = 0; i < data.length; i++) data[i] = ((i * 2654435761) >>> 0) / 4294967296;
 
 async function run(threads) {
-  const vae = await VAE.create({ inputDim: D, latentDim: 5, hidden: [24], activation: "tanh", seed: 9, threads });
+  const vae = await VAE.create({ inputDim: D, latentDim: 5, hidden: [256], activation: "tanh", seed: 9, threads });
   const losses = [];
   for (let s = 0; s < 40; s++) {
     const start = (s * B) % (N - B);
     losses.push(vae.trainStep(data.subarray(start * D, (start + B) * D), { estimator: "dreg", samples: 3, binarize: true }));
   }
-  const out = { threads: vae.threads, build: vae.build, losses, weights: Array.from(vae.stateDict()["decoder.out.weight"]) };
+  const out = { threads: vae.threads, build: vae.build, poolRuns: vae._poolRuns, losses, weights: Array.from(vae.stateDict()["decoder.out.weight"]) };
   vae.dispose();
   return out;
 }
