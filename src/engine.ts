@@ -34,8 +34,10 @@ export interface StaticPlan {
   pM: number;
   pV: number;
   chunks: number;
-  /** Int32 block of the workspace layout (DynamicPlan), re-read at every dispatch */
+  /** Int32 block of the workspace layout (writeLayout), re-read at every dispatch */
   pLayout: number;
+  /** its size in Int32 slots (layoutSlots) */
+  layoutSlots: number;
 }
 
 /** Where the activations live for the current capacity (in shared memory, see writeLayout). */
@@ -65,9 +67,14 @@ export function chunkRange(c: number, B: number, C: number): [number, number] {
 
 // ---------------------------------------------------------------- workspace layout in memory
 
-/** Number of Int32 slots writeLayout needs. */
-export function layoutSlots(p: StaticPlan, threads: number): number {
-  return 2 + 4 + 2 * (p.enc.length - 1) + 5 + 2 * (p.dec.length - 1) + 10 + threads;
+/** Number of Int32 slots writeLayout needs for these layers and threads. */
+export function layoutSlots(encLayers: number, decLayers: number, threads: number): number {
+  return 2 + 4 + 2 * (encLayers - 1) + 5 + 2 * (decLayers - 1) + 10 + threads;
+}
+
+/** The layout block of a plan as an Int32Array over `buffer`. */
+export function layoutView(buffer: ArrayBufferLike, p: StaticPlan): Int32Array {
+  return new Int32Array(buffer, p.pLayout, p.layoutSlots);
 }
 
 export function writeLayout(mem: Int32Array, ws: Workspace): void {

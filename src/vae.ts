@@ -6,7 +6,7 @@ import { ACT, STREAM, type Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, type BuildName, type Runtime } from "../bindings/load.js";
 import {
-  bindMemory, CMD, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, runShare, writeLayout,
+  bindMemory, CMD, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare, writeLayout,
   type Ctrl, type Layer, type StaticPlan, type Workspace,
 } from "./engine.js";
 import { Pool } from "./pool.js";
@@ -425,7 +425,8 @@ export class VAE {
     this.pM = this.arena.floats(off);
     this.pV = this.arena.floats(off);
     this.pCtrl = this.arena.floats(CTRL_BYTES / 4);
-    const pLayout = this.arena.floats(256);
+    const slots = layoutSlots(this.enc.length, this.dec.length, this.threads);
+    const pLayout = this.arena.floats(slots);
     this.paramsEnd = this.arena.end;
     ensureMemory(this.rt, this.paramsEnd);
     this.ctrl = ctrlViews(this.rt.memory.buffer, this.pCtrl);
@@ -434,7 +435,7 @@ export class VAE {
       D, Z, enc: this.enc, dec: this.dec,
       likelihood: lik.type === "bernoulli" ? { type: "bernoulli" } : { type: "gaussian", logVar: Math.log(lik.variance) },
       decLogvar: this.decLogvar, nParams: off, pParams: this.pParams, pGrads: this.pGrads, gradStride,
-      pM: this.pM, pV: this.pV, chunks: C, pLayout,
+      pM: this.pM, pV: this.pV, chunks: C, pLayout, layoutSlots: slots,
     };
   }
 
@@ -481,7 +482,7 @@ export class VAE {
       kl: a.floats(Bc), bound: a.floats(Bc),
     };
     this.grow(a.end);
-    writeLayout(new Int32Array(this.rt.memory.buffer, this.plan.pLayout, 256), ws);
+    writeLayout(layoutView(this.rt.memory.buffer, this.plan), ws);
     this.ws = ws;
     return ws;
   }

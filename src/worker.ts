@@ -3,7 +3,7 @@
 // worker's own exit, are reported through the control block so the coordinator, which is
 // blocked in Atomics.wait and cannot receive messages, wakes with the reason.
 import type { Kernels } from "../bindings/abi.js";
-import { bindMemory, CMD, CTRL, ctrlViews, readLayout, runShare, type StaticPlan } from "./engine.js";
+import { bindMemory, CMD, CTRL, ctrlViews, layoutView, readLayout, runShare, type StaticPlan } from "./engine.js";
 
 export interface WorkerInit {
   module: WebAssembly.Module;
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       // the workspace may have been re-laid since the last command
       const active = Atomics.load(ctrl.i, CTRL.threads);
       if (index < active) {
-        const ws = readLayout(new Int32Array(memory.buffer, plan.pLayout, 256), plan, threads);
+        const ws = readLayout(layoutView(memory.buffer, plan), plan, threads);
         runShare(k, plan, ws, ctrl, index, active);
       }
     } catch (e) {

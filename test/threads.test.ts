@@ -101,6 +101,21 @@ describe("threads", () => {
     vae.dispose();
   });
 
+  it("a deep model on 8 threads (8 chunks) matches 1 thread bit for bit", async () => {
+    const opts = { inputDim: D, latentDim: 5, hidden: [64, 64, 64, 64, 64, 64], activation: "tanh" as const, seed: 3, chunks: 8 };
+    const runs = [];
+    for (const threads of [1, 8]) {
+      const vae = await VAE.create({ ...opts, threads });
+      const losses = [];
+      for (let s = 0; s < 20; s++) losses.push(vae.trainStep(data.subarray(s * 8 * D, (s * 8 + B) * D), { estimator: "dreg", samples: 2 }));
+      if (threads > 1) expect(vae._poolRuns).toBeGreaterThan(0);
+      runs.push({ losses, params: vae.stateDict() });
+      vae.dispose();
+    }
+    expect(runs[1].losses).toEqual(runs[0].losses);
+    expect(runs[1].params).toEqual(runs[0].params);
+  });
+
   it("small work stays on the calling thread (same numbers, no worker round trips)", async () => {
     const tiny = await VAE.create({ inputDim: 8, latentDim: 2, hidden: [4], seed: 1, threads: 2 });
     const one = await VAE.create({ inputDim: 8, latentDim: 2, hidden: [4], seed: 1 });
