@@ -14,7 +14,7 @@ const HALF_LOG_2PI: f64 = 0.91893853320467274178;
 }
 
 /** z[k,b,:] = mu_b + exp(logvar_b/2)·eps[k,b,:] for b in [b0, b1), all k. */
-export function reparameterize(z: usize, eps: usize, h: usize, K: i32, B: i32, Z: i32, b0: i32, b1: i32): void {
+export function reparameterize(z: usize, eps: usize, h: usize, K: i32, Z: i32, b0: i32, b1: i32): void {
   for (let b = b0; b < b1; b++) {
     const ph = h + (<usize>(b * 2 * Z) << 2);
     for (let k = 0; k < K; k++) {
@@ -38,7 +38,7 @@ export function reparameterize(z: usize, eps: usize, h: usize, K: i32, B: i32, Z
  */
 export function gaussianLogProbs(
   logw: usize, logpz: usize, logqz: usize, logpx: usize,
-  z: usize, eps: usize, h: usize, K: i32, B: i32, Z: i32, b0: i32, b1: i32,
+  z: usize, eps: usize, h: usize, K: i32, Z: i32, b0: i32, b1: i32,
 ): void {
   for (let b = b0; b < b1; b++) {
     const plv = h + (<usize>(b * 2 * Z + Z) << 2);
@@ -99,7 +99,7 @@ export const GRAD_SCORE: i32 = 3;    // score function (REINFORCE): no gradient 
  */
 export function latentBackward(
   dh: usize, dz: usize, z: usize, eps: usize, h: usize, c: usize, r: usize,
-  K: i32, B: i32, Z: i32, mode: i32, klScale: f32, b0: i32, b1: i32,
+  K: i32, Z: i32, mode: i32, klScale: f32, b0: i32, b1: i32,
 ): void {
   for (let b = b0; b < b1; b++) {
     const ph = h + (<usize>(b * 2 * Z) << 2);
@@ -160,7 +160,7 @@ export function latentBackward(
  * Multi-sample weights for b in [b0, b1): bound[b] = logsumexp_k logw[b,k] - log K (stable, f64)
  * and wt[b,k] = softmax_k logw[b,k] (the normalized importance weights w̃).
  */
-export function importanceWeights(bound: usize, wt: usize, logw: usize, K: i32, B: i32, b0: i32, b1: i32): void {
+export function importanceWeights(bound: usize, wt: usize, logw: usize, K: i32, b0: i32, b1: i32): void {
   for (let b = b0; b < b1; b++) {
     let m: f64 = -Infinity;
     for (let k = 0; k < K; k++) m = max(m, <f64>load<f32>(logw + (<usize>(b * K + k) << 2)));

@@ -32,11 +32,10 @@ const INV_2_32: f64 = 2.3283064365386963e-10;
 /**
  * eps[b, k, j] ~ N(0, 1) for b in [b0, b1), k < K, j < Z; keyed by
  * (seed, stream, step, rowOffset + b, (kOffset + k)·Z + j), so a caller that walks examples or
- * samples in chunks gets the same numbers as one that does it all at once. (B is unused: the
- * layout is b-major, kept in the signature for symmetry with the other latent kernels.)
+ * samples in chunks gets the same numbers as one that does it all at once.
  */
 export function randomNormal(
-  eps: usize, seed: u32, stream: u32, step: u32, K: i32, B: i32, Z: i32, b0: i32, b1: i32, rowOffset: u32, kOffset: u32,
+  eps: usize, seed: u32, stream: u32, step: u32, K: i32, Z: i32, b0: i32, b1: i32, rowOffset: u32, kOffset: u32,
 ): void {
   for (let b = b0; b < b1; b++) {
     const rk = rowKey(seed, stream, step, rowOffset + <u32>b);

@@ -23,21 +23,21 @@ export interface Kernels {
   actBackward(dy: number, y: number, i0: number, i1: number, act: number): void;
 
   /** z = mu + exp(logvar/2)·eps, eps/z [B,K,Z] (row b·K+k), h [B,2Z], examples b in [b0,b1). */
-  reparameterize(z: number, eps: number, h: number, K: number, B: number, Z: number, b0: number, b1: number): void;
+  reparameterize(z: number, eps: number, h: number, K: number, Z: number, b0: number, b1: number): void;
   /** log p(z), log q(z|x) and log w = logpx + logpz - logqz per row b·K+k. */
   gaussianLogProbs(
     logw: number, logpz: number, logqz: number, logpx: number,
-    z: number, eps: number, h: number, K: number, B: number, Z: number, b0: number, b1: number,
+    z: number, eps: number, h: number, K: number, Z: number, b0: number, b1: number,
   ): void;
   /** kl[b] = KL(q(z|x_b) ‖ N(0, I)). */
   klStandardNormal(kl: number, h: number, Z: number, b0: number, b1: number): void;
   /** dh[b] = (dmu, dlogvar) for one gradient mode (0 analytic, 1 total, 2 path, 3 score). */
   latentBackward(
     dh: number, dz: number, z: number, eps: number, h: number, c: number, r: number,
-    K: number, B: number, Z: number, mode: number, klScale: number, b0: number, b1: number,
+    K: number, Z: number, mode: number, klScale: number, b0: number, b1: number,
   ): void;
   /** bound[b] = logmeanexp_k logw, wt = softmax_k logw. */
-  importanceWeights(bound: number, wt: number, logw: number, K: number, B: number, b0: number, b1: number): void;
+  importanceWeights(bound: number, wt: number, logw: number, K: number, b0: number, b1: number): void;
 
   /** logp per decoder row r (scored against x row r / K) and probs = sigmoid(logits) (may alias logits). */
   bernoulliLogProb(logp: number, probs: number, logits: number, x: number, K: number, D: number, r0: number, r1: number): void;
@@ -52,7 +52,7 @@ export interface Kernels {
   ): void;
 
   /** eps[b,k,j] ~ N(0,1) keyed by (seed, stream, step, rowOffset+b, (kOffset+k)·Z+j). */
-  randomNormal(eps: number, seed: number, stream: number, step: number, K: number, B: number, Z: number, b0: number, b1: number, rowOffset: number, kOffset: number): void;
+  randomNormal(eps: number, seed: number, stream: number, step: number, K: number, Z: number, b0: number, b1: number, rowOffset: number, kOffset: number): void;
   /** out = 1 with probability p (dynamic binarization), keyed by (seed, stream, step, rowOffset+b, d). */
   bernoulliSample(out: number, p: number, seed: number, stream: number, step: number, D: number, b0: number, b1: number, rowOffset: number): void;
 
@@ -70,6 +70,9 @@ export interface Kernels {
   /** f64 moments of d = g - ref over [i0, i1); returns Σ d·dir. */
   accumulateDifference(sum: number, sq: number, g: number, ref: number, dir: number, i0: number, i1: number): number;
 }
+
+/** logvar is clamped to ±LOGVAR_MAX before use (assembly/gaussian.ts). */
+export const LOGVAR_MAX = 30;
 
 /** Activation codes shared with assembly/dense.ts. */
 export const ACT = { identity: 0, relu: 1, tanh: 2 } as const;

@@ -31,7 +31,12 @@ export function wasmUrl(build: BuildName, shared = false): URL {
   return new URL(`../build/vae.${build}${shared ? ".shared" : ""}.wasm`, import.meta.url);
 }
 
-const isNode = typeof process !== "undefined" && !!(process as { versions?: { node?: string } }).versions?.node;
+/**
+ * True in Node (main thread or worker_threads), false in browsers and their workers, even when
+ * a bundler provides a `process` shim there (they also define `window` or `self`).
+ */
+export const isNode = typeof process !== "undefined" && !!(process as { versions?: { node?: string } }).versions?.node &&
+  typeof (globalThis as { window?: unknown }).window === "undefined" && typeof (globalThis as { self?: unknown }).self === "undefined";
 
 async function readBytes(url: URL): Promise<Uint8Array> {
   if (isNode && url.protocol === "file:") {

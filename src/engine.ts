@@ -149,8 +149,7 @@ export function decodeRows(k: Kernels, p: StaticPlan, ws: Workspace, r0: number,
  */
 export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number): void {
   const r0 = b0 * K, r1 = b1 * K;
-  // (the latent kernels' B argument is unused since rows became b-major)
-  k.reparameterize(ws.z, ws.eps, ws.h, K, 0, p.Z, b0, b1);
+  k.reparameterize(ws.z, ws.eps, ws.h, K, p.Z, b0, b1);
   decodeRows(k, p, ws, r0, r1, scratch);
   if (p.likelihood.type === "bernoulli") {
     k.bernoulliLogProb(ws.logpx, ws.out, ws.out, ws.x, K, p.D, r0, r1);
@@ -158,7 +157,7 @@ export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, 
     const lv = p.decLogvar >= 0 ? p.pParams + 4 * p.decLogvar : 0;
     k.gaussianLogProb(ws.logpx, ws.out, ws.x, lv, p.likelihood.logVar, K, p.D, r0, r1);
   }
-  k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, 0, p.Z, b0, b1);
+  k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1);
 }
 
 export interface ForwardArgs {
@@ -175,7 +174,7 @@ export function forwardChunk(k: Kernels, p: StaticPlan, ws: Workspace, a: Forwar
   encodeRows(k, p, ws, b0, b1, scratch);
   sampleRows(k, p, ws, a.K, b0, b1, scratch);
   if (a.needKL) k.klStandardNormal(ws.kl, ws.h, p.Z, b0, b1);
-  if (a.importanceWeights) k.importanceWeights(ws.bound, ws.wt, ws.logw, a.K, 0, b0, b1);
+  if (a.importanceWeights) k.importanceWeights(ws.bound, ws.wt, ws.logw, a.K, b0, b1);
 }
 
 // ---------------------------------------------------------------- backward
@@ -212,7 +211,7 @@ export function backwardChunk(k: Kernels, p: StaticPlan, ws: Workspace, a: Backw
     const dx = i === 0 ? ws.dz : ws.dDec[i - 1];
     linearBackward(k, p, p.dec[i], grads, dy, x, r0, r1, dx, i === 0 ? ACT.identity : p.dec[i - 1].act, scratch);
   }
-  k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, a.useR ? ws.r : 0, K, 0, p.Z, a.gradMode, a.klScale, b0, b1);
+  k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, a.useR ? ws.r : 0, K, p.Z, a.gradMode, a.klScale, b0, b1);
   for (let i = p.enc.length - 1; i >= 0; i--) {
     const dy = i === p.enc.length - 1 ? ws.dh : ws.dEnc[i];
     const x = i === 0 ? ws.x : ws.enc[i - 1];
@@ -309,7 +308,7 @@ export function runShare(k: Kernels, p: StaticPlan, ws: Workspace, ctrl: Ctrl, t
           encodeRows(k, p, ws, b0, b1, scratch);
           continue;
         }
-        if (i[CTRL.drawEps]) k.randomNormal(ws.eps, seed, i[CTRL.epsStream], step, K, B, p.Z, b0, b1, rowOffset, i[CTRL.k0] >>> 0);
+        if (i[CTRL.drawEps]) k.randomNormal(ws.eps, seed, i[CTRL.epsStream], step, K, p.Z, b0, b1, rowOffset, i[CTRL.k0] >>> 0);
         if (cmd === CMD.sample) {
           sampleRows(k, p, ws, K, b0, b1, scratch);
         } else {

@@ -5,6 +5,7 @@
 // 2-core machine). A worker that throws or exits writes the reason into the control block and
 // counts itself done, so the caller wakes and rethrows it; a silent worker times out.
 import type { Kernels } from "../bindings/abi.js";
+import { isNode } from "../bindings/load.js";
 import { CMD, CTRL, type Ctrl, runShare, type StaticPlan, type Workspace } from "./engine.js";
 import type { WorkerInit } from "./worker.js";
 
@@ -37,7 +38,6 @@ export class Pool {
     const url = new URL("./worker.js", import.meta.url);
     const workers: AnyWorker[] = [];
     const ready: Promise<void>[] = [];
-    const isNode = typeof process !== "undefined" && !!(process as { versions?: { node?: string } }).versions?.node && typeof window === "undefined";
     Atomics.store(ctrl.i, CTRL.cmd, 0);
     for (let index = 1; index < threads; index++) {
       const init: WorkerInit = { module, memory, plan, pCtrl, index, threads };

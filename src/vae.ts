@@ -2,7 +2,7 @@
 // standard normal prior, and a Bernoulli or Gaussian decoder p(x|z), all MLPs, trained with
 // Adam. Parameters, gradients, Adam moments, activations and noise live in one WebAssembly
 // memory laid out once here (an arena of byte offsets); kernels do all the arithmetic.
-import { ACT, STREAM, type Kernels } from "../bindings/abi.js";
+import { ACT, LOGVAR_MAX, STREAM, type Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, type BuildName, type Runtime } from "../bindings/load.js";
 import {
@@ -709,7 +709,7 @@ export class VAE {
     if (!checkBool(fn, "options.sample", opts.sample ?? false)) return this.decode(mu);
     const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
     const eps = this.normals(mu.length / this.config.latentDim, seed, STREAM.prior);
-    for (let i = 0; i < mu.length; i++) mu[i] += Math.exp(Math.min(Math.max(logvar[i], -30), 30) / 2) * eps[i];
+    for (let i = 0; i < mu.length; i++) mu[i] += Math.exp(Math.min(Math.max(logvar[i], -LOGVAR_MAX), LOGVAR_MAX) / 2) * eps[i];
     return this.decode(mu);
   }
 
@@ -727,14 +727,15 @@ export class VAE {
   private normals(n: number, seed: number, stream: number): Float32Array {
     const Z = this.config.latentDim;
     const ws = this.workspace(1, n);
-    this.k.randomNormal(ws.eps, seed, stream, 0, 1, n, Z, 0, n, 0, 0);
+    this.k.randomNormal(ws.eps, seed, stream, 0, 1, Z, 0, n, 0, 0);
     return this.f32(ws.eps, n * Z).slice();
   }
 
   /**
    * Mean ELBO per example (nats; higher is better) of x: analytic KL and one sample by default,
    * as the PyTorch example's test loss (which is its negative). With estimator 'td'/'stl' the
-   * Monte Carlo ELBO mean_k log w. Noise is keyed by `seed` (default: the model's) and the chunk.
+   * Monte Carlo ELBO mean_k log w; with 'iwae' the IWAE bound. Noise is keyed by `seed` (default:
+   * the model's) and each example's index, so `batchSize` does not change the result.
    */
   elbo(x: MatrixLike, opts: ElboOptions = {}): number {
     const fn = "VAE.elbo";
@@ -1003,7 +1004,7 @@ export class VAE {
     const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
     const step = checkInt(fn, "options.step", opts.step ?? 0, 0, 0xffffffff);
     const ws = this.workspace(rows, K);
-    this.k.randomNormal(ws.eps, seed, STREAM.eps, step, K, rows, this.config.latentDim, 0, rows, 0, 0);
+    this.k.randomNormal(ws.eps, seed, STREAM.eps, step, K, this.config.latentDim, 0, rows, 0, 0);
     // (the same draws forward() makes chunk by chunk: keys depend only on the example and sample)
     return this.f32(ws.eps, K * rows * this.config.latentDim).slice();
   }

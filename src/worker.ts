@@ -3,6 +3,7 @@
 // worker's own exit, are reported through the control block so the coordinator, which is
 // blocked in Atomics.wait and cannot receive messages, wakes with the reason.
 import type { Kernels } from "../bindings/abi.js";
+import { isNode } from "../bindings/load.js";
 import { bindMemory, CMD, CTRL, ctrlViews, layoutView, readLayout, runShare, type StaticPlan } from "./engine.js";
 
 export interface WorkerInit {
@@ -20,7 +21,6 @@ interface Port {
   onmessage?: ((e: { data: WorkerInit }) => void) | null;
 }
 
-const isNode = typeof process !== "undefined" && !!(process as { versions?: { node?: string } }).versions?.node && typeof self === "undefined";
 
 async function main(): Promise<void> {
   let port: Port;

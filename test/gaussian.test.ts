@@ -57,12 +57,12 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
   it("reparameterize, log p(z), log q(z|x), log w and KL match the f64 reference", async () => {
     const env = await kernelEnv(build);
     const ph = env.put(h), pe = env.put(eps), pz = env.zeros(R * Z);
-    env.k.reparameterize(pz, pe, ph, K, B, Z, 0, B);
+    env.k.reparameterize(pz, pe, ph, K, Z, 0, B);
     const ref = latentRef(h, h, eps);
     let t = worst(env.read(pz, R * Z), ref.z, 1e-6, 1e-6);
     expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
     const plw = env.zeros(R), plpz = env.zeros(R), plqz = env.zeros(R);
-    env.k.gaussianLogProbs(plw, plpz, plqz, env.put(logpx), pz, pe, ph, K, B, Z, 0, B);
+    env.k.gaussianLogProbs(plw, plpz, plqz, env.put(logpx), pz, pe, ph, K, Z, 0, B);
     t = worst(env.read(plpz, R), ref.logpz, 1e-5, 1e-6);
     expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
     t = worst(env.read(plqz, R), ref.logqz, 1e-5, 1e-6);
@@ -112,8 +112,8 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     const dz = new Float64Array(R * Z);
     for (let r = 0; r < R; r++) for (let j = 0; j < Z; j++) dz[r * Z + j] = -c[r] * dfRow(ref.z, r, j);
     const ph = env.put(h), pe = env.put(eps), pz = env.zeros(R * Z), pdh = env.zeros(B * 2 * Z);
-    env.k.reparameterize(pz, pe, ph, K, B, Z, 0, B);
-    env.k.latentBackward(pdh, env.put(dz), pz, pe, ph, env.put(c), withR || mode === GRAD.score ? env.put(rr) : 0, K, B, Z, mode, klScale, 0, B);
+    env.k.reparameterize(pz, pe, ph, K, Z, 0, B);
+    env.k.latentBackward(pdh, env.put(dz), pz, pe, ph, env.put(c), withR || mode === GRAD.score ? env.put(rr) : 0, K, Z, mode, klScale, 0, B);
     const want = numericGrad(objective, Float64Array.from(h), 1e-6);
     const t = worst(env.read(pdh, B * 2 * Z), want, 2e-5, 2e-4);
     expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
@@ -125,14 +125,14 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     hv[Z] = 500; // logvar of example 0, unit 0
     hv[2 * Z + Z + 1] = -500; // logvar of example 1, unit 1
     const ph = env.put(hv), pe = env.put(eps), pz = env.zeros(R * Z);
-    env.k.reparameterize(pz, pe, ph, K, B, Z, 0, B);
+    env.k.reparameterize(pz, pe, ph, K, Z, 0, B);
     expect(env.read(pz, R * Z).every(Number.isFinite)).toBe(true);
     const pkl = env.zeros(B);
     env.k.klStandardNormal(pkl, ph, Z, 0, B);
     expect(env.read(pkl, B).every(Number.isFinite)).toBe(true);
     for (const mode of [GRAD.analytic, GRAD.total, GRAD.path, GRAD.score]) {
       const pdh = env.zeros(B * 2 * Z);
-      env.k.latentBackward(pdh, env.put(new Float64Array(R * Z).fill(0.01)), pz, pe, ph, env.put(c), env.put(rr), K, B, Z, mode, 0.25, 0, B);
+      env.k.latentBackward(pdh, env.put(new Float64Array(R * Z).fill(0.01)), pz, pe, ph, env.put(c), env.put(rr), K, Z, mode, 0.25, 0, B);
       const dh = env.read(pdh, B * 2 * Z);
       expect(dh.every(Number.isFinite)).toBe(true);
       expect(dh[Z]).toBe(0);
@@ -144,7 +144,7 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     const env = await kernelEnv(build);
     const lw = f32(uniform(R, -10020, -9980, rng(3)));
     const pb = env.zeros(B), pw = env.zeros(R);
-    env.k.importanceWeights(pb, pw, env.put(lw), K, B, 0, B);
+    env.k.importanceWeights(pb, pw, env.put(lw), K, 0, B);
     const bound = env.read(pb, B), wt = env.read(pw, R);
     for (let b = 0; b < B; b++) {
       const col = Array.from({ length: K }, (_, k) => lw[b * K + k]);
