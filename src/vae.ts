@@ -519,8 +519,7 @@ export class VAE {
       if (rows * this.flopsPerRow < SMALL_WORK_FLOPS) threads = 1;
     }
     i[CTRL.cmd] = cmd;
-    i[CTRL.threads] = threads;
-    if (this.pool && threads > 1) this.pool.run(this.k, this.plan, ws, threads);
+    if (this.pool && threads > 1) this.pool.run(this.k, this.plan, ws, threads); // (writes the active count)
     else runShare(this.k, this.plan, ws, this.ctrl, 0, 1);
   }
 
