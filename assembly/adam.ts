@@ -2,15 +2,12 @@
 //   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
 //   p -= stepSize · m / (sqrt(v)·invSqrtBc2 + eps),  stepSize = lr/(1-β1^t), invSqrtBc2 = 1/sqrt(1-β2^t)
 // Optional L2 weight decay as in torch (g += wd·p before the moments).
-// The gradient is the sum of `chunks` partial gradients (one per chunk of the batch) at
-// g + c·chunkStride bytes, added in chunk order ((g0 + g1) + g2)…: the same bits whatever the
-// thread count. Threads split the parameter range [i0, i1).
+// Elementwise, so threads split the parameter range [i0, i1) and get the same bits.
 
-/** One Adam step over params[i0:i1) with gradient Σ_c g_c and moments m, v (all f32). */
+/** One Adam step over params[i0:i1) with gradient g and moments m, v (all f32). */
 export function adam(
   p: usize, g: usize, m: usize, v: usize, i0: i32, i1: i32,
   stepSize: f32, beta1: f32, beta2: f32, eps: f32, invSqrtBc2: f32, weightDecay: f32,
-  chunks: i32, chunkStride: usize,
 ): void {
   let i = i0;
   if (ASC_FEATURE_SIMD) {
@@ -22,7 +19,6 @@ export function adam(
       const o = <usize>i << 2;
       const pv = v128.load(p + o);
       let gv = v128.load(g + o);
-      for (let c = 1; c < chunks; c++) gv = f32x4.add(gv, v128.load(g + <usize>c * chunkStride + o));
       if (weightDecay != 0) gv = f32x4.add(gv, f32x4.mul(wd, pv));
       const mv = f32x4.add(f32x4.mul(b1, v128.load(m + o)), f32x4.mul(c1, gv));
       const vv = f32x4.add(f32x4.mul(b2, v128.load(v + o)), f32x4.mul(c2, f32x4.mul(gv, gv)));
@@ -37,32 +33,11 @@ export function adam(
     const o = <usize>i << 2;
     const pv = load<f32>(p + o);
     let gv = load<f32>(g + o);
-    for (let c = 1; c < chunks; c++) gv += load<f32>(g + <usize>c * chunkStride + o);
     if (weightDecay != 0) gv += weightDecay * pv;
     const mv = beta1 * load<f32>(m + o) + (1 - beta1) * gv;
     const vv = beta2 * load<f32>(v + o) + (1 - beta2) * (gv * gv);
     store<f32>(m + o, mv);
     store<f32>(v + o, vv);
     store<f32>(p + o, pv - stepSize * (mv / (Mathf.sqrt(vv) * invSqrtBc2 + eps)));
-  }
-}
-
-/** g[i] = Σ_c g[c·chunkStride + i] for i in [i0, i1), in chunk order (as adam sums them). */
-export function sumChunks(g: usize, i0: i32, i1: i32, chunks: i32, chunkStride: usize): void {
-  let i = i0;
-  if (ASC_FEATURE_SIMD) {
-    for (; i + 4 <= i1; i += 4) {
-      const o = <usize>i << 2;
-      let s = v128.load(g + o);
-      for (let c = 1; c < chunks; c++) s = f32x4.add(s, v128.load(g + <usize>c * chunkStride + o));
-      v128.store(g + o, s);
-    }
-  }
-  // leftovers
-  for (; i < i1; i++) {
-    const o = <usize>i << 2;
-    let s = load<f32>(g + o);
-    for (let c = 1; c < chunks; c++) s += load<f32>(g + <usize>c * chunkStride + o);
-    store<f32>(g + o, s);
   }
 }

@@ -4,9 +4,9 @@
 // here, add one line to bindings/abi.ts, and one test file under test/ that runs on every build.
 export { gemm, biasGrad, actBackward } from "./dense";
 export { reparameterize, gaussianLogProbs, klStandardNormal, latentBackward, importanceWeights } from "./gaussian";
-export { bernoulliLogProb, bernoulliBackward, gaussianLogProb, gaussianBackward } from "./likelihood";
+export { bernoulliLogProb, bernoulliBackward, gaussianLogProb, gaussianBackward, gaussianLogvarGrad } from "./likelihood";
 export { randomNormal, bernoulliSample } from "./rng";
-export { adam, sumChunks } from "./adam";
+export { adam } from "./adam";
 export { accumulateMoments, accumulateDifference } from "./stats";
 
 /** First free byte above the module's static data: JS lays its arena out from here. */

@@ -124,3 +124,25 @@ export function gaussianBackward(
     }
   }
 }
+
+/**
+ * dlogvarOut[d] = Σ_{r < R} c[r]·(1 - (x-m)²/var_d)/2 for columns [d0, d1), rows summed in order:
+ * the learned log-variance gradient over the whole batch, split by columns between threads (run
+ * it before gaussianBackward overwrites the means).
+ */
+export function gaussianLogvarGrad(
+  dlogvarOut: usize, mean: usize, x: usize, c: usize, logvarOut: usize, K: i32, D: i32, R: i32, d0: i32, d1: i32,
+): void {
+  for (let d = d0; d < d1; d++) store<f32>(dlogvarOut + (<usize>d << 2), 0);
+  for (let r = 0; r < R; r++) {
+    const cr = load<f32>(c + (<usize>r << 2));
+    const pm = mean + (<usize>(r * D) << 2);
+    const px = x + (<usize>((r / K) * D) << 2);
+    for (let d = d0; d < d1; d++) {
+      const o = <usize>d << 2;
+      const diff = load<f32>(pm + o) - load<f32>(px + o);
+      const iv = Mathf.exp(-load<f32>(logvarOut + o));
+      store<f32>(dlogvarOut + o, load<f32>(dlogvarOut + o) + cr * 0.5 * (1 - diff * diff * iv));
+    }
+  }
+}

@@ -74,7 +74,7 @@ const models = [
   { name: "784-200-200-50 IWAE k=5, batch 20", opts: { hidden: [200, 200], latentDim: 50, activation: "tanh" as const }, x: xi, step: { estimator: "iwae" as const, samples: Ki } },
 ];
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-console.log("\n3. threads (simd build; the batch is split into 4 chunks whatever the thread count, so results are bitwise identical)");
+console.log("\n3. threads (simd build; results are bitwise identical for any thread count)");
 console.log("   " + "model".padEnd(36) + "1 thread".padStart(12) + "2 threads".padStart(12) + "speedup".padStart(10) + "   (median of 9 alternating rounds)");
 for (const m of models) {
   const vaes = [await VAE.create({ inputDim: D, seed: 1, threads: 1, ...m.opts }), await VAE.create({ inputDim: D, seed: 1, threads: 2, ...m.opts })];

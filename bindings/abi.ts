@@ -50,20 +50,19 @@ export interface Kernels {
     dm: number, mean: number, x: number, c: number, logvarOut: number, dlogvarOut: number, logVar: number,
     K: number, D: number, r0: number, r1: number,
   ): void;
+  /** dlogvarOut[d] = Σ_{r<R} c_r·(1 - (x-m)²/var_d)/2 for columns [d0, d1) (overwrites). */
+  gaussianLogvarGrad(dlogvarOut: number, mean: number, x: number, c: number, logvarOut: number, K: number, D: number, R: number, d0: number, d1: number): void;
 
   /** eps[b,k,j] ~ N(0,1) keyed by (seed, stream, step, rowOffset+b, (kOffset+k)·Z+j). */
   randomNormal(eps: number, seed: number, stream: number, step: number, K: number, Z: number, b0: number, b1: number, rowOffset: number, kOffset: number): void;
   /** out = 1 with probability p (dynamic binarization), keyed by (seed, stream, step, rowOffset+b, d). */
   bernoulliSample(out: number, p: number, seed: number, stream: number, step: number, D: number, b0: number, b1: number, rowOffset: number): void;
 
-  /** Fused Adam over params [i0, i1); the gradient is the chunk-ordered sum of `chunks` buffers chunkStride bytes apart. */
+  /** Fused Adam (torch.optim.Adam arithmetic) over params [i0, i1). */
   adam(
     p: number, g: number, m: number, v: number, i0: number, i1: number,
     stepSize: number, beta1: number, beta2: number, eps: number, invSqrtBc2: number, weightDecay: number,
-    chunks: number, chunkStride: number,
   ): void;
-  /** g[i] = Σ_c g[c·stride + i] over [i0, i1), chunk order. */
-  sumChunks(g: number, i0: number, i1: number, chunks: number, chunkStride: number): void;
 
   /** f64 sum += g, sq += g² over [i0, i1). */
   accumulateMoments(sum: number, sq: number, g: number, i0: number, i1: number): void;

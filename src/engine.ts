@@ -1,11 +1,23 @@
 // The computation of one training or evaluation step, as pure functions of (kernels, plan,
-// chunk): the same code runs on the calling thread and in every worker (src/worker.ts).
+// thread share): the same code runs on the calling thread and in every worker (src/worker.ts).
 //
-// A batch of B examples with K samples each is split into a FIXED number of chunks C (never the
-// thread count): chunk c owns examples [b0, b1) = [⌊cB/C⌋, ⌊(c+1)B/C⌋), encoder rows [b0, b1),
-// decoder rows [b0·K, b1·K) (rows are b-major), and its own gradient buffer. Gradients are
-// summed over chunks in chunk order (adam / sumChunks), so the parameters after any number of
-// steps are bitwise identical whatever the number of threads that computed the chunks.
+// Determinism for any thread count comes from the split, not from fixed chunks:
+//   - rows are independent, so the forward pass and the row-wise backward parts (likelihood,
+//     dX = dY·W, activations, the latent head) are split by examples between threads;
+//   - every reduction over the batch (dW = dYᵀ·X, bias and log-variance gradients) runs over ALL
+//     rows in row order, and threads split its OUTPUTS (rows of W, columns of the log-variance);
+//   - Adam is elementwise, split by parameter ranges.
+// Each output value is thus produced by the same sequence of float operations whatever the
+// number of threads: parameters after any number of steps are bitwise identical for 1, 2, 3…
+// threads, and equal to the unthreaded computation.
+//
+// A training step is three dispatches (each a wake-up of the workers, ~0.03–0.1 ms here):
+//   forward   rows: encoder, reparameterization, decoder, log-densities;
+//   backward  rows: the whole chain of dY and dX = dY·W for this thread's rows, no barrier
+//             needed since every row's chain is its own (each layer keeps its own dY buffer);
+//   weights   outputs: dW = dYᵀ·X and db for this thread's share of every layer's outputs,
+//             then Adam on exactly those parameters while their gradient is still in cache
+//             (nothing reads W in this phase, so updating it in place is safe).
 import { ACT, type Kernels } from "../bindings/abi.js";
 
 export interface Layer {
@@ -27,13 +39,11 @@ export interface StaticPlan {
   /** float offset of the learned per-output log-variance, or -1 */
   decLogvar: number;
   nParams: number;
-  /** byte pointers: parameters, chunk-0 gradients (chunk c at pGrads + c·gradStride), Adam m and v */
+  /** byte pointers: parameters, their gradients, Adam m and v */
   pParams: number;
   pGrads: number;
-  gradStride: number;
   pM: number;
   pV: number;
-  chunks: number;
   /** Int32 block of the workspace layout (writeLayout), re-read at every dispatch */
   pLayout: number;
   /** its size in Int32 slots (layoutSlots) */
@@ -54,22 +64,25 @@ export interface Workspace {
   dz: number;
   dec: number[]; // outputs of decoder hidden layers [B·K, H]
   dDec: number[];
-  out: number; // decoder output [B·K, D]
+  out: number; // decoder output [B·K, D] (Bernoulli: probabilities after the forward)
+  dOut: number; // its gradient
   logpx: number; logpz: number; logqz: number; logw: number; c: number; r: number;
   kl: number; bound: number; wt: number;
   /** per-thread packing scratch (8·max(dim, rows) floats each) */
   scratch: number[];
 }
 
-export function chunkRange(c: number, B: number, C: number): [number, number] {
-  return [Math.floor((c * B) / C), Math.floor(((c + 1) * B) / C)];
+/** Thread t's share [a, b) of n items between T threads, inner boundaries on multiples of `align`. */
+export function share(t: number, n: number, T: number, align = 1): [number, number] {
+  const cut = (s: number) => (s >= T ? n : Math.min(n, Math.round((s * n) / T / align) * align));
+  return [cut(t), cut(t + 1)];
 }
 
 // ---------------------------------------------------------------- workspace layout in memory
 
 /** Number of Int32 slots writeLayout needs for these layers and threads. */
 export function layoutSlots(encLayers: number, decLayers: number, threads: number): number {
-  return 2 + 4 + 2 * (encLayers - 1) + 5 + 2 * (decLayers - 1) + 10 + threads;
+  return 2 + 4 + 2 * (encLayers - 1) + 6 + 2 * (decLayers - 1) + 10 + threads;
 }
 
 /** The layout block of a plan as an Int32Array over `buffer`. */
@@ -78,7 +91,7 @@ export function layoutView(buffer: ArrayBufferLike, p: StaticPlan): Int32Array {
 }
 
 export function writeLayout(mem: Int32Array, ws: Workspace): void {
-  const v = [ws.B, ws.R, ws.x, ws.h, ws.dh, ws.eps, ...ws.enc, ...ws.dEnc, ws.z, ws.dz, ws.out, ws.logpx, ws.logpz,
+  const v = [ws.B, ws.R, ws.x, ws.h, ws.dh, ws.eps, ...ws.enc, ...ws.dEnc, ws.z, ws.dz, ws.out, ws.dOut, ws.logpx, ws.logpz,
     ...ws.dec, ...ws.dDec, ws.logqz, ws.logw, ws.c, ws.r, ws.kl, ws.bound, ws.wt, 0, 0, 0, ...ws.scratch];
   mem.set(v);
 }
@@ -89,12 +102,12 @@ export function readLayout(mem: Int32Array, p: StaticPlan, threads: number): Wor
   const many = (n: number) => Array.from({ length: n }, next);
   const B = next(), R = next(), x = next(), h = next(), dh = next(), eps = next();
   const enc = many(p.enc.length - 1), dEnc = many(p.enc.length - 1);
-  const z = next(), dz = next(), out = next(), logpx = next(), logpz = next();
+  const z = next(), dz = next(), out = next(), dOut = next(), logpx = next(), logpz = next();
   const dec = many(p.dec.length - 1), dDec = many(p.dec.length - 1);
   const logqz = next(), logw = next(), c = next(), r = next(), kl = next(), bound = next(), wt = next();
   i += 3;
   const scratch = many(threads);
-  return { B, R, x, enc, dEnc, h, dh, eps, z, dz, dec, dDec, out, logpx, logpz, logqz, logw, c, r, kl, bound, wt, scratch };
+  return { B, R, x, enc, dEnc, h, dh, eps, z, dz, dec, dDec, out, dOut, logpx, logpz, logqz, logw, c, r, kl, bound, wt, scratch };
 }
 
 // ---------------------------------------------------------------- one dense layer
@@ -106,19 +119,26 @@ function linearForward(k: Kernels, p: StaticPlan, l: Layer, y: number, x: number
 }
 
 /**
- * Backward of one dense layer over rows [r0, r1); dy already holds ∂loss/∂(pre-activation).
- * Writes dW and db of this chunk into grads (=, not +=) and, when dx != 0, dx = dy·W followed
- * by the previous layer's activation derivative.
+ * dW and db of one dense layer over ALL `rows` rows (in row order), for this thread's share of
+ * the layer's outputs; dy holds ∂loss/∂(pre-activation). Writes (=, not +=) into grads.
  */
-function linearBackward(k: Kernels, p: StaticPlan, l: Layer, grads: number, dy: number, x: number, r0: number, r1: number,
-  dx: number, prevAct: number, scratch: number): void {
+function weightGrads(k: Kernels, l: Layer, grads: number, dy: number, x: number, rows: number, t: number, T: number,
+  scratch: number): void {
   const O = l.outDim, I = l.inDim;
-  k.gemm(grads + 4 * l.w, I, dy + 4 * r0 * O, 1, O, x + 4 * r0 * I, I, 1, 0, 0, O, I, r1 - r0, 0, ACT.identity, scratch);
-  k.biasGrad(grads + 4 * l.b, dy, O, r0, r1, O, 0);
-  if (dx !== 0) {
-    k.gemm(dx, I, dy, O, 1, p.pParams + 4 * l.w, I, 1, 0, r0, r1, I, O, 0, ACT.identity, scratch);
-    k.actBackward(dx, x, r0 * I, r1 * I, prevAct);
-  }
+  const [o0, o1] = share(t, O, T, 4);
+  if (o0 >= o1) return;
+  // dW[o, i] = Σ_r dy[r, o]·x[r, i]: A = dyᵀ (strides 1, O), B = x (strides I, 1)
+  k.gemm(grads + 4 * l.w, I, dy, 1, O, x, I, 1, 0, o0, o1, I, rows, 0, ACT.identity, scratch);
+  k.biasGrad(grads + 4 * (l.b + o0), dy + 4 * o0, O, 0, rows, o1 - o0, 0);
+}
+
+/** dx = dy·W for rows [r0, r1), then the previous layer's activation derivative. */
+function inputGrads(k: Kernels, p: StaticPlan, l: Layer, dy: number, x: number, dx: number, prevAct: number,
+  r0: number, r1: number, scratch: number): void {
+  if (r0 >= r1) return;
+  const O = l.outDim, I = l.inDim;
+  k.gemm(dx, I, dy, O, 1, p.pParams + 4 * l.w, I, 1, 0, r0, r1, I, O, 0, ACT.identity, scratch);
+  k.actBackward(dx, x, r0 * I, r1 * I, prevAct);
 }
 
 // ---------------------------------------------------------------- forward
@@ -167,10 +187,9 @@ export interface ForwardArgs {
   importanceWeights: boolean;
 }
 
-/** Forward of one chunk (x and eps already in place): encoder, samples, KL and w̃ when asked. */
-export function forwardChunk(k: Kernels, p: StaticPlan, ws: Workspace, a: ForwardArgs, c: number, scratch: number): void {
-  const [b0, b1] = chunkRange(c, a.B, p.chunks);
-  if (b0 === b1) return;
+/** Forward over examples [b0, b1) (x and eps already in place): encoder, samples, KL and w̃ when asked. */
+export function forwardRows(k: Kernels, p: StaticPlan, ws: Workspace, a: ForwardArgs, b0: number, b1: number, scratch: number): void {
+  if (b0 >= b1) return;
   encodeRows(k, p, ws, b0, b1, scratch);
   sampleRows(k, p, ws, a.K, b0, b1, scratch);
   if (a.needKL) k.klStandardNormal(ws.kl, ws.h, p.Z, b0, b1);
@@ -187,37 +206,66 @@ export interface BackwardArgs {
   klScale: number;
 }
 
-/** Backward of one chunk for the weights in ws.c / ws.r: writes that chunk's whole gradient buffer. */
-export function backwardChunk(k: Kernels, p: StaticPlan, ws: Workspace, a: BackwardArgs, c: number, scratch: number): void {
-  const grads = p.pGrads + c * p.gradStride;
-  const [b0, b1] = chunkRange(c, a.B, p.chunks);
-  if (b0 === b1) {
-    new Float32Array(memoryOf(k), grads, p.nParams).fill(0); // an empty chunk adds nothing
-    return;
-  }
+/**
+ * The row-wise backward for examples [b0, b1): likelihood gradient into ws.dOut, then
+ * dX = dY·W and activation derivatives down the decoder, the latent head (the estimator's
+ * weights in ws.c / ws.r) into ws.dh, and down the encoder. Reads W; writes no parameter
+ * gradient, so threads need no barrier between layers.
+ */
+export function backwardRows(k: Kernels, p: StaticPlan, ws: Workspace, a: BackwardArgs, b0: number, b1: number, scratch: number): void {
+  if (b0 >= b1) return;
   const { K } = a;
   const r0 = b0 * K, r1 = b1 * K;
   if (p.likelihood.type === "bernoulli") {
-    k.bernoulliBackward(ws.out, ws.out, ws.x, ws.c, K, p.D, r0, r1);
+    k.bernoulliBackward(ws.dOut, ws.out, ws.x, ws.c, K, p.D, r0, r1);
   } else {
     const lv = p.decLogvar >= 0 ? p.pParams + 4 * p.decLogvar : 0;
-    const dlv = p.decLogvar >= 0 ? grads + 4 * p.decLogvar : 0;
-    if (dlv) new Float32Array(memoryOf(k), dlv, p.D).fill(0);
-    k.gaussianBackward(ws.out, ws.out, ws.x, ws.c, lv, dlv, p.likelihood.logVar, K, p.D, r0, r1);
+    k.gaussianBackward(ws.dOut, ws.out, ws.x, ws.c, lv, 0, p.likelihood.logVar, K, p.D, r0, r1);
   }
-  for (let i = p.dec.length - 1; i >= 0; i--) {
-    const dy = i === p.dec.length - 1 ? ws.out : ws.dDec[i];
-    const x = i === 0 ? ws.z : ws.dec[i - 1];
-    const dx = i === 0 ? ws.dz : ws.dDec[i - 1];
-    linearBackward(k, p, p.dec[i], grads, dy, x, r0, r1, dx, i === 0 ? ACT.identity : p.dec[i - 1].act, scratch);
+  for (let i = p.dec.length - 1; i > 0; i--) {
+    inputGrads(k, p, p.dec[i], decoderDy(p, ws, i), ws.dec[i - 1], ws.dDec[i - 1], p.dec[i - 1].act, r0, r1, scratch);
   }
+  inputGrads(k, p, p.dec[0], decoderDy(p, ws, 0), ws.z, ws.dz, ACT.identity, r0, r1, scratch);
   k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, a.useR ? ws.r : 0, K, p.Z, a.gradMode, a.klScale, b0, b1);
-  for (let i = p.enc.length - 1; i >= 0; i--) {
-    const dy = i === p.enc.length - 1 ? ws.dh : ws.dEnc[i];
-    const x = i === 0 ? ws.x : ws.enc[i - 1];
-    const dx = i === 0 ? 0 : ws.dEnc[i - 1];
-    linearBackward(k, p, p.enc[i], grads, dy, x, b0, b1, dx, i === 0 ? ACT.identity : p.enc[i - 1].act, scratch);
+  for (let i = p.enc.length - 1; i > 0; i--) {
+    inputGrads(k, p, p.enc[i], encoderDy(p, ws, i), ws.enc[i - 1], ws.dEnc[i - 1], p.enc[i - 1].act, b0, b1, scratch);
   }
+}
+
+function decoderDy(p: StaticPlan, ws: Workspace, i: number): number {
+  return i === p.dec.length - 1 ? ws.dOut : ws.dDec[i];
+}
+function encoderDy(p: StaticPlan, ws: Workspace, i: number): number {
+  return i === p.enc.length - 1 ? ws.dh : ws.dEnc[i];
+}
+
+/**
+ * Every parameter gradient over the whole batch (after backwardRows on every row), thread t of
+ * T taking its share of each layer's outputs; with `adam`, then updates exactly those
+ * parameters. Nothing in this phase reads W, so updating it in place is safe.
+ */
+export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: number, K: number, adam: AdamArgs | null,
+  t: number, T: number, scratch: number): void {
+  const R = B * K;
+  const update = (i0: number, i1: number) => {
+    if (adam) adamRange(k, p, adam, i0, i1);
+  };
+  const layer = (l: Layer, dy: number, x: number, rows: number) => {
+    const [o0, o1] = share(t, l.outDim, T, 4);
+    weightGrads(k, l, p.pGrads, dy, x, rows, t, T, scratch);
+    update(l.w + o0 * l.inDim, l.w + o1 * l.inDim);
+    update(l.b + o0, l.b + o1);
+  };
+  if (p.decLogvar >= 0) {
+    const [d0, d1] = share(t, p.D, T, 4);
+    if (d0 < d1) {
+      const lv = p.pParams + 4 * p.decLogvar;
+      k.gaussianLogvarGrad(p.pGrads + 4 * p.decLogvar, ws.out, ws.x, ws.c, lv, K, p.D, R, d0, d1);
+      update(p.decLogvar + d0, p.decLogvar + d1);
+    }
+  }
+  p.dec.forEach((l, i) => layer(l, decoderDy(p, ws, i), i === 0 ? ws.z : ws.dec[i - 1], R));
+  p.enc.forEach((l, i) => layer(l, encoderDy(p, ws, i), i === 0 ? ws.x : ws.enc[i - 1], B));
 }
 
 // ---------------------------------------------------------------- optimiser
@@ -231,30 +279,9 @@ export interface AdamArgs {
   weightDecay: number;
 }
 
-/** The parameter range [i0, i1) of thread t of T (multiples of 4 floats, so SIMD lanes never straddle threads). */
-export function paramRange(p: StaticPlan, t: number, T: number): [number, number] {
-  const per = Math.ceil(p.nParams / T / 4) * 4;
-  return [Math.min(p.nParams, t * per), Math.min(p.nParams, (t + 1) * per)];
-}
-
 export function adamRange(k: Kernels, p: StaticPlan, a: AdamArgs, i0: number, i1: number): void {
   if (i0 >= i1) return;
-  k.adam(p.pParams, p.pGrads, p.pM, p.pV, i0, i1, a.stepSize, a.beta1, a.beta2, a.eps, a.invSqrtBc2, a.weightDecay, p.chunks, p.gradStride);
-}
-
-export function sumRange(k: Kernels, p: StaticPlan, i0: number, i1: number): void {
-  if (i0 < i1) k.sumChunks(p.pGrads, i0, i1, p.chunks, p.gradStride);
-}
-
-// Kernels do not expose the memory; the plan's owner registers it (see bindMemory).
-const memories = new WeakMap<Kernels, WebAssembly.Memory>();
-export function bindMemory(k: Kernels, memory: WebAssembly.Memory): void {
-  memories.set(k, memory);
-}
-function memoryOf(k: Kernels): ArrayBufferLike {
-  const m = memories.get(k);
-  if (!m) throw new Error("engine: kernels without a registered memory (bindMemory)");
-  return m.buffer;
+  k.adam(p.pParams, p.pGrads, p.pM, p.pV, i0, i1, a.stepSize, a.beta1, a.beta2, a.eps, a.invSqrtBc2, a.weightDecay);
 }
 
 // ---------------------------------------------------------------- phases, driven by a control block
@@ -265,7 +292,7 @@ function memoryOf(k: Kernels): ArrayBufferLike {
  */
 export const CTRL = {
   gen: 0, cmd: 1, done: 2, error: 3, B: 4, K: 5, needKL: 6, iw: 7, gradMode: 8, useR: 9, k0: 10, kn: 11,
-  seed: 12, epsStream: 13, step: 14, binarize: 15, binStream: 16, rowOffset: 17, drawEps: 18, threads: 19,
+  seed: 12, epsStream: 13, step: 14, binarize: 15, binStream: 16, rowOffset: 17, drawEps: 18, threads: 19, adam: 20,
 } as const;
 export const CTRL_F64 = { klScale: 0, stepSize: 1, beta1: 2, beta2: 3, eps: 4, invSqrtBc2: 5, weightDecay: 6 } as const;
 export const CTRL_INTS = 32;
@@ -273,7 +300,7 @@ export const CTRL_F64S = 8;
 export const CTRL_MSG_BYTES = 1024;
 export const CTRL_BYTES = 4 * CTRL_INTS + 8 * CTRL_F64S + CTRL_MSG_BYTES;
 
-export const CMD = { forward: 1, backward: 2, adam: 3, sum: 4, encode: 5, sample: 6, stop: 7, faultThrow: 90, faultExit: 91 } as const;
+export const CMD = { forward: 1, backward: 2, weights: 3, encode: 5, sample: 6, stop: 7, faultThrow: 90, faultExit: 91 } as const;
 
 export interface Ctrl {
   i: Int32Array;
@@ -298,40 +325,31 @@ export function runShare(k: Kernels, p: StaticPlan, ws: Workspace, ctrl: Ctrl, t
   switch (cmd) {
     case CMD.forward:
     case CMD.encode:
-    case CMD.sample:
-      for (let c = t; c < p.chunks; c += T) {
-        const [b0, b1] = chunkRange(c, B, p.chunks);
-        if (b0 === b1) continue;
-        const seed = i[CTRL.seed] >>> 0, step = i[CTRL.step] >>> 0, rowOffset = i[CTRL.rowOffset] >>> 0;
-        if (cmd !== CMD.sample && i[CTRL.binarize]) k.bernoulliSample(ws.x, ws.x, seed, i[CTRL.binStream], step, p.D, b0, b1, rowOffset);
-        if (cmd === CMD.encode) {
-          encodeRows(k, p, ws, b0, b1, scratch);
-          continue;
-        }
-        if (i[CTRL.drawEps]) k.randomNormal(ws.eps, seed, i[CTRL.epsStream], step, K, p.Z, b0, b1, rowOffset, i[CTRL.k0] >>> 0);
-        if (cmd === CMD.sample) {
-          sampleRows(k, p, ws, K, b0, b1, scratch);
-        } else {
-          forwardChunk(k, p, ws, { B, K, needKL: i[CTRL.needKL] !== 0, importanceWeights: i[CTRL.iw] !== 0 }, c, scratch);
-        }
+    case CMD.sample: {
+      const [b0, b1] = share(t, B, T);
+      if (b0 === b1) return;
+      const seed = i[CTRL.seed] >>> 0, step = i[CTRL.step] >>> 0, rowOffset = i[CTRL.rowOffset] >>> 0;
+      if (cmd !== CMD.sample && i[CTRL.binarize]) k.bernoulliSample(ws.x, ws.x, seed, i[CTRL.binStream], step, p.D, b0, b1, rowOffset);
+      if (cmd === CMD.encode) {
+        encodeRows(k, p, ws, b0, b1, scratch);
+        return;
       }
-      return;
-    case CMD.backward: {
-      const a = { B, K, gradMode: i[CTRL.gradMode], useR: i[CTRL.useR] !== 0, klScale: f[CTRL_F64.klScale] };
-      for (let c = t; c < p.chunks; c += T) backwardChunk(k, p, ws, a, c, scratch);
+      if (i[CTRL.drawEps]) k.randomNormal(ws.eps, seed, i[CTRL.epsStream], step, K, p.Z, b0, b1, rowOffset, i[CTRL.k0] >>> 0);
+      if (cmd === CMD.sample) sampleRows(k, p, ws, K, b0, b1, scratch);
+      else forwardRows(k, p, ws, { B, K, needKL: i[CTRL.needKL] !== 0, importanceWeights: i[CTRL.iw] !== 0 }, b0, b1, scratch);
       return;
     }
-    case CMD.adam: {
-      const [i0, i1] = paramRange(p, t, T);
-      adamRange(k, p, {
+    case CMD.backward: {
+      const [b0, b1] = share(t, B, T);
+      backwardRows(k, p, ws, { B, K, gradMode: i[CTRL.gradMode], useR: i[CTRL.useR] !== 0, klScale: f[CTRL_F64.klScale] }, b0, b1, scratch);
+      return;
+    }
+    case CMD.weights: {
+      const adam = i[CTRL.adam] ? {
         stepSize: f[CTRL_F64.stepSize], beta1: f[CTRL_F64.beta1], beta2: f[CTRL_F64.beta2], eps: f[CTRL_F64.eps],
         invSqrtBc2: f[CTRL_F64.invSqrtBc2], weightDecay: f[CTRL_F64.weightDecay],
-      }, i0, i1);
-      return;
-    }
-    case CMD.sum: {
-      const [i0, i1] = paramRange(p, t, T);
-      sumRange(k, p, i0, i1);
+      } : null;
+      weightGradsAll(k, p, ws, B, K, adam, t, T, scratch);
       return;
     }
     case CMD.faultThrow: // test hooks (VAE._injectWorkerFault)

@@ -6,7 +6,7 @@ import { ACT, LOGVAR_MAX, STREAM, type Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, type BuildName, type Runtime } from "../bindings/load.js";
 import {
-  bindMemory, CMD, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare, writeLayout,
+  CMD, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare, writeLayout,
   type Ctrl, type Layer, type StaticPlan, type Workspace,
 } from "./engine.js";
 import { Pool } from "./pool.js";
@@ -46,17 +46,12 @@ export interface VAEOptions {
   /** Which .wasm build to run. Default: 'simd' where supported, else 'scalar'. */
   build?: BuildName;
   /**
-   * Threads for training and evaluation: a number, or 'auto' (the cores available, at most
-   * `chunks`). Above 1 the model runs on workers over one shared memory; where shared memory is
+   * Threads for training and evaluation: a number, or 'auto' (the cores available). Results
+   * are bitwise identical for any thread count. Above 1 the model runs on workers over one shared memory; where shared memory is
    * unavailable (a page without cross-origin isolation, most edge runtimes) it falls back to
    * one thread and says so once. Default 1.
    */
   threads?: number | "auto";
-  /**
-   * The batch is split into this many chunks whose gradients are summed in chunk order; results
-   * depend on it but never on `threads` (bitwise identical for any thread count). Default 4.
-   */
-  chunks?: number;
 }
 
 export interface ResolvedConfig {
@@ -67,7 +62,6 @@ export interface ResolvedConfig {
   activation: Activation;
   likelihood: { type: "bernoulli" } | { type: "gaussian"; variance: number; learnVariance: boolean };
   seed: number;
-  chunks: number;
 }
 
 interface Tensor {
@@ -224,7 +218,7 @@ const DEFAULT_CHUNK = 500;
 const SMALL_WORK_FLOPS = 2e6;
 
 function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
-  checkKeys(fn, "options", o, ["inputDim", "latentDim", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads", "chunks"]);
+  checkKeys(fn, "options", o, ["inputDim", "latentDim", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads"]);
   const inputDim = checkInt(fn, "options.inputDim", o.inputDim ?? 784, 1, 1 << 20);
   const latentDim = checkInt(fn, "options.latentDim", o.latentDim ?? 20, 1, 1 << 16);
   const layers = (arg: string, v: unknown): number[] => {
@@ -248,8 +242,7 @@ function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
   } else {
     fail(fn, "options.likelihood", "'bernoulli', 'gaussian' or {type: 'gaussian', variance?, learnVariance?}", l);
   }
-  const chunks = checkInt(fn, "options.chunks", o.chunks ?? 4, 1, 256);
-  return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, seed, chunks };
+  return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, seed };
 }
 
 let warnedNoSharedMemory = false;
@@ -265,11 +258,11 @@ async function availableCores(): Promise<number> {
   return 1;
 }
 
-/** The thread count to use: `threads` (or 'auto': the cores, at most `chunks`) limited by what the runtime allows. */
-function resolveThreads(fn: string, threads: unknown, chunks: number, cores: number): number {
+/** The thread count to use: `threads` (or 'auto': the cores) limited by what the runtime allows. */
+function resolveThreads(fn: string, threads: unknown, cores: number): number {
   let n: number;
   if (threads === "auto") {
-    n = Math.max(1, Math.min(chunks, cores));
+    n = Math.max(1, cores);
   } else {
     n = checkInt(fn, "options.threads", threads, 1, 256);
   }
@@ -341,7 +334,7 @@ export class VAE {
     const config = resolveConfig("VAE.create", options);
     const build = options.build ?? defaultBuild();
     checkOneOf("VAE.create", "options.build", build, ["relaxed", "simd", "scalar"] as const);
-    const threads = resolveThreads("VAE.create", options.threads ?? 1, config.chunks, options.threads === "auto" ? await availableCores() : 1);
+    const threads = resolveThreads("VAE.create", options.threads ?? 1, options.threads === "auto" ? await availableCores() : 1);
     const module = await compileBuild(build, threads > 1);
     const vae = new VAE(config, build, module, threads);
     if (threads > 1) {
@@ -362,7 +355,6 @@ export class VAE {
     // Parameters are laid out first; instantiate with room for them, grow for the workspace.
     this.rt = instantiate(module, build, 1 << 20, threads > 1);
     this.k = this.rt.k;
-    bindMemory(this.k, this.rt.memory);
     this.arena = new Arena(this.k.heapBase());
     this.layout();
     this.initParameters();
@@ -418,10 +410,8 @@ export class VAE {
     }
     this.nParams = off;
     this.flopsPerRow = 2 * [...this.enc, ...this.dec].reduce((a, l) => a + l.inDim * l.outDim, 0);
-    const C = this.config.chunks;
-    const gradStride = 4 * (Math.ceil(off / 4) * 4); // 16-byte aligned per chunk
     this.pParams = this.arena.floats(off);
-    this.pGrads = this.arena.floats((gradStride / 4) * C); // one gradient buffer per chunk
+    this.pGrads = this.arena.floats(off);
     this.pM = this.arena.floats(off);
     this.pV = this.arena.floats(off);
     this.pCtrl = this.arena.floats(CTRL_BYTES / 4);
@@ -434,8 +424,8 @@ export class VAE {
     this.plan = {
       D, Z, enc: this.enc, dec: this.dec,
       likelihood: lik.type === "bernoulli" ? { type: "bernoulli" } : { type: "gaussian", logVar: Math.log(lik.variance) },
-      decLogvar: this.decLogvar, nParams: off, pParams: this.pParams, pGrads: this.pGrads, gradStride,
-      pM: this.pM, pV: this.pV, chunks: C, pLayout, layoutSlots: slots,
+      decLogvar: this.decLogvar, nParams: off, pParams: this.pParams, pGrads: this.pGrads,
+      pM: this.pM, pV: this.pV, pLayout, layoutSlots: slots,
     };
   }
 
@@ -477,6 +467,7 @@ export class VAE {
       dec: this.dec.slice(0, -1).map((l) => a.floats(Rc * l.outDim)),
       dDec: this.dec.slice(0, -1).map((l) => a.floats(Rc * l.outDim)),
       out: a.floats(Rc * D),
+      dOut: a.floats(Rc * D),
       logpx: a.floats(Rc), logpz: a.floats(Rc), logqz: a.floats(Rc), logw: a.floats(Rc),
       c: a.floats(Rc), r: a.floats(Rc), wt: a.floats(Rc),
       kl: a.floats(Bc), bound: a.floats(Bc),
@@ -507,14 +498,14 @@ export class VAE {
   // ---------------------------------------------------------------- passes
 
   /**
-   * Runs one engine command (arguments already in the control block) over every chunk: inline
-   * on one thread, or shared with the pool's workers. The arithmetic is the same either way.
+   * Runs one engine command (arguments already in the control block): inline on one thread, or
+   * shared with the pool's workers. The arithmetic is the same either way.
    */
   private dispatch(ws: Workspace, cmd: number, threads = this.threads): void {
     const i = this.ctrl.i;
     // Work too small to pay for waking the workers (~20–40 µs a round trip) runs inline; the
-    // chunking is the same, so the numbers are too.
-    if (threads > 1 && (cmd === CMD.forward || cmd === CMD.backward || cmd === CMD.encode || cmd === CMD.sample)) {
+    // split never changes the numbers.
+    if (threads > 1 && cmd !== CMD.faultThrow && cmd !== CMD.faultExit) {
       const rows = i[CTRL.B] * (cmd === CMD.encode ? 1 : Math.max(1, i[CTRL.K]));
       if (rows * this.flopsPerRow < SMALL_WORK_FLOPS) threads = 1;
     }
@@ -543,14 +534,19 @@ export class VAE {
     this.dispatch(ws, CMD.forward, o.threads);
   }
 
-  /** Backward into the per-chunk gradient buffers for the weights the estimator wrote. */
-  private backward(ws: Workspace, B: number, K: number, est: Estimator, threads?: number): void {
+  /**
+   * Backward for the weights the estimator wrote: the row-wise chain, then every parameter
+   * gradient, then (adam = true, arguments already in the control block) the Adam update.
+   */
+  private backward(ws: Workspace, B: number, K: number, est: Estimator, threads?: number, adam = false): void {
     const i = this.ctrl.i;
     i[CTRL.B] = B; i[CTRL.K] = K;
     i[CTRL.gradMode] = est.gradMode;
     i[CTRL.useR] = est.usesEncoderFactor ? 1 : 0;
+    i[CTRL.adam] = adam ? 1 : 0;
     this.ctrl.f[CTRL_F64.klScale] = 1 / B;
     this.dispatch(ws, CMD.backward, threads);
+    this.dispatch(ws, CMD.weights, threads);
   }
 
   /** The estimator's view of one step's rows. */
@@ -885,7 +881,6 @@ export class VAE {
     const objective = this.weigh(ws, B, K, est);
     if (!Number.isFinite(objective)) throw new Error(`${fn}: the objective is ${objective} at these parameters and inputs`);
     this.backward(ws, B, K, est);
-    this.dispatch(ws, CMD.sum); // chunk gradients summed (in chunk order) into chunk 0
     const g = this.f32(this.pGrads, this.nParams);
     const grads = Object.fromEntries(this.tensors.map((t) => [t.name, g.slice(t.offset, t.offset + t.size)]));
     return { loss: -objective / B, grads };
@@ -938,7 +933,6 @@ export class VAE {
           const objective = this.weigh(ws, B, K, est);
           if (!Number.isFinite(objective)) throw new Error(`${fn}: the objective is ${objective} at draw ${d} for '${est.name}'`);
           this.backward(ws, B, K, est);
-          this.dispatch(ws, CMD.sum);
           this.k.accumulateMoments(acc[e].sum, acc[e].sq, this.pGrads, 0, P);
           if (e === 0) {
             new Uint8Array(mem()).copyWithin(pRef, this.pGrads, this.pGrads + 4 * P);
@@ -1039,14 +1033,13 @@ export class VAE {
         `${fn}: the loss became ${-objective} ${where}(optimiser step ${this.steps + 1}); ` +
         "the parameters are those of the last finite step. Try a lower learningRate, or check the data scale.");
     }
-    this.backward(ws, B, cfg.K, cfg.est, cfg.threads);
-    this.steps++;
-    const t = this.steps;
+    const t = this.steps + 1;
     const f = this.ctrl.f;
     f[CTRL_F64.stepSize] = lr / (1 - Math.pow(cfg.beta1, t));
     f[CTRL_F64.invSqrtBc2] = 1 / Math.sqrt(1 - Math.pow(cfg.beta2, t));
     f[CTRL_F64.beta1] = cfg.beta1; f[CTRL_F64.beta2] = cfg.beta2; f[CTRL_F64.eps] = cfg.adamEps; f[CTRL_F64.weightDecay] = cfg.weightDecay;
-    this.dispatch(ws, CMD.adam, cfg.threads);
+    this.backward(ws, B, cfg.K, cfg.est, cfg.threads, true); // gradients and the Adam update
+    this.steps = t;
     return objective;
   }
 

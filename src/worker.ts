@@ -4,7 +4,7 @@
 // blocked in Atomics.wait and cannot receive messages, wakes with the reason.
 import type { Kernels } from "../bindings/abi.js";
 import { isNode } from "../bindings/load.js";
-import { bindMemory, CMD, CTRL, ctrlViews, layoutView, readLayout, runShare, type StaticPlan } from "./engine.js";
+import { CMD, CTRL, ctrlViews, layoutView, readLayout, runShare, type StaticPlan } from "./engine.js";
 
 export interface WorkerInit {
   module: WebAssembly.Module;
@@ -37,7 +37,6 @@ async function main(): Promise<void> {
   const { module, memory, plan, pCtrl, index, threads } = init;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const k = instance.exports as unknown as Kernels;
-  bindMemory(k, memory);
   const ctrl = ctrlViews(memory.buffer, pCtrl);
   // error slot: +index for a thrown error (the worker lives on), -index when the worker exits
   const fail = (message: string, exiting = false) => {

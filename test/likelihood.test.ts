@@ -89,6 +89,13 @@ describe.each(BUILDS)("likelihood kernels, %s build", (build) => {
       if (learned) {
         t = worst(env.read(pdlv, D), numericGrad((v) => loss(m, v), Float64Array.from(lvOut)), 1e-5, 1e-4);
         expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+        // the column-split kernel the engine uses (threads take column ranges): same bits as
+        // the row loop above, whatever the split
+        const pcol = env.zeros(D);
+        const cut = Math.floor(D / 2);
+        env.k.gaussianLogvarGrad(pcol, pm, px, env.put(c), plv, K, D, R, 0, cut);
+        env.k.gaussianLogvarGrad(pcol, pm, px, env.put(c), plv, K, D, R, cut, D);
+        expect(env.read(pcol, D)).toEqual(env.read(pdlv, D));
       }
     });
 });
