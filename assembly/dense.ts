@@ -5,6 +5,8 @@
 //   v128.load32_splat, B is read as two f32x4 per k from a panel of 8 columns packed into
 //   `scratch` (8·K floats, contiguous, zero padded past N).
 // Threads split rows: [m0, m1). No allocation, no module state.
+// `packed` (optional): B already packed as panels [⌈N/8⌉][K][8] (packRows below), as the forward
+//   pass keeps its weights: then nothing is packed per call (the scalar build ignores it).
 import { madd, tanhVec } from "./simd";
 
 export const ACT_IDENTITY: i32 = 0;
@@ -62,9 +64,10 @@ export function gemm(
   m0: i32, m1: i32, n: i32, k: i32,
   accumulate: i32, act: i32,
   scratch: usize,                 // 8·K floats of packing space
+  packed: usize,                  // B as packed panels, or 0
 ): void {
   if (ASC_FEATURE_SIMD) {
-    gemmSimd(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act == ACT_RELU, scratch);
+    gemmSimd(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act == ACT_RELU, scratch, packed);
   } else {
     gemmScalar(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act == ACT_RELU ? ACT_RELU : ACT_IDENTITY, scratch);
   }
@@ -129,7 +132,7 @@ function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
 
 function gemmSimd(
   c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, sbk: i32, sbn: i32, bias: usize,
-  m0: i32, m1: i32, n: i32, k: i32, accumulate: i32, relu: bool, scratch: usize,
+  m0: i32, m1: i32, n: i32, k: i32, accumulate: i32, relu: bool, scratch: usize, packed: usize,
 ): void {
   const stepA = <usize>sak << 2;
   const rowA = <usize>sam << 2;
@@ -139,8 +142,9 @@ function gemmSimd(
     // Always pack: reading 8 columns straight from a wide row-major B touches one page per k
     // (a 784-float row stride ran at 18 GFLOP/s against 45 packed: TLB misses), and the
     // packed panel is reused by every 4-row block of A.
-    packPanel(scratch, b, sbk, sbn, j0, nb, k);
-    const panel = scratch;
+    let panel = scratch;
+    if (packed != 0) panel = packed + (<usize>j0 * <usize>k << 2);
+    else packPanel(scratch, b, sbk, sbn, j0, nb, k);
     const stepB: usize = 32;
     let bl = f32x4.splat(0);
     let bh = f32x4.splat(0);
@@ -286,5 +290,32 @@ export function actBackward(dy: usize, y: usize, i0: i32, i1: i32, act: i32): vo
     const yv = load<f32>(y + o);
     const dv = load<f32>(dy + o);
     store<f32>(dy + o, act == ACT_RELU ? (yv > 0 ? dv : 0) : dv * (1 - yv * yv));
+  }
+}
+
+/**
+ * Packs rows [o0, o1) of a row-major W[O, I] (o0 a multiple of 8) as the B panels of X·Wᵀ:
+ * dst[p][i][j] = W[8p + j, i], zero past row O. A thread that owns rows of W packs them.
+ */
+export function packRows(dst: usize, w: usize, O: i32, I: i32, o0: i32, o1: i32): void {
+  for (let p = o0 >> 3; (p << 3) < o1; p++) {
+    const panel = dst + (<usize>p * <usize>I << 5);
+    for (let j = 0; j < 8; j++) {
+      const row = (p << 3) + j;
+      let q = panel + (<usize>j << 2);
+      if (row < O) {
+        let src = w + (<usize>row * <usize>I << 2);
+        for (let i = 0; i < I; i++) {
+          store<f32>(q, load<f32>(src));
+          q += 32;
+          src += 4;
+        }
+      } else {
+        for (let i = 0; i < I; i++) {
+          store<f32>(q, 0);
+          q += 32;
+        }
+      }
+    }
   }
 }

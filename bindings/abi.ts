@@ -16,7 +16,11 @@ export interface Kernels {
     bias: number,
     m0: number, m1: number, n: number, k: number,
     accumulate: number, act: number, scratch: number,
+    /** B pre-packed as panels [⌈N/8⌉][K][8] (packRows), or 0/absent to pack into scratch */
+    packed?: number,
   ): void;
+  /** Packs rows [o0, o1) of W[O, I] (o0 a multiple of 8) as X·Wᵀ panels: dst[p][i][j] = W[8p+j, i]. */
+  packRows(dst: number, w: number, O: number, I: number, o0: number, o1: number): void;
   /** db (= or +=) column sums of dy rows [m0, m1). */
   biasGrad(db: number, dy: number, ldy: number, m0: number, m1: number, n: number, accumulate: number): void;
   /** dy[i0:i1] *= act'(·) expressed through the layer output y. */

@@ -27,6 +27,13 @@ export interface Layer {
   /** float offsets in the parameter block */
   w: number;
   b: number;
+  /** float offset of W packed as forward panels (packRows) in the plan's packed block */
+  pk: number;
+}
+
+/** Floats the packed forward panels of a layer take: ⌈out/8⌉·8·in. */
+export function packedSize(l: { inDim: number; outDim: number }): number {
+  return Math.ceil(l.outDim / 8) * 8 * l.inDim;
 }
 
 /** What never changes for a model: sent once to every worker. */
@@ -44,6 +51,8 @@ export interface StaticPlan {
   pGrads: number;
   pM: number;
   pV: number;
+  /** byte pointer of every layer's W packed as forward panels (Layer.pk), kept in step with the parameters */
+  pPacked: number;
   /** Int32 block of the workspace layout (writeLayout), re-read at every dispatch */
   pLayout: number;
   /** its size in Int32 slots (layoutSlots) */
@@ -112,10 +121,16 @@ export function readLayout(mem: Int32Array, p: StaticPlan, threads: number): Wor
 
 // ---------------------------------------------------------------- one dense layer
 
-/** Y[m0:m1] = act(X[m0:m1]·Wᵀ + b). */
+/** Y[m0:m1] = act(X[m0:m1]·Wᵀ + b), W read from its packed panels. */
 function linearForward(k: Kernels, p: StaticPlan, l: Layer, y: number, x: number, m0: number, m1: number, scratch: number): void {
   const P = p.pParams;
-  k.gemm(y, l.outDim, x, l.inDim, 1, P + 4 * l.w, 1, l.inDim, P + 4 * l.b, m0, m1, l.outDim, l.inDim, 0, l.act, scratch);
+  k.gemm(y, l.outDim, x, l.inDim, 1, P + 4 * l.w, 1, l.inDim, P + 4 * l.b, m0, m1, l.outDim, l.inDim, 0, l.act, scratch,
+    p.pPacked + 4 * l.pk);
+}
+
+/** Re-packs rows [o0, o1) of a layer's W (after they changed). */
+export function packLayer(k: Kernels, p: StaticPlan, l: Layer, o0: number, o1: number): void {
+  if (o0 < o1) k.packRows(p.pPacked + 4 * l.pk, p.pParams + 4 * l.w, l.outDim, l.inDim, o0, o1);
 }
 
 /**
@@ -125,7 +140,7 @@ function linearForward(k: Kernels, p: StaticPlan, l: Layer, y: number, x: number
 function weightGrads(k: Kernels, l: Layer, grads: number, dy: number, x: number, rows: number, t: number, T: number,
   scratch: number): void {
   const O = l.outDim, I = l.inDim;
-  const [o0, o1] = share(t, O, T, 4);
+  const [o0, o1] = share(t, O, T, 8);
   if (o0 >= o1) return;
   // dW[o, i] = Σ_r dy[r, o]·x[r, i]: A = dyᵀ (strides 1, O), B = x (strides I, 1)
   k.gemm(grads + 4 * l.w, I, dy, 1, O, x, I, 1, 0, o0, o1, I, rows, 0, ACT.identity, scratch);
@@ -251,10 +266,13 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
     if (adam) adamRange(k, p, adam, i0, i1);
   };
   const layer = (l: Layer, dy: number, x: number, rows: number) => {
-    const [o0, o1] = share(t, l.outDim, T, 4);
+    const [o0, o1] = share(t, l.outDim, T, 8); // whole panels of 8 rows, as weightGrads
     weightGrads(k, l, p.pGrads, dy, x, rows, t, T, scratch);
-    update(l.w + o0 * l.inDim, l.w + o1 * l.inDim);
-    update(l.b + o0, l.b + o1);
+    if (adam) {
+      update(l.w + o0 * l.inDim, l.w + o1 * l.inDim);
+      update(l.b + o0, l.b + o1);
+      packLayer(k, p, l, o0, o1);
+    }
   };
   if (p.decLogvar >= 0) {
     const [d0, d1] = share(t, p.D, T, 4);

@@ -6,7 +6,7 @@ import { ACT, LOGVAR_MAX, STREAM, type Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, type BuildName, type Runtime } from "../bindings/load.js";
 import {
-  CMD, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare, writeLayout,
+  CMD, packedSize, packLayer, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare, writeLayout,
   type Ctrl, type Layer, type StaticPlan, type Workspace,
 } from "./engine.js";
 import { Pool } from "./pool.js";
@@ -358,6 +358,7 @@ export class VAE {
     this.arena = new Arena(this.k.heapBase());
     this.layout();
     this.initParameters();
+    this.repack();
   }
 
   // ---------------------------------------------------------------- layout
@@ -370,9 +371,11 @@ export class VAE {
     const { inputDim: D, latentDim: Z, hidden, decoderHidden, activation } = this.config;
     const act = ACT[activation];
     let off = 0;
+    let packedOff = 0;
     const linear = (inDim: number, outDim: number, a: number): Layer => {
-      const l = { inDim, outDim, act: a, w: off, b: off + inDim * outDim };
+      const l = { inDim, outDim, act: a, w: off, b: off + inDim * outDim, pk: packedOff };
       off += inDim * outDim + outDim;
+      packedOff += packedSize(l);
       return l;
     };
     let prev = D;
@@ -414,6 +417,7 @@ export class VAE {
     this.pGrads = this.arena.floats(off);
     this.pM = this.arena.floats(off);
     this.pV = this.arena.floats(off);
+    const pPacked = this.arena.floats(packedOff);
     this.pCtrl = this.arena.floats(CTRL_BYTES / 4);
     const slots = layoutSlots(this.enc.length, this.dec.length, this.threads);
     const pLayout = this.arena.floats(slots);
@@ -425,8 +429,16 @@ export class VAE {
       D, Z, enc: this.enc, dec: this.dec,
       likelihood: lik.type === "bernoulli" ? { type: "bernoulli" } : { type: "gaussian", logVar: Math.log(lik.variance) },
       decLogvar: this.decLogvar, nParams: off, pParams: this.pParams, pGrads: this.pGrads,
-      pM: this.pM, pV: this.pV, pLayout, layoutSlots: slots,
+      pM: this.pM, pV: this.pV, pPacked, pLayout, layoutSlots: slots,
     };
+  }
+
+  /**
+   * Re-packs every layer's forward panels from the parameters: after anything but the Adam step
+   * (which re-packs what it updates) changed a weight.
+   */
+  private repack(): void {
+    for (const l of [...this.enc, ...this.dec]) packLayer(this.k, this.plan, l, 0, l.outDim);
   }
 
   /** PyTorch nn.Linear's default initialisation: weight and bias ~ U(-1/√in, 1/√in). */
@@ -621,6 +633,7 @@ export class VAE {
       }
       p.set(values, t.offset);
     }
+    this.repack();
   }
 
   /**

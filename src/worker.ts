@@ -13,6 +13,8 @@ export interface WorkerInit {
   pCtrl: number;
   index: number;
   threads: number;
+  /** how long to poll for the next command before sleeping (ms; see Pool) */
+  spinMs: number;
 }
 
 interface Port {
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
     if (port.on) port.on("message", (m) => resolve(m));
     else port.onmessage = (e) => resolve(e.data);
   });
-  const { module, memory, plan, pCtrl, index, threads } = init;
+  const { module, memory, plan, pCtrl, index, threads, spinMs } = init;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const k = instance.exports as unknown as Kernels;
   const ctrl = ctrlViews(memory.buffer, pCtrl);
@@ -63,6 +65,10 @@ async function main(): Promise<void> {
   let seen = Atomics.load(ctrl.i, CTRL.gen);
   port.postMessage({ ready: index });
   for (;;) {
+    // During training the next command follows within microseconds: poll briefly, since a
+    // sleeping thread takes ~0.1 ms to wake here; then sleep (a bounded poll, never a long spin).
+    const until = performance.now() + spinMs;
+    while (Atomics.load(ctrl.i, CTRL.gen) === seen && performance.now() < until);
     Atomics.wait(ctrl.i, CTRL.gen, seen);
     seen = Atomics.load(ctrl.i, CTRL.gen);
     const cmd = Atomics.load(ctrl.i, CTRL.cmd);

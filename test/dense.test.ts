@@ -39,6 +39,16 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
       const want = gemmRef(x, K, 1, w, 1, K, bias, M, N, K, act);
       const tol = worst(env.read(pc, M * N), want, 1e-5 * Math.sqrt(K), 1e-5);
       expect(tol.ratio, JSON.stringify(tol)).toBeLessThanOrEqual(1);
+      // the same with W pre-packed by packRows (as the model keeps its weights), packed in two
+      // row ranges as two threads would: bit for bit the per-call packing
+      const pw = env.put(w);
+      const packed = env.zeros(Math.ceil(N / 8) * 8 * K);
+      const cut = Math.min(N, 8 * Math.floor(N / 16));
+      env.k.packRows(packed, pw, N, K, 0, cut);
+      env.k.packRows(packed, pw, N, K, cut, N);
+      const pc3 = env.zeros(M * N);
+      env.k.gemm(pc3, N, env.put(x), K, 1, pw, 1, K, env.put(bias), 0, M, N, K, 0, act, scratch, packed);
+      expect(env.read(pc3, M * N)).toEqual(env.read(pc, M * N));
     }
     // dX form: C[M,N] = A[M,K]·B[K,N], B row-major (unpacked fast path when N % 8 == 0)
     const a = f32(uniform(M * K, -1, 1, r)), b = f32(uniform(K * N, -1, 1, r));
