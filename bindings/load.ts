@@ -11,24 +11,47 @@ export type BuildName = "relaxed" | "simd" | "scalar";
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 1, 253, 15, 65, 2, 253, 15, 253, 128, 2, 11]);
 
+function validates(bytes: Uint8Array): boolean {
+  try {
+    return WebAssembly.validate(bytes as BufferSource);
+  } catch {
+    return false; // a runtime that forbids looking at wasm bytes at all
+  }
+}
+
 /** The builds this runtime can run, best first. */
 export function supportedBuilds(): BuildName[] {
   const out: BuildName[] = [];
-  if (WebAssembly.validate(RELAXED_PROBE)) out.push("relaxed");
-  if (WebAssembly.validate(SIMD_PROBE)) out.push("simd");
+  if (validates(RELAXED_PROBE)) out.push("relaxed");
+  if (validates(SIMD_PROBE)) out.push("simd");
   out.push("scalar");
   return out;
 }
 
-/** Default choice: plain SIMD is the bitwise reference; relaxed only when asked or detected and preferred. */
+/**
+ * Default choice: a build given to provideModule; else plain SIMD (the bitwise reference; relaxed
+ * only when asked), else scalar.
+ */
 export function defaultBuild(): BuildName {
+  if (providedDefault) return providedDefault;
   const s = supportedBuilds();
   return s.includes("simd") ? "simd" : "scalar";
 }
 
+// One static `new URL(literal, import.meta.url)` per file, so that bundlers (Vite, webpack,
+// esbuild) see every .wasm and emit it as an asset.
+const WASM_URLS: Record<string, () => URL> = {
+  simd: () => new URL("../build/vae.simd.wasm", import.meta.url),
+  relaxed: () => new URL("../build/vae.relaxed.wasm", import.meta.url),
+  scalar: () => new URL("../build/vae.scalar.wasm", import.meta.url),
+  "simd.shared": () => new URL("../build/vae.simd.shared.wasm", import.meta.url),
+  "relaxed.shared": () => new URL("../build/vae.relaxed.shared.wasm", import.meta.url),
+  "scalar.shared": () => new URL("../build/vae.scalar.shared.wasm", import.meta.url),
+};
+
 /** Where a build lives; `shared` is its shared-memory (threads) variant. */
 export function wasmUrl(build: BuildName, shared = false): URL {
-  return new URL(`../build/vae.${build}${shared ? ".shared" : ""}.wasm`, import.meta.url);
+  return WASM_URLS[`${build}${shared ? ".shared" : ""}`]();
 }
 
 /**
@@ -50,6 +73,32 @@ async function readBytes(url: URL): Promise<Uint8Array> {
 }
 
 const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
+const BUILD_NAMES: readonly BuildName[] = ["relaxed", "simd", "scalar"];
+let providedDefault: BuildName | null = null;
+
+/**
+ * Hands the library a precompiled module, for runtimes that refuse to compile WebAssembly from
+ * bytes (Cloudflare workerd, Vercel edge) or apps that fetch it themselves. `module` must be the
+ * file `vae-wasm/wasm/vae.<build>.wasm` (or `vae.<build>.shared.wasm` with `shared: true`).
+ * The first build provided becomes the default of VAE.create.
+ *
+ *     import wasm from "vae-wasm/wasm/vae.simd.wasm"; // a WebAssembly.Module in workerd
+ *     provideModule(wasm, { build: "simd" });
+ */
+export function provideModule(module: WebAssembly.Module, options: { build?: BuildName; shared?: boolean } = {}): void {
+  if (!(module instanceof WebAssembly.Module)) {
+    throw new TypeError(`provideModule: module must be a WebAssembly.Module (the compiled vae-wasm/wasm/vae.<build>.wasm), received ${
+      module === null ? "null" : typeof module === "object" ? (module as object).constructor?.name ?? "object" : typeof module}`);
+  }
+  const build = options.build ?? "simd";
+  if (!BUILD_NAMES.includes(build)) throw new TypeError(`provideModule: options.build must be one of ${BUILD_NAMES.join(", ")}, received ${String(build)}`);
+  const names = WebAssembly.Module.exports(module).map((e) => e.name);
+  for (const need of ["gemm", "adam", "heapBase", "simdLevel"]) {
+    if (!names.includes(need)) throw new TypeError(`provideModule: this module does not export '${need}'; pass the compiled vae-wasm/wasm/vae.${build}.wasm`);
+  }
+  moduleCache.set(`${build}${options.shared ? ".shared" : ""}`, Promise.resolve(module));
+  if (!options.shared && providedDefault === null) providedDefault = build;
+}
 
 /** Compiles (once per build) the module for `build` (its shared-memory variant when `shared`). */
 export function compileBuild(build: BuildName, shared = false): Promise<WebAssembly.Module> {

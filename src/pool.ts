@@ -46,7 +46,6 @@ export class Pool {
   /** Starts threads - 1 workers; resolves when each has instantiated the module. */
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, plan: StaticPlan, pCtrl: number, ctrl: Ctrl,
     threads: number, opts: PoolOptions = {}): Promise<Pool> {
-    const url = new URL("./worker.js", import.meta.url);
     const workers: AnyWorker[] = [];
     const ready: Promise<void>[] = [];
     const spinMs = opts.spinMs ?? poolDefaults.spinMs;
@@ -55,7 +54,7 @@ export class Pool {
       const init: WorkerInit = { module, memory, plan, pCtrl, index, threads, spinMs };
       if (isNode) {
         const { Worker } = await import("node:worker_threads");
-        const w = new Worker(url);
+        const w = new Worker(new URL("./worker.js", import.meta.url));
         ready.push(new Promise((resolve, reject) => {
           w.once("message", () => resolve());
           w.once("error", reject);
@@ -64,7 +63,8 @@ export class Pool {
         w.postMessage(init);
         workers.push(w as unknown as AnyWorker);
       } else {
-        const w = new Worker(url, { type: "module" });
+        // written inline so bundlers (Vite, webpack) recognise and emit the worker
+        const w = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
         ready.push(new Promise((resolve, reject) => {
           w.onmessage = () => resolve();
           w.onerror = (e) => reject(new Error(`vae-wasm: worker ${index} failed to start: ${e.message}`));

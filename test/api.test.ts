@@ -1,7 +1,7 @@
 // The public API as a user meets it: shapes, determinism, save/load, abort, and clear errors
 // for bad input (naming the argument, the expectation and what was received).
 import { describe, expect, it } from "vitest";
-import { VAE, decodeSafetensors } from "../src/index.js";
+import { VAE, decodeSafetensors, provideModule } from "../src/index.js";
 import { rng, uniform } from "./helpers/env.js";
 
 const small = () => VAE.create({ inputDim: 8, latentDim: 2, hidden: [6], seed: 5 });
@@ -96,6 +96,14 @@ describe("VAE API", () => {
 });
 
 describe("bad input gets a clear error naming the argument, the expectation and the value", () => {
+  it("provideModule refuses what is not the compiled vae-wasm module", async () => {
+    expect(() => provideModule(new Uint8Array(8) as unknown as WebAssembly.Module)).toThrow(/module must be a WebAssembly.Module .*received Uint8Array/);
+    // a valid module that is not ours: an empty one
+    const empty = await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
+    expect(() => provideModule(empty)).toThrow(/does not export 'gemm'; pass the compiled vae-wasm\/wasm\/vae.simd.wasm/);
+    expect(() => provideModule(empty, { build: "fast" as never })).toThrow(/options.build must be one of relaxed, simd, scalar, received fast/);
+  });
+
   const cases: [string, (v: VAE) => unknown, RegExp][] = [
     ["wrong row length", (v) => v.encode([[1, 2, 3]]), /VAE\.encode: x\[0\] must be a row of 8 numbers.*got an array of length 3/],
     ["flat length not a multiple", (v) => v.encode(new Float32Array(12)), /VAE\.encode: x must be a flat array whose length is a multiple of 8.*Float32Array of length 12/],
