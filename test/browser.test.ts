@@ -2,51 +2,21 @@
 // 127.0.0.1 (1) with cross-origin isolation headers: 2 workers and 1 thread must give the same
 // losses and weights bit for bit; (2) without them: the model falls back to one thread and says
 // why, once. `.ci/run` installs chromium (apt); the test needs `npm run build` (dist/) first.
-import { createServer, type Server } from "node:http";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { extname, join, normalize } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { haveBrowser, launchChromium, serveStatic } from "./helpers/browser.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ROOT = new URL("..", import.meta.url).pathname;
-const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
-
-// Without a browser the test cannot run; CI installs one, so there it must not be skipped.
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.CI) throw new Error(`browser test: ${CHROMIUM} is missing (apt-get install chromium)`);
 
 describe.skipIf(!haveBrowser)("threads in Chromium (skipped only outside CI when chromium is not installed)", () => {
-  let server: Server;
   let base = "";
+  let close = async () => {};
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      const url = new URL(req.url ?? "/", "http://x");
-      const [, mode, ...rest] = url.pathname.split("/");
-      const file = normalize(join(ROOT, ...rest));
-      if (!file.startsWith(ROOT) || !existsSync(file) || !statSync(file).isFile()) {
-        res.writeHead(404).end("not found");
-        return;
-      }
-      const headers: Record<string, string> = { "content-type": TYPES[extname(file)] ?? "application/octet-stream" };
-      if (mode === "isolated") {
-        headers["cross-origin-opener-policy"] = "same-origin";
-        headers["cross-origin-embedder-policy"] = "require-corp";
-      }
-      res.writeHead(200, headers).end(readFileSync(file));
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const addr = server.address() as { port: number };
-    base = `http://127.0.0.1:${addr.port}`;
+    ({ base, close } = await serveStatic(ROOT));
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => close());
 
   async function openPage(mode: "isolated" | "plain") {
-    const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(`${base}/${mode}/test/browser/threads.html`);

@@ -1,0 +1,113 @@
+// The browser page (web/, built with Vite) in Debian's Chromium: it loads MNIST, trains in a
+// worker with 2 threads when cross-origin isolated, the loss falls, the reconstructions and the
+// manifold are drawn (not blank), a digit drawn with the mouse gets a reconstruction and a
+// latent position, and the page's main thread keeps painting while training. Without the
+// isolation headers it trains on one thread and says why. Screenshots go to test-output/.
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { haveBrowser, launchChromium, serveStatic } from "./helpers/browser.js";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const OUT = new URL("../test-output/", import.meta.url).pathname;
+
+describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outside CI when chromium is not installed)", () => {
+  let base = "";
+  let close = async () => {};
+  let browser: Browser;
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [`${ROOT}scripts/prepare-web-data.mjs`], { stdio: "ignore" });
+    // the page's TypeScript type-checks against the package's declarations (Vite only strips types)
+    execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, "-p", `${ROOT}web/tsconfig.json`], { stdio: "pipe" });
+    const { build } = await import("vite");
+    await build({ configFile: `${ROOT}web/vite.config.ts`, logLevel: "error" });
+    ({ base, close } = await serveStatic(`${ROOT}web/dist`));
+    browser = await launchChromium();
+    mkdirSync(OUT, { recursive: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await close();
+  });
+
+  /** Standard deviation of a canvas's grey levels: 0 for a blank one. */
+  const inkSpread = (page: Page, id: string) => page.evaluate((id) => {
+    const c = document.getElementById(id) as HTMLCanvasElement;
+    const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+    let s = 0, s2 = 0;
+    const n = d.length / 4;
+    for (let i = 0; i < d.length; i += 4) {
+      s += d[i];
+      s2 += d[i] * d[i];
+    }
+    return Math.sqrt(s2 / n - (s / n) ** 2);
+  }, id);
+
+  const lossNow = (page: Page) => page.evaluate(() => parseFloat(document.getElementById("loss-now")!.textContent ?? ""));
+
+  it("isolated: trains on 2 threads, the loss falls, pictures appear, a drawn digit is placed", async () => {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${base}/isolated/`);
+    await page.waitForFunction(() => (document.getElementById("train") as HTMLButtonElement).textContent === "Train", undefined, { timeout: 60_000 });
+    expect(await page.evaluate(() => document.getElementById("status")!.dataset.threads)).toBe("2");
+    expect(await page.textContent("#status")).toMatch(/2 threads over shared memory/);
+
+    // the main thread's longest gap between animation frames while the worker trains
+    await page.evaluate(() => {
+      const w = window as unknown as { maxGap: number };
+      w.maxGap = 0;
+      let last = performance.now();
+      const tick = (t: number) => {
+        w.maxGap = Math.max(w.maxGap, t - last);
+        last = t;
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    });
+    await page.click("#train");
+    await page.waitForFunction(() => Number(document.getElementById("step")!.textContent) >= 20, undefined, { timeout: 60_000 });
+    const early = await lossNow(page);
+    expect(Number.isFinite(early)).toBe(true);
+    // a 2-D latent VAE on MNIST goes from ~540 nats (random) to below ~170 within a few hundred steps
+    await page.waitForFunction((early) => parseFloat(document.getElementById("loss-now")!.textContent ?? "") < Math.min(0.6 * early, 200),
+      early, { timeout: 90_000 });
+    await page.waitForTimeout(1500); // the next snapshot of pictures
+    expect(await inkSpread(page, "recon")).toBeGreaterThan(30);
+    expect(await inkSpread(page, "manifold")).toBeGreaterThan(30);
+    expect(await inkSpread(page, "loss")).toBeGreaterThan(5);
+    // a training loop on the main thread would starve painting for seconds
+    expect(await page.evaluate(() => (window as unknown as { maxGap: number }).maxGap)).toBeLessThan(1000);
+
+    // draw a "1": a vertical stroke on the pad
+    const pad = (await page.$("#pad"))!.boundingBox();
+    const box = (await pad)!;
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
+    await page.mouse.down();
+    for (let i = 1; i <= 12; i++) await page.mouse.move(box.x + box.width * (0.5 - 0.01 * i), box.y + box.height * (0.15 + 0.06 * i));
+    await page.mouse.up();
+    await page.waitForFunction(() => /z = \(-?\d/.test(document.getElementById("z")!.textContent ?? ""), undefined, { timeout: 10_000 });
+    expect(await inkSpread(page, "drawn")).toBeGreaterThan(20);
+    await page.click("#train"); // pause, so the screenshot is of a settled page
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${OUT}web-page.png`, fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 180_000);
+
+  it("not isolated: trains on one thread and says why", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/plain/`);
+    await page.waitForFunction(() => (document.getElementById("train") as HTMLButtonElement).textContent === "Train", undefined, { timeout: 60_000 });
+    expect(await page.evaluate(() => document.getElementById("status")!.dataset.threads)).toBe("1");
+    expect(await page.textContent("#status")).toMatch(/not cross-origin isolated/);
+    await page.click("#train");
+    await page.waitForFunction(() => Number(document.getElementById("step")!.textContent) >= 20, undefined, { timeout: 60_000 });
+    expect(Number.isFinite(await lossNow(page))).toBe(true);
+    await page.close();
+  }, 120_000);
+});
