@@ -8,6 +8,7 @@ export { bernoulliLogProb, bernoulliBackward, gaussianLogProb, gaussianBackward,
 export { randomNormal, bernoulliSample } from "./rng";
 export { adam } from "./adam";
 export { accumulateMoments, accumulateDifference } from "./stats";
+export { initUniform } from "./init";
 
 /** First free byte above the module's static data: JS lays its arena out from here. */
 export function heapBase(): usize {

@@ -4,6 +4,7 @@
 //  2. Training step of the IWAE paper's 784-200-200-50 tanh model, IWAE bound with K=5, batch 20.
 //  3. Threads: steps/s of both models on 1 and 2 threads (simd build), and the speedup.
 //  4. GEMM GFLOP/s at 100×784×400 in the three layouts a dense layer uses.
+//  5. Package: packed size, what a browser app loads (gzipped), cold start to the first step.
 // Recorded on the 2-core Zen3 machine class (Node 20), see README "Performance".
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd"); // lets Node 20 run the relaxed (FMA) build too
@@ -27,6 +28,7 @@ const x = benchInput(); // fixed grey levels
 const builds = supportedBuilds();
 console.log(`vae-wasm benchmark — Node ${process.version}, builds: ${builds.join(", ")}, ${await tfjsReady()}`);
 
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const p50 = (t: { result?: unknown }) => (t.result as { latency: { p50: number } }).latency.p50;
 // ---- 1. training step
 if (run(1)) {
@@ -80,7 +82,6 @@ if (run(2)) {
 // the per-block ratios. The ceiling: two independent single-thread processes at once, each
 // against one alone (how much the machine gives two jobs right now).
 if (run(3)) {
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   const { execFile } = await import("node:child_process");
   const soloMs = (which: string, steps: number) => new Promise<number>((resolve, reject) => {
     execFile(process.execPath, [new URL("./solo.js", import.meta.url).pathname, which, String(steps)], (err, out) => (err ? reject(err) : resolve(Number(out))));
@@ -137,4 +138,47 @@ if (run(4)) {
     const m = p50(t);
     console.log("   " + t.name.padEnd(28) + m.toFixed(3).padStart(8) + (FLOP / m / 1e6).toFixed(1).padStart(10));
   }
+}
+
+// ---- 5. package size and cold start
+if (run(5)) {
+  const { execFileSync } = await import("node:child_process");
+  const { readFileSync } = await import("node:fs");
+  const { gzipSync } = await import("node:zlib");
+  const root = new URL("../..", import.meta.url).pathname;
+  const [pack] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+  const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+  console.log("\n5. package and cold start");
+  console.log(`   npm pack: ${kb(pack.size)} packed, ${kb(pack.unpackedSize)} unpacked, ${pack.entryCount} files`);
+  // what a browser app loads: the library bundled and minified (as Vite/esbuild would), the
+  // pool's worker (threads only), and one .wasm build
+  const esbuild = await import("esbuild");
+  const bundle = async (entry: string) => {
+    const r = await esbuild.build({
+      entryPoints: [`${root}dist/src/${entry}`], bundle: true, minify: true, format: "esm", platform: "browser", write: false,
+      external: ["node:*"], logLevel: "silent", loader: { ".wasm": "empty" },
+    });
+    return r.outputFiles[0].contents;
+  };
+  const rows: [string, Uint8Array][] = [
+    ["library JS (index, minified)", await bundle("index.js")],
+    ["worker JS (threads only, minified)", await bundle("worker.js")],
+    ["vae.simd.wasm", readFileSync(`${root}dist/build/vae.simd.wasm`)],
+    ["vae.simd.shared.wasm (threads)", readFileSync(`${root}dist/build/vae.simd.shared.wasm`)],
+  ];
+  let one = 0, threaded = 0;
+  for (const [name, bytes] of rows) {
+    const gz = gzipSync(bytes, { level: 9 }).length;
+    console.log("   " + name.padEnd(36) + kb(bytes.length).padStart(10) + `  ${kb(gz)} gzipped`.padStart(18));
+    if (!name.includes("threads")) one += gz;
+    if (!name.endsWith("simd.wasm")) threaded += gz;
+  }
+  console.log(`   a browser app loads ${kb(one)} gzipped on one thread, ${kb(threaded)} with threads`);
+  const runs: Record<string, number>[] = [];
+  for (let i = 0; i < (quick ? 3 : 7); i++) {
+    runs.push(JSON.parse(execFileSync(process.execPath, [new URL("./cold.js", import.meta.url).pathname], { encoding: "utf8" })));
+  }
+  const med = (k: string) => median(runs.map((r) => r[k])).toFixed(0);
+  console.log(`   cold start (fresh Node process, median of ${runs.length}): import ${med("importMs")} ms + create ${med("createMs")} ms + ` +
+    `first 784-400-20 step ${med("firstStepMs")} ms = ${med("totalMs")} ms to the first finished step (the second step: ${med("secondStepMs")} ms)`);
 }

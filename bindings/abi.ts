@@ -68,6 +68,9 @@ export interface Kernels {
     stepSize: number, beta1: number, beta2: number, eps: number, invSqrtBc2: number, weightDecay: number,
   ): void;
 
+  /** p[i] = (2u − 1)·bound for i < n, u from SeededRandom's generator continuing at `state` (src/random.ts). */
+  initUniform(p: number, n: number, state: number, bound: number): void;
+
   /** f64 sum += g, sq += g² over [i0, i1). */
   accumulateMoments(sum: number, sq: number, g: number, i0: number, i1: number): void;
   /** f64 moments of d = g - ref over [i0, i1); returns Σ d·dir. */

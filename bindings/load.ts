@@ -146,3 +146,39 @@ export function ensureMemory(rt: Runtime, bytes: number): void {
   const have = rt.memory.buffer.byteLength;
   if (bytes > have) rt.memory.grow(Math.ceil((bytes - have) / PAGE));
 }
+
+const warmed = new WeakSet<WebAssembly.Module>();
+
+/**
+ * Runs every hot kernel a few dozen times on 16×16 problems in a throwaway instance (~5–10 ms,
+ * once per module): V8 first runs WebAssembly in its baseline tier and optimises a function
+ * only once it is hot, and there is no on-stack replacement, so without this the first real
+ * training step runs 3–5× slower than the next. Compiled code is per module, so the model's own
+ * instance (and the workers') get the optimised code.
+ */
+export function warmUp(module: WebAssembly.Module, build: BuildName, shared = false): void {
+  if (warmed.has(module)) return;
+  warmed.add(module);
+  const { k } = instantiate(module, build, 1 << 20, shared);
+  const S = 16, f = 4 * S * S;
+  const a = k.heapBase() + 64, b = a + f, c = b + f, d = c + f, e = d + f, g = e + f, scratch = g + f, packed = scratch + 8 * f;
+  for (let i = 0; i < 40; i++) {
+    k.gemm(c, S, a, S, 1, b, 1, S, d, 0, S, S, S, 0, 1, scratch, 0);
+    k.gemm(c, S, a, S, 1, b, 1, S, d, 0, S, S, S, 0, 2, scratch, 0);
+    k.gemm(c, S, a, 1, S, b, S, 1, 0, 0, S, S, S, 0, 0, scratch, 0);
+    k.packRows(packed, b, S, S, 0, S);
+    k.gemm(c, S, a, S, 1, b, 1, S, d, 0, S, S, S, 0, 1, scratch, packed);
+    k.biasGrad(d, c, S, 0, S, S, 0);
+    k.actBackward(c, a, 0, S * S, 1);
+    k.adam(a, b, c, d, 0, S * S, 1e-3, 0.9, 0.999, 1e-8, 1, 0);
+    k.randomNormal(e, 1, 1, i, 2, S / 2, 0, S, 0, 0);
+    k.bernoulliSample(g, a, 1, 2, i, S, 0, S, 0);
+    k.reparameterize(c, e, a, 2, S / 2, 0, S / 2);
+    k.bernoulliLogProb(d, b, b, a, 2, S, 0, S);
+    k.bernoulliBackward(b, b, a, d, 2, S, 0, S);
+    k.gaussianLogProbs(d, e, g, d, c, e, a, 2, S / 2, 0, S / 2);
+    k.klStandardNormal(g, a, S / 2, 0, S / 2);
+    k.importanceWeights(g, e, d, 2, 0, S / 2);
+    k.latentBackward(b, c, c, e, a, d, 0, 2, S / 2, 1, 1, 0, S / 2);
+  }
+}

@@ -13,6 +13,14 @@ export class SeededRandom {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
     return (z ^ (z >>> 16)) >>> 0;
   }
+  /** The generator's state (initUniform in WebAssembly continues from it). */
+  get state32(): number {
+    return this.state;
+  }
+  /** Skips n draws. */
+  advance(n: number): void {
+    this.state = (this.state + Math.imul(n, 0x9e3779b9)) >>> 0;
+  }
   /** Uniform in [0, 1) with 32 random bits. */
   next(): number {
     return this.nextU32() / 4294967296;

@@ -4,7 +4,7 @@
 // memory laid out once here (an arena of byte offsets); kernels do all the arithmetic.
 import { ACT, LOGVAR_MAX, STREAM, type Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
-import { compileBuild, defaultBuild, ensureMemory, instantiate, type BuildName, type Runtime } from "../bindings/load.js";
+import { compileBuild, defaultBuild, ensureMemory, instantiate, warmUp, type BuildName, type Runtime } from "../bindings/load.js";
 import {
   CMD, packedSize, packLayer, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare, writeLayout,
   type Ctrl, type Layer, type StaticPlan, type Workspace,
@@ -336,6 +336,7 @@ export class VAE {
     checkOneOf("VAE.create", "options.build", build, ["relaxed", "simd", "scalar"] as const);
     const threads = resolveThreads("VAE.create", options.threads ?? 1, options.threads === "auto" ? await availableCores() : 1);
     const module = await compileBuild(build, threads > 1);
+    warmUp(module, build, threads > 1); // once per module: the first training step runs optimised code
     const vae = new VAE(config, build, module, threads);
     if (threads > 1) {
       try {
@@ -446,13 +447,15 @@ export class VAE {
     const rng = new SeededRandom(this.config.seed, 1);
     const p = this.f32(this.pParams, this.nParams);
     for (const l of [...this.enc, ...this.dec]) {
-      const bound = 1 / Math.sqrt(l.inDim);
-      for (let i = 0; i < l.inDim * l.outDim + l.outDim; i++) p[l.w + i] = (2 * rng.next() - 1) * bound;
+      // weight then bias, one stream: (2·rng.next() − 1)/√in each, drawn in WebAssembly
+      const n = l.inDim * l.outDim + l.outDim;
+      this.k.initUniform(this.pParams + 4 * l.w, n, rng.state32, 1 / Math.sqrt(l.inDim));
+      rng.advance(n);
     }
     if (this.decLogvar >= 0) {
       p.fill(Math.log((this.config.likelihood as { variance: number }).variance), this.decLogvar, this.decLogvar + this.config.inputDim);
     }
-    this.f32(this.pM, 2 * this.nParams).fill(0); // m and v are adjacent
+    // Adam's m and v start at 0: a fresh memory is zero-filled
   }
 
   /** Lays out activations for up to B examples × K samples (re-lays only when outgrown). */
