@@ -5,6 +5,8 @@
 //  3. Threads: steps/s of both models on 1 and 2 threads (simd build), and the speedup.
 //  4. GEMM GFLOP/s at 100×784×400 in the three layouts a dense layer uses.
 //  5. Package: packed size, what a browser app loads (gzipped), cold start to the first step.
+//  6. PyTorch on the same machine (when python3 with torch is installed): the two steps at its
+//     1-thread and 2-thread settings against vae-wasm on 1 and 2 threads.
 // Recorded on the 2-core Zen3 machine class (Node 20), see README "Performance".
 import v8 from "node:v8";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd"); // lets Node 20 run the relaxed (FMA) build too
@@ -28,6 +30,8 @@ const x = benchInput(); // fixed grey levels
 const builds = supportedBuilds();
 console.log(`vae-wasm benchmark — Node ${process.version}, builds: ${builds.join(", ")}, ${await tfjsReady()}`);
 
+/** ms/step of vae-wasm on 1 and 2 threads per thread-section model (section 3, reused by 6) */
+const threadMs: { one: number; two: number }[] = [];
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const p50 = (t: { result?: unknown }) => (t.result as { latency: { p50: number } }).latency.p50;
 // ---- 1. training step
@@ -102,6 +106,7 @@ if (run(3)) {
     }
     for (const v of vaes) v.dispose();
     const ratio = median(ms[0].map((one, r) => one / ms[1][r]));
+    threadMs.push({ one: median(ms[0]), two: median(ms[1]) });
     const which = mi === 0 ? "vae" : "iwae";
     const steps = quick ? 100 : 400;
     const alone = await soloMs(which, steps);
@@ -181,4 +186,42 @@ if (run(5)) {
   const med = (k: string) => median(runs.map((r) => r[k])).toFixed(0);
   console.log(`   cold start (fresh Node process, median of ${runs.length}): import ${med("importMs")} ms + create ${med("createMs")} ms + ` +
     `first 784-400-20 step ${med("firstStepMs")} ms = ${med("totalMs")} ms to the first finished step (the second step: ${med("secondStepMs")} ms)`);
+}
+
+// ---- 6. PyTorch
+if (run(6)) {
+  const { torchPython, torchTiming, TORCH_SETTINGS } = await import("./peers/torch.js");
+  const py = torchPython();
+  console.log("\n6. PyTorch on this machine (bench/peers/torch_vae.py: the same two steps, torch.optim.Adam)");
+  if (!py) {
+    console.log("   skipped: no python3 with torch (Debian: apt-get install python3-torch libopenblas0-pthread)");
+  } else {
+    if (threadMs.length === 0) {
+      // section 3 was not run: measure vae-wasm on 1 and 2 threads the same way, shorter
+      for (const m of threadModels(x)) {
+        const vaes = [await VAE.create({ inputDim: D, seed: 1, threads: 1, ...m.opts }), await VAE.create({ inputDim: D, seed: 1, threads: 2, ...m.opts })];
+        const ms: number[][] = [[], []];
+        for (let round = 0; round < 20; round++) {
+          vaes.forEach((v, i) => {
+            for (let s = 0; s < 3; s++) v.trainStep(m.x, m.step);
+            const t0 = performance.now();
+            for (let s = 0; s < 10; s++) v.trainStep(m.x, m.step);
+            ms[i].push((performance.now() - t0) / 10);
+          });
+        }
+        for (const v of vaes) v.dispose();
+        threadMs.push({ one: median(ms[0]), two: median(ms[1]) });
+      }
+    }
+    const t = TORCH_SETTINGS.map((st) => ({ ...st, r: torchTiming(py, st.threads, st.env) }));
+    console.log(`   torch ${t[0].r.torch}` + "".padEnd(20) + "784-400-20 VAE".padStart(18) + "IWAE k=5".padStart(14) + "   (ms/step)");
+    for (const { name, r } of t) console.log("   " + ("PyTorch " + name).padEnd(38) + r.vae.toFixed(2).padStart(10) + r.iwae.toFixed(2).padStart(14));
+    console.log("   " + "vae-wasm simd, 1 thread".padEnd(38) + threadMs[0].one.toFixed(2).padStart(10) + threadMs[1].one.toFixed(2).padStart(14));
+    console.log("   " + "vae-wasm simd, 2 threads".padEnd(38) + threadMs[0].two.toFixed(2).padStart(10) + threadMs[1].two.toFixed(2).padStart(14));
+    const best = (k: "vae" | "iwae") => t.slice(1).reduce((a, b) => (b.r[k] < a.r[k] ? b : a));
+    for (const [i, k] of [[0, "vae"], [1, "iwae"]] as const) {
+      const b = best(k);
+      console.log(`   ${k}: 1 thread ${(t[0].r[k] / threadMs[i].one).toFixed(2)}× PyTorch's 1 thread; 2 threads ${(b.r[k] / threadMs[i].two).toFixed(2)}× PyTorch's best 2-thread setting (${b.name})`);
+    }
+  }
 }

@@ -1,0 +1,41 @@
+// The PyTorch peer (bench/peers/torch_vae.py) when a python3 with torch is installed (Debian:
+// apt-get install python3-torch libopenblas0-pthread). Not needed for the tests.
+import { execFileSync } from "node:child_process";
+
+const SCRIPT = new URL("../../../bench/peers/torch_vae.py", import.meta.url).pathname;
+
+export interface TorchTiming {
+  torch: string;
+  threads: number;
+  vae: number;
+  iwae: number;
+}
+
+/** A python3 that can import torch, or null. */
+export function torchPython(): string | null {
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    try {
+      execFileSync(py, ["-c", "import torch"], { stdio: "ignore", timeout: 60_000 });
+      return py;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+/** One run of the peer with torch.set_num_threads(threads) under the given thread variables. */
+export function torchTiming(py: string, threads: number, env: Record<string, string>): TorchTiming {
+  const out = execFileSync(py, [SCRIPT, String(threads)], {
+    encoding: "utf8", timeout: 600_000, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"],
+  });
+  return JSON.parse(out.trim().split("\n").pop()!);
+}
+
+/** The settings compared: one thread, and the 2-thread settings a user might try. */
+export const TORCH_SETTINGS: { name: string; threads: number; env: Record<string, string> }[] = [
+  { name: "1 thread", threads: 1, env: { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" } },
+  { name: "2 threads (defaults)", threads: 2, env: {} },
+  { name: "2 threads, OpenBLAS 1", threads: 2, env: { OMP_NUM_THREADS: "2", OPENBLAS_NUM_THREADS: "1" } },
+  { name: "2 threads in OpenBLAS only", threads: 1, env: { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "2" } },
+];
