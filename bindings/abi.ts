@@ -19,6 +19,8 @@ export interface Kernels {
     /** B pre-packed as panels [⌈N/8⌉][K][8] (packRows), or 0/absent to pack into scratch */
     packed?: number,
   ): void;
+  /** The SIMD ceiling, registers only: n rounds of 12 fused chains (relaxed, 96 FLOP/round) or 6 mul + 6 add chains (simd, 48 FLOP/round); call with mul = 1, add = 1e-30. */
+  peakMadd(n: number, mul: number, add: number): number;
   /** Packs rows [o0, o1) of W[O, I] (o0 a multiple of 8) as X·Wᵀ panels: dst[p][i][j] = W[8p+j, i]. */
   packRows(dst: number, w: number, O: number, I: number, o0: number, o1: number): void;
   /** db (= or +=) column sums of dy rows [m0, m1). */
