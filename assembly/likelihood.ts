@@ -11,7 +11,8 @@ const LOG_2PI: f64 = 1.8378770664093454836;
 
 /**
  * logp[r] = Σ_d x·l - softplus(l) for rows r in [r0, r1); probs[r,:] = sigmoid(l), which may
- * alias logits (the backward pass needs only the probabilities).
+ * alias logits (the backward pass needs only the probabilities). probs = 0 skips them
+ * (evaluation: the division is a fifth of this kernel's time).
  */
 export function bernoulliLogProb(logp: usize, probs: usize, logits: usize, x: usize, K: i32, D: i32, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) {
@@ -32,8 +33,10 @@ export function bernoulliLogProb(logp: usize, probs: usize, logits: usize, x: us
         // f64 row sums, as the scalar path
         acc = f64x2.add(acc, f64x2.promote_low_f32x4(t));
         acc = f64x2.add(acc, f64x2.promote_low_f32x4(v128.swizzle(t, i8x16(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7))));
-        const inv = f32x4.div(one, f32x4.add(one, e));
-        v128.store(pp + o, v128.bitselect(inv, f32x4.mul(e, inv), f32x4.ge(l, zero)));
+        if (probs != 0) {
+          const inv = f32x4.div(one, f32x4.add(one, e));
+          v128.store(pp + o, v128.bitselect(inv, f32x4.mul(e, inv), f32x4.ge(l, zero)));
+        }
       }
       s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
     }
@@ -45,8 +48,10 @@ export function bernoulliLogProb(logp: usize, probs: usize, logits: usize, x: us
       const e = Mathf.exp(-Mathf.abs(l));          // in (0, 1]: no overflow for any l
       const sp = max(l, <f32>0) + Mathf.log1p(e);   // softplus(l)
       s += <f64>(xv * l - sp);
-      const inv: f32 = 1 / (1 + e);
-      store<f32>(pp + o, l >= 0 ? inv : e * inv);    // sigmoid(l)
+      if (probs != 0) {
+        const inv: f32 = 1 / (1 + e);
+        store<f32>(pp + o, l >= 0 ? inv : e * inv);  // sigmoid(l)
+      }
     }
     store<f32>(logp + (<usize>r << 2), <f32>s);
   }

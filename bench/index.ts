@@ -5,6 +5,9 @@
 //  3. Threads: steps/s of both models on 1 and 2 threads (simd build), and the speedup.
 //  4. GEMM GFLOP/s at 100×784×400 in the three layouts a dense layer uses.
 //  5. Package: packed size, what a browser app loads (gzipped), cold start to the first step.
+//  7. Evaluation: importance-sampled log p(x), K = 5000, of the 10,000 MNIST test digits with the
+//     IWAE-preset model on 2 threads (--quick: 500 digits).
+//  8. Soak: 1e5 training steps of a small model; wasm memory and process RSS along the way.
 //  6. PyTorch on the same machine (when python3 with torch is installed): the two steps at its
 //     1-thread and 2-thread settings against vae-wasm on 1 and 2 threads.
 // Recorded on the 2-core Zen3 machine class (Node 20), see README "Performance".
@@ -261,4 +264,49 @@ if (run(6)) {
       console.log(`   ${k}: 1 thread ${(t[0].r[k] / threadMs[i].one).toFixed(2)}× PyTorch's 1 thread; 2 threads ${(b.r[k] / threadMs[i].two).toFixed(2)}× PyTorch's best 2-thread setting (${b.name})`);
     }
   }
+}
+
+// ---- 7. evaluation at K = 5000
+if (run(7)) {
+  const { loadMnist, iwaeMnist } = await import("../src/index.js");
+  const { test } = await loadMnist();
+  const n = quick ? 500 : 10_000;
+  const preset = iwaeMnist();
+  // the untrained model costs the same arithmetic as a trained one
+  const vae = await VAE.create({ ...preset.model, seed: 1, threads: 2 });
+  const digits = { data: test.data.subarray(0, n * D), rows: n, cols: D };
+  const t0 = performance.now();
+  const r = vae.logLikelihood(digits, { samples: 5000 });
+  const s = (performance.now() - t0) / 1000;
+  const flop = n * 5000 * 2 * (50 * 200 + 200 * 200 + 200 * 784);
+  console.log(`\n7. evaluation: log p(x) with K = 5000 importance samples, ${n} MNIST test digits, IWAE-preset model (784-200-200-50 tanh), ${vae.threads} threads`);
+  console.log(`   ${s.toFixed(1)} s (${(s / 60).toFixed(2)} min${quick ? `; ${((s * 10000) / n / 60).toFixed(2)} min for all 10,000 at this rate` : ""}); ` +
+    `decoder GEMMs ${(flop / 1e12).toFixed(2)} TFLOP → ${(flop / s / 1e9).toFixed(1)} GFLOP/s overall; mean ${r.mean.toFixed(2)} nats (untrained)`);
+  vae.dispose();
+}
+
+// ---- 8. soak
+if (run(8)) {
+  const steps = quick ? 10_000 : 100_000;
+  const vae = await VAE.create({ inputDim: D, latentDim: 8, hidden: [32], seed: 1 });
+  const xb = x.subarray(0, 32 * D);
+  const rssMB = () => process.memoryUsage().rss / 2 ** 20;
+  const wasmMB = () => (vae as unknown as { rt: { memory: WebAssembly.Memory } }).rt.memory.buffer.byteLength / 2 ** 20;
+  const marks: string[] = [];
+  const t0 = performance.now();
+  let rssAtWarm = 0, wasmAtWarm = 0, rssMax = 0;
+  for (let s = 1; s <= steps; s++) {
+    vae.trainStep(xb, { estimator: s % 2 ? "analytic" : "dreg", samples: s % 2 ? 1 : 3 });
+    if (s % 1000 === 0) rssMax = Math.max(rssMax, rssMB());
+    if (s === steps / 10) {
+      rssAtWarm = rssMB();
+      wasmAtWarm = wasmMB();
+    }
+    if (s % (steps / 5) === 0) marks.push(`${s / 1000}k: rss ${rssMB().toFixed(0)} MB, wasm ${wasmMB().toFixed(1)} MB`);
+  }
+  console.log(`\n8. soak: ${steps} training steps (784-32-8 VAE, batch 32, analytic and DReG K=3 alternating) in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log("   " + marks.join("; "));
+  console.log(`   after warm-up (step ${steps / 10}) → end: wasm memory ${wasmAtWarm.toFixed(1)} → ${wasmMB().toFixed(1)} MB, ` +
+    `process RSS ${rssAtWarm.toFixed(0)} → ${rssMB().toFixed(0)} MB (max ${rssMax.toFixed(0)} MB)`);
+  vae.dispose();
 }

@@ -179,15 +179,16 @@ export function decodeRows(k: Kernels, p: StaticPlan, ws: Workspace, r0: number,
 }
 
 /**
- * Given ws.h and ws.eps for examples [b0, b1) with K samples: z, decoder, log p(x|z) (a Bernoulli
- * decoder's ws.out then holds probabilities), log p(z), log q(z|x), log w per row.
+ * Given ws.h and ws.eps for examples [b0, b1) with K samples: z, decoder, log p(x|z), log p(z),
+ * log q(z|x), log w per row. With `probs` a Bernoulli decoder's ws.out then holds probabilities
+ * (the backward pass needs them; evaluation does not).
  */
-export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number): void {
+export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number, probs = true): void {
   const r0 = b0 * K, r1 = b1 * K;
   k.reparameterize(ws.z, ws.eps, ws.h, K, p.Z, b0, b1);
   decodeRows(k, p, ws, r0, r1, scratch);
   if (p.likelihood.type === "bernoulli") {
-    k.bernoulliLogProb(ws.logpx, ws.out, ws.out, ws.x, K, p.D, r0, r1);
+    k.bernoulliLogProb(ws.logpx, probs ? ws.out : 0, ws.out, ws.x, K, p.D, r0, r1);
   } else {
     const lv = p.decLogvar >= 0 ? p.pParams + 4 * p.decLogvar : 0;
     k.gaussianLogProb(ws.logpx, ws.out, ws.x, lv, p.likelihood.logVar, K, p.D, r0, r1);
@@ -353,7 +354,7 @@ export function runShare(k: Kernels, p: StaticPlan, ws: Workspace, ctrl: Ctrl, t
         return;
       }
       if (i[CTRL.drawEps]) k.randomNormal(ws.eps, seed, i[CTRL.epsStream], step, K, p.Z, b0, b1, rowOffset, i[CTRL.k0] >>> 0);
-      if (cmd === CMD.sample) sampleRows(k, p, ws, K, b0, b1, scratch);
+      if (cmd === CMD.sample) sampleRows(k, p, ws, K, b0, b1, scratch, false); // log-weights only
       else forwardRows(k, p, ws, { B, K, needKL: i[CTRL.needKL] !== 0, importanceWeights: i[CTRL.iw] !== 0 }, b0, b1, scratch);
       return;
     }

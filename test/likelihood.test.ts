@@ -33,6 +33,11 @@ describe.each(BUILDS)("likelihood kernels, %s build", (build) => {
     const p = env.read(pp, R * D);
     const tp = worst(p, Array.from(l, (v) => 1 / (1 + Math.exp(-v))), 1e-7, 1e-6);
     expect(tp.ratio, JSON.stringify(tp)).toBeLessThanOrEqual(1);
+    // probs = 0 (evaluation) gives the same log p bit for bit and writes no probabilities
+    const plp2 = env.zeros(R), pl = env.put(l);
+    env.k.bernoulliLogProb(plp2, 0, pl, env.put(x), K, D, 0, R);
+    expect(env.read(plp2, R)).toEqual(env.read(plp, R));
+    expect(Array.from(env.read(pl, R * D))).toEqual(Array.from(f32(l)));
   });
 
   it("Bernoulli softplus and sigmoid are accurate to a few ulp per element over logits in [-100, 100]", async () => {
