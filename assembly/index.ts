@@ -5,7 +5,8 @@
 export { gemm, biasGrad, actBackward, packRows, peakMadd } from "./dense";
 export { reparameterize, gaussianLogProbs, klStandardNormal, latentBackward, importanceWeights } from "./gaussian";
 export { bernoulliLogProb, bernoulliBackward, gaussianLogProb, gaussianBackward, gaussianLogvarGrad } from "./likelihood";
-export { randomNormal, bernoulliSample } from "./rng";
+export { randomNormal, bernoulliSample, gumbelNoise } from "./rng";
+export { gumbelSoftmax, categoricalKL, categoricalBackward } from "./categorical";
 export { adam } from "./adam";
 export { accumulateMoments, accumulateDifference } from "./stats";
 export { initUniform } from "./init";

@@ -52,6 +52,27 @@ export function randomNormal(
 }
 
 /**
+ * g[b, k, j] = -log(-log U) (standard Gumbel), U uniform in (0, 1) from 24 random bits, for the
+ * Gumbel-softmax latent; keyed like randomNormal, so the same (seed, step, example, sample)
+ * gives the same noise however rows are split. Finite: U is in [2^-25, 1 - 2^-25].
+ */
+export function gumbelNoise(
+  g: usize, seed: u32, stream: u32, step: u32, K: i32, Z: i32, b0: i32, b1: i32, rowOffset: u32, kOffset: u32,
+): void {
+  for (let b = b0; b < b1; b++) {
+    const rk = rowKey(seed, stream, step, rowOffset + <u32>b);
+    for (let k = 0; k < K; k++) {
+      const o = g + (<usize>((b * K + k) * Z) << 2);
+      for (let j = 0; j < Z; j++) {
+        const h = bitsAt(rk, (kOffset + <u32>k) * <u32>Z + <u32>j);
+        const u = (<f64>(h >> 40) + 0.5) * 5.9604644775390625e-8; // (0, 1)
+        store<f32>(o + (<usize>j << 2), <f32>(-Math.log(-Math.log(u))));
+      }
+    }
+  }
+}
+
+/**
  * Dynamic binarization: out[b, d] = 1 with probability p[b, d] (grey level in [0, 1]), else 0,
  * for b in [b0, b1); keyed by (seed, stream, step, rowOffset + b, d). out may alias p.
  */

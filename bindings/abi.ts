@@ -64,6 +64,15 @@ export interface Kernels {
   /** out = 1 with probability p (dynamic binarization), keyed by (seed, stream, step, rowOffset+b, d). */
   bernoulliSample(out: number, p: number, seed: number, stream: number, step: number, D: number, b0: number, b1: number, rowOffset: number): void;
 
+  /** g[b,k,j] = −log(−log U) standard Gumbel, keyed like randomNormal. */
+  gumbelNoise(g: number, seed: number, stream: number, step: number, K: number, Z: number, b0: number, b1: number, rowOffset: number, kOffset: number): void;
+  /** y_soft = softmax((l + g)/τ) per group of C; y = one-hot argmax when hard, else y_soft. */
+  gumbelSoftmax(y: number, ysoft: number, g: number, logits: number, K: number, N: number, C: number, tau: number, hard: number, b0: number, b1: number): void;
+  /** kl[b] = Σ_n KL(softmax(l_n) ‖ uniform(C)). */
+  categoricalKL(kl: number, logits: number, N: number, C: number, b0: number, b1: number): void;
+  /** ∂loss/∂logits through the relaxed sample (and straight-through) plus klScale·∂KL/∂logits. */
+  categoricalBackward(dl: number, dy: number, ysoft: number, logits: number, K: number, N: number, C: number, tau: number, klScale: number, b0: number, b1: number): void;
+
   /** Fused Adam (torch.optim.Adam arithmetic) over params [i0, i1). */
   adam(
     p: number, g: number, m: number, v: number, i0: number, i1: number,
