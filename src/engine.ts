@@ -39,7 +39,10 @@ export function packedSize(l: { inDim: number; outDim: number }): number {
 /** What never changes for a model: sent once to every worker. */
 export interface StaticPlan {
   D: number;
+  /** decoder input width: the Gaussian latent's dimension, or variables × categories */
   Z: number;
+  /** the latent type: Gaussian (encoder head [mu, logvar]) or categorical (head: logits, Gumbel-softmax) */
+  latent: { type: "gaussian" } | { type: "categorical"; N: number; C: number };
   enc: Layer[];
   dec: Layer[];
   likelihood: { type: "bernoulli" } | { type: "gaussian"; logVar: number };
@@ -70,6 +73,8 @@ export interface Workspace {
   dh: number;
   eps: number; // [B, K, Z]
   z: number;
+  /** categorical latent: the relaxed sample y_soft [B·K, Z] (the decoder may see the hard one in z) */
+  zs: number;
   dz: number;
   dec: number[]; // outputs of decoder hidden layers [B·K, H]
   dDec: number[];
@@ -91,7 +96,7 @@ export function share(t: number, n: number, T: number, align = 1): [number, numb
 
 /** Number of Int32 slots writeLayout needs for these layers and threads. */
 export function layoutSlots(encLayers: number, decLayers: number, threads: number): number {
-  return 2 + 4 + 2 * (encLayers - 1) + 6 + 2 * (decLayers - 1) + 10 + threads;
+  return 2 + 4 + 2 * (encLayers - 1) + 7 + 2 * (decLayers - 1) + 10 + threads;
 }
 
 /** The layout block of a plan as an Int32Array over `buffer`. */
@@ -100,7 +105,7 @@ export function layoutView(buffer: ArrayBufferLike, p: StaticPlan): Int32Array {
 }
 
 export function writeLayout(mem: Int32Array, ws: Workspace): void {
-  const v = [ws.B, ws.R, ws.x, ws.h, ws.dh, ws.eps, ...ws.enc, ...ws.dEnc, ws.z, ws.dz, ws.out, ws.dOut, ws.logpx, ws.logpz,
+  const v = [ws.B, ws.R, ws.x, ws.h, ws.dh, ws.eps, ...ws.enc, ...ws.dEnc, ws.z, ws.zs, ws.dz, ws.out, ws.dOut, ws.logpx, ws.logpz,
     ...ws.dec, ...ws.dDec, ws.logqz, ws.logw, ws.c, ws.r, ws.kl, ws.bound, ws.wt, 0, 0, 0, ...ws.scratch];
   mem.set(v);
 }
@@ -111,12 +116,12 @@ export function readLayout(mem: Int32Array, p: StaticPlan, threads: number): Wor
   const many = (n: number) => Array.from({ length: n }, next);
   const B = next(), R = next(), x = next(), h = next(), dh = next(), eps = next();
   const enc = many(p.enc.length - 1), dEnc = many(p.enc.length - 1);
-  const z = next(), dz = next(), out = next(), dOut = next(), logpx = next(), logpz = next();
+  const z = next(), zs = next(), dz = next(), out = next(), dOut = next(), logpx = next(), logpz = next();
   const dec = many(p.dec.length - 1), dDec = many(p.dec.length - 1);
   const logqz = next(), logw = next(), c = next(), r = next(), kl = next(), bound = next(), wt = next();
   i += 3;
   const scratch = many(threads);
-  return { B, R, x, enc, dEnc, h, dh, eps, z, dz, dec, dDec, out, dOut, logpx, logpz, logqz, logw, c, r, kl, bound, wt, scratch };
+  return { B, R, x, enc, dEnc, h, dh, eps, z, zs, dz, dec, dDec, out, dOut, logpx, logpz, logqz, logw, c, r, kl, bound, wt, scratch };
 }
 
 // ---------------------------------------------------------------- one dense layer
@@ -183,9 +188,14 @@ export function decodeRows(k: Kernels, p: StaticPlan, ws: Workspace, r0: number,
  * log q(z|x), log w per row. With `probs` a Bernoulli decoder's ws.out then holds probabilities
  * (the backward pass needs them; evaluation does not).
  */
-export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number, probs = true): void {
+export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number, probs = true,
+  relax: Relaxation = NO_RELAXATION): void {
   const r0 = b0 * K, r1 = b1 * K;
-  k.reparameterize(ws.z, ws.eps, ws.h, K, p.Z, b0, b1);
+  if (p.latent.type === "categorical") {
+    k.gumbelSoftmax(ws.z, ws.zs, ws.eps, ws.h, K, p.latent.N, p.latent.C, relax.tau, relax.hard ? 1 : 0, b0, b1);
+  } else {
+    k.reparameterize(ws.z, ws.eps, ws.h, K, p.Z, b0, b1);
+  }
   decodeRows(k, p, ws, r0, r1, scratch);
   if (p.likelihood.type === "bernoulli") {
     k.bernoulliLogProb(ws.logpx, probs ? ws.out : 0, ws.out, ws.x, K, p.D, r0, r1);
@@ -193,10 +203,20 @@ export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, 
     const lv = p.decLogvar >= 0 ? p.pParams + 4 * p.decLogvar : 0;
     k.gaussianLogProb(ws.logpx, ws.out, ws.x, lv, p.likelihood.logVar, K, p.D, r0, r1);
   }
-  k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1);
+  // (a categorical latent has no density at the relaxed sample here: only the analytic-KL
+  // estimator, which reads logpx and kl, is allowed with it)
+  if (p.latent.type === "gaussian") k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1);
 }
 
+/** The Gumbel-softmax temperature and straight-through switch of a step (categorical latents). */
+export interface Relaxation {
+  tau: number;
+  hard: boolean;
+}
+const NO_RELAXATION: Relaxation = { tau: 1, hard: false };
+
 export interface ForwardArgs {
+  relax?: Relaxation;
   B: number;
   K: number;
   needKL: boolean;
@@ -207,14 +227,18 @@ export interface ForwardArgs {
 export function forwardRows(k: Kernels, p: StaticPlan, ws: Workspace, a: ForwardArgs, b0: number, b1: number, scratch: number): void {
   if (b0 >= b1) return;
   encodeRows(k, p, ws, b0, b1, scratch);
-  sampleRows(k, p, ws, a.K, b0, b1, scratch);
-  if (a.needKL) k.klStandardNormal(ws.kl, ws.h, p.Z, b0, b1);
+  sampleRows(k, p, ws, a.K, b0, b1, scratch, true, a.relax);
+  if (a.needKL) {
+    if (p.latent.type === "categorical") k.categoricalKL(ws.kl, ws.h, p.latent.N, p.latent.C, b0, b1);
+    else k.klStandardNormal(ws.kl, ws.h, p.Z, b0, b1);
+  }
   if (a.importanceWeights) k.importanceWeights(ws.bound, ws.wt, ws.logw, a.K, b0, b1);
 }
 
 // ---------------------------------------------------------------- backward
 
 export interface BackwardArgs {
+  relax?: Relaxation;
   B: number;
   K: number;
   gradMode: number;
@@ -242,7 +266,12 @@ export function backwardRows(k: Kernels, p: StaticPlan, ws: Workspace, a: Backwa
     inputGrads(k, p, p.dec[i], decoderDy(p, ws, i), ws.dec[i - 1], ws.dDec[i - 1], p.dec[i - 1].act, r0, r1, scratch);
   }
   inputGrads(k, p, p.dec[0], decoderDy(p, ws, 0), ws.z, ws.dz, ACT.identity, r0, r1, scratch);
-  k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, a.useR ? ws.r : 0, K, p.Z, a.gradMode, a.klScale, b0, b1);
+  if (p.latent.type === "categorical") {
+    const tau = (a.relax ?? NO_RELAXATION).tau;
+    k.categoricalBackward(ws.dh, ws.dz, ws.zs, ws.h, K, p.latent.N, p.latent.C, tau, a.klScale, b0, b1);
+  } else {
+    k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, a.useR ? ws.r : 0, K, p.Z, a.gradMode, a.klScale, b0, b1);
+  }
   for (let i = p.enc.length - 1; i > 0; i--) {
     inputGrads(k, p, p.enc[i], encoderDy(p, ws, i), ws.enc[i - 1], ws.dEnc[i - 1], p.enc[i - 1].act, b0, b1, scratch);
   }
@@ -311,9 +340,9 @@ export function adamRange(k: Kernels, p: StaticPlan, a: AdamArgs, i0: number, i1
  */
 export const CTRL = {
   gen: 0, cmd: 1, done: 2, error: 3, B: 4, K: 5, needKL: 6, iw: 7, gradMode: 8, useR: 9, k0: 10, kn: 11,
-  seed: 12, epsStream: 13, step: 14, binarize: 15, binStream: 16, rowOffset: 17, drawEps: 18, threads: 19, adam: 20,
+  seed: 12, epsStream: 13, step: 14, binarize: 15, binStream: 16, rowOffset: 17, drawEps: 18, threads: 19, adam: 20, hard: 21,
 } as const;
-export const CTRL_F64 = { klScale: 0, stepSize: 1, beta1: 2, beta2: 3, eps: 4, invSqrtBc2: 5, weightDecay: 6 } as const;
+export const CTRL_F64 = { klScale: 0, stepSize: 1, beta1: 2, beta2: 3, eps: 4, invSqrtBc2: 5, weightDecay: 6, tau: 7 } as const;
 export const CTRL_INTS = 32;
 export const CTRL_F64S = 8;
 export const CTRL_MSG_BYTES = 1024;
@@ -353,14 +382,19 @@ export function runShare(k: Kernels, p: StaticPlan, ws: Workspace, ctrl: Ctrl, t
         encodeRows(k, p, ws, b0, b1, scratch);
         return;
       }
-      if (i[CTRL.drawEps]) k.randomNormal(ws.eps, seed, i[CTRL.epsStream], step, K, p.Z, b0, b1, rowOffset, i[CTRL.k0] >>> 0);
-      if (cmd === CMD.sample) sampleRows(k, p, ws, K, b0, b1, scratch, false); // log-weights only
-      else forwardRows(k, p, ws, { B, K, needKL: i[CTRL.needKL] !== 0, importanceWeights: i[CTRL.iw] !== 0 }, b0, b1, scratch);
+      if (i[CTRL.drawEps]) {
+        const noise = p.latent.type === "categorical" ? k.gumbelNoise : k.randomNormal;
+        noise(ws.eps, seed, i[CTRL.epsStream], step, K, p.Z, b0, b1, rowOffset, i[CTRL.k0] >>> 0);
+      }
+      const relax = { tau: f[CTRL_F64.tau], hard: i[CTRL.hard] !== 0 };
+      if (cmd === CMD.sample) sampleRows(k, p, ws, K, b0, b1, scratch, false, relax); // log-weights only
+      else forwardRows(k, p, ws, { B, K, relax, needKL: i[CTRL.needKL] !== 0, importanceWeights: i[CTRL.iw] !== 0 }, b0, b1, scratch);
       return;
     }
     case CMD.backward: {
       const [b0, b1] = share(t, B, T);
-      backwardRows(k, p, ws, { B, K, gradMode: i[CTRL.gradMode], useR: i[CTRL.useR] !== 0, klScale: f[CTRL_F64.klScale] }, b0, b1, scratch);
+      const relax = { tau: f[CTRL_F64.tau], hard: i[CTRL.hard] !== 0 };
+      backwardRows(k, p, ws, { B, K, relax, gradMode: i[CTRL.gradMode], useR: i[CTRL.useR] !== 0, klScale: f[CTRL_F64.klScale] }, b0, b1, scratch);
       return;
     }
     case CMD.weights: {

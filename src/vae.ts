@@ -31,8 +31,15 @@ export type Likelihood =
 export interface VAEOptions {
   /** Data dimension D (784 for MNIST). */
   inputDim?: number;
-  /** Latent dimension Z. Default 20. */
+  /** Latent dimension Z. Default 20 (for a categorical latent: variables × categories, set for you). */
   latentDim?: number;
+  /**
+   * The latent variable: 'gaussian' (default; q = N(mu, diag σ²), prior N(0, I)), or
+   * {type: 'categorical', variables, categories}: N categorical variables with a uniform prior,
+   * trained through the Gumbel-softmax / Concrete relaxation (Jang et al. 2017) with the
+   * estimator 'analytic' (relaxed ELBO with the closed-form KL); see StepOptions.temperature.
+   */
+  latent?: "gaussian" | { type: "gaussian" } | { type: "categorical"; variables: number; categories: number };
   /** Encoder hidden layer sizes. Default [400]. */
   hidden?: number[];
   /** Decoder hidden layer sizes. Default: `hidden` reversed. */
@@ -61,6 +68,7 @@ export interface ResolvedConfig {
   decoderHidden: number[];
   activation: Activation;
   likelihood: { type: "bernoulli" } | { type: "gaussian"; variance: number; learnVariance: boolean };
+  latent: { type: "gaussian" } | { type: "categorical"; variables: number; categories: number };
   seed: number;
 }
 
@@ -105,12 +113,21 @@ export interface StepOptions {
   samples?: number;
   /** Dynamic binarization: each time an example is used, x ~ Bernoulli(grey level). */
   binarize?: boolean;
+  /**
+   * Categorical latent only: the Gumbel-softmax temperature τ > 0, a number or, in fit, a
+   * schedule (epoch, step) => τ with `step` the model's optimiser step count, e.g. Jang et al.'s
+   * annealing (step) => max(0.5, exp(-3e-5·step)). Default 1.
+   */
+  temperature?: number | ((epoch: number, step: number) => number);
+  /** Categorical latent only: straight-through — the decoder sees the hard one-hot sample, gradients flow through the relaxed one. Default false. */
+  straightThrough?: boolean;
 }
 
-const STEP_KEYS = ["betas", "adamEps", "weightDecay", "estimator", "samples", "binarize", "learningRate", "threads"] as const;
+const STEP_KEYS = ["betas", "adamEps", "weightDecay", "estimator", "samples", "binarize", "learningRate", "threads", "temperature", "straightThrough"] as const;
 
 interface StepConfig {
   K: number; beta1: number; beta2: number; adamEps: number; weightDecay: number; est: Estimator; binarize: boolean; threads: number;
+  temperature: number | ((epoch: number, step: number) => number); hard: boolean;
 }
 
 export interface FitOptions extends StepOptions {
@@ -135,7 +152,7 @@ export interface FitOptions extends StepOptions {
 
 const FIT_KEYS = [
   "epochs", "batchSize", "learningRate", "betas", "adamEps", "weightDecay", "estimator", "samples",
-  "binarize", "shuffle", "validationData", "onProgress", "onEpochEnd", "signal", "threads", "gradientStats",
+  "binarize", "shuffle", "validationData", "onProgress", "onEpochEnd", "signal", "threads", "gradientStats", "temperature", "straightThrough",
 ] as const;
 
 export interface LossAndGrads {
@@ -218,9 +235,25 @@ const DEFAULT_CHUNK = 500;
 const SMALL_WORK_FLOPS = 2e6;
 
 function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
-  checkKeys(fn, "options", o, ["inputDim", "latentDim", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads"]);
+  checkKeys(fn, "options", o, ["inputDim", "latentDim", "latent", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads"]);
   const inputDim = checkInt(fn, "options.inputDim", o.inputDim ?? 784, 1, 1 << 20);
-  const latentDim = checkInt(fn, "options.latentDim", o.latentDim ?? 20, 1, 1 << 16);
+  let latentDim = checkInt(fn, "options.latentDim", o.latentDim ?? 20, 1, 1 << 16);
+  let latent: ResolvedConfig["latent"] = { type: "gaussian" };
+  const lt = o.latent ?? "gaussian";
+  if (lt === "gaussian" || (typeof lt === "object" && lt !== null && lt.type === "gaussian")) {
+    if (typeof lt === "object") checkKeys(fn, "options.latent", lt, ["type"]);
+  } else if (typeof lt === "object" && lt !== null && lt.type === "categorical") {
+    checkKeys(fn, "options.latent", lt, ["type", "variables", "categories"]);
+    const variables = checkInt(fn, "options.latent.variables", lt.variables, 1, 1 << 16);
+    const categories = checkInt(fn, "options.latent.categories", lt.categories, 2, 1 << 16);
+    if (o.latentDim !== undefined && o.latentDim !== variables * categories) {
+      fail(fn, "options.latentDim", `${variables * categories} (variables × categories) or nothing for a categorical latent`, o.latentDim);
+    }
+    latentDim = variables * categories;
+    latent = { type: "categorical", variables, categories };
+  } else {
+    fail(fn, "options.latent", "'gaussian' or {type: 'categorical', variables, categories}", lt);
+  }
   const layers = (arg: string, v: unknown): number[] => {
     if (!Array.isArray(v)) fail(fn, arg, "an array of layer sizes, e.g. [400] (or [] for none)", v);
     return v.map((h, i) => checkInt(fn, `${arg}[${i}]`, h, 1, 1 << 20));
@@ -242,7 +275,7 @@ function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
   } else {
     fail(fn, "options.likelihood", "'bernoulli', 'gaussian' or {type: 'gaussian', variance?, learnVariance?}", l);
   }
-  return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, seed };
+  return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, latent, seed };
 }
 
 let warnedNoSharedMemory = false;
@@ -387,14 +420,22 @@ export class VAE {
       this.enc.push(l);
       prev = h;
     });
-    // One [2Z, H] head: rows 0..Z-1 give mu, rows Z..2Z-1 give logvar ([out, in] layout makes
-    // each a contiguous block, exposed as two nn.Linear-style tensors).
-    const head = linear(prev, 2 * Z, ACT.identity);
-    this.addTensor("encoder.mu.weight", [Z, prev], head.w);
-    this.addTensor("encoder.logvar.weight", [Z, prev], head.w + Z * prev);
-    this.addTensor("encoder.mu.bias", [Z], head.b);
-    this.addTensor("encoder.logvar.bias", [Z], head.b + Z);
-    this.enc.push(head);
+    if (this.config.latent.type === "categorical") {
+      // logits of the N·C categories, variable n's C categories contiguous
+      const head = linear(prev, Z, ACT.identity);
+      this.addTensor("encoder.logits.weight", [Z, prev], head.w);
+      this.addTensor("encoder.logits.bias", [Z], head.b);
+      this.enc.push(head);
+    } else {
+      // One [2Z, H] head: rows 0..Z-1 give mu, rows Z..2Z-1 give logvar ([out, in] layout makes
+      // each a contiguous block, exposed as two nn.Linear-style tensors).
+      const head = linear(prev, 2 * Z, ACT.identity);
+      this.addTensor("encoder.mu.weight", [Z, prev], head.w);
+      this.addTensor("encoder.logvar.weight", [Z, prev], head.w + Z * prev);
+      this.addTensor("encoder.mu.bias", [Z], head.b);
+      this.addTensor("encoder.logvar.bias", [Z], head.b + Z);
+      this.enc.push(head);
+    }
     prev = Z;
     decoderHidden.forEach((h, i) => {
       const l = linear(prev, h, act);
@@ -426,8 +467,10 @@ export class VAE {
     ensureMemory(this.rt, this.paramsEnd);
     this.ctrl = ctrlViews(this.rt.memory.buffer, this.pCtrl);
     const lik = this.config.likelihood;
+    const lat = this.config.latent;
     this.plan = {
       D, Z, enc: this.enc, dec: this.dec,
+      latent: lat.type === "categorical" ? { type: "categorical", N: lat.variables, C: lat.categories } : { type: "gaussian" },
       likelihood: lik.type === "bernoulli" ? { type: "bernoulli" } : { type: "gaussian", logVar: Math.log(lik.variance) },
       decLogvar: this.decLogvar, nParams: off, pParams: this.pParams, pGrads: this.pGrads,
       pM: this.pM, pV: this.pV, pPacked, pLayout, layoutSlots: slots,
@@ -478,6 +521,7 @@ export class VAE {
       dh: a.floats(Bc * 2 * Z),
       eps: a.floats(Rc * Z),
       z: a.floats(Rc * Z),
+      zs: a.floats(Rc * Z),
       dz: a.floats(Rc * Z),
       dec: this.dec.slice(0, -1).map((l) => a.floats(Rc * l.outDim)),
       dDec: this.dec.slice(0, -1).map((l) => a.floats(Rc * l.outDim)),
@@ -532,9 +576,11 @@ export class VAE {
   /** Forward over B examples in ws.x with K samples; eps drawn at (seed, stream, step) unless drawEps is false. */
   private forward(ws: Workspace, B: number, K: number, est: Estimator, o: {
     drawEps: boolean; seed?: number; epsStream?: number; step?: number; rowOffset?: number;
-    binarize?: boolean; binStream?: number; threads?: number;
+    binarize?: boolean; binStream?: number; threads?: number; tau?: number; hard?: boolean;
   }): void {
     const i = this.ctrl.i;
+    this.ctrl.f[CTRL_F64.tau] = o.tau ?? 1;
+    i[CTRL.hard] = o.hard ? 1 : 0;
     i[CTRL.B] = B; i[CTRL.K] = K;
     i[CTRL.needKL] = est.analyticKL ? 1 : 0;
     i[CTRL.iw] = est.importanceWeighted ? 1 : 0;
@@ -668,22 +714,67 @@ export class VAE {
   encode(x: MatrixLike): { mu: Float32Array; logvar: Float32Array } {
     const fn = "VAE.encode";
     this.checkAlive(fn);
+    this.needGaussian(fn, "; use latentProbs(x) for q(y|x)");
     const m = this.inputMatrix(fn, x);
     const Z = this.config.latentDim;
     const mu = new Float32Array(m.rows * Z);
     const logvar = new Float32Array(m.rows * Z);
+    this.forEachHead(m, 2 * Z, (h, s, B) => {
+      for (let b = 0; b < B; b++) {
+        mu.set(h.subarray(b * 2 * Z, b * 2 * Z + Z), (s + b) * Z);
+        logvar.set(h.subarray(b * 2 * Z + Z, (b + 1) * 2 * Z), (s + b) * Z);
+      }
+    });
+    return { mu, logvar };
+  }
+
+  /** Runs the encoder over x in chunks; `use` gets each chunk's head outputs [B, width] and its first row. */
+  private forEachHead(m: Matrix, width: number, use: (h: Float32Array, s: number, B: number) => void): void {
     for (let s = 0; s < m.rows; s += DEFAULT_CHUNK) {
       const B = Math.min(DEFAULT_CHUNK, m.rows - s);
       const ws = this.workspace(B, 1);
       this.loadBatch(ws, m, null, s, B);
       this.encodeBatch(ws, B);
-      const h = this.f32(ws.h, B * 2 * Z);
-      for (let b = 0; b < B; b++) {
-        mu.set(h.subarray(b * 2 * Z, b * 2 * Z + Z), (s + b) * Z);
-        logvar.set(h.subarray(b * 2 * Z + Z, (b + 1) * 2 * Z), (s + b) * Z);
-      }
+      use(this.f32(ws.h, B * width), s, B);
     }
-    return { mu, logvar };
+  }
+
+  /** Throws for a categorical latent, where `fn` has no meaning. */
+  private needGaussian(fn: string, hint = ""): void {
+    if (this.config.latent.type === "categorical") {
+      throw new Error(`${fn}: this model's latent is categorical (Gumbel-softmax); ${fn} needs a Gaussian latent${hint}`);
+    }
+  }
+
+  /**
+   * Categorical latent: q(y|x) for every row of x, [N, variables·categories], each variable's
+   * categories summing to 1 (softmax of the encoder's logits).
+   */
+  latentProbs(x: MatrixLike): Float32Array {
+    const fn = "VAE.latentProbs";
+    this.checkAlive(fn);
+    if (this.config.latent.type !== "categorical") fail(fn, "this model", "a categorical latent (use encode for a Gaussian one)", "gaussian");
+    const { categories: C } = this.config.latent;
+    const m = this.inputMatrix(fn, x);
+    const Z = this.config.latentDim;
+    const out = new Float32Array(m.rows * Z);
+    this.forEachHead(m, Z, (h, s, B) => {
+      for (let g = 0; g < B * Z; g += C) {
+        let mx = -Infinity, sum = 0;
+        for (let c = 0; c < C; c++) mx = Math.max(mx, h[g + c]);
+        for (let c = 0; c < C; c++) sum += Math.exp(h[g + c] - mx);
+        for (let c = 0; c < C; c++) out[s * Z + g + c] = Math.exp(h[g + c] - mx) / sum;
+      }
+    });
+    return out;
+  }
+
+  /** One-hot codes [n, Z] from category indices (categorical latent). */
+  private oneHot(pick: (row: number, variable: number) => number, n: number): Float32Array {
+    const { variables: N, categories: C } = this.config.latent as { variables: number; categories: number };
+    const z = new Float32Array(n * N * C);
+    for (let r = 0; r < n; r++) for (let v = 0; v < N; v++) z[(r * N + v) * C + pick(r, v)] = 1;
+    return z;
   }
 
   /**
@@ -716,6 +807,28 @@ export class VAE {
   reconstruct(x: MatrixLike, opts: { sample?: boolean; seed?: number } = {}): Float32Array {
     const fn = "VAE.reconstruct";
     checkKeys(fn, "options", opts, ["sample", "seed"]);
+    if (this.config.latent.type === "categorical") {
+      // the mode of q(y|x), or an exact sample by the Gumbel-max trick
+      const { categories: C } = this.config.latent;
+      const q = this.latentProbs(x);
+      const rows = q.length / this.config.latentDim, N = this.config.latentDim / C;
+      let g: Float32Array | null = null;
+      if (checkBool(fn, "options.sample", opts.sample ?? false)) {
+        const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
+        const ws = this.workspace(rows, 1);
+        this.k.gumbelNoise(ws.eps, seed, STREAM.prior, 0, 1, this.config.latentDim, 0, rows, 0, 0);
+        g = this.f32(ws.eps, rows * this.config.latentDim).slice();
+      }
+      return this.decode(this.oneHot((r, v) => {
+        let best = 0, arg = 0;
+        for (let c = 0; c < C; c++) {
+          const i = (r * N + v) * C + c;
+          const score = g ? Math.log(q[i]) + g[i] : q[i];
+          if (c === 0 || score > best) [best, arg] = [score, c];
+        }
+        return arg;
+      }, rows));
+    }
     const { mu, logvar } = this.encode(x);
     if (!checkBool(fn, "options.sample", opts.sample ?? false)) return this.decode(mu);
     const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
@@ -731,6 +844,12 @@ export class VAE {
     checkInt(fn, "n", n, 1);
     checkKeys(fn, "options", opts, ["seed"]);
     const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
+    if (this.config.latent.type === "categorical") {
+      // y ~ the uniform prior: each variable's category uniformly at random
+      const rng = new SeededRandom(seed, STREAM.prior);
+      const C = this.config.latent.categories;
+      return this.decode(this.oneHot(() => Math.floor(rng.next() * C), n));
+    }
     return this.decode(this.normals(n, seed, STREAM.prior));
   }
 
@@ -755,9 +874,13 @@ export class VAE {
     const m = this.inputMatrix(fn, x);
     const K = checkInt(fn, "options.samples", opts.samples ?? 1, 1, 1 << 16);
     const est = resolveEstimator(fn, "options.estimator", opts.estimator ?? "analytic");
+    this.checkLatentEstimator(fn, "options.estimator", est);
     const binarize = checkBool(fn, "options.binarize", opts.binarize ?? false);
     const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
     const chunk = checkInt(fn, "options.batchSize", opts.batchSize ?? Math.max(1, Math.floor(4 * DEFAULT_CHUNK / K)), 1);
+    // a categorical latent is evaluated as the discrete model it is: exact categorical samples
+    // (Gumbel-max, the hard one-hot) with the closed-form KL, whatever temperature it trained at
+    const hard = this.config.latent.type === "categorical";
     const threads = this.callThreads(fn, opts.threads);
     let total = 0;
     for (let s = 0; s < m.rows; s += chunk) {
@@ -766,7 +889,7 @@ export class VAE {
       this.loadBatch(ws, m, null, s, B);
       // keyed by the example's index: the result does not depend on batchSize
       this.forward(ws, B, K, est, {
-        drawEps: true, seed, epsStream: STREAM.evalEps, step: 0, rowOffset: s, binarize, binStream: STREAM.evalBinarize, threads,
+        drawEps: true, seed, epsStream: STREAM.evalEps, step: 0, rowOffset: s, binarize, binStream: STREAM.evalBinarize, threads, hard,
       });
       total += this.weigh(ws, B, K, est);
     }
@@ -786,6 +909,7 @@ export class VAE {
   logLikelihood(x: MatrixLike, opts: LogLikelihoodOptions = {}): LogLikelihoodResult {
     const fn = "VAE.logLikelihood";
     this.checkAlive(fn);
+    this.needGaussian(fn);
     checkKeys(fn, "options", opts, ["samples", "batchSize", "sampleChunk", "seed", "binarize", "onProgress", "threads"]);
     const threads = this.callThreads(fn, opts.threads);
     const m = this.inputMatrix(fn, x);
@@ -852,6 +976,7 @@ export class VAE {
    */
   activeUnits(x: MatrixLike, opts: { threshold?: number } = {}): { count: number; variances: Float64Array } {
     const fn = "VAE.activeUnits";
+    this.needGaussian(fn);
     checkKeys(fn, "options", opts, ["threshold"]);
     const threshold = checkNumber(fn, "options.threshold", opts.threshold ?? 1e-2, { min: 0 });
     const { mu } = this.encode(x);
@@ -875,13 +1000,18 @@ export class VAE {
    * so any outside implementation can reproduce the computation exactly; otherwise it is drawn
    * from (seed, step). x is used as given (no binarization).
    */
-  lossAndGrads(x: MatrixLike, opts: { estimator?: EstimatorOption; samples?: number; eps?: Float32Array | number[]; seed?: number; step?: number } = {}): LossAndGrads {
+  lossAndGrads(x: MatrixLike, opts: {
+    estimator?: EstimatorOption; samples?: number; eps?: Float32Array | number[]; seed?: number; step?: number;
+    temperature?: number; straightThrough?: boolean;
+  } = {}): LossAndGrads {
     const fn = "VAE.lossAndGrads";
     this.checkAlive(fn);
-    checkKeys(fn, "options", opts, ["estimator", "samples", "eps", "seed", "step"]);
+    checkKeys(fn, "options", opts, ["estimator", "samples", "eps", "seed", "step", "temperature", "straightThrough"]);
     const m = this.inputMatrix(fn, x);
     const K = checkInt(fn, "options.samples", opts.samples ?? 1, 1, 1 << 16);
     const est = resolveEstimator(fn, "options.estimator", opts.estimator ?? "analytic");
+    this.checkLatentEstimator(fn, "options.estimator", est);
+    const relax = this.relaxationOptions(fn, opts, false);
     const B = m.rows;
     const Z = this.config.latentDim;
     const ws = this.workspace(B, K);
@@ -893,7 +1023,7 @@ export class VAE {
       if (e.rows !== K * B) fail(fn, "options.eps", `${K * B * Z} values ([rows=${B}, samples=${K}, latentDim=${Z}])`, opts.eps);
       this.f32(ws.eps, K * B * Z).set(e.data);
     }
-    this.forward(ws, B, K, est, { drawEps: opts.eps === undefined, seed, step });
+    this.forward(ws, B, K, est, { drawEps: opts.eps === undefined, seed, step, tau: relax.temperature as number, hard: relax.hard });
     const objective = this.weigh(ws, B, K, est);
     if (!Number.isFinite(objective)) throw new Error(`${fn}: the objective is ${objective} at these parameters and inputs`);
     this.backward(ws, B, K, est);
@@ -920,6 +1050,7 @@ export class VAE {
     const names = opts.estimators ?? ["td", "stl"];
     if (!Array.isArray(names) || names.length === 0) fail(fn, "options.estimators", "a non-empty array of estimator names", names);
     const ests = names.map((e, i) => resolveEstimator(fn, `options.estimators[${i}]`, e));
+    ests.forEach((e, i) => this.checkLatentEstimator(fn, `options.estimators[${i}]`, e));
     const N = checkInt(fn, "options.draws", opts.draws ?? 100, 2, 1 << 20);
     const K = checkInt(fn, "options.samples", opts.samples ?? 1, 1, 1 << 16);
     const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
@@ -1013,7 +1144,8 @@ export class VAE {
     const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
     const step = checkInt(fn, "options.step", opts.step ?? 0, 0, 0xffffffff);
     const ws = this.workspace(rows, K);
-    this.k.randomNormal(ws.eps, seed, STREAM.eps, step, K, this.config.latentDim, 0, rows, 0, 0);
+    const draw = this.config.latent.type === "categorical" ? this.k.gumbelNoise : this.k.randomNormal; // Gumbel for a categorical latent
+    draw(ws.eps, seed, STREAM.eps, step, K, this.config.latentDim, 0, rows, 0, 0);
     // (the same draws forward() makes chunk by chunk: keys depend only on the example and sample)
     return this.f32(ws.eps, K * rows * this.config.latentDim).slice();
   }
@@ -1033,7 +1165,38 @@ export class VAE {
       fail(fn, "options.binarize", "false for a Gaussian likelihood (binarization makes Bernoulli data)", binarize);
     }
     const threads = this.callThreads(fn, (o as { threads?: unknown }).threads);
-    return { K, beta1, beta2, adamEps, weightDecay, est, binarize, threads };
+    this.checkLatentEstimator(fn, "options.estimator", est);
+    const { temperature, hard } = this.relaxationOptions(fn, o, true);
+    return { K, beta1, beta2, adamEps, weightDecay, est, binarize, threads, temperature, hard };
+  }
+
+  /** temperature and straightThrough: only for a categorical latent; a schedule only where allowed. */
+  private relaxationOptions(fn: string, o: StepOptions, schedule: boolean): { temperature: StepConfig["temperature"]; hard: boolean } {
+    const categorical = this.config.latent.type === "categorical";
+    for (const key of ["temperature", "straightThrough"] as const) {
+      if (o[key] !== undefined && !categorical) fail(fn, `options.${key}`, "nothing: it applies to a categorical latent only (VAE.create({latent: {type: 'categorical', …}}))", o[key]);
+    }
+    let temperature = o.temperature ?? 1;
+    if (typeof temperature === "function") {
+      if (!schedule) fail(fn, "options.temperature", "a number > 0 (schedules are for fit)", temperature);
+    } else {
+      temperature = checkNumber(fn, "options.temperature", temperature, { gt: 0 });
+    }
+    return { temperature, hard: checkBool(fn, "options.straightThrough", o.straightThrough ?? false) };
+  }
+
+  /** A categorical latent has no density at the relaxed sample here: only the analytic-KL estimator. */
+  private checkLatentEstimator(fn: string, arg: string, est: Estimator): void {
+    if (this.config.latent.type === "categorical" && est.name !== "analytic") {
+      fail(fn, arg, "'analytic' for a categorical latent (the relaxed ELBO with the closed-form KL to the uniform prior, as in " +
+        "Jang et al. 2017); the other estimators need log q at the relaxed sample, which this library does not provide", est.name);
+    }
+  }
+
+  /** The current temperature of a step config. */
+  private tauAt(fn: string, cfg: StepConfig, epoch: number): number {
+    const t = cfg.temperature;
+    return typeof t === "function" ? checkNumber(fn, `options.temperature(${epoch}, ${this.steps})`, t(epoch, this.steps), { gt: 0 }) : t;
   }
 
   /**
@@ -1041,8 +1204,8 @@ export class VAE {
    * (seed, step), forward, backward, Adam. Returns the summed objective; throws before the
    * update when it is not finite.
    */
-  private step(fn: string, ws: Workspace, B: number, cfg: StepConfig, lr: number, where: string): number {
-    this.forward(ws, B, cfg.K, cfg.est, { drawEps: true, step: this.steps, binarize: cfg.binarize, threads: cfg.threads });
+  private step(fn: string, ws: Workspace, B: number, cfg: StepConfig, lr: number, where: string, tau = 1): number {
+    this.forward(ws, B, cfg.K, cfg.est, { drawEps: true, step: this.steps, binarize: cfg.binarize, threads: cfg.threads, tau, hard: cfg.hard });
     const objective = this.weigh(ws, B, cfg.K, cfg.est);
     if (!Number.isFinite(objective)) {
       throw new Error(
@@ -1073,7 +1236,7 @@ export class VAE {
     const lr = checkNumber(fn, "options.learningRate", options.learningRate ?? 1e-3, { gt: 0 });
     const ws = this.workspace(m.rows, cfg.K);
     this.loadBatch(ws, m, null, 0, m.rows);
-    return -this.step(fn, ws, m.rows, cfg, lr, "") / m.rows;
+    return -this.step(fn, ws, m.rows, cfg, lr, "", this.tauAt(fn, cfg, 0)) / m.rows;
   }
 
   /**
@@ -1133,7 +1296,7 @@ export class VAE {
         // bigger batch (encode, gradientStats…) and so re-laid the workspace
         ws = this.workspace(Math.min(batch, m.rows), cfg.K);
         this.loadBatch(ws, m, order, s * batch, B);
-        lossSum -= this.step(fn, ws, B, cfg, lr, `at epoch ${epoch + 1}, step ${s + 1} `);
+        lossSum -= this.step(fn, ws, B, cfg, lr, `at epoch ${epoch + 1}, step ${s + 1} `, this.tauAt(fn, cfg, epoch));
         seen += B;
         record?.(false);
         if (options.onProgress) {

@@ -139,3 +139,42 @@ export function logMeanExp(v: Float64Array, K: number, B: number): { bound: Floa
   }
   return { bound, wt };
 }
+
+/**
+ * Categorical latent (Gumbel-softmax): loss = -mean_b [mean_k log p(x | y_bk) - KL(q(y|x_b) ‖ uniform)],
+ * y_bk = softmax((l_b + g_bk)/τ) per variable, l_b = the encoder's logits, g ([B, K, Z]) Gumbel noise.
+ */
+export function referenceCategoricalLoss(cfg: ResolvedConfig, p: Params, x: Float64Array, g: Float64Array, K: number, tau: number): number {
+  if (cfg.latent.type !== "categorical") throw new Error("referenceCategoricalLoss: not a categorical model");
+  const { variables: N, categories: C } = cfg.latent;
+  const D = cfg.inputDim, Z = N * C, B = x.length / D;
+  let total = 0;
+  for (let b = 0; b < B; b++) {
+    const xb = x.subarray(b * D, (b + 1) * D);
+    let h = xb;
+    cfg.hidden.forEach((_, i) => {
+      h = linear(p[`encoder.hidden.${i}.weight`], p[`encoder.hidden.${i}.bias`], h).map((v) => act(v, cfg.activation));
+    });
+    const l = linear(p["encoder.logits.weight"], p["encoder.logits.bias"], h);
+    let obj = 0;
+    for (let k = 0; k < K; k++) {
+      const y = new Float64Array(Z);
+      for (let n = 0; n < N; n++) {
+        const s = Array.from({ length: C }, (_, c) => (l[n * C + c] + g[(b * K + k) * Z + n * C + c]) / tau);
+        const m = Math.max(...s);
+        const e = s.map((v) => Math.exp(v - m));
+        const t = e.reduce((a, v) => a + v);
+        e.forEach((v, c) => (y[n * C + c] = v / t));
+      }
+      obj += logLikelihood(cfg, p, y, xb) / K;
+    }
+    for (let n = 0; n < N; n++) {
+      const lg = Array.from({ length: C }, (_, c) => l[n * C + c]);
+      const m = Math.max(...lg);
+      const lse = m + Math.log(lg.reduce((a, v) => a + Math.exp(v - m), 0));
+      for (const v of lg) obj -= Math.exp(v - lse) * (v - lse + Math.log(C));
+    }
+    total += obj;
+  }
+  return -total / B;
+}
