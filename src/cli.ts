@@ -28,6 +28,10 @@ Usage:
 
 Model:
   --latent N          latent dimension Z (default 20)
+  --categorical NxC   a categorical latent of N variables × C categories (Gumbel-softmax), e.g. 30x10
+  --temperature T     categorical: Gumbel-softmax temperature (default 1)
+  --anneal R          categorical: τ = max(0.5, T·exp(−R·step)) (Jang et al. use R = 1e-5)
+  --straight-through  categorical: hard one-hot samples forward, relaxed gradients
   --hidden A,B        encoder hidden sizes (default 400); the decoder mirrors them
   --activation F      relu | tanh | identity (default relu)
   --seed N            seed for initialisation, shuffling and noise (default 1)
@@ -68,6 +72,7 @@ interface Args {
   trainSize?: number; testSize?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
   threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean; count?: number;
+  categorical?: { variables: number; categories: number }; temperature?: number; anneal?: number; straightThrough: boolean;
 }
 
 function usageError(msg: string): never {
@@ -98,6 +103,7 @@ function parse(argv: string[]): { command: string; args: Args } {
         out: { type: "string" }, "out-dir": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
         preset: { type: "string" }, stages: { type: "string" }, "eval-samples": { type: "string" }, bounds: { type: "string" },
         threads: { type: "string" }, estimators: { type: "string" }, draws: { type: "string" }, count: { type: "string" },
+        categorical: { type: "string" }, temperature: { type: "string" }, anneal: { type: "string" }, "straight-through": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -133,6 +139,20 @@ function parse(argv: string[]): { command: string; args: Args } {
     usageError(`--estimator must be one of ${ESTIMATOR_NAMES.join(", ")}; got '${v.estimator}'`);
   }
   const bounds = (v.bounds ?? "5,50").split(",").filter((b) => b !== "").map((b) => num("bounds", b, 0, true, 1));
+  let categorical: Args["categorical"];
+  if (v.categorical !== undefined) {
+    const m = /^(\d+)x(\d+)$/.exec(v.categorical);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 2) usageError(`--categorical must be VARIABLESxCATEGORIES with at least 2 categories, e.g. 30x10; got '${v.categorical}'`);
+    if (preset) usageError(`--categorical cannot be combined with --preset ${v.preset} (a Gaussian-latent protocol)`);
+    if (v.latent !== undefined) usageError("--categorical sets the latent size (variables × categories); drop --latent");
+    categorical = { variables: Number(m[1]), categories: Number(m[2]) };
+    if (command !== "train") usageError(`--categorical is a train option (the demo and figures use the Gaussian-latent protocols)`);
+    if (v["eval-samples"] !== undefined) usageError("--eval-samples needs a Gaussian latent (the importance-sampled NLL uses log q(z|x)); a categorical model reports its ELBO");
+  } else {
+    for (const flag of ["temperature", "anneal", "straight-through"] as const) {
+      if (v[flag] !== undefined) usageError(`--${flag} applies to a categorical latent only (add --categorical NxC)`);
+    }
+  }
   return {
     command,
     args: {
@@ -142,6 +162,9 @@ function parse(argv: string[]): { command: string; args: Args } {
       build: v.build as BuildName | undefined, epochs: preset ? preset.fit.epochs : num("epochs", v.epochs, 10, true, 1),
       batchSize: preset ? preset.fit.batchSize! : num("batch-size", v["batch-size"], 128, true, 1), lr: num("lr", v.lr, 1e-3, false, 0),
       estimator: v.estimator ?? "analytic",
+      categorical, straightThrough: v["straight-through"] ?? false,
+      temperature: v.temperature === undefined ? undefined : num("temperature", v.temperature, 1, false, 1e-6),
+      anneal: v.anneal === undefined ? undefined : num("anneal", v.anneal, 0, false, 0),
       samples: num("samples", v.samples, command === "eval" ? 5000 : command === "variance" ? 5 : 1, true, 1), samplesGiven: v.samples !== undefined,
       estimators, draws: num("draws", v.draws, 100, true, 2), epochsGiven: v.epochs !== undefined,
       count: v.count === undefined ? undefined : num("count", v.count, 0, true, 1),
@@ -168,11 +191,18 @@ async function train(args: Args, demo: boolean): Promise<void> {
   const testSet = args.binarize ? binarizeOnce(testGrey, args.seed) : testGrey;
   const vae = await VAE.create({
     ...(args.preset?.model ?? {}),
-    inputDim: ds.train.cols, latentDim: args.latent, hidden: args.hidden, activation: args.activation as never,
+    inputDim: ds.train.cols, hidden: args.hidden, activation: args.activation as never,
+    ...(args.categorical ? { latent: { type: "categorical" as const, ...args.categorical } } : { latentDim: args.latent }),
     seed: args.seed, build: args.build, threads: args.threads,
   });
+  const tau0 = args.temperature ?? 1;
+  const relax = args.categorical ? {
+    temperature: args.anneal ? (_e: number, step: number) => Math.max(0.5, tau0 * Math.exp(-args.anneal! * step)) : tau0,
+    straightThrough: args.straightThrough,
+  } : {};
   if (args.preset?.initOutputBias) vae.initializeOutputBias(trainSet);
-  log(args, `vae-wasm: ${ds.train.cols}-${args.hidden.join("-")}${args.hidden.length ? "-" : ""}${args.latent} ${args.activation} VAE (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.build} build, ${vae.threads} thread${vae.threads > 1 ? "s" : ""}), ` +
+  const latentName = args.categorical ? `${args.categorical.variables}×${args.categorical.categories} categorical` : String(args.latent);
+  log(args, `vae-wasm: ${ds.train.cols}-${args.hidden.join("-")}${args.hidden.length ? "-" : ""}${latentName} ${args.activation} VAE (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.build} build, ${vae.threads} thread${vae.threads > 1 ? "s" : ""}), ` +
     `${trainSet.rows} training / ${testSet.rows} test images${args.binarize ? " (binarized)" : ""}, ${args.estimator} estimator, K=${args.samples}, ` +
     `batch ${args.batchSize}, ${args.preset ? `preset ${args.preset.name}, ${args.epochs} epochs` : `lr ${args.lr}`}`);
 
@@ -197,7 +227,7 @@ async function train(args: Args, demo: boolean): Promise<void> {
     await vae.fit(trainSet, {
       ...(args.preset?.fit ?? {}),
       epochs: args.epochs, batchSize: args.batchSize, learningRate: args.preset?.fit.learningRate ?? args.lr, estimator: args.estimator as never,
-      samples: args.samples, binarize: args.binarize, validationData: testSet, signal: ctrl.signal,
+      samples: args.samples, binarize: args.binarize, validationData: testSet, signal: ctrl.signal, ...relax,
       onProgress: bar ? (p: FitProgress) => {
         if (p.epoch !== barEpoch) {
           barEpoch = p.epoch;

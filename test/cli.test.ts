@@ -36,6 +36,24 @@ describe("vae-wasm CLI", () => {
     expect(-vae.elbo(takeRows(test, 100), { seed: 1 })).toBe(out.test.loss);
   });
 
+  it("train --categorical trains a Gumbel-softmax model (annealed, straight-through); its options need it", async () => {
+    const file = join(dir, "cat.safetensors");
+    const r = cli("train", "--categorical", "5x4", "--temperature", "0.8", "--anneal", "1e-3", "--straight-through", "--train-size", "200",
+      "--test-size", "50", "--epochs", "2", "--batch-size", "50", "--hidden", "32", "--binarize", "--json", "--quiet", "--out", file);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.config.latent).toEqual({ type: "categorical", variables: 5, categories: 4 });
+    expect(out.config.latentDim).toBe(20);
+    expect(Number.isFinite(out.test.loss)).toBe(true);
+    expect((await VAE.load(readFileSync(file))).config.latent.type).toBe("categorical");
+    const bad = cli("train", "--temperature", "0.5", "--epochs", "1");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--temperature applies to a categorical latent only \(add --categorical NxC\)/);
+    const shape = cli("train", "--categorical", "30", "--epochs", "1");
+    expect(shape.status).toBe(2);
+    expect(shape.stderr).toMatch(/--categorical must be VARIABLESxCATEGORIES/);
+  });
+
   it("eval --json reports NLL, ELBO, IWAE bounds and active units for that model", () => {
     const r = cli("eval", model, "--test-size", "50", "--samples", "64", "--bounds", "1,8", "--json", "--quiet");
     expect(r.status, r.stderr).toBe(0);
