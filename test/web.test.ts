@@ -99,9 +99,9 @@ describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outsi
     await page.close();
   }, 180_000);
 
-  it("not isolated: trains on one thread and says why", async () => {
+  it("not isolated (and .gz data sent with Content-Encoding: gzip, as Vite's dev server does): trains on one thread and says why", async () => {
     const page = await browser.newPage();
-    await page.goto(`${base}/plain/`);
+    await page.goto(`${base}/encoded/`);
     await page.waitForFunction(() => (document.getElementById("train") as HTMLButtonElement).textContent === "Train", undefined, { timeout: 60_000 });
     expect(await page.evaluate(() => document.getElementById("status")!.dataset.threads)).toBe("1");
     expect(await page.textContent("#status")).toMatch(/not cross-origin isolated/);

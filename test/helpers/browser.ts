@@ -1,5 +1,6 @@
 // Shared by the browser tests: a static file server on 127.0.0.1 whose first path segment picks
-// cross-origin isolation ("/isolated/…" sends COOP/COEP, "/plain/…" does not), and Debian's
+// cross-origin isolation ("/isolated/…" sends COOP/COEP, "/plain/…" does not; "/encoded/…" does
+// not either and serves .gz files with Content-Encoding: gzip, as Vite's dev server does), and Debian's
 // Chromium launched through playwright-core. Without a browser the tests cannot run; CI
 // installs one (.ci/run), so there a missing browser is an error, not a skip.
 import { createServer, type Server } from "node:http";
@@ -28,6 +29,7 @@ export async function serveStatic(root: string): Promise<{ base: string; close: 
       return;
     }
     const headers: Record<string, string> = { "content-type": TYPES[extname(file)] ?? "application/octet-stream" };
+    if (mode === "encoded" && file.endsWith(".gz")) headers["content-encoding"] = "gzip";
     if (mode === "isolated") {
       headers["cross-origin-opener-policy"] = "same-origin";
       headers["cross-origin-embedder-policy"] = "require-corp";

@@ -8,10 +8,13 @@ const D = 784;
 const BATCH = 100;
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
+/** The bytes of a gzipped file, whether the server sends it as is or with Content-Encoding: gzip (Vite's dev server does). */
 async function inflate(url: string): Promise<Uint8Array> {
   const res = await fetch(url);
-  if (!res.ok || !res.body) throw new Error(`could not load ${url}: HTTP ${res.status}`);
-  const stream = res.body.pipeThrough(new DecompressionStream("gzip"));
+  if (!res.ok) throw new Error(`could not load ${url}: HTTP ${res.status}`);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes; // already inflated by the browser
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
