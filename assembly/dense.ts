@@ -197,7 +197,29 @@ function gemmSimd(
       storeRow(pc + 2 * rowC, c20, c21, bl, bh, nb, accumulate, relu);
       storeRow(pc + 3 * rowC, c30, c31, bl, bh, nb, accumulate, relu);
     }
-    // leftovers: rows past the last multiple of 4
+    // leftovers: a pair of rows at a time (a thread's share often ends in 2 rows: 10 examples
+    // each for a batch of 20 on 2 threads), then a single row; same per-element arithmetic
+    if (i + 2 <= m1) {
+      let pa0 = a + <usize>i * rowA;
+      let pa1 = pa0 + rowA;
+      let pb = panel;
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      for (let kk = 0; kk < k; kk++) {
+        const b0 = v128.load(pb);
+        const b1 = v128.load(pb, 16);
+        const a0 = v128.load32_splat(pa0);
+        const a1 = v128.load32_splat(pa1);
+        c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+        c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+        pa0 += stepA; pa1 += stepA;
+        pb += stepB;
+      }
+      const pc = c + <usize>i * rowC + (<usize>j0 << 2);
+      storeRow(pc, c00, c01, bl, bh, nb, accumulate, relu);
+      storeRow(pc + rowC, c10, c11, bl, bh, nb, accumulate, relu);
+      i += 2;
+    }
     for (; i < m1; i++) {
       let pa0 = a + <usize>i * rowA;
       let pb = panel;

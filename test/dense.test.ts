@@ -24,7 +24,7 @@ function gemmRef(a: Float64Array, sam: number, sak: number, b: Float64Array, sbk
 
 // Shapes chosen to hit every path: full 4×8 tiles, leftover rows (M % 4), narrow panels (N % 8),
 // K = 1, and the model's real sizes.
-const SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 8, 16], [9, 20, 13], [17, 33, 40], [100, 40, 400], [13, 784, 20]];
+const SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [6, 12, 9], [4, 8, 16], [9, 20, 13], [17, 33, 40], [100, 40, 400], [13, 784, 20]];
 
 describe.each(BUILDS)("dense kernels, %s build", (build) => {
   it.each(SHAPES)("gemm M=%i N=%i K=%i: X·Wᵀ + b (packed), dY·W, dYᵀ·X, accumulate, every activation", async (M, N, K) => {
