@@ -8,7 +8,7 @@ export { bernoulliLogProb, bernoulliBackward, gaussianLogProb, gaussianBackward,
 export { randomNormal, bernoulliSample, gumbelNoise } from "./rng";
 export { gumbelSoftmax, categoricalKL, categoricalBackward } from "./categorical";
 export { adam } from "./adam";
-export { accumulateMoments, accumulateDifference } from "./stats";
+export { accumulateMoments, accumulateDifference, setWeights } from "./stats";
 export { initUniform } from "./init";
 
 /** First free byte above the module's static data: JS lays its arena out from here. */

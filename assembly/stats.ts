@@ -25,3 +25,16 @@ export function accumulateDifference(sum: usize, sq: usize, g: usize, ref: usize
   }
   return proj;
 }
+
+/**
+ * c[r] = (wt ? wt[r] : 1) / div for rows [r0, r1), rounded once to f32: the row weights of the
+ * 'uniform' (div = K·B) and 'importance' (wt = w̃, div = B) estimators, exactly as their
+ * JavaScript weigh computes them, for a training step that runs the backward in the forward
+ * dispatch.
+ */
+export function setWeights(c: usize, wt: usize, div: f64, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
+    const v: f64 = wt != 0 ? <f64>load<f32>(wt + (<usize>r << 2)) : 1.0;
+    store<f32>(c + (<usize>r << 2), <f32>(v / div));
+  }
+}

@@ -79,6 +79,8 @@ export interface Kernels {
     stepSize: number, beta1: number, beta2: number, eps: number, invSqrtBc2: number, weightDecay: number,
   ): void;
 
+  /** c[r] = (wt ? wt[r] : 1)/div over rows [r0, r1), rounded once to f32 (estimator row weights). */
+  setWeights(c: number, wt: number, div: number, r0: number, r1: number): void;
   /** p[i] = (2u − 1)·bound for i < n, u from SeededRandom's generator continuing at `state` (src/random.ts). */
   initUniform(p: number, n: number, state: number, bound: number): void;
 

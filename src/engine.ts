@@ -11,7 +11,9 @@
 // number of threads: parameters after any number of steps are bitwise identical for 1, 2, 3…
 // threads, and equal to the unthreaded computation.
 //
-// A training step is three dispatches (each a wake-up of the workers, ~0.03–0.1 ms here):
+// A training step is three dispatches (each a wake-up of the workers, ~0.03–0.1 ms here; two
+// when the estimator's row weights are row-local, CTRL.fuse: the backward rows then run at the
+// end of the forward dispatch):
 //   forward   rows: encoder, reparameterization, decoder, log-densities;
 //   backward  rows: the whole chain of dY and dX = dY·W for this thread's rows, no barrier
 //             needed since every row's chain is its own (each layer keeps its own dY buffer);
@@ -340,13 +342,16 @@ export function adamRange(k: Kernels, p: StaticPlan, a: AdamArgs, i0: number, i1
  */
 export const CTRL = {
   gen: 0, cmd: 1, done: 2, error: 3, B: 4, K: 5, needKL: 6, iw: 7, gradMode: 8, useR: 9, k0: 10, kn: 11,
-  seed: 12, epsStream: 13, step: 14, binarize: 15, binStream: 16, rowOffset: 17, drawEps: 18, threads: 19, adam: 20, hard: 21,
+  seed: 12, epsStream: 13, step: 14, binarize: 15, binStream: 16, rowOffset: 17, drawEps: 18, threads: 19, adam: 20, hard: 21, fuse: 22,
 } as const;
 export const CTRL_F64 = { klScale: 0, stepSize: 1, beta1: 2, beta2: 3, eps: 4, invSqrtBc2: 5, weightDecay: 6, tau: 7 } as const;
 export const CTRL_INTS = 32;
 export const CTRL_F64S = 8;
 export const CTRL_MSG_BYTES = 1024;
 export const CTRL_BYTES = 4 * CTRL_INTS + 8 * CTRL_F64S + CTRL_MSG_BYTES;
+
+/** CTRL.fuse: how a forward dispatch computes the row weights before running the backward rows. */
+export const FUSE = { none: 0, uniform: 1, importance: 2 } as const;
 
 export const CMD = { forward: 1, backward: 2, weights: 3, encode: 5, sample: 6, stop: 7, faultThrow: 90, faultExit: 91 } as const;
 
@@ -387,8 +392,18 @@ export function runShare(k: Kernels, p: StaticPlan, ws: Workspace, ctrl: Ctrl, t
         noise(ws.eps, seed, i[CTRL.epsStream], step, K, p.Z, b0, b1, rowOffset, i[CTRL.k0] >>> 0);
       }
       const relax = { tau: f[CTRL_F64.tau], hard: i[CTRL.hard] !== 0 };
-      if (cmd === CMD.sample) sampleRows(k, p, ws, K, b0, b1, scratch, false, relax); // log-weights only
-      else forwardRows(k, p, ws, { B, K, relax, needKL: i[CTRL.needKL] !== 0, importanceWeights: i[CTRL.iw] !== 0 }, b0, b1, scratch);
+      if (cmd === CMD.sample) {
+        sampleRows(k, p, ws, K, b0, b1, scratch, false, relax); // log-weights only
+        return;
+      }
+      forwardRows(k, p, ws, { B, K, relax, needKL: i[CTRL.needKL] !== 0, importanceWeights: i[CTRL.iw] !== 0 }, b0, b1, scratch);
+      const fuse = i[CTRL.fuse];
+      if (fuse) {
+        // a training step whose row weights are row-local: this thread's c, then its row-wise
+        // backward, with no barrier in between (FUSE.uniform: c = 1/(K·B); FUSE.importance: w̃/B)
+        k.setWeights(ws.c, fuse === FUSE.importance ? ws.wt : 0, fuse === FUSE.importance ? B : K * B, b0 * K, b1 * K);
+        backwardRows(k, p, ws, { B, K, relax, gradMode: i[CTRL.gradMode], useR: i[CTRL.useR] !== 0, klScale: f[CTRL_F64.klScale] }, b0, b1, scratch);
+      }
       return;
     }
     case CMD.backward: {

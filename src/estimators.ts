@@ -33,6 +33,12 @@ export interface Estimator {
   readonly usesEncoderFactor: boolean;
   /** Whether the step must compute w̃ and the IWAE bound (in WebAssembly) before weigh. */
   readonly importanceWeighted?: boolean;
+  /**
+   * When c is one of two fixed row-local forms — 'uniform' c = 1/(K·B), or 'importance'
+   * c = w̃/B — and r is unused, a training step computes c inside the forward dispatch and runs
+   * the row-wise backward there too (one barrier fewer per step); weigh must fill the same values.
+   */
+  readonly rowWeights?: "uniform" | "importance";
   /** Fills c (and r); returns Σ_b objective_b (the ELBO or bound summed over the batch). */
   weigh(rows: StepRows): number;
 }
@@ -55,6 +61,7 @@ export class AnalyticKL implements Estimator {
   readonly gradMode = GRAD.analytic;
   readonly analyticKL = true;
   readonly usesEncoderFactor = false;
+  readonly rowWeights = "uniform";
   weigh(s: StepRows): number {
     s.c.fill(1 / (s.K * s.B), 0, s.K * s.B);
     let kl = 0;
@@ -74,6 +81,7 @@ export class TotalDerivative implements Estimator {
   readonly gradMode: number = GRAD.total;
   readonly analyticKL = false;
   readonly usesEncoderFactor = false;
+  readonly rowWeights = "uniform";
   weigh(s: StepRows): number {
     s.c.fill(1 / (s.K * s.B), 0, s.K * s.B);
     return sumMeanOverK(s.logw, s.K, s.B);
@@ -103,6 +111,7 @@ export class IWAE implements Estimator {
   readonly analyticKL = false;
   readonly usesEncoderFactor: boolean = false;
   readonly importanceWeighted = true;
+  readonly rowWeights: "importance" | undefined = "importance";
   weigh(s: StepRows): number {
     const R = s.K * s.B;
     for (let i = 0; i < R; i++) s.c[i] = s.wt[i] / s.B;
@@ -133,6 +142,7 @@ export class DReG extends IWAE {
   override readonly name = "dreg";
   override readonly gradMode = GRAD.path;
   override readonly usesEncoderFactor = true;
+  override readonly rowWeights = undefined; // r[] comes from JavaScript
   override weigh(s: StepRows): number {
     const objective = super.weigh(s);
     s.r.set(s.wt.subarray(0, s.K * s.B)); // encoder: w̃ · (w̃/B) = w̃²/B

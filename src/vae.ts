@@ -6,7 +6,7 @@ import { ACT, LOGVAR_MAX, STREAM, type Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, warmUp, type BuildName, type Runtime } from "../bindings/load.js";
 import {
-  CMD, packedSize, packLayer, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare, writeLayout,
+  CMD, FUSE, packedSize, packLayer, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare, writeLayout,
   type Ctrl, type Layer, type StaticPlan, type Workspace,
 } from "./engine.js";
 import { Pool } from "./pool.js";
@@ -576,9 +576,10 @@ export class VAE {
   /** Forward over B examples in ws.x with K samples; eps drawn at (seed, stream, step) unless drawEps is false. */
   private forward(ws: Workspace, B: number, K: number, est: Estimator, o: {
     drawEps: boolean; seed?: number; epsStream?: number; step?: number; rowOffset?: number;
-    binarize?: boolean; binStream?: number; threads?: number; tau?: number; hard?: boolean;
+    binarize?: boolean; binStream?: number; threads?: number; tau?: number; hard?: boolean; fuse?: number;
   }): void {
     const i = this.ctrl.i;
+    i[CTRL.fuse] = o.fuse ?? FUSE.none;
     this.ctrl.f[CTRL_F64.tau] = o.tau ?? 1;
     i[CTRL.hard] = o.hard ? 1 : 0;
     i[CTRL.B] = B; i[CTRL.K] = K;
@@ -599,15 +600,19 @@ export class VAE {
    * Backward for the weights the estimator wrote: the row-wise chain, then every parameter
    * gradient, then (adam = true, arguments already in the control block) the Adam update.
    */
-  private backward(ws: Workspace, B: number, K: number, est: Estimator, threads?: number, adam = false): void {
+  private backward(ws: Workspace, B: number, K: number, est: Estimator, threads?: number, adam = false, rowsDone = false): void {
+    this.backwardArgs(B, K, est, adam);
+    if (!rowsDone) this.dispatch(ws, CMD.backward, threads);
+    this.dispatch(ws, CMD.weights, threads);
+  }
+
+  private backwardArgs(B: number, K: number, est: Estimator, adam: boolean): void {
     const i = this.ctrl.i;
     i[CTRL.B] = B; i[CTRL.K] = K;
     i[CTRL.gradMode] = est.gradMode;
     i[CTRL.useR] = est.usesEncoderFactor ? 1 : 0;
     i[CTRL.adam] = adam ? 1 : 0;
     this.ctrl.f[CTRL_F64.klScale] = 1 / B;
-    this.dispatch(ws, CMD.backward, threads);
-    this.dispatch(ws, CMD.weights, threads);
   }
 
   /** The estimator's view of one step's rows. */
@@ -1205,7 +1210,10 @@ export class VAE {
    * update when it is not finite.
    */
   private step(fn: string, ws: Workspace, B: number, cfg: StepConfig, lr: number, where: string, tau = 1): number {
-    this.forward(ws, B, cfg.K, cfg.est, { drawEps: true, step: this.steps, binarize: cfg.binarize, threads: cfg.threads, tau, hard: cfg.hard });
+    // row-local weights: the backward rows run inside the forward dispatch (one barrier fewer)
+    const fuse = cfg.est.rowWeights === "uniform" ? FUSE.uniform : cfg.est.rowWeights === "importance" ? FUSE.importance : FUSE.none;
+    if (fuse) this.backwardArgs(B, cfg.K, cfg.est, true);
+    this.forward(ws, B, cfg.K, cfg.est, { drawEps: true, step: this.steps, binarize: cfg.binarize, threads: cfg.threads, tau, hard: cfg.hard, fuse });
     const objective = this.weigh(ws, B, cfg.K, cfg.est);
     if (!Number.isFinite(objective)) {
       throw new Error(
@@ -1217,7 +1225,7 @@ export class VAE {
     f[CTRL_F64.stepSize] = lr / (1 - Math.pow(cfg.beta1, t));
     f[CTRL_F64.invSqrtBc2] = 1 / Math.sqrt(1 - Math.pow(cfg.beta2, t));
     f[CTRL_F64.beta1] = cfg.beta1; f[CTRL_F64.beta2] = cfg.beta2; f[CTRL_F64.eps] = cfg.adamEps; f[CTRL_F64.weightDecay] = cfg.weightDecay;
-    this.backward(ws, B, cfg.K, cfg.est, cfg.threads, true); // gradients and the Adam update
+    this.backward(ws, B, cfg.K, cfg.est, cfg.threads, true, fuse !== FUSE.none); // gradients and the Adam update
     this.steps = t;
     return objective;
   }

@@ -2,7 +2,7 @@
 // run dist/src/worker.js; `npm test` builds first). Results must be bitwise identical for any
 // thread count; worker failures must surface as errors, never hangs.
 import { describe, expect, it } from "vitest";
-import { VAE } from "../dist/src/index.js";
+import { VAE, IWAE, TotalDerivative } from "../dist/src/index.js";
 import { ESTIMATOR_NAMES } from "../src/estimators.js";
 import { rng, uniform } from "./helpers/env.js";
 
@@ -24,7 +24,7 @@ describe("threads", () => {
         losses.push(vae.trainStep(data.subarray(start * D, (start + B) * D), { estimator, samples: 3, binarize: true, learningRate: 3e-3 }));
       }
       runs.push({ losses, params: vae.stateDict() });
-      if (threads > 1) expect(vae._poolRuns).toBeGreaterThanOrEqual(3 * 200); // forward, backward rows, weights + Adam
+      if (threads > 1) expect(vae._poolRuns).toBeGreaterThanOrEqual(2 * 200); // forward (+ backward rows when fused), weights + Adam
       vae.dispose();
     }
     expect(runs[0].losses.every(Number.isFinite)).toBe(true);
@@ -130,6 +130,27 @@ describe("threads", () => {
     expect(runs[1].losses).toEqual(runs[0].losses);
     expect(runs[1].params).toEqual(runs[0].params);
   });
+
+  it.each([["iwae", IWAE, { samples: 3 }], ["td", TotalDerivative, {}]] as const)(
+    "%s: the fused step (weights and backward rows inside the forward dispatch) equals the unfused one bit for bit", async (_name, Est, extra) => {
+      // the same estimator without rowWeights takes the three-dispatch path
+      class Unfused extends Est {
+        override readonly rowWeights = undefined;
+      }
+      const runs = [];
+      for (const estimator of [new Est(), new Unfused()]) {
+        const vae = await small(2);
+        const losses = [];
+        for (let s = 0; s < 30; s++) losses.push(vae.trainStep(data.subarray(s * 4 * D, (s * 4 + B) * D), { estimator, ...extra }));
+        runs.push({ losses, params: vae.stateDict(), dispatches: vae._poolRuns });
+        vae.dispose();
+      }
+      expect(runs[0].losses.every(Number.isFinite)).toBe(true);
+      expect(runs[1].losses).toEqual(runs[0].losses);
+      expect(runs[1].params).toEqual(runs[0].params);
+      expect(runs[0].dispatches).toBe(2 * 30); // forward with backward rows, weights + Adam
+      expect(runs[1].dispatches).toBe(3 * 30);
+    });
 
   it("small work stays on the calling thread (same numbers, no worker round trips)", async () => {
     const tiny = await VAE.create({ inputDim: 8, latentDim: 2, hidden: [4], seed: 1, threads: 2 });
