@@ -141,14 +141,12 @@ export function packLayer(k: Kernels, p: StaticPlan, l: Layer, o0: number, o1: n
 }
 
 /**
- * dW and db of one dense layer over ALL `rows` rows (in row order), for this thread's share of
- * the layer's outputs; dy holds ∂loss/∂(pre-activation). Writes (=, not +=) into grads.
+ * dW and db of one dense layer over ALL `rows` rows (in row order), for the layer's outputs
+ * [o0, o1); dy holds ∂loss/∂(pre-activation). Writes (=, not +=) into grads.
  */
-function weightGrads(k: Kernels, l: Layer, grads: number, dy: number, x: number, rows: number, t: number, T: number,
+function weightGrads(k: Kernels, l: Layer, grads: number, dy: number, x: number, rows: number, o0: number, o1: number,
   scratch: number): void {
   const O = l.outDim, I = l.inDim;
-  const [o0, o1] = share(t, O, T, 8);
-  if (o0 >= o1) return;
   // dW[o, i] = Σ_r dy[r, o]·x[r, i]: A = dyᵀ (strides 1, O), B = x (strides I, 1)
   k.gemm(grads + 4 * l.w, I, dy, 1, O, x, I, 1, 0, o0, o1, I, rows, 0, ACT.identity, scratch);
   k.biasGrad(grads + 4 * (l.b + o0), dy + 4 * o0, O, 0, rows, o1 - o0, 0);
@@ -294,15 +292,13 @@ function encoderDy(p: StaticPlan, ws: Workspace, i: number): number {
 export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: number, K: number, adam: AdamArgs | null,
   t: number, T: number, scratch: number): void {
   const R = B * K;
-  const update = (i0: number, i1: number) => {
-    if (adam) adamRange(k, p, adam, i0, i1);
-  };
   const layer = (l: Layer, dy: number, x: number, rows: number) => {
-    const [o0, o1] = share(t, l.outDim, T, 8); // whole panels of 8 rows, as weightGrads
-    weightGrads(k, l, p.pGrads, dy, x, rows, t, T, scratch);
+    const [o0, o1] = share(t, l.outDim, T, 8); // whole panels of 8 rows: packLayer writes whole panels
+    if (o0 >= o1) return;
+    weightGrads(k, l, p.pGrads, dy, x, rows, o0, o1, scratch);
     if (adam) {
-      update(l.w + o0 * l.inDim, l.w + o1 * l.inDim);
-      update(l.b + o0, l.b + o1);
+      adamRange(k, p, adam, l.w + o0 * l.inDim, l.w + o1 * l.inDim);
+      adamRange(k, p, adam, l.b + o0, l.b + o1);
       packLayer(k, p, l, o0, o1);
     }
   };
@@ -311,7 +307,7 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
     if (d0 < d1) {
       const lv = p.pParams + 4 * p.decLogvar;
       k.gaussianLogvarGrad(p.pGrads + 4 * p.decLogvar, ws.out, ws.x, ws.c, lv, K, p.D, R, d0, d1);
-      update(p.decLogvar + d0, p.decLogvar + d1);
+      if (adam) adamRange(k, p, adam, p.decLogvar + d0, p.decLogvar + d1);
     }
   }
   p.dec.forEach((l, i) => layer(l, decoderDy(p, ws, i), i === 0 ? ws.z : ws.dec[i - 1], R));

@@ -4,7 +4,7 @@
 // blocked in Atomics.wait and cannot receive messages, wakes with the reason.
 import type { Kernels } from "../bindings/abi.js";
 import { isNode } from "../bindings/load.js";
-import { CMD, CTRL, ctrlViews, layoutView, readLayout, runShare, type StaticPlan } from "./engine.js";
+import { CMD, CTRL, ctrlViews, layoutView, readLayout, runShare, type StaticPlan, type Workspace } from "./engine.js";
 
 export interface WorkerInit {
   module: WebAssembly.Module;
@@ -62,6 +62,10 @@ async function main(): Promise<void> {
   }
   // Read the generation BEFORE announcing readiness: a command dispatched right after "ready"
   // must look new to this worker, or it would wait for the next one and the caller forever.
+  // the workspace layout, re-read only when its block changed (a re-lay), not at every command
+  let layout = new Int32Array(0);
+  let ws: Workspace | null = null;
+  let view: Int32Array | null = null; // over memory.buffer, which is a new object after a grow
   let seen = Atomics.load(ctrl.i, CTRL.gen);
   port.postMessage({ ready: index });
   for (;;) {
@@ -75,10 +79,14 @@ async function main(): Promise<void> {
     if (cmd === CMD.stop) break;
     try {
       if (cmd === CMD.faultExit && index === 1) process.exit(3);
-      // the workspace may have been re-laid since the last command
       const active = Atomics.load(ctrl.i, CTRL.threads);
       if (index < active) {
-        const ws = readLayout(layoutView(memory.buffer, plan), plan, threads);
+        // the workspace may have been re-laid since the last command
+        if (view?.buffer !== memory.buffer) view = layoutView(memory.buffer, plan);
+        if (!ws || view.some((v, j) => v !== layout[j])) {
+          layout = view.slice();
+          ws = readLayout(view, plan, threads);
+        }
         runShare(k, plan, ws, ctrl, index, active);
       }
     } catch (e) {
