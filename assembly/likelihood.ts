@@ -105,11 +105,11 @@ export function gaussianLogProb(logp: usize, mean: usize, x: usize, logvarOut: u
 }
 
 /**
- * dm[r,:] = c[r]·(m - x)/var for rows [r0, r1) (dm may alias mean). With a learned per-output
- * log-variance, also dlogvarOut[d] += Σ_r c[r]·(1 - (x-m)²/var_d)/2 (the caller zeroes it).
+ * dm[r,:] = c[r]·(m - x)/var for rows [r0, r1) (dm may alias mean); var = exp(logvarOut[d]) when
+ * learned, else exp(logVar). The learned log-variance's own gradient is gaussianLogvarGrad.
  */
 export function gaussianBackward(
-  dm: usize, mean: usize, x: usize, c: usize, logvarOut: usize, dlogvarOut: usize, logVar: f32,
+  dm: usize, mean: usize, x: usize, c: usize, logvarOut: usize, logVar: f32,
   K: i32, D: i32, r0: i32, r1: i32,
 ): void {
   const invVar0 = Mathf.exp(-logVar);
@@ -122,9 +122,6 @@ export function gaussianBackward(
       const o = <usize>d << 2;
       const diff = load<f32>(pm + o) - load<f32>(px + o);
       const iv = logvarOut != 0 ? Mathf.exp(-load<f32>(logvarOut + o)) : invVar0;
-      if (dlogvarOut != 0) {
-        store<f32>(dlogvarOut + o, load<f32>(dlogvarOut + o) + cr * 0.5 * (1 - diff * diff * iv));
-      }
       store<f32>(pd + o, cr * diff * iv);
     }
   }

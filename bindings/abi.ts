@@ -51,11 +51,8 @@ export interface Kernels {
   bernoulliBackward(dl: number, probs: number, x: number, c: number, K: number, D: number, r0: number, r1: number): void;
   /** Gaussian log p per row; logvarOut per-output log-variance or 0 for the scalar logVar. */
   gaussianLogProb(logp: number, mean: number, x: number, logvarOut: number, logVar: number, K: number, D: number, r0: number, r1: number): void;
-  /** dm = c_r·(m - x)/var (may alias mean); dlogvarOut += … when learned. */
-  gaussianBackward(
-    dm: number, mean: number, x: number, c: number, logvarOut: number, dlogvarOut: number, logVar: number,
-    K: number, D: number, r0: number, r1: number,
-  ): void;
+  /** dm = c_r·(m - x)/var (may alias mean); the learned log-variance's gradient is gaussianLogvarGrad. */
+  gaussianBackward(dm: number, mean: number, x: number, c: number, logvarOut: number, logVar: number, K: number, D: number, r0: number, r1: number): void;
   /** dlogvarOut[d] = Σ_{r<R} c_r·(1 - (x-m)²/var_d)/2 for columns [d0, d1) (overwrites). */
   gaussianLogvarGrad(dlogvarOut: number, mean: number, x: number, c: number, logvarOut: number, K: number, D: number, R: number, d0: number, d1: number): void;
 

@@ -260,7 +260,7 @@ export function backwardRows(k: Kernels, p: StaticPlan, ws: Workspace, a: Backwa
     k.bernoulliBackward(ws.dOut, ws.out, ws.x, ws.c, K, p.D, r0, r1);
   } else {
     const lv = p.decLogvar >= 0 ? p.pParams + 4 * p.decLogvar : 0;
-    k.gaussianBackward(ws.dOut, ws.out, ws.x, ws.c, lv, 0, p.likelihood.logVar, K, p.D, r0, r1);
+    k.gaussianBackward(ws.dOut, ws.out, ws.x, ws.c, lv, p.likelihood.logVar, K, p.D, r0, r1);
   }
   for (let i = p.dec.length - 1; i > 0; i--) {
     inputGrads(k, p, p.dec[i], decoderDy(p, ws, i), ws.dec[i - 1], ws.dDec[i - 1], p.dec[i - 1].act, r0, r1, scratch);
