@@ -35,6 +35,25 @@ console.log(`vae-wasm benchmark — Node ${process.version}, builds: ${builds.jo
 
 /** ms/step of vae-wasm on 1 and 2 threads per thread-section model (section 3, reused by 6) */
 const threadMs: { one: number; two: number }[] = [];
+/**
+ * ms/step of a model on 1 and on 2 threads, measured in alternating short blocks (3 warm-up + 10
+ * timed steps each): this VM's speed drifts by tens of percent over seconds. Returns the per-block
+ * times of each.
+ */
+async function oneVsTwoThreads(m: ReturnType<typeof threadModels>[number], rounds: number): Promise<number[][]> {
+  const vaes = [await VAE.create({ inputDim: D, seed: 1, threads: 1, ...m.opts }), await VAE.create({ inputDim: D, seed: 1, threads: 2, ...m.opts })];
+  const ms: number[][] = [[], []];
+  for (let round = 0; round < rounds; round++) {
+    vaes.forEach((v, i) => {
+      for (let s = 0; s < 3; s++) v.trainStep(m.x, m.step);
+      const t0 = performance.now();
+      for (let s = 0; s < 10; s++) v.trainStep(m.x, m.step);
+      ms[i].push((performance.now() - t0) / 10);
+    });
+  }
+  for (const v of vaes) v.dispose();
+  return ms;
+}
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const p50 = (t: { result?: unknown }) => (t.result as { latency: { p50: number } }).latency.p50;
 // ---- 1. training step
@@ -84,8 +103,7 @@ if (run(2)) {
 }
 
 // ---- 3. threads
-// This VM's speed drifts by tens of percent over seconds, so 1 and 2 threads are measured in
-// alternating short blocks (3 warm-up + 10 timed steps each) and the speedup is the median of
+// 1 and 2 threads in alternating short blocks (oneVsTwoThreads); the speedup is the median of
 // the per-block ratios. The ceiling: two independent single-thread processes at once, each
 // against one alone (how much the machine gives two jobs right now).
 if (run(3)) {
@@ -96,18 +114,7 @@ if (run(3)) {
   console.log("\n3. threads (simd build; results are bitwise identical for any thread count)");
   console.log("   " + "model".padEnd(36) + "1 thread".padStart(12) + "2 threads".padStart(12) + "speedup".padStart(10) + "   2 processes");
   for (const [mi, m] of threadModels(x).entries()) {
-    const vaes = [await VAE.create({ inputDim: D, seed: 1, threads: 1, ...m.opts }), await VAE.create({ inputDim: D, seed: 1, threads: 2, ...m.opts })];
-    const ms: number[][] = [[], []];
-    const rounds = quick ? 10 : 60;
-    for (let round = 0; round < rounds; round++) {
-      vaes.forEach((v, i) => {
-        for (let s = 0; s < 3; s++) v.trainStep(m.x, m.step);
-        const t0 = performance.now();
-        for (let s = 0; s < 10; s++) v.trainStep(m.x, m.step);
-        ms[i].push((performance.now() - t0) / 10);
-      });
-    }
-    for (const v of vaes) v.dispose();
+    const ms = await oneVsTwoThreads(m, quick ? 10 : 60);
     const ratio = median(ms[0].map((one, r) => one / ms[1][r]));
     threadMs.push({ one: median(ms[0]), two: median(ms[1]) });
     const which = mi === 0 ? "vae" : "iwae";
@@ -244,17 +251,7 @@ if (run(6)) {
     if (threadMs.length === 0) {
       // section 3 was not run: measure vae-wasm on 1 and 2 threads the same way, shorter
       for (const m of threadModels(x)) {
-        const vaes = [await VAE.create({ inputDim: D, seed: 1, threads: 1, ...m.opts }), await VAE.create({ inputDim: D, seed: 1, threads: 2, ...m.opts })];
-        const ms: number[][] = [[], []];
-        for (let round = 0; round < 20; round++) {
-          vaes.forEach((v, i) => {
-            for (let s = 0; s < 3; s++) v.trainStep(m.x, m.step);
-            const t0 = performance.now();
-            for (let s = 0; s < 10; s++) v.trainStep(m.x, m.step);
-            ms[i].push((performance.now() - t0) / 10);
-          });
-        }
-        for (const v of vaes) v.dispose();
+        const ms = await oneVsTwoThreads(m, 20);
         threadMs.push({ one: median(ms[0]), two: median(ms[1]) });
       }
     }

@@ -24,8 +24,7 @@ export interface PoolOptions {
   spinMs?: number;
 }
 
-/** Defaults for new pools (benchmarks and tests change them). */
-export const poolDefaults = { spinMs: 0.2 };
+const DEFAULT_SPIN_MS = 0.2;
 
 export class Pool {
   private disposed = false;
@@ -48,7 +47,7 @@ export class Pool {
     threads: number, opts: PoolOptions = {}): Promise<Pool> {
     const workers: AnyWorker[] = [];
     const ready: Promise<void>[] = [];
-    const spinMs = opts.spinMs ?? poolDefaults.spinMs;
+    const spinMs = opts.spinMs ?? DEFAULT_SPIN_MS;
     Atomics.store(ctrl.i, CTRL.cmd, 0);
     for (let index = 1; index < threads; index++) {
       const init: WorkerInit = { module, memory, plan, pCtrl, index, threads, spinMs };
