@@ -32,8 +32,6 @@ export class Pool {
   private broken: string | null = null;
   /** commands run on the workers so far (tests check work really went to the pool) */
   runs = 0;
-  /** ms the calling thread spent on its own shares, and waiting for the workers after them */
-  timing = { share: 0, wait: 0 };
   private constructor(
     readonly threads: number,
     private readonly workers: AnyWorker[],
@@ -99,14 +97,11 @@ export class Pool {
     Atomics.add(i, CTRL.gen, 1);
     Atomics.notify(i, CTRL.gen);
     let mine: unknown = null;
-    const t0 = performance.now();
     try {
       runShare(k, plan, ws, this.ctrl, 0, active);
     } catch (e) {
       mine = e;
     }
-    const t1 = performance.now();
-    this.timing.share += t1 - t0;
     const others = this.threads - 1;
     const until = performance.now() + this.spinMs;
     while (Atomics.load(i, CTRL.done) < others && performance.now() < until);
@@ -121,7 +116,6 @@ export class Pool {
       }
       Atomics.wait(i, CTRL.done, done, Math.min(left, 1000));
     }
-    this.timing.wait += performance.now() - t1;
     if (mine) throw mine;
     const failed = Atomics.load(i, CTRL.error);
     if (failed) {

@@ -22,11 +22,17 @@ function linear(W: Float64Array, b: Float64Array, x: Float64Array, kinks?: { min
   return y;
 }
 
-function encode(cfg: ResolvedConfig, p: Params, x: Float64Array, kinks?: { min: number }) {
+/** The encoder's hidden layers. */
+function encoderHidden(cfg: ResolvedConfig, p: Params, x: Float64Array, kinks?: { min: number }): Float64Array {
   let h = x;
   cfg.hidden.forEach((_, i) => {
     h = linear(p[`encoder.hidden.${i}.weight`], p[`encoder.hidden.${i}.bias`], h, cfg.activation === "relu" ? kinks : undefined).map((v) => act(v, cfg.activation));
   });
+  return h;
+}
+
+function encode(cfg: ResolvedConfig, p: Params, x: Float64Array, kinks?: { min: number }) {
+  const h = encoderHidden(cfg, p, x, kinks);
   return { mu: linear(p["encoder.mu.weight"], p["encoder.mu.bias"], h), lv: linear(p["encoder.logvar.weight"], p["encoder.logvar.bias"], h) };
 }
 
@@ -151,11 +157,7 @@ export function referenceCategoricalLoss(cfg: ResolvedConfig, p: Params, x: Floa
   let total = 0;
   for (let b = 0; b < B; b++) {
     const xb = x.subarray(b * D, (b + 1) * D);
-    let h = xb;
-    cfg.hidden.forEach((_, i) => {
-      h = linear(p[`encoder.hidden.${i}.weight`], p[`encoder.hidden.${i}.bias`], h).map((v) => act(v, cfg.activation));
-    });
-    const l = linear(p["encoder.logits.weight"], p["encoder.logits.bias"], h);
+    const l = linear(p["encoder.logits.weight"], p["encoder.logits.bias"], encoderHidden(cfg, p, xb));
     let obj = 0;
     for (let k = 0; k < K; k++) {
       const y = new Float64Array(Z);
