@@ -33,12 +33,13 @@ export function reparameterize(z: usize, eps: usize, h: usize, K: i32, Z: i32, b
  * Per row r = b·K + k for examples b in [b0, b1):
  *   logpz[r] = -1/2 Σ_j (z² + log 2π)
  *   logqz[r] = -1/2 Σ_j (eps² + log 2π) - Σ_j logvar/2     (log q at z on the sample path)
+ *              - logdet[r]                                 (with a flow: z = z_T, logdet ≠ 0)
  *   logw[r]  = logpx[r] + logpz[r] - logqz[r]
- * Sums in f64.
+ * Sums in f64. logdet = 0: no flow.
  */
 export function gaussianLogProbs(
   logw: usize, logpz: usize, logqz: usize, logpx: usize,
-  z: usize, eps: usize, h: usize, K: i32, Z: i32, b0: i32, b1: i32,
+  z: usize, eps: usize, h: usize, K: i32, Z: i32, b0: i32, b1: i32, logdet: usize,
 ): void {
   for (let b = b0; b < b1; b++) {
     const plv = h + (<usize>(b * 2 * Z + Z) << 2);
@@ -55,8 +56,9 @@ export function gaussianLogProbs(
         se += ev * ev;
       }
       const lpz = -0.5 * sz - <f64>Z * HALF_LOG_2PI;
-      const lqz = -0.5 * se - <f64>Z * HALF_LOG_2PI - 0.5 * slv;
       const ro = <usize>r << 2;
+      let lqz = -0.5 * se - <f64>Z * HALF_LOG_2PI - 0.5 * slv;
+      if (logdet) lqz -= <f64>load<f32>(logdet + ro);
       store<f32>(logpz + ro, <f32>lpz);
       store<f32>(logqz + ro, <f32>lqz);
       store<f32>(logw + ro, <f32>(<f64>load<f32>(logpx + ro) + lpz - lqz));
@@ -82,6 +84,7 @@ export const GRAD_ANALYTIC: i32 = 0; // analytic KL + reparameterized likelihood
 export const GRAD_TOTAL: i32 = 1;    // total derivative of the MC ELBO / IWAE (TD)
 export const GRAD_PATH: i32 = 2;     // path derivative: score term of log q stopped (STL, DReG)
 export const GRAD_SCORE: i32 = 3;    // score function (REINFORCE): no gradient through z
+export const GRAD_BASE: i32 = 4;     // total derivative at the base z0 of a flow: dz = ∂L/∂z0 already holds the prior's term
 
 /**
  * Gradient of the loss w.r.t. the encoder head, dh[b, 0:Z] = dmu, dh[b, Z:2Z] = dlogvar, written
@@ -96,6 +99,9 @@ export const GRAD_SCORE: i32 = 3;    // score function (REINFORCE): no gradient 
  *   PATH:     dmu = Σ_k r·(dz + c·(z - e/s)),          dlv = Σ_k r·(dz + c·(z - e/s))·s·e/2
  *   SCORE:    dmu = Σ_k r·e/s,                         dlv = Σ_k r·(e² - 1)/2
  *             (∇ log q(z|x) at fixed z; r = -(log w - baseline)·c carries the reward; dz unused)
+ *   BASE:     dmu = Σ_k dz,                            dlv = Σ_k [dz·s·e/2 - c/2]
+ *             (TOTAL at the base of a flow: dz = ∂L/∂z0 from flowBackward, which added the
+ *             prior's gradient at z_T; -c/2 is log q0's own derivative on the sample path)
  */
 export function latentBackward(
   dh: usize, dz: usize, z: usize, eps: usize, h: usize, c: usize, r: usize,
@@ -137,8 +143,9 @@ export function latentBackward(
           const e = load<f32>(eps + o);
           const zv = load<f32>(z + o);
           let g: f32;
-          if (mode == GRAD_TOTAL) {
-            g = load<f32>(dz + o) + cr * zv;
+          if (mode == GRAD_TOTAL || mode == GRAD_BASE) {
+            g = load<f32>(dz + o);
+            if (mode == GRAD_TOTAL) g += cr * zv;
             gmu += g;
             glv += g * sigma * e * 0.5 - cr * 0.5;
           } else {

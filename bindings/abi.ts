@@ -34,10 +34,12 @@ export interface Kernels {
   gaussianLogProbs(
     logw: number, logpz: number, logqz: number, logpx: number,
     z: number, eps: number, h: number, K: number, Z: number, b0: number, b1: number,
+    /** per-row Σ log|det J| of a flow (z is then z_T), or 0 */
+    logdet: number,
   ): void;
   /** kl[b] = KL(q(z|x_b) ‖ N(0, I)). */
   klStandardNormal(kl: number, h: number, Z: number, b0: number, b1: number): void;
-  /** dh[b] = (dmu, dlogvar) for one gradient mode (0 analytic, 1 total, 2 path, 3 score). */
+  /** dh[b] = (dmu, dlogvar) for one gradient mode (0 analytic, 1 total, 2 path, 3 score, 4 base of a flow). */
   latentBackward(
     dh: number, dz: number, z: number, eps: number, h: number, c: number, r: number,
     K: number, Z: number, mode: number, klScale: number, b0: number, b1: number,
@@ -70,6 +72,21 @@ export interface Kernels {
   /** ∂loss/∂logits through the relaxed sample (and straight-through) plus klScale·∂KL/∂logits. */
   categoricalBackward(dl: number, dy: number, ysoft: number, logits: number, K: number, N: number, C: number, tau: number, klScale: number, b0: number, b1: number): void;
 
+  /** Amortized flow (FLOW.planar | FLOW.radial) of T layers: z_1…z_{T−1} into slabs zt + t·stride, z_T into zOut, logdet[r] = Σ log|det J|. */
+  flowForward(kind: number, zt: number, stride: number, zOut: number, logdet: number, hf: number, T: number, K: number, Z: number, b0: number, b1: number): void;
+  /** dz: ∂L/∂z_T (decoder) in, ∂L/∂z0 out (prior and −c·logdet included); dhf[b] = Σ_k ∂L/∂(flow parameters). */
+  flowBackward(kind: number, dz: number, zt: number, stride: number, zOut: number, c: number, dhf: number, hf: number, T: number, K: number, Z: number, b0: number, b1: number): void;
+  /** IAF gate: zo = σ(s)⊙zin + (1−σ(s))⊙m from mo = [m, s] rows; logdet (+= when accumulate) Σ log σ. */
+  iafGate(zo: number, zin: number, mo: number, logdet: number, Z: number, r0: number, r1: number, accumulate: number): void;
+  /** IAF gate backward: g = ∂L/∂z_t in, σ⊙g out; dmo = (∂L/∂m, ∂L/∂s) with the log-det term −c·Σ log σ. */
+  iafGateBackward(dmo: number, g: number, zin: number, mo: number, c: number, Z: number, r0: number, r1: number): void;
+  /** y[r] = act(y[r] + ctx[⌊r/K⌋]) over H columns (act 0 identity, 1 relu). */
+  addContext(y: number, ctx: number, ldc: number, K: number, H: number, r0: number, r1: number, act: number): void;
+  /** dst[b] = Σ_k src[b·K + k] over H columns, dst rows ldd apart. */
+  sumOverSamples(dst: number, ldd: number, src: number, K: number, H: number, b0: number, b1: number): void;
+  /** x[i] *= mask[i] over [i0, i1). */
+  maskMul(x: number, mask: number, i0: number, i1: number): void;
+
   /** Fused Adam (torch.optim.Adam arithmetic) over params [i0, i1). */
   adam(
     p: number, g: number, m: number, v: number, i0: number, i1: number,
@@ -93,6 +110,7 @@ export const LOGVAR_MAX = 30;
 /** Activation codes shared with assembly/dense.ts. */
 export const ACT = { identity: 0, relu: 1, tanh: 2 } as const;
 /** Gradient modes shared with assembly/gaussian.ts. */
-export const GRAD = { analytic: 0, total: 1, path: 2, score: 3 } as const;
+export const GRAD = { analytic: 0, total: 1, path: 2, score: 3, base: 4 } as const;
+export const FLOW = { planar: 0, radial: 1 } as const;
 /** RNG streams: independent draws for the same (seed, step, row). */
 export const STREAM = { eps: 1, binarize: 2, prior: 3, evalEps: 5, evalBinarize: 6 } as const;

@@ -194,7 +194,7 @@ export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, 
   if (p.latent.type === "categorical") {
     k.gumbelSoftmax(ws.z, ws.zs, ws.eps, ws.h, K, p.latent.N, p.latent.C, relax.tau, relax.hard ? 1 : 0, b0, b1);
   } else {
-    k.reparameterize(ws.z, ws.eps, ws.h, K, p.Z, b0, b1);
+    k.reparameterize(ws.z, ws.eps, ws.h, K, p.Z, b0, b1, 0);
   }
   decodeRows(k, p, ws, r0, r1, scratch);
   if (p.likelihood.type === "bernoulli") {
@@ -205,7 +205,7 @@ export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, 
   }
   // (a categorical latent has no density at the relaxed sample here: only the analytic-KL
   // estimator, which reads logpx and kl, is allowed with it)
-  if (p.latent.type === "gaussian") k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1);
+  if (p.latent.type === "gaussian") k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1, 0);
 }
 
 /** The Gumbel-softmax temperature and straight-through switch of a step (categorical latents). */

@@ -62,7 +62,7 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     let t = worst(env.read(pz, R * Z), ref.z, 1e-6, 1e-6);
     expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
     const plw = env.zeros(R), plpz = env.zeros(R), plqz = env.zeros(R);
-    env.k.gaussianLogProbs(plw, plpz, plqz, env.put(logpx), pz, pe, ph, K, Z, 0, B);
+    env.k.gaussianLogProbs(plw, plpz, plqz, env.put(logpx), pz, pe, ph, K, Z, 0, B, 0);
     t = worst(env.read(plpz, R), ref.logpz, 1e-5, 1e-6);
     expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
     t = worst(env.read(plqz, R), ref.logqz, 1e-5, 1e-6);
