@@ -286,3 +286,15 @@ export function maskMul(x: usize, mask: usize, i0: i32, i1: i32): void {
     store<f32>(x + o, load<f32>(x + o) * load<f32>(mask + o));
   }
 }
+
+/** g[r] += c_r·z[r] for rows [r0, r1): the prior's −c·log N(z; 0, I) gradient at z_T (IAF). */
+export function addPrior(g: usize, z: usize, c: usize, Z: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
+    const o = <usize>(r * Z) << 2;
+    const cr = load<f32>(c + (<usize>r << 2));
+    for (let j = 0; j < Z; j++) {
+      const jo = o + (<usize>j << 2);
+      store<f32>(g + jo, load<f32>(g + jo) + cr * load<f32>(z + jo));
+    }
+  }
+}

@@ -84,6 +84,8 @@ export interface Kernels {
   addContext(y: number, ctx: number, ldc: number, K: number, H: number, r0: number, r1: number, act: number): void;
   /** dst[b] = Σ_k src[b·K + k] over H columns, dst rows ldd apart. */
   sumOverSamples(dst: number, ldd: number, src: number, K: number, H: number, b0: number, b1: number): void;
+  /** g[r] += c_r·z[r] over rows [r0, r1) (the prior's gradient at z_T). */
+  addPrior(g: number, z: number, c: number, Z: number, r0: number, r1: number): void;
   /** x[i] *= mask[i] over [i0, i1). */
   maskMul(x: number, mask: number, i0: number, i1: number): void;
 

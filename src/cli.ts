@@ -32,6 +32,8 @@ Model:
   --temperature T     categorical: Gumbel-softmax temperature (default 1)
   --anneal R          categorical: τ = max(0.5, T·exp(−R·step)) (Jang et al. use R = 1e-5)
   --straight-through  categorical: hard one-hot samples forward, relaxed gradients
+  --flow TYPE:T       a normalizing flow in q(z|x): planar, radial or iaf, T layers, e.g. planar:4
+                      (trained with td by default; iwae also works)
   --hidden A,B        encoder hidden sizes (default 400); the decoder mirrors them
   --activation F      relu | tanh | identity (default relu)
   --seed N            seed for initialisation, shuffling and noise (default 1)
@@ -73,6 +75,7 @@ interface Args {
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
   threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean; count?: number;
   categorical?: { variables: number; categories: number }; temperature?: number; anneal?: number; straightThrough: boolean;
+  flow?: { type: "planar" | "radial" | "iaf"; length: number };
 }
 
 function usageError(msg: string): never {
@@ -103,7 +106,7 @@ function parse(argv: string[]): { command: string; args: Args } {
         out: { type: "string" }, "out-dir": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
         preset: { type: "string" }, stages: { type: "string" }, "eval-samples": { type: "string" }, bounds: { type: "string" },
         threads: { type: "string" }, estimators: { type: "string" }, draws: { type: "string" }, count: { type: "string" },
-        categorical: { type: "string" }, temperature: { type: "string" }, anneal: { type: "string" }, "straight-through": { type: "boolean" },
+        categorical: { type: "string" }, flow: { type: "string" }, temperature: { type: "string" }, anneal: { type: "string" }, "straight-through": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -153,15 +156,24 @@ function parse(argv: string[]): { command: string; args: Args } {
       if (v[flag] !== undefined) usageError(`--${flag} applies to a categorical latent only (add --categorical NxC)`);
     }
   }
+  let flow: Args["flow"];
+  if (v.flow !== undefined) {
+    const m = /^(planar|radial|iaf):(\d+)$/.exec(v.flow);
+    if (!m || Number(m[2]) < 1) usageError(`--flow must be TYPE:LENGTH with TYPE planar, radial or iaf and LENGTH ≥ 1, e.g. planar:4; got '${v.flow}'`);
+    if (categorical) usageError("--flow transforms a Gaussian latent; it cannot be combined with --categorical");
+    if (command !== "train") usageError("--flow is a train option (the demo and figures use the plain Gaussian protocols)");
+    flow = { type: m[1] as "planar" | "radial" | "iaf", length: Number(m[2]) };
+  }
   return {
     command,
     args: {
+      flow,
       latent: preset ? preset.model.latentDim! : num("latent", v.latent, 20, true, 1),
       hidden: preset ? preset.model.hidden! : hidden,
       activation: preset ? preset.model.activation! : v.activation ?? "relu", seed: num("seed", v.seed, 1, true, 0),
       build: v.build as BuildName | undefined, epochs: preset ? preset.fit.epochs : num("epochs", v.epochs, 10, true, 1),
       batchSize: preset ? preset.fit.batchSize! : num("batch-size", v["batch-size"], 128, true, 1), lr: num("lr", v.lr, 1e-3, false, 0),
-      estimator: v.estimator ?? "analytic",
+      estimator: v.estimator ?? (flow ? "td" : "analytic"),
       categorical, straightThrough: v["straight-through"] ?? false,
       temperature: v.temperature === undefined ? undefined : num("temperature", v.temperature, 1, false, 1e-6),
       anneal: v.anneal === undefined ? undefined : num("anneal", v.anneal, 0, false, 0),
@@ -193,6 +205,7 @@ async function train(args: Args, demo: boolean): Promise<void> {
     ...(args.preset?.model ?? {}),
     inputDim: ds.train.cols, hidden: args.hidden, activation: args.activation as never,
     ...(args.categorical ? { latent: { type: "categorical" as const, ...args.categorical } } : { latentDim: args.latent }),
+    ...(args.flow ? { flow: args.flow } : {}),
     seed: args.seed, build: args.build, threads: args.threads,
   });
   const tau0 = args.temperature ?? 1;
@@ -201,7 +214,8 @@ async function train(args: Args, demo: boolean): Promise<void> {
     straightThrough: args.straightThrough,
   } : {};
   if (args.preset?.initOutputBias) vae.initializeOutputBias(trainSet);
-  const latentName = args.categorical ? `${args.categorical.variables}×${args.categorical.categories} categorical` : String(args.latent);
+  const latentName = (args.categorical ? `${args.categorical.variables}×${args.categorical.categories} categorical` : String(args.latent)) +
+    (args.flow ? ` (${args.flow.type} flow × ${args.flow.length})` : "");
   log(args, `vae-wasm: ${ds.train.cols}-${args.hidden.join("-")}${args.hidden.length ? "-" : ""}${latentName} ${args.activation} VAE (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.build} build, ${vae.threads} thread${vae.threads > 1 ? "s" : ""}), ` +
     `${trainSet.rows} training / ${testSet.rows} test images${args.binarize ? " (binarized)" : ""}, ${args.estimator} estimator, K=${args.samples}, ` +
     `batch ${args.batchSize}, ${args.preset ? `preset ${args.preset.name}, ${args.epochs} epochs` : `lr ${args.lr}`}`);

@@ -20,7 +20,7 @@
 //   weights   outputs: dW = dYᵀ·X and db for this thread's share of every layer's outputs,
 //             then Adam on exactly those parameters while their gradient is still in cache
 //             (nothing reads W in this phase, so updating it in place is safe).
-import { ACT, type Kernels } from "../bindings/abi.js";
+import { ACT, FLOW, GRAD, type Kernels } from "../bindings/abi.js";
 
 export interface Layer {
   inDim: number;
@@ -31,6 +31,24 @@ export interface Layer {
   b: number;
   /** float offset of W packed as forward panels (packRows) in the plan's packed block */
   pk: number;
+  /** float offset of W's autoregressive mask in the plan's mask block (IAF), when masked */
+  mask?: number;
+}
+
+/**
+ * A normalizing flow on the Gaussian sample (assembly/flows.ts). The encoder's flow head (from
+ * its last hidden layer) gives every example P = T·L numbers: the layers' own parameters for
+ * the amortized planar/radial flows, or for IAF each step's context added to its masked
+ * network's hidden layer (H units). IAF's masked layers are 2T dense layers: step t has
+ * iaf[2t] (Z → H, relu after the context) and iaf[2t+1] (H → 2Z: m, s).
+ */
+export interface FlowPlan {
+  kind: "planar" | "radial" | "iaf";
+  T: number;
+  P: number;
+  H: number;
+  head: Layer;
+  iaf: Layer[];
 }
 
 /** Floats the packed forward panels of a layer take: ⌈out/8⌉·8·in. */
@@ -47,6 +65,9 @@ export interface StaticPlan {
   latent: { type: "gaussian" } | { type: "categorical"; N: number; C: number };
   enc: Layer[];
   dec: Layer[];
+  flow: FlowPlan | null;
+  /** byte pointer of the masks of masked layers (Layer.mask), or 0 */
+  pMask: number;
   likelihood: { type: "bernoulli" } | { type: "gaussian"; logVar: number };
   /** float offset of the learned per-output log-variance, or -1 */
   decLogvar: number;
@@ -86,6 +107,10 @@ export interface Workspace {
   kl: number; bound: number; wt: number;
   /** per-thread packing scratch (8·max(dim, rows) floats each) */
   scratch: number[];
+  /** flows: the flow head's output and gradient [B, P], z_0…z_{T−1} (slabs of R·Z floats from zf), Σ log|det J| [R] */
+  hf: number; dhf: number; zf: number; logdet: number;
+  /** IAF step t: masked hidden [R, H] and output [R, 2Z], and their gradients */
+  iafHid: number[]; iafOut: number[]; dIafHid: number[]; dIafOut: number[];
 }
 
 /** Thread t's share [a, b) of n items between T threads, inner boundaries on multiples of `align`. */
@@ -97,8 +122,13 @@ export function share(t: number, n: number, T: number, align = 1): [number, numb
 // ---------------------------------------------------------------- workspace layout in memory
 
 /** Number of Int32 slots writeLayout needs for these layers and threads. */
-export function layoutSlots(encLayers: number, decLayers: number, threads: number): number {
-  return 2 + 4 + 2 * (encLayers - 1) + 7 + 2 * (decLayers - 1) + 10 + threads;
+export function layoutSlots(encLayers: number, decLayers: number, threads: number, iafSteps = 0): number {
+  return 2 + 4 + 2 * (encLayers - 1) + 7 + 2 * (decLayers - 1) + 10 + threads + 4 + 4 * iafSteps;
+}
+
+/** IAF steps of a plan (0 for none or an amortized flow). */
+export function iafSteps(p: { flow: FlowPlan | null }): number {
+  return p.flow?.kind === "iaf" ? p.flow.T : 0;
 }
 
 /** The layout block of a plan as an Int32Array over `buffer`. */
@@ -108,7 +138,8 @@ export function layoutView(buffer: ArrayBufferLike, p: StaticPlan): Int32Array {
 
 export function writeLayout(mem: Int32Array, ws: Workspace): void {
   const v = [ws.B, ws.R, ws.x, ws.h, ws.dh, ws.eps, ...ws.enc, ...ws.dEnc, ws.z, ws.zs, ws.dz, ws.out, ws.dOut, ws.logpx, ws.logpz,
-    ...ws.dec, ...ws.dDec, ws.logqz, ws.logw, ws.c, ws.r, ws.kl, ws.bound, ws.wt, 0, 0, 0, ...ws.scratch];
+    ...ws.dec, ...ws.dDec, ws.logqz, ws.logw, ws.c, ws.r, ws.kl, ws.bound, ws.wt, 0, 0, 0, ...ws.scratch,
+    ws.hf, ws.dhf, ws.zf, ws.logdet, ...ws.iafHid, ...ws.iafOut, ...ws.dIafHid, ...ws.dIafOut];
   mem.set(v);
 }
 
@@ -123,7 +154,13 @@ export function readLayout(mem: Int32Array, p: StaticPlan, threads: number): Wor
   const logqz = next(), logw = next(), c = next(), r = next(), kl = next(), bound = next(), wt = next();
   i += 3;
   const scratch = many(threads);
-  return { B, R, x, enc, dEnc, h, dh, eps, z, zs, dz, dec, dDec, out, dOut, logpx, logpz, logqz, logw, c, r, kl, bound, wt, scratch };
+  const hf = next(), dhf = next(), zf = next(), logdet = next();
+  const T = iafSteps(p);
+  const iafHid = many(T), iafOut = many(T), dIafHid = many(T), dIafOut = many(T);
+  return {
+    B, R, x, enc, dEnc, h, dh, eps, z, zs, dz, dec, dDec, out, dOut, logpx, logpz, logqz, logw, c, r, kl, bound, wt, scratch,
+    hf, dhf, zf, logdet, iafHid, iafOut, dIafHid, dIafOut,
+  };
 }
 
 // ---------------------------------------------------------------- one dense layer
@@ -144,21 +181,34 @@ export function packLayer(k: Kernels, p: StaticPlan, l: Layer, o0: number, o1: n
  * dW and db of one dense layer over ALL `rows` rows (in row order), for the layer's outputs
  * [o0, o1); dy holds ∂loss/∂(pre-activation). Writes (=, not +=) into grads.
  */
-function weightGrads(k: Kernels, l: Layer, grads: number, dy: number, x: number, rows: number, o0: number, o1: number,
+function weightGrads(k: Kernels, p: StaticPlan, l: Layer, dy: number, x: number, rows: number, o0: number, o1: number,
   scratch: number): void {
-  const O = l.outDim, I = l.inDim;
+  const O = l.outDim, I = l.inDim, grads = p.pGrads;
   // dW[o, i] = Σ_r dy[r, o]·x[r, i]: A = dyᵀ (strides 1, O), B = x (strides I, 1)
   k.gemm(grads + 4 * l.w, I, dy, 1, O, x, I, 1, 0, o0, o1, I, rows, 0, ACT.identity, scratch);
   k.biasGrad(grads + 4 * (l.b + o0), dy + 4 * o0, O, 0, rows, o1 - o0, 0);
+  // a masked (autoregressive) weight: masked entries stay 0 under Adam when their gradient is 0
+  if (l.mask !== undefined) k.maskMul(grads + 4 * l.w, p.pMask + 4 * l.mask, o0 * I, o1 * I);
 }
 
-/** dx = dy·W for rows [r0, r1), then the previous layer's activation derivative. */
+/**
+ * dx = dy·W (+ dy2·W2 when a second layer reads the same input) for rows [r0, r1), then the
+ * previous layer's activation derivative (x its output).
+ */
 function inputGrads(k: Kernels, p: StaticPlan, l: Layer, dy: number, x: number, dx: number, prevAct: number,
-  r0: number, r1: number, scratch: number): void {
+  r0: number, r1: number, scratch: number, also?: { l: Layer; dy: number }): void {
   if (r0 >= r1) return;
-  const O = l.outDim, I = l.inDim;
-  k.gemm(dx, I, dy, O, 1, p.pParams + 4 * l.w, I, 1, 0, r0, r1, I, O, 0, ACT.identity, scratch);
+  const I = l.inDim;
+  matVecRows(k, p, l, dy, dx, r0, r1, 0, scratch);
+  if (also) matVecRows(k, p, also.l, also.dy, dx, r0, r1, 1, scratch);
   k.actBackward(dx, x, r0 * I, r1 * I, prevAct);
+}
+
+/** dx (= or +=) dy·W for rows [r0, r1). */
+function matVecRows(k: Kernels, p: StaticPlan, l: Layer, dy: number, dx: number, r0: number, r1: number, accumulate: number,
+  scratch: number): void {
+  const O = l.outDim, I = l.inDim;
+  k.gemm(dx, I, dy, O, 1, p.pParams + 4 * l.w, I, 1, 0, r0, r1, I, O, accumulate, ACT.identity, scratch);
 }
 
 // ---------------------------------------------------------------- forward
@@ -176,6 +226,59 @@ function mlpForward(k: Kernels, p: StaticPlan, layers: Layer[], x: number, hidde
 /** Encoder on examples [b0, b1): fills ws.enc and ws.h. */
 export function encodeRows(k: Kernels, p: StaticPlan, ws: Workspace, b0: number, b1: number, scratch: number): void {
   mlpForward(k, p, p.enc, ws.x, ws.enc, ws.h, b0, b1, scratch);
+  if (p.flow) linearForward(k, p, p.flow.head, ws.hf, encoderTop(p, ws), b0, b1, scratch);
+}
+
+/** The input of the encoder's heads: its last hidden layer, or x. */
+function encoderTop(p: StaticPlan, ws: Workspace): number {
+  return p.enc.length > 1 ? ws.enc[p.enc.length - 2] : ws.x;
+}
+
+/** Slab t of the flow's intermediate samples (z_t, t < T). */
+function flowSlab(p: StaticPlan, ws: Workspace, t: number): number {
+  return ws.zf + 4 * t * ws.R * p.Z;
+}
+
+/** Flow step t's input z_{t−1} and output z_t (z_T is ws.z, the decoder's input); t = 1…T. */
+function flowIO(p: StaticPlan, ws: Workspace, t: number): [number, number] {
+  return [flowSlab(p, ws, t - 1), t === p.flow!.T ? ws.z : flowSlab(p, ws, t)];
+}
+
+/** z_T from z_0 (slab 0) for examples [b0, b1) and ws.logdet = Σ log|det J| per row. */
+function flowForwardRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number): void {
+  const f = p.flow!, Z = p.Z;
+  if (f.kind !== "iaf") {
+    k.flowForward(FLOW[f.kind], ws.zf, ws.R * Z, ws.z, ws.logdet, ws.hf, f.T, K, Z, b0, b1);
+    return;
+  }
+  const r0 = b0 * K, r1 = b1 * K;
+  for (let t = 1; t <= f.T; t++) {
+    const [zin, zo] = flowIO(p, ws, t);
+    const l1 = f.iaf[2 * t - 2], l2 = f.iaf[2 * t - 1];
+    linearForward(k, p, l1, ws.iafHid[t - 1], zin, r0, r1, scratch);
+    k.addContext(ws.iafHid[t - 1], ws.hf + 4 * (t - 1) * f.H, f.P, K, f.H, r0, r1, ACT.relu);
+    linearForward(k, p, l2, ws.iafOut[t - 1], ws.iafHid[t - 1], r0, r1, scratch);
+    k.iafGate(zo, zin, ws.iafOut[t - 1], ws.logdet, Z, r0, r1, t > 1 ? 1 : 0);
+  }
+}
+
+/** ws.dz = ∂L/∂z_T (decoder) in, ∂L/∂z_0 out; ws.dhf and the IAF layers' dY filled, for examples [b0, b1). */
+function flowBackwardRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number): void {
+  const f = p.flow!, Z = p.Z;
+  if (f.kind !== "iaf") {
+    k.flowBackward(FLOW[f.kind], ws.dz, ws.zf, ws.R * Z, ws.z, ws.c, ws.dhf, ws.hf, f.T, K, Z, b0, b1);
+    return;
+  }
+  const r0 = b0 * K, r1 = b1 * K;
+  k.addPrior(ws.dz, ws.z, ws.c, Z, r0, r1);
+  for (let t = f.T; t >= 1; t--) {
+    const [zin] = flowIO(p, ws, t);
+    const l1 = f.iaf[2 * t - 2], l2 = f.iaf[2 * t - 1];
+    k.iafGateBackward(ws.dIafOut[t - 1], ws.dz, zin, ws.iafOut[t - 1], ws.c, Z, r0, r1);
+    inputGrads(k, p, l2, ws.dIafOut[t - 1], ws.iafHid[t - 1], ws.dIafHid[t - 1], ACT.relu, r0, r1, scratch);
+    k.sumOverSamples(ws.dhf + 4 * (t - 1) * f.H, f.P, ws.dIafHid[t - 1], K, f.H, b0, b1);
+    matVecRows(k, p, l1, ws.dIafHid[t - 1], ws.dz, r0, r1, 1, scratch);
+  }
 }
 
 /** Decoder on rows [r0, r1) of ws.z: fills ws.dec and ws.out. */
@@ -193,8 +296,11 @@ export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, 
   const r0 = b0 * K, r1 = b1 * K;
   if (p.latent.type === "categorical") {
     k.gumbelSoftmax(ws.z, ws.zs, ws.eps, ws.h, K, p.latent.N, p.latent.C, relax.tau, relax.hard ? 1 : 0, b0, b1);
+  } else if (p.flow) {
+    k.reparameterize(ws.zf, ws.eps, ws.h, K, p.Z, b0, b1); // z_0 in slab 0
+    flowForwardRows(k, p, ws, K, b0, b1, scratch);
   } else {
-    k.reparameterize(ws.z, ws.eps, ws.h, K, p.Z, b0, b1, 0);
+    k.reparameterize(ws.z, ws.eps, ws.h, K, p.Z, b0, b1);
   }
   decodeRows(k, p, ws, r0, r1, scratch);
   if (p.likelihood.type === "bernoulli") {
@@ -205,7 +311,9 @@ export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, 
   }
   // (a categorical latent has no density at the relaxed sample here: only the analytic-KL
   // estimator, which reads logpx and kl, is allowed with it)
-  if (p.latent.type === "gaussian") k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1, 0);
+  if (p.latent.type === "gaussian") {
+    k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1, p.flow ? ws.logdet : 0);
+  }
 }
 
 /** The Gumbel-softmax temperature and straight-through switch of a step (categorical latents). */
@@ -269,11 +377,17 @@ export function backwardRows(k: Kernels, p: StaticPlan, ws: Workspace, a: Backwa
   if (p.latent.type === "categorical") {
     const tau = (a.relax ?? NO_RELAXATION).tau;
     k.categoricalBackward(ws.dh, ws.dz, ws.zs, ws.h, K, p.latent.N, p.latent.C, tau, a.klScale, b0, b1);
+  } else if (p.flow) {
+    // only the total derivative reaches here (VAE refuses the others with a flow)
+    flowBackwardRows(k, p, ws, K, b0, b1, scratch);
+    k.latentBackward(ws.dh, ws.dz, flowSlab(p, ws, 0), ws.eps, ws.h, ws.c, 0, K, p.Z, GRAD.base, a.klScale, b0, b1);
   } else {
     k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, a.useR ? ws.r : 0, K, p.Z, a.gradMode, a.klScale, b0, b1);
   }
   for (let i = p.enc.length - 1; i > 0; i--) {
-    inputGrads(k, p, p.enc[i], encoderDy(p, ws, i), ws.enc[i - 1], ws.dEnc[i - 1], p.enc[i - 1].act, b0, b1, scratch);
+    // the last hidden layer feeds the Gaussian head and the flow head
+    const also = i === p.enc.length - 1 && p.flow ? { l: p.flow.head, dy: ws.dhf } : undefined;
+    inputGrads(k, p, p.enc[i], encoderDy(p, ws, i), ws.enc[i - 1], ws.dEnc[i - 1], p.enc[i - 1].act, b0, b1, scratch, also);
   }
 }
 
@@ -295,7 +409,7 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
   const layer = (l: Layer, dy: number, x: number, rows: number) => {
     const [o0, o1] = share(t, l.outDim, T, 8); // whole panels of 8 rows: packLayer writes whole panels
     if (o0 >= o1) return;
-    weightGrads(k, l, p.pGrads, dy, x, rows, o0, o1, scratch);
+    weightGrads(k, p, l, dy, x, rows, o0, o1, scratch);
     if (adam) {
       adamRange(k, p, adam, l.w + o0 * l.inDim, l.w + o1 * l.inDim);
       adamRange(k, p, adam, l.b + o0, l.b + o1);
@@ -312,6 +426,13 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
   }
   p.dec.forEach((l, i) => layer(l, decoderDy(p, ws, i), i === 0 ? ws.z : ws.dec[i - 1], R));
   p.enc.forEach((l, i) => layer(l, encoderDy(p, ws, i), i === 0 ? ws.x : ws.enc[i - 1], B));
+  if (p.flow) {
+    layer(p.flow.head, ws.dhf, encoderTop(p, ws), B);
+    for (let t = 1; t <= iafSteps(p); t++) {
+      layer(p.flow.iaf[2 * t - 2], ws.dIafHid[t - 1], flowIO(p, ws, t)[0], R);
+      layer(p.flow.iaf[2 * t - 1], ws.dIafOut[t - 1], ws.iafHid[t - 1], R);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- optimiser

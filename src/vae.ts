@@ -2,12 +2,12 @@
 // standard normal prior, and a Bernoulli or Gaussian decoder p(x|z), all MLPs, trained with
 // Adam. Parameters, gradients, Adam moments, activations and noise live in one WebAssembly
 // memory laid out once here (an arena of byte offsets); kernels do all the arithmetic.
-import { ACT, LOGVAR_MAX, STREAM, type Kernels } from "../bindings/abi.js";
+import { ACT, GRAD, LOGVAR_MAX, STREAM, type Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, warmUp, type BuildName, type Runtime } from "../bindings/load.js";
 import {
-  CMD, FUSE, packedSize, packLayer, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare, writeLayout,
-  type Ctrl, type Layer, type StaticPlan, type Workspace,
+  CMD, FUSE, iafSteps, packedSize, packLayer, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare,
+  writeLayout, type Ctrl, type FlowPlan, type Layer, type StaticPlan, type Workspace,
 } from "./engine.js";
 import { Pool } from "./pool.js";
 import { ESTIMATOR_NAMES, makeEstimator, type Estimator, type EstimatorName } from "./estimators.js";
@@ -28,6 +28,24 @@ export type Likelihood =
   | { type: "bernoulli" }
   | { type: "gaussian"; variance?: number; learnVariance?: boolean };
 
+/**
+ * A normalizing flow on q(z|x) (Gaussian latent): z_T = f_T ∘ … ∘ f_1(z_0), z_0 ~ N(mu, σ²),
+ * log q(z_T|x) = log q_0(z_0|x) − Σ_t log|det ∂f_t/∂z_{t−1}|.
+ *   'planar', 'radial': Rezende & Mohamed 2015, every layer's parameters produced by the encoder
+ *     for each example (amortized), with the invertibility constraints of their appendix;
+ *   'iaf': inverse autoregressive flow (Kingma et al. 2016), each step a masked autoregressive
+ *     network (MADE, one relu hidden layer of `hidden` units, default 4·latentDim) fed the
+ *     encoder's context, z_t = σ⊙z_{t−1} + (1 − σ)⊙m, the variable order reversed between steps.
+ * `length` T ≥ 1 layers or steps. Trained with 'td' (the default with a flow) or 'iwae'.
+ */
+export interface FlowOptions {
+  type: "planar" | "radial" | "iaf";
+  length: number;
+  /** IAF only: hidden units of each step's masked network (default 4·latentDim) */
+  hidden?: number;
+}
+const FLOW_TYPES = ["planar", "radial", "iaf"] as const;
+
 export interface VAEOptions {
   /** Data dimension D (784 for MNIST). */
   inputDim?: number;
@@ -40,6 +58,8 @@ export interface VAEOptions {
    * estimator 'analytic' (relaxed ELBO with the closed-form KL); see StepOptions.temperature.
    */
   latent?: "gaussian" | { type: "gaussian" } | { type: "categorical"; variables: number; categories: number };
+  /** A normalizing flow on the Gaussian q(z|x) (see FlowOptions). Default none. */
+  flow?: FlowOptions | null;
   /** Encoder hidden layer sizes. Default [400]. */
   hidden?: number[];
   /** Decoder hidden layer sizes. Default: `hidden` reversed. */
@@ -69,6 +89,7 @@ export interface ResolvedConfig {
   activation: Activation;
   likelihood: { type: "bernoulli" } | { type: "gaussian"; variance: number; learnVariance: boolean };
   latent: { type: "gaussian" } | { type: "categorical"; variables: number; categories: number };
+  flow: { type: "planar" | "radial"; length: number } | { type: "iaf"; length: number; hidden: number } | null;
   seed: number;
 }
 
@@ -235,7 +256,7 @@ const DEFAULT_CHUNK = 500;
 const SMALL_WORK_FLOPS = 2e6;
 
 function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
-  checkKeys(fn, "options", o, ["inputDim", "latentDim", "latent", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads"]);
+  checkKeys(fn, "options", o, ["inputDim", "latentDim", "latent", "flow", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads"]);
   const inputDim = checkInt(fn, "options.inputDim", o.inputDim ?? 784, 1, 1 << 20);
   let latentDim = checkInt(fn, "options.latentDim", o.latentDim ?? 20, 1, 1 << 16);
   let latent: ResolvedConfig["latent"] = { type: "gaussian" };
@@ -275,7 +296,41 @@ function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
   } else {
     fail(fn, "options.likelihood", "'bernoulli', 'gaussian' or {type: 'gaussian', variance?, learnVariance?}", l);
   }
-  return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, latent, seed };
+  let flow: ResolvedConfig["flow"] = null;
+  if (o.flow !== undefined && o.flow !== null) {
+    const f = o.flow;
+    if (typeof f !== "object") fail(fn, "options.flow", "{type: 'planar' | 'radial' | 'iaf', length, hidden?}", f);
+    checkKeys(fn, "options.flow", f, ["type", "length", "hidden"]);
+    const type = checkOneOf(fn, "options.flow.type", f.type, FLOW_TYPES);
+    const length = checkInt(fn, "options.flow.length", f.length, 1, 64);
+    if (latent.type !== "gaussian") fail(fn, "options.flow", "no flow with a categorical latent (flows transform a Gaussian q(z|x))", f);
+    if (type === "iaf") {
+      if (latentDim < 2) fail(fn, "options.latentDim", "at least 2 for an IAF flow (an autoregressive map of one variable has no inputs)", latentDim);
+      flow = { type, length, hidden: checkInt(fn, "options.flow.hidden", f.hidden ?? 4 * latentDim, 1, 1 << 16) };
+    } else {
+      if (f.hidden !== undefined) fail(fn, "options.flow.hidden", "nothing: it sizes IAF's masked networks only", f.hidden);
+      flow = { type, length };
+    }
+  }
+  return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, latent, flow, seed };
+}
+
+/**
+ * MADE masks (Germain et al. 2015) of IAF step t (0-based) for Z variables and H hidden units:
+ * variable j has degree j+1 on even steps and Z−j on odd ones (the order reversed between
+ * steps), hidden unit k has degree 1 + k mod (Z−1); hidden k sees input j when deg(k) ≥ deg(j),
+ * and outputs m_j, s_j see hidden k when deg(j) > deg(k), so m_j and s_j depend only on the
+ * variables before j in the step's order.
+ */
+export function madeMasks(Z: number, H: number, t: number): { hidden: Float32Array; out: Float32Array } {
+  const deg = (j: number) => (t % 2 === 0 ? j + 1 : Z - j);
+  const hdeg = (k: number) => 1 + (k % (Z - 1));
+  const hidden = new Float32Array(H * Z), out = new Float32Array(2 * Z * H);
+  for (let k = 0; k < H; k++) for (let j = 0; j < Z; j++) hidden[k * Z + j] = hdeg(k) >= deg(j) ? 1 : 0;
+  for (let j = 0; j < Z; j++) {
+    for (let k = 0; k < H; k++) out[j * H + k] = out[(Z + j) * H + k] = deg(j) > hdeg(k) ? 1 : 0;
+  }
+  return { hidden, out };
 }
 
 let warnedNoSharedMemory = false;
@@ -342,6 +397,9 @@ export class VAE {
   private tensors: Tensor[] = [];
   private enc: Layer[] = [];
   private dec: Layer[] = [];
+  private flow: FlowPlan | null = null;
+  /** masked layers' masks, in the order of their mask offsets */
+  private masks: { l: Layer; mask: Float32Array }[] = [];
   private decLogvar = -1; // float offset of the learned per-output log-variance, or -1
   private nParams = 0;
   private pParams = 0; // byte pointers of the four parameter-sized blocks
@@ -436,6 +494,32 @@ export class VAE {
       this.addTensor("encoder.logvar.bias", [Z], head.b + Z);
       this.enc.push(head);
     }
+    const top = hidden.length ? hidden[hidden.length - 1] : D;
+    const fc = this.config.flow;
+    let maskOff = 0;
+    if (fc) {
+      const T = fc.length;
+      const H = fc.type === "iaf" ? fc.hidden : 0;
+      const P = fc.type === "planar" ? T * (2 * Z + 1) : fc.type === "radial" ? T * (Z + 2) : T * H;
+      const head = linear(top, P, ACT.identity);
+      this.addTensor("encoder.flow.weight", [P, top], head.w);
+      this.addTensor("encoder.flow.bias", [P], head.b);
+      const iaf: Layer[] = [];
+      for (let t = 0; t < (fc.type === "iaf" ? T : 0); t++) {
+        const masks = madeMasks(Z, H, t);
+        const l1: Layer = { ...linear(Z, H, ACT.identity), mask: maskOff }; // relu after the context (engine)
+        maskOff += H * Z;
+        const l2: Layer = { ...linear(H, 2 * Z, ACT.identity), mask: maskOff };
+        maskOff += 2 * Z * H;
+        this.addTensor(`encoder.iaf.${t}.hidden.weight`, [H, Z], l1.w);
+        this.addTensor(`encoder.iaf.${t}.hidden.bias`, [H], l1.b);
+        this.addTensor(`encoder.iaf.${t}.out.weight`, [2 * Z, H], l2.w);
+        this.addTensor(`encoder.iaf.${t}.out.bias`, [2 * Z], l2.b);
+        this.masks.push({ l: l1, mask: masks.hidden }, { l: l2, mask: masks.out });
+        iaf.push(l1, l2);
+      }
+      this.flow = { kind: fc.type, T, P, H, head, iaf };
+    }
     prev = Z;
     decoderHidden.forEach((h, i) => {
       const l = linear(prev, h, act);
@@ -454,22 +538,24 @@ export class VAE {
       off += D;
     }
     this.nParams = off;
-    this.flopsPerRow = 2 * [...this.enc, ...this.dec].reduce((a, l) => a + l.inDim * l.outDim, 0);
+    this.flopsPerRow = 2 * this.layers().reduce((a, l) => a + l.inDim * l.outDim, 0);
     this.pParams = this.arena.floats(off);
     this.pGrads = this.arena.floats(off);
     this.pM = this.arena.floats(off);
     this.pV = this.arena.floats(off);
     const pPacked = this.arena.floats(packedOff);
+    const pMask = maskOff ? this.arena.floats(maskOff) : 0;
     this.pCtrl = this.arena.floats(CTRL_BYTES / 4);
-    const slots = layoutSlots(this.enc.length, this.dec.length, this.threads);
+    const slots = layoutSlots(this.enc.length, this.dec.length, this.threads, iafSteps({ flow: this.flow }));
     const pLayout = this.arena.floats(slots);
     this.paramsEnd = this.arena.end;
     ensureMemory(this.rt, this.paramsEnd);
     this.ctrl = ctrlViews(this.rt.memory.buffer, this.pCtrl);
+    for (const { l, mask } of this.masks) this.f32(pMask + 4 * l.mask!, mask.length).set(mask);
     const lik = this.config.likelihood;
     const lat = this.config.latent;
     this.plan = {
-      D, Z, enc: this.enc, dec: this.dec,
+      D, Z, enc: this.enc, dec: this.dec, flow: this.flow, pMask,
       latent: lat.type === "categorical" ? { type: "categorical", N: lat.variables, C: lat.categories } : { type: "gaussian" },
       likelihood: lik.type === "bernoulli" ? { type: "bernoulli" } : { type: "gaussian", logVar: Math.log(lik.variance) },
       decLogvar: this.decLogvar, nParams: off, pParams: this.pParams, pGrads: this.pGrads,
@@ -482,14 +568,21 @@ export class VAE {
    * (which re-packs what it updates) changed a weight.
    */
   private repack(): void {
-    for (const l of [...this.enc, ...this.dec]) packLayer(this.k, this.plan, l, 0, l.outDim);
+    // masked (IAF) weights are kept exactly 0 where masked: Adam never moves them (their gradient is masked too)
+    for (const { l } of this.masks) this.k.maskMul(this.pParams + 4 * l.w, this.plan.pMask + 4 * l.mask!, 0, l.inDim * l.outDim);
+    for (const l of this.layers()) packLayer(this.k, this.plan, l, 0, l.outDim);
+  }
+
+  /** Every dense layer, in parameter order. */
+  private layers(): Layer[] {
+    return [...this.enc, ...(this.flow ? [this.flow.head, ...this.flow.iaf] : []), ...this.dec];
   }
 
   /** PyTorch nn.Linear's default initialisation: weight and bias ~ U(-1/√in, 1/√in). */
   private initParameters(): void {
     const rng = new SeededRandom(this.config.seed, 1);
     const p = this.f32(this.pParams, this.nParams);
-    for (const l of [...this.enc, ...this.dec]) {
+    for (const l of this.layers()) {
       // weight then bias, one stream: (2·rng.next() − 1)/√in each, drawn in WebAssembly
       const n = l.inDim * l.outDim + l.outDim;
       this.k.initUniform(this.pParams + 4 * l.w, n, rng.state32, 1 / Math.sqrt(l.inDim));
@@ -497,6 +590,10 @@ export class VAE {
     }
     if (this.decLogvar >= 0) {
       p.fill(Math.log((this.config.likelihood as { variance: number }).variance), this.decLogvar, this.decLogvar + this.config.inputDim);
+    }
+    if (this.flow?.kind === "iaf") {
+      // s's bias starts at 1: σ(s) ≈ 0.73, each step close to the identity (Kingma et al. 2016, sec. 4)
+      for (let t = 1; t < this.flow.iaf.length; t += 2) p.fill(1, this.flow.iaf[t].b + this.config.latentDim, this.flow.iaf[t].b + 2 * this.config.latentDim);
     }
     // Adam's m and v start at 0: a fresh memory is zero-filled
   }
@@ -510,7 +607,9 @@ export class VAE {
     const { inputDim: D, latentDim: Z } = this.config;
     const a = this.arena;
     a.reset(this.paramsEnd);
-    const maxDim = Math.max(D, 2 * Z, ...this.config.hidden, ...this.config.decoderHidden);
+    const f = this.flow;
+    const maxDim = Math.max(D, 2 * Z, ...this.config.hidden, ...this.config.decoderHidden, f?.P ?? 0, f?.H ?? 0);
+    const T = iafSteps({ flow: f });
     const ws: Workspace = {
       B: Bc, R: Rc,
       scratch: Array.from({ length: this.threads }, () => a.floats(8 * Math.max(maxDim, Rc))),
@@ -530,6 +629,10 @@ export class VAE {
       logpx: a.floats(Rc), logpz: a.floats(Rc), logqz: a.floats(Rc), logw: a.floats(Rc),
       c: a.floats(Rc), r: a.floats(Rc), wt: a.floats(Rc),
       kl: a.floats(Bc), bound: a.floats(Bc),
+      hf: f ? a.floats(Bc * f.P) : 0, dhf: f ? a.floats(Bc * f.P) : 0,
+      zf: f ? a.floats(f.T * Rc * Z) : 0, logdet: f ? a.floats(Rc) : 0,
+      iafHid: Array.from({ length: T }, () => a.floats(Rc * f!.H)), iafOut: Array.from({ length: T }, () => a.floats(Rc * 2 * Z)),
+      dIafHid: Array.from({ length: T }, () => a.floats(Rc * f!.H)), dIafOut: Array.from({ length: T }, () => a.floats(Rc * 2 * Z)),
     };
     this.grow(a.end);
     writeLayout(layoutView(this.rt.memory.buffer, this.plan), ws);
@@ -715,7 +818,10 @@ export class VAE {
     }
   }
 
-  /** mu and logvar of q(z|x) for every row of x ([N, D] → two [N, Z] arrays). */
+  /**
+   * mu and logvar of q(z|x) for every row of x ([N, D] → two [N, Z] arrays). With a flow, of the
+   * base distribution q_0(z_0|x) (the flow then moves the sample; see reconstruct).
+   */
   encode(x: MatrixLike): { mu: Float32Array; logvar: Float32Array } {
     const fn = "VAE.encode";
     this.checkAlive(fn);
@@ -834,12 +940,35 @@ export class VAE {
         return arg;
       }, rows));
     }
+    if (this.config.flow) return this.reconstructThroughFlow(fn, x, opts);
     const { mu, logvar } = this.encode(x);
     if (!checkBool(fn, "options.sample", opts.sample ?? false)) return this.decode(mu);
     const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
     const eps = this.normals(mu.length / this.config.latentDim, seed, STREAM.prior);
     for (let i = 0; i < mu.length; i++) mu[i] += Math.exp(Math.min(Math.max(logvar[i], -LOGVAR_MAX), LOGVAR_MAX) / 2) * eps[i];
     return this.decode(mu);
+  }
+
+  /** reconstruct with a flow: decode z_T = f(mu) (eps = 0), or of one sample z_T = f(mu + σ·eps). */
+  private reconstructThroughFlow(fn: string, x: MatrixLike, opts: { sample?: boolean; seed?: number }): Float32Array {
+    this.checkAlive(fn);
+    const m = this.inputMatrix(fn, x);
+    const sample = checkBool(fn, "options.sample", opts.sample ?? false);
+    const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
+    const { inputDim: D, latentDim: Z } = this.config;
+    const out = new Float32Array(m.rows * D);
+    const est = makeEstimator("td");
+    for (let s = 0; s < m.rows; s += DEFAULT_CHUNK) {
+      const B = Math.min(DEFAULT_CHUNK, m.rows - s);
+      const ws = this.workspace(B, 1);
+      this.loadBatch(ws, m, null, s, B);
+      // the same keys as reconstruct without a flow: (seed, prior stream, example index)
+      if (sample) this.k.randomNormal(ws.eps, seed, STREAM.prior, 0, 1, Z, 0, B, s, 0);
+      else this.f32(ws.eps, B * Z).fill(0);
+      this.forward(ws, B, 1, est, { drawEps: false }); // ws.out: probabilities (Bernoulli) or means
+      out.set(this.f32(ws.out, B * D), s * D);
+    }
+    return out;
   }
 
   /** n samples from the model: z ~ N(0, I), decoded (probabilities or means), [n, D]. */
@@ -878,7 +1007,7 @@ export class VAE {
     checkKeys(fn, "options", opts, ELBO_KEYS);
     const m = this.inputMatrix(fn, x);
     const K = checkInt(fn, "options.samples", opts.samples ?? 1, 1, 1 << 16);
-    const est = resolveEstimator(fn, "options.estimator", opts.estimator ?? "analytic");
+    const est = resolveEstimator(fn, "options.estimator", opts.estimator ?? this.defaultEstimator);
     this.checkLatentEstimator(fn, "options.estimator", est);
     const binarize = checkBool(fn, "options.binarize", opts.binarize ?? false);
     const seed = checkInt(fn, "options.seed", opts.seed ?? this.config.seed, 0, 0xffffffff);
@@ -1014,7 +1143,7 @@ export class VAE {
     checkKeys(fn, "options", opts, ["estimator", "samples", "eps", "seed", "step", "temperature", "straightThrough"]);
     const m = this.inputMatrix(fn, x);
     const K = checkInt(fn, "options.samples", opts.samples ?? 1, 1, 1 << 16);
-    const est = resolveEstimator(fn, "options.estimator", opts.estimator ?? "analytic");
+    const est = resolveEstimator(fn, "options.estimator", opts.estimator ?? this.defaultEstimator);
     this.checkLatentEstimator(fn, "options.estimator", est);
     const relax = this.relaxationOptions(fn, opts, false);
     const B = m.rows;
@@ -1164,7 +1293,7 @@ export class VAE {
     const beta2 = checkNumber(fn, "options.betas[1]", betas[1], { min: 0, lt: 1 });
     const adamEps = checkNumber(fn, "options.adamEps", o.adamEps ?? 1e-8, { gt: 0 });
     const weightDecay = checkNumber(fn, "options.weightDecay", o.weightDecay ?? 0, { min: 0 });
-    const est = resolveEstimator(fn, "options.estimator", o.estimator ?? "analytic");
+    const est = resolveEstimator(fn, "options.estimator", o.estimator ?? this.defaultEstimator);
     const binarize = checkBool(fn, "options.binarize", o.binarize ?? false);
     if (binarize && this.config.likelihood.type !== "bernoulli") {
       fail(fn, "options.binarize", "false for a Gaussian likelihood (binarization makes Bernoulli data)", binarize);
@@ -1190,8 +1319,25 @@ export class VAE {
     return { temperature, hard: checkBool(fn, "options.straightThrough", o.straightThrough ?? false) };
   }
 
-  /** A categorical latent has no density at the relaxed sample here: only the analytic-KL estimator. */
+  /** 'analytic', or 'td' with a flow (whose q has no closed-form KL). */
+  get defaultEstimator(): EstimatorName {
+    return this.config.flow ? "td" : "analytic";
+  }
+
+  /**
+   * A categorical latent has no density at the relaxed sample here: only the analytic-KL
+   * estimator. A flow: only total-derivative estimators without an analytic KL ('td', 'iwae').
+   */
   private checkLatentEstimator(fn: string, arg: string, est: Estimator): void {
+    const f = this.config.flow;
+    if (f && (est.gradMode !== GRAD.total || est.analyticKL || est.usesEncoderFactor)) {
+      const why = est.analyticKL
+        ? "the KL of a flow's q(z_T|x) to the prior has no closed form"
+        : `'${est.name}' needs ∂log q(z|x)/∂z at fixed encoder parameters, i.e. the flow's inverse at z_T ` +
+          (f.type === "iaf" ? "(IAF's inverse runs sequentially over the latent dimensions; this library does not implement it)"
+            : `(a ${f.type} flow has no closed-form inverse)`);
+      fail(fn, arg, `'td' or 'iwae' for a model with a ${f.type} flow: ${why}`, est.name);
+    }
     if (this.config.latent.type === "categorical" && est.name !== "analytic") {
       fail(fn, arg, "'analytic' for a categorical latent (the relaxed ELBO with the closed-form KL to the uniform prior, as in " +
         "Jang et al. 2017); the other estimators need log q at the relaxed sample, which this library does not provide", est.name);

@@ -54,6 +54,26 @@ describe("vae-wasm CLI", () => {
     expect(shape.stderr).toMatch(/--categorical must be VARIABLESxCATEGORIES/);
   });
 
+  it("train --flow trains a model with a normalizing flow (td by default), eval reads it; bad --flow is refused", async () => {
+    const file = join(dir, "flow.safetensors");
+    const r = cli("train", "--flow", "iaf:2", "--latent", "4", "--train-size", "200", "--test-size", "50", "--epochs", "2", "--batch-size", "50",
+      "--hidden", "32", "--binarize", "--eval-samples", "16", "--json", "--quiet", "--out", file);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.config.flow).toEqual({ type: "iaf", length: 2, hidden: 16 });
+    expect(out.training.estimator).toBe("td");
+    expect(Number.isFinite(out.test.loss)).toBe(true);
+    const ev = cli("eval", file, "--test-size", "20", "--samples", "16", "--bounds", "1,4", "--json", "--quiet");
+    expect(ev.status, ev.stderr).toBe(0);
+    expect(Number.isFinite(JSON.parse(ev.stdout).nll)).toBe(true);
+    const bad = cli("train", "--flow", "planar", "--epochs", "1");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--flow must be TYPE:LENGTH/);
+    const est = cli("train", "--flow", "radial:2", "--estimator", "stl", "--train-size", "100", "--test-size", "10", "--epochs", "1", "--quiet");
+    expect(est.status).not.toBe(0);
+    expect(est.stderr).toMatch(/'td' or 'iwae' for a model with a radial flow/);
+  });
+
   it("eval --json reports NLL, ELBO, IWAE bounds and active units for that model", () => {
     const r = cli("eval", model, "--test-size", "50", "--samples", "64", "--bounds", "1,8", "--json", "--quiet");
     expect(r.status, r.stderr).toBe(0);

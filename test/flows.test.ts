@@ -48,7 +48,7 @@ function flowRef(kind: number, z0: ArrayLike<number>, hf: ArrayLike<number>): { 
   const zT = new Float64Array(R * Z), logdet = new Float64Array(R);
   for (let r = 0; r < R; r++) {
     const b = Math.floor(r / K);
-    let z = Float64Array.from({ length: Z }, (_, j) => z0[r * Z + j]);
+    let z: Float64Array = Float64Array.from({ length: Z }, (_, j) => z0[r * Z + j]);
     for (let t = 0; t < T; t++) {
       const s = layerRef(kind, z, hf, b * T * L + t * L);
       z = s.z;
