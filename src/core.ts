@@ -1,8 +1,10 @@
 // The API every runtime gets (Node, browsers, edge): src/index.ts adds the Node-only file
 // loaders, src/edge.ts is this alone.
 export { VAE, VAEArgumentError } from "./vae.js";
+export { SemiSupervisedVAE } from "./m2.js";
+export type { SemiSupervisedOptions, SemiSupervisedConfig, SemiSupervisedFitOptions, SemiSupervisedEpoch } from "./m2.js";
 export type {
-  VAEOptions, ResolvedConfig, Likelihood, Activation, FitOptions, StepOptions, LogLikelihoodOptions, LogLikelihoodResult,
+  VAEOptions, FlowOptions, ResolvedConfig, Likelihood, Activation, FitOptions, StepOptions, LogLikelihoodOptions, LogLikelihoodResult,
   GradientStats, GradientStatsOptions, GroupStats, FitProgress, EpochRecord, LossAndGrads, ElboOptions,
   EstimatorOption,
 } from "./vae.js";

@@ -85,6 +85,9 @@ export interface StaticPlan {
   layoutSlots: number;
 }
 
+/** The parameter-sized blocks a dense layer reads and writes (a StaticPlan, or any other model's). */
+export type ParamBlocks = Pick<StaticPlan, "pParams" | "pGrads" | "pPacked" | "pMask">;
+
 /** Where the activations live for the current capacity (in shared memory, see writeLayout). */
 export interface Workspace {
   B: number; // capacity in examples
@@ -166,14 +169,14 @@ export function readLayout(mem: Int32Array, p: StaticPlan, threads: number): Wor
 // ---------------------------------------------------------------- one dense layer
 
 /** Y[m0:m1] = act(X[m0:m1]·Wᵀ + b), W read from its packed panels. */
-function linearForward(k: Kernels, p: StaticPlan, l: Layer, y: number, x: number, m0: number, m1: number, scratch: number): void {
+export function linearForward(k: Kernels, p: ParamBlocks, l: Layer, y: number, x: number, m0: number, m1: number, scratch: number): void {
   const P = p.pParams;
   k.gemm(y, l.outDim, x, l.inDim, 1, P + 4 * l.w, 1, l.inDim, P + 4 * l.b, m0, m1, l.outDim, l.inDim, 0, l.act, scratch,
     p.pPacked + 4 * l.pk);
 }
 
 /** Re-packs rows [o0, o1) of a layer's W (after they changed). */
-export function packLayer(k: Kernels, p: StaticPlan, l: Layer, o0: number, o1: number): void {
+export function packLayer(k: Kernels, p: ParamBlocks, l: Layer, o0: number, o1: number): void {
   if (o0 < o1) k.packRows(p.pPacked + 4 * l.pk, p.pParams + 4 * l.w, l.outDim, l.inDim, o0, o1);
 }
 
@@ -181,7 +184,7 @@ export function packLayer(k: Kernels, p: StaticPlan, l: Layer, o0: number, o1: n
  * dW and db of one dense layer over ALL `rows` rows (in row order), for the layer's outputs
  * [o0, o1); dy holds ∂loss/∂(pre-activation). Writes (=, not +=) into grads.
  */
-function weightGrads(k: Kernels, p: StaticPlan, l: Layer, dy: number, x: number, rows: number, o0: number, o1: number,
+export function weightGrads(k: Kernels, p: ParamBlocks, l: Layer, dy: number, x: number, rows: number, o0: number, o1: number,
   scratch: number): void {
   const O = l.outDim, I = l.inDim, grads = p.pGrads;
   // dW[o, i] = Σ_r dy[r, o]·x[r, i]: A = dyᵀ (strides 1, O), B = x (strides I, 1)
@@ -195,7 +198,7 @@ function weightGrads(k: Kernels, p: StaticPlan, l: Layer, dy: number, x: number,
  * dx = dy·W (+ dy2·W2 when a second layer reads the same input) for rows [r0, r1), then the
  * previous layer's activation derivative (x its output).
  */
-function inputGrads(k: Kernels, p: StaticPlan, l: Layer, dy: number, x: number, dx: number, prevAct: number,
+export function inputGrads(k: Kernels, p: ParamBlocks, l: Layer, dy: number, x: number, dx: number, prevAct: number,
   r0: number, r1: number, scratch: number, also?: { l: Layer; dy: number }): void {
   if (r0 >= r1) return;
   const I = l.inDim;
@@ -205,7 +208,7 @@ function inputGrads(k: Kernels, p: StaticPlan, l: Layer, dy: number, x: number, 
 }
 
 /** dx (= or +=) dy·W for rows [r0, r1). */
-function matVecRows(k: Kernels, p: StaticPlan, l: Layer, dy: number, dx: number, r0: number, r1: number, accumulate: number,
+export function matVecRows(k: Kernels, p: ParamBlocks, l: Layer, dy: number, dx: number, r0: number, r1: number, accumulate: number,
   scratch: number): void {
   const O = l.outDim, I = l.inDim;
   k.gemm(dx, I, dy, O, 1, p.pParams + 4 * l.w, I, 1, 0, r0, r1, I, O, accumulate, ACT.identity, scratch);

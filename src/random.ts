@@ -25,6 +25,10 @@ export class SeededRandom {
   next(): number {
     return this.nextU32() / 4294967296;
   }
+  /** A standard normal draw (Box–Muller, two uniforms). */
+  normal(): number {
+    return Math.sqrt(-2 * Math.log(1 - this.next())) * Math.cos(2 * Math.PI * this.next());
+  }
   /** Fisher–Yates permutation of 0..n-1. */
   permutation(n: number): Uint32Array {
     const p = new Uint32Array(n);

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { VAE, loadMnist, takeRows } from "../src/index.js";
+import { SemiSupervisedVAE, VAE, loadMnist, takeRows } from "../src/index.js";
 import { decodePng } from "../src/image.js";
 
 const CLI = new URL("../dist/src/cli.js", import.meta.url).pathname;
@@ -73,6 +73,27 @@ describe("vae-wasm CLI", () => {
     expect(est.status).not.toBe(0);
     expect(est.stderr).toMatch(/'td' or 'iwae' for a model with a radial flow/);
   });
+
+  it("semi trains M2 with N labels, reports test accuracy, writes the conditional generation picture and the model", async () => {
+    const file = join(dir, "m2.safetensors");
+    const r = cli("semi", "--labels", "50", "--train-size", "1000", "--test-size", "200", "--epochs", "2", "--hidden", "64", "--latent", "8",
+      "--json", "--quiet", "--out", file, "--out-dir", dir);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.labels).toBe(50);
+    expect(out.unlabelled).toBe(950);
+    expect(out.testAccuracy).toBeGreaterThan(0.1); // above chance after 2 short epochs
+    const png = decodePng(readFileSync(join(dir, "m2-generation.png")));
+    const tile = (28 + 2) * 2;
+    expect([png.width, png.height]).toEqual([10 * tile + 4, 8 * tile + 4]); // 10 classes × 8 draws of z
+    const m = await SemiSupervisedVAE.load(readFileSync(file));
+    expect(m.config.latentDim).toBe(8);
+    m.dispose();
+    const bad = cli("semi", "--labels", "55", "--epochs", "1");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--labels must be a multiple of 10/);
+    expect(cli("train", "--alpha", "3").stderr).toMatch(/--alpha is an option of the semi command/);
+  }, 60_000);
 
   it("eval --json reports NLL, ELBO, IWAE bounds and active units for that model", () => {
     const r = cli("eval", model, "--test-size", "50", "--samples", "64", "--bounds", "1,8", "--json", "--quiet");

@@ -80,7 +80,7 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
   //   TOTAL:    L = -Σ_r c_r [f(z_r) + log p(z_r) - log q(z_r; φ)]
   //   PATH:     L = -Σ_r r_r c_r [f(z_r) + log p(z_r) - log q(z_r; φ0)]  (φ0 fixed: score stopped)
   //   SCORE:    L = Σ_r r_r·log q(z_r; φ) with z_r held at its sample (REINFORCE's ∇ log q)
-  const modes = [["analytic", GRAD.analytic], ["total derivative", GRAD.total], ["path derivative", GRAD.path], ["path derivative with DReG factor", GRAD.path], ["score function", GRAD.score]] as const;
+  const modes = [["analytic", GRAD.analytic], ["analytic, KL weighted by c per example", GRAD.analyticPerExample], ["total derivative", GRAD.total], ["path derivative", GRAD.path], ["path derivative with DReG factor", GRAD.path], ["score function", GRAD.score]] as const;
   it.each(modes)("latentBackward (%s) matches finite differences", async (name, mode) => {
     const env = await kernelEnv(build);
     const withR = name.includes("DReG");
@@ -102,10 +102,11 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
       let L = 0;
       for (let r = 0; r < R; r++) {
         const f = fRow(ref.z, r);
-        if (mode === GRAD.analytic) L -= c[r] * f;
+        if (mode === GRAD.analytic || mode === GRAD.analyticPerExample) L -= c[r] * f;
         else L -= (withR ? rr[r] : 1) * c[r] * (f + ref.logpz[r] - ref.logqz[r]);
       }
       if (mode === GRAD.analytic) for (let b = 0; b < B; b++) L += klScale * klRef(hv, b);
+      if (mode === GRAD.analyticPerExample) for (let b = 0; b < B; b++) L += c[b * K] * klRef(hv, b);
       return L;
     };
     const ref = latentRef(h, h, eps);

@@ -1,0 +1,71 @@
+// Normalizing flows in q(z|x) on MNIST (Rezende & Mohamed 2015; Kingma et al. 2016), at one
+// budget: the same 784-400-20 ReLU VAE (Bernoulli decoder, dynamic binarization, batch 100,
+// Adam lr 1e-3, EPOCHS epochs, seed 1, estimator 'td' with one sample) with a plain Gaussian
+// encoder and with planar, radial and IAF flows of length 2, 4 and 8. Reports the test NLL
+// (importance sampled, K samples, on the first N test digits binarized once with seed 123), the
+// test ELBO, the paired difference of the NLL to the plain encoder with its standard error, and
+// the wall time; writes bench/results/flows-mnist.md.
+//   node bench/flows-mnist.mjs [EPOCHS=10] [N=2000] [K=1000] [THREADS=1]     (after npm run build)
+import { mkdirSync, writeFileSync } from "node:fs";
+import { VAE, loadMnist, binarize, takeRows } from "../dist/src/index.js";
+
+const epochs = Number(process.argv[2] ?? 10);
+const nTest = Number(process.argv[3] ?? 2000);
+const K = Number(process.argv[4] ?? 1000);
+const threads = Number(process.argv[5] ?? 1);
+const { train, test } = await loadMnist();
+const testBin = takeRows(binarize(test, 123), nTest);
+const runs = [
+  { name: "Gaussian (analytic KL)", flow: null, estimator: "analytic" },
+  { name: "Gaussian", flow: null, estimator: "td" },
+  ...["planar", "radial", "iaf"].flatMap((type) => [2, 4, 8].map((length) => ({ name: `${type} × ${length}`, flow: { type, length }, estimator: "td" }))),
+];
+const rows = [];
+let reference = null;
+for (const run of runs) {
+  const vae = await VAE.create({ inputDim: 784, latentDim: 20, hidden: [400], seed: 1, threads, ...(run.flow ? { flow: run.flow } : {}) });
+  const t0 = Date.now();
+  const hist = await vae.fit(train, { epochs, batchSize: 100, learningRate: 1e-3, binarize: true, estimator: run.estimator });
+  const trainSeconds = (Date.now() - t0) / 1000;
+  const ll = vae.logLikelihood(testBin, { samples: K, seed: 11 });
+  const elbo = vae.elbo(testBin, { estimator: "td", samples: 10, seed: 7 });
+  const row = { ...run, nll: -ll.mean, elbo, train: hist[hist.length - 1].loss, trainSeconds, params: vae.parameterCount, per: ll.perExample };
+  if (run.name === "Gaussian") reference = row;
+  if (reference) {
+    // paired over the same digits: NLL(run) − NLL(plain), mean and standard error
+    const d = Array.from(row.per, (v, i) => v - reference.per[i]); // log p gain = NLL reduction
+    const mean = d.reduce((a, b) => a + b, 0) / d.length;
+    const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (d.length - 1));
+    row.delta = mean;
+    row.deltaSe = sd / Math.sqrt(d.length);
+  }
+  rows.push(row);
+  console.log(`${run.name}: test NLL ${row.nll.toFixed(2)}, ELBO ${elbo.toFixed(2)}, Δ ${row.delta?.toFixed(2) ?? "-"} ± ${row.deltaSe?.toFixed(2) ?? "-"}, training ${trainSeconds.toFixed(0)} s`);
+  vae.dispose();
+}
+const fmt = (r) => r.delta === undefined ? "—" : r.name === "Gaussian" ? "0 (reference)" : `${r.delta >= 0 ? "+" : ""}${r.delta.toFixed(2)} ± ${r.deltaSe.toFixed(2)}`;
+mkdirSync("bench/results", { recursive: true });
+const md = `# Normalizing flows on MNIST
+
+\`node bench/flows-mnist.mjs ${epochs} ${nTest} ${K} ${threads}\` (after \`npm run build\`): the same 784-400-20
+ReLU VAE (Bernoulli decoder, dynamic binarization of the 60,000 training digits, batch 100, Adam
+lr 1e-3, ${epochs} epochs, seed 1, ${threads} thread${threads > 1 ? "s" : ""}), trained with the total-derivative ELBO estimator
+('td', one sample) except the first row, with a plain Gaussian q(z|x) and with flows of length
+2, 4 and 8 in q. Test NLL: −log p(x) estimated by importance sampling with K = ${K} samples from
+q (\`logLikelihood\`), on the first ${nTest} test digits binarized once (seed 123); test ELBO: 'td'
+with 10 samples. Lower NLL and higher ELBO are better. "NLL gain" is the mean paired difference
+NLL(plain, td) − NLL(row) over the same digits, ± its standard error: positive means the flow
+helps.
+
+| q(z|x) | test NLL (nats) | NLL gain vs plain | test ELBO (nats) | parameters | training time |
+| --- | ---: | ---: | ---: | ---: | ---: |
+${rows.map((r) => `| ${r.name} | ${r.nll.toFixed(2)} | ${fmt(r)} | ${r.elbo.toFixed(2)} | ${r.params.toLocaleString("en")} | ${r.trainSeconds.toFixed(0)} s |`).join("\n")}
+
+Planar and radial flows are amortized (the encoder's flow head gives each digit its own
+parameters, Rezende & Mohamed 2015); IAF steps are MADE networks with ${4 * 20} hidden units fed the
+encoder's context (Kingma et al. 2016). Short runs: the published gains (Rezende & Mohamed report
+−log p(x) ≈ 89.9 → 85.1 from k = 0 to 80 planar layers with a deeper setup and far longer
+training) are not a target at this budget.
+`;
+writeFileSync("bench/results/flows-mnist.md", md);
+console.log(md);
