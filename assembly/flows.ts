@@ -254,7 +254,7 @@ export function iafGateBackward(dmo: usize, g: usize, zin: usize, mo: usize, c: 
 /**
  * y[r, 0:H] = act(y[r] + ctx[b]) for rows [r0, r1), b = ⌊r/K⌋, ctx rows `ldc` floats apart:
  * the encoder's per-example context added to the masked network's hidden pre-activation.
- * act: 0 identity, 1 relu.
+ * act: 0 identity, 1 relu, 2 tanh.
  */
 export function addContext(y: usize, ctx: usize, ldc: i32, K: i32, H: i32, r0: i32, r1: i32, act: i32): void {
   for (let r = r0; r < r1; r++) {
@@ -262,7 +262,7 @@ export function addContext(y: usize, ctx: usize, ldc: i32, K: i32, H: i32, r0: i
     const pc = ctx + (<usize>((r / K) * ldc) << 2);
     for (let j = 0; j < H; j++) {
       const v = load<f32>(py + (<usize>j << 2)) + load<f32>(pc + (<usize>j << 2));
-      store<f32>(py + (<usize>j << 2), act == 1 ? max<f32>(v, 0) : v);
+      store<f32>(py + (<usize>j << 2), act == 1 ? max<f32>(v, 0) : act == 2 ? Mathf.tanh(v) : v);
     }
   }
 }

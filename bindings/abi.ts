@@ -80,7 +80,7 @@ export interface Kernels {
   iafGate(zo: number, zin: number, mo: number, logdet: number, Z: number, r0: number, r1: number, accumulate: number): void;
   /** IAF gate backward: g = ∂L/∂z_t in, σ⊙g out; dmo = (∂L/∂m, ∂L/∂s) with the log-det term −c·Σ log σ. */
   iafGateBackward(dmo: number, g: number, zin: number, mo: number, c: number, Z: number, r0: number, r1: number): void;
-  /** y[r] = act(y[r] + ctx[⌊r/K⌋]) over H columns (act 0 identity, 1 relu). */
+  /** y[r] = act(y[r] + ctx[⌊r/K⌋]) over H columns (act 0 identity, 1 relu, 2 tanh). */
   addContext(y: number, ctx: number, ldc: number, K: number, H: number, r0: number, r1: number, act: number): void;
   /** dst[b] = Σ_k src[b·K + k] over H columns, dst rows ldd apart. */
   sumOverSamples(dst: number, ldd: number, src: number, K: number, H: number, b0: number, b1: number): void;

@@ -61,6 +61,8 @@ Semi-supervised (semi; defaults: hidden 500, latent 50, batch 100, 10 epochs, dy
   --labels N          labelled training digits, N/10 per class (default 100); the rest are unlabelled
   --alpha X           weight of the classification loss α·log q(y|x) per labelled digit (default 50)
   --gumbel-softmax T  unlabelled y by one Gumbel-softmax sample at temperature T instead of enumeration
+  --labelled-weight W weight of each step's labelled batch against its unlabelled one (default N_l/N_u;
+                      1 fits a few labels faster)
 Evaluation:
   --eval-samples K    train: also report the test NLL with K importance samples at the end
   --samples K         eval: importance samples for the NLL (default 5000)
@@ -84,7 +86,7 @@ interface Args {
   threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean; count?: number;
   categorical?: { variables: number; categories: number }; temperature?: number; anneal?: number; straightThrough: boolean;
   flow?: { type: "planar" | "radial" | "iaf"; length: number };
-  semi?: { labels: number; alpha: number; tau: number; hidden: number[]; latent: number; batchSize: number; binarize: boolean };
+  semi?: { labels: number; alpha: number; tau: number; hidden: number[]; latent: number; batchSize: number; binarize: boolean; labelledWeight?: number };
 }
 
 function usageError(msg: string): never {
@@ -116,7 +118,7 @@ function parse(argv: string[]): { command: string; args: Args } {
         preset: { type: "string" }, stages: { type: "string" }, "eval-samples": { type: "string" }, bounds: { type: "string" },
         threads: { type: "string" }, estimators: { type: "string" }, draws: { type: "string" }, count: { type: "string" },
         categorical: { type: "string" }, flow: { type: "string" }, labels: { type: "string" }, alpha: { type: "string" },
-        "gumbel-softmax": { type: "string" }, temperature: { type: "string" }, anneal: { type: "string" }, "straight-through": { type: "boolean" },
+        "gumbel-softmax": { type: "string" }, "labelled-weight": { type: "string" }, temperature: { type: "string" }, anneal: { type: "string" }, "straight-through": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -167,7 +169,7 @@ function parse(argv: string[]): { command: string; args: Args } {
     }
   }
   if (command !== "semi") {
-    for (const flag of ["labels", "alpha", "gumbel-softmax"] as const) if (v[flag] !== undefined) usageError(`--${flag} is an option of the semi command`);
+    for (const flag of ["labels", "alpha", "gumbel-softmax", "labelled-weight"] as const) if (v[flag] !== undefined) usageError(`--${flag} is an option of the semi command`);
   } else if (preset || categorical) {
     usageError("semi trains the M2 model; --preset and --categorical do not apply");
   }
@@ -188,6 +190,7 @@ function parse(argv: string[]): { command: string; args: Args } {
         tau: v["gumbel-softmax"] === undefined ? 0 : num("gumbel-softmax", v["gumbel-softmax"], 1, false, 1e-6),
         hidden: v.hidden === undefined ? [500] : hidden, latent: num("latent", v.latent, 50, true, 1),
         batchSize: num("batch-size", v["batch-size"], 100, true, 1), binarize: v.binarize ?? true,
+        labelledWeight: v["labelled-weight"] === undefined ? undefined : num("labelled-weight", v["labelled-weight"], 1, false, 1e-9),
       } : undefined,
       latent: preset ? preset.model.latentDim! : num("latent", v.latent, 20, true, 1),
       hidden: preset ? preset.model.hidden! : hidden,
@@ -500,6 +503,7 @@ async function semiSupervised(args: Args): Promise<void> {
   const t0 = performance.now();
   const history = await m.fit({ x: xl, labels: Array.from(picked, (i) => ds.trainLabels[i]) }, { data: xu, rows: u, cols: D }, {
     epochs: args.epochs, batchSize: o.batchSize, learningRate: args.lr, alpha: o.alpha, binarize: o.binarize,
+    ...(o.labelledWeight !== undefined ? { labelledWeight: o.labelledWeight } : {}),
     ...(o.tau ? { gumbelSoftmax: { temperature: o.tau } } : {}), validation: { x: test, labels: testLabels },
     onEpochEnd: (r) => log(args, `epoch ${r.epoch}/${args.epochs}: loss ${r.loss.toFixed(2)}, unlabelled −U ${r.unlabelledLoss.toFixed(2)}, ` +
       `test accuracy ${(100 * r.accuracy!).toFixed(2)} % (${r.seconds.toFixed(1)} s)`),
@@ -520,6 +524,7 @@ async function semiSupervised(args: Args): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   if (args.json) {
     process.stdout.write(JSON.stringify({ labels: picked.length, unlabelled: u, config: m.config, alpha: o.alpha, gumbelSoftmax: o.tau || null,
+      labelledWeight: o.labelledWeight ?? picked.length / u,
       epochs: args.epochs, history, testAccuracy: accuracy, testImages: test.rows, seconds, files: [picture, file] }) + "\n");
   } else {
     process.stdout.write(`test accuracy ${(100 * accuracy).toFixed(2)} % on ${test.rows} test digits with ${picked.length} labels; wrote ${picture}, ${file}\n`);

@@ -7,7 +7,10 @@
 // data); an unlabelled example marginalises y by exact enumeration over the C classes,
 //   U(x) = Σ_y q(y|x)·(L(x,y) − log q(y|x))      (= Σ_y q L + H(q)).
 // One step takes a batch of unlabelled and a batch of labelled examples (the labelled set is
-// cycled, reshuffled every pass) and minimises −(mean_u U + mean_l [L + α·log q(y|x)]).
+// cycled, reshuffled every pass) and minimises −(mean_u U + λ·mean_l [L + α·log q(y|x)]) with
+// λ = N_l/N_u by default: over an epoch every example, labelled or not, then weighs the same, as
+// in Kingma et al.'s J^α = Σ_l [L + α log q] + Σ_u U (labelled examples seen every step instead
+// of once an epoch, with a weight that makes up for it: the same objective, less noise).
 //
 // The dense layers, reparameterization, KL, likelihood and their backward passes are the same
 // WebAssembly kernels as the VAE's. The encoder and decoder see [x, onehot(y)] and [z, onehot(y)]
@@ -61,6 +64,12 @@ export interface SemiSupervisedFitOptions {
    * α = 0.1·N is the same idea with the bound summed over the N training examples.
    */
   alpha?: number;
+  /**
+   * Weight λ of the labelled batch's mean against the unlabelled batch's mean in each step's
+   * loss. Default N_l/N_u (the labelled share of the data: J^α's weighting). 1 weighs the
+   * labelled batch like the unlabelled one, which overfits a few labels quickly.
+   */
+  labelledWeight?: number;
   /** Dynamic binarization of x each time it is used. Default false. */
   binarize?: boolean;
   /**
@@ -88,7 +97,7 @@ export interface SemiSupervisedEpoch {
   seconds: number;
 }
 
-const FIT_KEYS = ["epochs", "batchSize", "labelledBatchSize", "learningRate", "alpha", "binarize", "gumbelSoftmax", "onEpochEnd", "validation", "signal"] as const;
+const FIT_KEYS = ["epochs", "batchSize", "labelledBatchSize", "learningRate", "alpha", "labelledWeight", "binarize", "gumbelSoftmax", "onEpochEnd", "validation", "signal"] as const;
 
 interface Net {
   layers: Layer[];
@@ -101,7 +110,9 @@ interface Workspace {
   Bc: number; // classifier rows (labelled + unlabelled)
   R: number; // encoder/decoder rows (labelled + C per unlabelled)
   xc: number; logits: number; dLogits: number;
-  encIn: number; h: number; dh: number; eps: number; z: number;
+  /** y of every encoder/decoder row [R, C] (one-hot or relaxed), the encoder's x part once per example [Bc, H₀] and its gradient */
+  yIn: number; encA: number; dEncA: number;
+  h: number; dh: number; eps: number; z: number;
   decIn: number; out: number; dOut: number; dz: number;
   logpx: number; kl: number; c: number;
   /** Gumbel-softmax of the unlabelled rows' y: noise, sample, relaxed sample, its gradient, KL [Bc·C] */
@@ -245,7 +256,8 @@ export class SemiSupervisedVAE {
     const ws: Workspace = {
       Bc, R,
       xc: a.floats(Bc * D), logits: a.floats(Bc * C), dLogits: a.floats(Bc * C),
-      encIn: a.floats(R * (D + C)), h: a.floats(R * 2 * Z), dh: a.floats(R * 2 * Z), eps: a.floats(R * Z), z: a.floats(R * Z),
+      yIn: a.floats(R * C), encA: a.floats(Bc * this.enc.layers[0].outDim), dEncA: a.floats(Bc * this.enc.layers[0].outDim),
+      h: a.floats(R * 2 * Z), dh: a.floats(R * 2 * Z), eps: a.floats(R * Z), z: a.floats(R * Z),
       decIn: a.floats(R * (Z + C)), out: a.floats(R * D), dOut: a.floats(R * D), dz: a.floats(R * Z),
       logpx: a.floats(R), kl: a.floats(R), c: a.floats(R),
       g: a.floats(Bc * C), y: a.floats(Bc * C), ys: a.floats(Bc * C), dys: a.floats(Bc * C), klY: a.floats(Bc),
@@ -275,6 +287,41 @@ export class SemiSupervisedVAE {
     });
   }
 
+  /**
+   * The encoder over R = Bl + E·Bu rows whose inputs are [x_ex(r), y_r]: the first layer as
+   * W_y·y_r + (W_x·x + b)_ex(r), act — with x-rows of the unlabelled examples shared by E rows.
+   */
+  private encoderForward(ws: Workspace, Bl: number, Bu: number, E: number): void {
+    const { inputDim: D, classes: C } = this.config;
+    const k = this.k, P = this.blocks.pParams, L = this.enc.layers, l0 = L[0], H = l0.outDim, R = Bl + E * Bu, Bc = Bl + Bu;
+    const y0 = L.length > 1 ? this.enc.hidden[0] : ws.h;
+    // A = x·W_xᵀ + b: B[i, h] = W[h, i] (strides 1, D + C)
+    k.gemm(ws.encA, H, ws.xc, D, 1, P + 4 * l0.w, 1, D + C, P + 4 * l0.b, 0, Bc, H, D, 0, ACT.identity, ws.scratch);
+    // y0 = Y·W_yᵀ, then + A of the row's example and the activation
+    k.gemm(y0, H, ws.yIn, C, 1, P + 4 * (l0.w + D), 1, D + C, 0, 0, R, H, C, 0, ACT.identity, ws.scratch);
+    if (Bl) k.addContext(y0, ws.encA, H, 1, H, 0, Bl, l0.act);
+    if (Bu) k.addContext(y0 + 4 * Bl * H, ws.encA + 4 * Bl * H, H, E, H, 0, Bu * E, l0.act);
+    let input = y0;
+    for (let i = 1; i < L.length; i++) {
+      const out = i < L.length - 1 ? this.enc.hidden[i] : ws.h;
+      linearForward(k, this.blocks, L[i], out, input, 0, R, ws.scratch);
+      input = out;
+    }
+  }
+
+  /** The encoder's first-layer gradients from its dY over R rows: W_x through the per-example sums, W_y, b. */
+  private encoderFirstLayerGrads(ws: Workspace, Bl: number, Bu: number, E: number): void {
+    const { inputDim: D, classes: C } = this.config;
+    const k = this.k, G = this.blocks.pGrads, l0 = this.enc.layers[0], H = l0.outDim, R = Bl + E * Bu, Bc = Bl + Bu;
+    const dy0 = this.enc.layers.length > 1 ? this.enc.dHidden[0] : ws.dh;
+    k.sumOverSamples(ws.dEncA, H, dy0, 1, H, 0, Bl);
+    k.sumOverSamples(ws.dEncA + 4 * Bl * H, H, dy0 + 4 * Bl * H, E, H, 0, Bu);
+    // dW_x = dAᵀ·X (rows D + C apart), dW_y = dY0ᵀ·Y, db = Σ_r dY0
+    k.gemm(G + 4 * l0.w, D + C, ws.dEncA, 1, H, ws.xc, D, 1, 0, 0, H, D, Bc, 0, ACT.identity, ws.scratch);
+    k.gemm(G + 4 * (l0.w + D), D + C, dy0, 1, H, ws.yIn, C, 1, 0, 0, H, C, R, 0, ACT.identity, ws.scratch);
+    k.biasGrad(G + 4 * l0.b, dy0, H, 0, R, H, 0);
+  }
+
   /** dY of the output layer in `dOut` → every hidden layer's dY (not the input's). */
   private backwardNet(net: Net, dOut: number, rows: number): void {
     const L = net.layers;
@@ -284,8 +331,10 @@ export class SemiSupervisedVAE {
     }
   }
 
-  private weightGradsNet(net: Net, x: number, dOut: number, rows: number): void {
+  /** Every layer's weight gradients from layer `from` on (x: the first layer's input). */
+  private weightGradsNet(net: Net, x: number, dOut: number, rows: number, from = 0): void {
     net.layers.forEach((l, i) => {
+      if (i < from) return;
       const dy = i === net.layers.length - 1 ? dOut : net.dHidden[i];
       weightGrads(this.k, this.blocks, l, dy, i === 0 ? x : net.hidden[i - 1], rows, 0, l.outDim, this.ws!.scratch);
     });
@@ -310,7 +359,7 @@ export class SemiSupervisedVAE {
    * eps drawn at (seed, step) unless given. Fills every parameter gradient; returns the parts of
    * the objective.
    */
-  private pass(ws: Workspace, labels: ArrayLike<number>, Bl: number, Bu: number, alpha: number, step: number, eps?: Float32Array,
+  private pass(ws: Workspace, labels: ArrayLike<number>, Bl: number, Bu: number, alpha: number, lw: number, step: number, eps?: Float32Array,
     tau = 0, gumbel?: Float32Array): { loss: number; unlabelled: number; correct: number } {
     const { inputDim: D, classes: C, latentDim: Z } = this.config;
     const k = this.k;
@@ -332,8 +381,15 @@ export class SemiSupervisedVAE {
       k.categoricalKL(ws.klY, lu, 1, C, 0, Bu);
       ys = this.f32(ws.ys, Bu * C);
     }
-    this.concatOneHot(ws.encIn, xc, D, rowOf, labelOf, R, ys, Bl);
-    this.forwardNet(this.enc, ws.encIn, ws.h, R);
+    // y of each row, then the encoder: its first layer on [x, y] is W_x·x + b once per example
+    // plus W_y·y per row (an unlabelled example's x part is shared by its C rows)
+    const yIn = this.f32(ws.yIn, R * C);
+    yIn.fill(0);
+    for (let r = 0; r < R; r++) {
+      if (ys && r >= Bl) yIn.set(ys.subarray((r - Bl) * C, (r - Bl + 1) * C), r * C);
+      else yIn[r * C + labelOf(r)] = 1;
+    }
+    this.encoderForward(ws, Bl, Bu, E);
     if (eps) this.f32(ws.eps, R * Z).set(eps);
     else k.randomNormal(ws.eps, this.config.seed, STREAM.eps, step, 1, Z, 0, R, 0, 0);
     k.reparameterize(ws.z, ws.eps, ws.h, 1, Z, 0, R);
@@ -365,10 +421,10 @@ export class SemiSupervisedVAE {
       softmax(b);
       const y = labels[b];
       labelled += logpx[b] - kl[b] + logPy + alpha * logq[y];
-      c[b] = 1 / Bl;
+      c[b] = lw / Bl;
       let arg = 0;
       for (let j = 0; j < C; j++) {
-        dLogits[b * C + j] = -(alpha / Bl) * ((j === y ? 1 : 0) - q[j]);
+        dLogits[b * C + j] = -((lw * alpha) / Bl) * ((j === y ? 1 : 0) - q[j]);
         if (q[j] > q[arg]) arg = j;
       }
       if (arg === y) correct++;
@@ -396,7 +452,7 @@ export class SemiSupervisedVAE {
       // ∂U/∂logit_j = q_j·(g_j − U)  (softmax; the −1 of ∂H/∂q cancels since Σ_j ∂q_j = 0)
       for (let j = 0; j < C; j++) dLogits[b * C + j] = -(q[j] * (g[j] - U)) / Bu;
     }
-    const loss = -((Bl ? labelled / Bl : 0) + (Bu ? unlabelled / Bu : 0));
+    const loss = -((Bl ? (lw * labelled) / Bl : 0) + (Bu ? unlabelled / Bu : 0));
     if (!Number.isFinite(loss)) return { loss, unlabelled: -unlabelled / Math.max(Bu, 1), correct };
     // backward: decoder rows weighted by c, then z, the encoder head and the encoder
     if (Bl) k.bernoulliBackward(ws.dOut, ws.out, ws.xc, ws.c, 1, D, 0, Bl);
@@ -411,7 +467,7 @@ export class SemiSupervisedVAE {
     if (tau && Bu) {
       // ∂loss/∂y_soft from the y columns of the encoder's and the decoder's first layers, then
       // through the relaxed sample (and the closed-form KL) to the classifier's logits
-      const e0 = this.enc.layers[0], dyE = this.enc.layers.length > 1 ? this.enc.dHidden[0] : ws.dh;
+      const e0 = this.enc.layers[0], dyE = this.enc.layers.length > 1 ? this.enc.dHidden[0] : ws.dh; // (dY of the whole first layer)
       const P = this.blocks.pParams;
       k.gemm(ws.dys, C, dyE + 4 * Bl * e0.outDim, e0.outDim, 1, P + 4 * (e0.w + D), e0.inDim, 1, 0, 0, Bu, C, e0.outDim, 0, ACT.identity, ws.scratch);
       k.gemm(ws.dys, C, dy0 + 4 * Bl * l0.outDim, l0.outDim, 1, P + 4 * (l0.w + Z), l0.inDim, 1, 0, 0, Bu, C, l0.outDim, 1, ACT.identity, ws.scratch);
@@ -419,7 +475,8 @@ export class SemiSupervisedVAE {
     }
     this.backwardNet(this.cls, ws.dLogits, Bc);
     this.weightGradsNet(this.dec, ws.decIn, ws.dOut, R);
-    this.weightGradsNet(this.enc, ws.encIn, ws.dh, R);
+    this.weightGradsNet(this.enc, 0, ws.dh, R, 1);
+    this.encoderFirstLayerGrads(ws, Bl, Bu, E);
     this.weightGradsNet(this.cls, ws.xc, ws.dLogits, Bc);
     return { loss, unlabelled: -unlabelled / Math.max(Bu, 1), correct };
   }
@@ -449,6 +506,7 @@ export class SemiSupervisedVAE {
     const Bl = checkInt(fn, "options.labelledBatchSize", options.labelledBatchSize ?? Math.min(100, xl.rows), 1, xl.rows);
     const lr = checkNumber(fn, "options.learningRate", options.learningRate ?? 1e-3, { gt: 0 });
     const alpha = checkNumber(fn, "options.alpha", options.alpha ?? 50, { min: 0 });
+    const lw = checkNumber(fn, "options.labelledWeight", options.labelledWeight ?? xl.rows / xu.rows, { gt: 0 });
     const binarize = checkBool(fn, "options.binarize", options.binarize ?? false);
     const tau = this.relaxation(fn, options.gumbelSoftmax);
     if (options.onEpochEnd !== undefined && typeof options.onEpochEnd !== "function") fail(fn, "options.onEpochEnd", "a function", options.onEpochEnd);
@@ -484,7 +542,7 @@ export class SemiSupervisedVAE {
           xc.set(xu.data.subarray(i * D, (i + 1) * D), (Bl + b) * D);
         }
         if (binarize) this.k.bernoulliSample(ws.xc, ws.xc, this.config.seed, STREAM.binarize, this.steps, D, 0, Bl + bu, 0);
-        const r = this.pass(ws, stepLabels, Bl, bu, alpha, this.steps, undefined, tau);
+        const r = this.pass(ws, stepLabels, Bl, bu, alpha, lw, this.steps, undefined, tau);
         if (!Number.isFinite(r.loss)) {
           throw new Error(`${fn}: the loss became ${r.loss} at epoch ${epoch + 1} (optimiser step ${this.steps + 1}); ` +
             "the parameters are those of the last finite step. Try a lower learningRate or alpha.");
@@ -531,16 +589,17 @@ export class SemiSupervisedVAE {
   }
 
   /**
-   * The loss −(mean_u U + mean_l [L + α·log q(y|x)]) and every parameter's gradient for one
+   * The loss −(mean_u U + λ·mean_l [L + α·log q(y|x)]) (λ = labelledWeight, default 1) and every parameter's gradient for one
    * batch, nothing updated; `eps` ([Bl + C·Bu, Z]: labelled rows, then C rows per unlabelled
    * example) fixes the noise. For checking against other implementations.
    */
   lossAndGrads(labelled: { x: MatrixLike; labels: ArrayLike<number> }, unlabelled: MatrixLike,
-    opts: { alpha?: number; eps?: Float32Array; gumbelSoftmax?: { temperature: number }; gumbel?: Float32Array } = {}):
+    opts: { alpha?: number; labelledWeight?: number; eps?: Float32Array; gumbelSoftmax?: { temperature: number }; gumbel?: Float32Array } = {}):
     { loss: number; grads: Record<string, Float32Array> } {
     const fn = "SemiSupervisedVAE.lossAndGrads";
     this.checkAlive(fn);
-    checkKeys(fn, "options", opts, ["alpha", "eps", "gumbelSoftmax", "gumbel"]);
+    checkKeys(fn, "options", opts, ["alpha", "labelledWeight", "eps", "gumbelSoftmax", "gumbel"]);
+    const lw = checkNumber(fn, "options.labelledWeight", opts.labelledWeight ?? 1, { gt: 0 });
     const tau = this.relaxation(fn, opts.gumbelSoftmax);
     const xl = this.input(fn, labelled.x, "labelled.x"), yl = this.labels(fn, labelled.labels, xl.rows, "labelled.labels");
     const xu = this.input(fn, unlabelled, "unlabelled");
@@ -556,7 +615,7 @@ export class SemiSupervisedVAE {
     const D = this.config.inputDim;
     this.f32(ws.xc, xl.rows * D).set(xl.data);
     this.f32(ws.xc + 4 * xl.rows * D, xu.rows * D).set(xu.data);
-    const r = this.pass(ws, yl, xl.rows, xu.rows, alpha, 0, opts.eps, tau, opts.gumbel);
+    const r = this.pass(ws, yl, xl.rows, xu.rows, alpha, lw, 0, opts.eps, tau, opts.gumbel);
     const g = this.f32(this.blocks.pGrads, this.nParams);
     return { loss: r.loss, grads: Object.fromEntries(this.tensors.map((t) => [t.name, g.slice(t.offset, t.offset + t.size)])) };
   }
