@@ -65,7 +65,8 @@ Planar and radial flows are amortized (the encoder's flow head gives each digit 
 parameters, Rezende & Mohamed 2015); IAF steps are MADE networks with ${4 * 20} hidden units fed the
 encoder's context (Kingma et al. 2016). Short runs: the published gains (Rezende & Mohamed report
 −log p(x) ≈ 89.9 → 85.1 from k = 0 to 80 planar layers with a deeper setup and far longer
-training) are not a target at this budget.
+training) are not a target at this budget. Training times are wall times on a machine shared
+with other jobs: not a speed comparison.
 `;
 writeFileSync("bench/results/flows-mnist.md", md);
 console.log(md);
