@@ -298,3 +298,81 @@ export function addPrior(g: usize, z: usize, c: usize, Z: i32, r0: i32, r1: i32)
     }
   }
 }
+
+// ---------------------------------------------------------------- IAF path derivative
+// Sticking the landing / DReG with an IAF need ∂log q(z_T; φ′)/∂z_T with the parameters φ′
+// held fixed, i.e. through the flow's inverse: with a(z0) = log q0(z0) − Σ_t Σ_j log σ_t,j,
+//   ∂log q/∂z_T = (∂a/∂z0)·J⁻¹,  J = ∂z_T/∂z0 = J_T ⋯ J_1,
+// so v = u0·J_1⁻¹·J_2⁻¹ ⋯ J_T⁻¹: one triangular solve per step (each J_t is triangular in the
+// step's variable order, with diagonal σ).
+
+/** u[r] += −eps[r]/σ_b (∂log q0(z0|x)/∂z0 on the sample path) for examples [b0, b1), K rows each. */
+export function addBaseScore(u: usize, eps: usize, h: usize, K: i32, Z: i32, b0: i32, b1: i32): void {
+  for (let b = b0; b < b1; b++) {
+    const plv = h + (<usize>(b * 2 * Z + Z) << 2);
+    for (let k = 0; k < K; k++) {
+      const o = <usize>((b * K + k) * Z) << 2;
+      for (let j = 0; j < Z; j++) {
+        const lv = min(max(ld(plv, j), -30), 30);
+        st(u + o, j, ld(u + o, j) - ld(eps + o, j) * Math.exp(-0.5 * lv));
+      }
+    }
+  }
+}
+
+/**
+ * u[r] ← u[r]·J_t⁻¹ for rows [r0, r1): solves Σ_j u′_j·J[j, i] = u_i with
+ *   J[j, i] = σ_j·δ_ij + (z_j − m_j)·σ_j(1 − σ_j)·∂s_j/∂z_i + (1 − σ_j)·∂m_j/∂z_i,
+ *   ∂(m, s)_j/∂z_i = Σ_k W2[(j | Z+j), k]·[hid_k > 0]·W1[k, i]   (masked weights),
+ * in decreasing order of the variables' degree (step order: j+1, or Z−j when `reversed`).
+ * `scratch` holds Z·Z f64.
+ */
+export function iafSolve(u: usize, zin: usize, mo: usize, hid: usize, w1: usize, w2: usize, Z: i32, H: i32, reversed: i32,
+  r0: i32, r1: i32, scratch: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const pu = u + (<usize>(r * Z) << 2), pz = zin + (<usize>(r * Z) << 2);
+    const pm = mo + (<usize>(2 * r * Z) << 2), ps = pm + (<usize>Z << 2);
+    const ph = hid + (<usize>(r * H) << 2);
+    // off-diagonal J[j, i] into scratch (f64, row j)
+    for (let j = 0; j < Z; j++) {
+      const sg = sigmoid(ld(ps, j));
+      const cs = (ld(pz, j) - ld(pm, j)) * sg * (1 - sg), cm = 1 - sg;
+      for (let i = 0; i < Z; i++) {
+        let a: f64 = 0;
+        for (let k = 0; k < H; k++) {
+          if (load<f32>(ph + (<usize>k << 2)) > 0) {
+            const w = ld(w1, k * Z + i);
+            a += (cm * ld(w2, j * H + k) + cs * ld(w2, (Z + j) * H + k)) * w;
+          }
+        }
+        store<f64>(scratch + (<usize>(j * Z + i) << 3), i == j ? 0 : a);
+      }
+    }
+    // back substitution from the highest degree down; u′ overwrites u in place (entries of
+    // higher degree are already u′, the rest still u)
+    for (let n = 0; n < Z; n++) {
+      const i = reversed ? n : Z - 1 - n;
+      let s = ld(pu, i);
+      for (let m = 0; m < n; m++) {
+        const j = reversed ? m : Z - 1 - m;
+        s -= ld(pu, j) * load<f64>(scratch + (<usize>(j * Z + i) << 3));
+      }
+      st(pu, i, s / sigmoid(ld(ps, i)));
+    }
+  }
+}
+
+/** dz[r] = (dz[r] + c_r·(z[r] + v[r]))·(rr ? rr_r : 1) for rows [r0, r1): the path gradient at z_T. */
+export function combinePath(dz: usize, z: usize, v: usize, c: usize, rr: usize, Z: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
+    const o = <usize>(r * Z) << 2;
+    const cr = <f64>load<f32>(c + (<usize>r << 2));
+    const f = rr ? <f64>load<f32>(rr + (<usize>r << 2)) : 1;
+    for (let j = 0; j < Z; j++) st(dz + o, j, (ld(dz + o, j) + cr * (ld(z + o, j) + ld(v + o, j))) * f);
+  }
+}
+
+/** x[i] = v for i in [i0, i1). */
+export function fill(x: usize, v: f32, i0: i32, i1: i32): void {
+  for (let i = i0; i < i1; i++) store<f32>(x + (<usize>i << 2), v);
+}

@@ -85,7 +85,8 @@ export const GRAD_TOTAL: i32 = 1;    // total derivative of the MC ELBO / IWAE (
 export const GRAD_PATH: i32 = 2;     // path derivative: score term of log q stopped (STL, DReG)
 export const GRAD_SCORE: i32 = 3;    // score function (REINFORCE): no gradient through z
 export const GRAD_ANALYTIC_C: i32 = 5; // ANALYTIC with example b's KL weighted by c[b·K] instead of klScale (M2's per-class rows)
-export const GRAD_BASE: i32 = 4;     // total derivative at the base z0 of a flow: dz = ∂L/∂z0 already holds the prior's term
+export const GRAD_BASE: i32 = 4;
+export const GRAD_BASE_PATH: i32 = 6; // PATH at the base z0 of a flow: dz = ∂L/∂z0 (path, already × r); no score term     // total derivative at the base z0 of a flow: dz = ∂L/∂z0 already holds the prior's term
 
 /**
  * Gradient of the loss w.r.t. the encoder head, dh[b, 0:Z] = dmu, dh[b, Z:2Z] = dlogvar, written
@@ -101,6 +102,7 @@ export const GRAD_BASE: i32 = 4;     // total derivative at the base z0 of a flo
  *   SCORE:    dmu = Σ_k r·e/s,                         dlv = Σ_k r·(e² - 1)/2
  *             (∇ log q(z|x) at fixed z; r = -(log w - baseline)·c carries the reward; dz unused)
  *   ANALYTIC_C: ANALYTIC with klScale = c[b·K] per example
+ *   BASE_PATH: dmu = Σ_k dz,                         dlv = Σ_k dz·s·e/2   (PATH at a flow's base)
  *   BASE:     dmu = Σ_k dz,                            dlv = Σ_k [dz·s·e/2 - c/2]
  *             (TOTAL at the base of a flow: dz = ∂L/∂z0 from flowBackward, which added the
  *             prior's gradient at z_T; -c/2 is log q0's own derivative on the sample path)
@@ -146,7 +148,11 @@ export function latentBackward(
           const e = load<f32>(eps + o);
           const zv = load<f32>(z + o);
           let g: f32;
-          if (mode == GRAD_TOTAL || mode == GRAD_BASE) {
+          if (mode == GRAD_BASE_PATH) {
+            g = load<f32>(dz + o);
+            gmu += g;
+            glv += g * sigma * e * 0.5;
+          } else if (mode == GRAD_TOTAL || mode == GRAD_BASE) {
             g = load<f32>(dz + o);
             if (mode == GRAD_TOTAL) g += cr * zv;
             gmu += g;

@@ -7,7 +7,7 @@ export { reparameterize, gaussianLogProbs, klStandardNormal, latentBackward, imp
 export { bernoulliLogProb, bernoulliBackward, gaussianLogProb, gaussianBackward, gaussianLogvarGrad } from "./likelihood";
 export { randomNormal, bernoulliSample, gumbelNoise } from "./rng";
 export { gumbelSoftmax, categoricalKL, categoricalBackward } from "./categorical";
-export { flowForward, flowBackward, iafGate, iafGateBackward, addContext, sumOverSamples, maskMul, addPrior } from "./flows";
+export { flowForward, flowBackward, iafGate, iafGateBackward, addContext, sumOverSamples, maskMul, addPrior, addBaseScore, iafSolve, combinePath, fill } from "./flows";
 export { adam } from "./adam";
 export { accumulateMoments, accumulateDifference, setWeights } from "./stats";
 export { initUniform } from "./init";

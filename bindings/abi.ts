@@ -39,7 +39,7 @@ export interface Kernels {
   ): void;
   /** kl[b] = KL(q(z|x_b) ‖ N(0, I)). */
   klStandardNormal(kl: number, h: number, Z: number, b0: number, b1: number): void;
-  /** dh[b] = (dmu, dlogvar) for one gradient mode (0 analytic, 1 total, 2 path, 3 score, 4 base of a flow, 5 analytic with c[b·K] as the KL weight). */
+  /** dh[b] = (dmu, dlogvar) for one gradient mode (0 analytic, 1 total, 2 path, 3 score, 4 base of a flow, 5 analytic with c[b·K] as the KL weight, 6 path at a flow's base). */
   latentBackward(
     dh: number, dz: number, z: number, eps: number, h: number, c: number, r: number,
     K: number, Z: number, mode: number, klScale: number, b0: number, b1: number,
@@ -86,6 +86,14 @@ export interface Kernels {
   sumOverSamples(dst: number, ldd: number, src: number, K: number, H: number, b0: number, b1: number): void;
   /** g[r] += c_r·z[r] over rows [r0, r1) (the prior's gradient at z_T). */
   addPrior(g: number, z: number, c: number, Z: number, r0: number, r1: number): void;
+  /** u[r] −= eps[r]/σ_b: ∂log q0(z0|x)/∂z0 on the sample path. */
+  addBaseScore(u: number, eps: number, h: number, K: number, Z: number, b0: number, b1: number): void;
+  /** u[r] ← u[r]·J_t⁻¹ for IAF step t (reversed: its order is Z−j); scratch Z·Z f64. */
+  iafSolve(u: number, zin: number, mo: number, hid: number, w1: number, w2: number, Z: number, H: number, reversed: number, r0: number, r1: number, scratch: number): void;
+  /** dz = (dz + c·(z + v))·(rr ? rr : 1) per row. */
+  combinePath(dz: number, z: number, v: number, c: number, rr: number, Z: number, r0: number, r1: number): void;
+  /** x[i] = v over [i0, i1). */
+  fill(x: number, v: number, i0: number, i1: number): void;
   /** x[i] *= mask[i] over [i0, i1). */
   maskMul(x: number, mask: number, i0: number, i1: number): void;
 
@@ -112,7 +120,7 @@ export const LOGVAR_MAX = 30;
 /** Activation codes shared with assembly/dense.ts. */
 export const ACT = { identity: 0, relu: 1, tanh: 2 } as const;
 /** Gradient modes shared with assembly/gaussian.ts. */
-export const GRAD = { analytic: 0, total: 1, path: 2, score: 3, base: 4, analyticPerExample: 5 } as const;
+export const GRAD = { analytic: 0, total: 1, path: 2, score: 3, base: 4, analyticPerExample: 5, basePath: 6 } as const;
 export const FLOW = { planar: 0, radial: 1 } as const;
 /** RNG streams: independent draws for the same (seed, step, row). */
 export const STREAM = { eps: 1, binarize: 2, prior: 3, evalEps: 5, evalBinarize: 6 } as const;

@@ -114,6 +114,8 @@ export interface Workspace {
   hf: number; dhf: number; zf: number; logdet: number;
   /** IAF step t: masked hidden [R, H] and output [R, 2Z], and their gradients */
   iafHid: number[]; iafOut: number[]; dIafHid: number[]; dIafOut: number[];
+  /** IAF path derivative: v = ∂log q(z_T; φ′)/∂z_T [R, Z], and per-row weights 1 and 0 [R] */
+  fv: number; ones: number; zeros: number;
 }
 
 /** Thread t's share [a, b) of n items between T threads, inner boundaries on multiples of `align`. */
@@ -126,7 +128,7 @@ export function share(t: number, n: number, T: number, align = 1): [number, numb
 
 /** Number of Int32 slots writeLayout needs for these layers and threads. */
 export function layoutSlots(encLayers: number, decLayers: number, threads: number, iafSteps = 0): number {
-  return 2 + 4 + 2 * (encLayers - 1) + 7 + 2 * (decLayers - 1) + 10 + threads + 4 + 4 * iafSteps;
+  return 2 + 4 + 2 * (encLayers - 1) + 7 + 2 * (decLayers - 1) + 10 + threads + 4 + 4 * iafSteps + 3;
 }
 
 /** IAF steps of a plan (0 for none or an amortized flow). */
@@ -142,7 +144,7 @@ export function layoutView(buffer: ArrayBufferLike, p: StaticPlan): Int32Array {
 export function writeLayout(mem: Int32Array, ws: Workspace): void {
   const v = [ws.B, ws.R, ws.x, ws.h, ws.dh, ws.eps, ...ws.enc, ...ws.dEnc, ws.z, ws.zs, ws.dz, ws.out, ws.dOut, ws.logpx, ws.logpz,
     ...ws.dec, ...ws.dDec, ws.logqz, ws.logw, ws.c, ws.r, ws.kl, ws.bound, ws.wt, 0, 0, 0, ...ws.scratch,
-    ws.hf, ws.dhf, ws.zf, ws.logdet, ...ws.iafHid, ...ws.iafOut, ...ws.dIafHid, ...ws.dIafOut];
+    ws.hf, ws.dhf, ws.zf, ws.logdet, ...ws.iafHid, ...ws.iafOut, ...ws.dIafHid, ...ws.dIafOut, ws.fv, ws.ones, ws.zeros];
   mem.set(v);
 }
 
@@ -160,7 +162,9 @@ export function readLayout(mem: Int32Array, p: StaticPlan, threads: number): Wor
   const hf = next(), dhf = next(), zf = next(), logdet = next();
   const T = iafSteps(p);
   const iafHid = many(T), iafOut = many(T), dIafHid = many(T), dIafOut = many(T);
+  const fv = next(), ones = next(), zeros = next();
   return {
+    fv, ones, zeros,
     B, R, x, enc, dEnc, h, dh, eps, z, zs, dz, dec, dDec, out, dOut, logpx, logpz, logqz, logw, c, r, kl, bound, wt, scratch,
     hf, dhf, zf, logdet, iafHid, iafOut, dIafHid, dIafOut,
   };
@@ -265,22 +269,63 @@ function flowForwardRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0
   }
 }
 
-/** ws.dz = ∂L/∂z_T (decoder) in, ∂L/∂z_0 out; ws.dhf and the IAF layers' dY filled, for examples [b0, b1). */
-function flowBackwardRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number): void {
+/**
+ * ws.dz = ∂L/∂z_T (decoder) in, ∂L/∂z_0 out; ws.dhf and the IAF layers' dY filled, for examples
+ * [b0, b1). `path` (IAF only): the path derivative — log q(z_T; φ′) with the parameters held
+ * fixed, its gradient at z_T through the flow's inverse (iafPathGradient), no log-det term
+ * through the parameters, and the encoder side × r when `useR` (DReG).
+ */
+function flowBackwardRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number,
+  path = false, useR = false): void {
   const f = p.flow!, Z = p.Z;
   if (f.kind !== "iaf") {
     k.flowBackward(FLOW[f.kind], ws.dz, ws.zf, ws.R * Z, ws.z, ws.c, ws.dhf, ws.hf, f.T, K, Z, b0, b1);
     return;
   }
   const r0 = b0 * K, r1 = b1 * K;
-  k.addPrior(ws.dz, ws.z, ws.c, Z, r0, r1);
+  if (path) {
+    iafPathGradient(k, p, ws, K, b0, b1, scratch);
+    k.combinePath(ws.dz, ws.z, ws.fv, ws.c, useR ? ws.r : 0, Z, r0, r1);
+  } else {
+    k.addPrior(ws.dz, ws.z, ws.c, Z, r0, r1);
+  }
+  iafBackwardSteps(k, p, ws, K, b0, b1, scratch, ws.dz, path ? ws.zeros : ws.c, true);
+}
+
+/**
+ * Back through the IAF steps T…1 for rows of examples [b0, b1): g = ∂/∂z_T in, ∂/∂z_0 out; the
+ * log-determinants weighted by −w_r (w = c, or ones, or zeros); with `params` the context
+ * gradient ws.dhf too (the layers' dY stay in ws.dIafOut / dIafHid for the weight phase).
+ */
+function iafBackwardSteps(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number,
+  g: number, w: number, params: boolean): void {
+  const f = p.flow!, Z = p.Z, r0 = b0 * K, r1 = b1 * K;
   for (let t = f.T; t >= 1; t--) {
     const [zin] = flowIO(p, ws, t);
     const l1 = f.iaf[2 * t - 2], l2 = f.iaf[2 * t - 1];
-    k.iafGateBackward(ws.dIafOut[t - 1], ws.dz, zin, ws.iafOut[t - 1], ws.c, Z, r0, r1);
+    k.iafGateBackward(ws.dIafOut[t - 1], g, zin, ws.iafOut[t - 1], w, Z, r0, r1);
     inputGrads(k, p, l2, ws.dIafOut[t - 1], ws.iafHid[t - 1], ws.dIafHid[t - 1], ACT.relu, r0, r1, scratch);
-    k.sumOverSamples(ws.dhf + 4 * (t - 1) * f.H, f.P, ws.dIafHid[t - 1], K, f.H, b0, b1);
-    matVecRows(k, p, l1, ws.dIafHid[t - 1], ws.dz, r0, r1, 1, scratch);
+    if (params) k.sumOverSamples(ws.dhf + 4 * (t - 1) * f.H, f.P, ws.dIafHid[t - 1], K, f.H, b0, b1);
+    matVecRows(k, p, l1, ws.dIafHid[t - 1], g, r0, r1, 1, scratch);
+  }
+}
+
+/**
+ * ws.fv = ∂log q(z_T; φ′)/∂z_T per row, φ′ the current parameters held fixed: with
+ * a(z0) = log q0(z0) − Σ log σ, u0 = ∂a/∂z0 (a backward pass with nothing at z_T and the
+ * log-determinants at weight 1, plus −eps/σ), then v = u0·J_1⁻¹ ⋯ J_T⁻¹ (assembly/flows.ts iafSolve).
+ */
+function iafPathGradient(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number): void {
+  const f = p.flow!, Z = p.Z, r0 = b0 * K, r1 = b1 * K;
+  k.fill(ws.fv, 0, r0 * Z, r1 * Z);
+  k.fill(ws.ones, 1, r0, r1);
+  k.fill(ws.zeros, 0, r0, r1);
+  iafBackwardSteps(k, p, ws, K, b0, b1, scratch, ws.fv, ws.ones, false);
+  k.addBaseScore(ws.fv, ws.eps, ws.h, K, Z, b0, b1);
+  for (let t = 1; t <= f.T; t++) {
+    const l1 = f.iaf[2 * t - 2], l2 = f.iaf[2 * t - 1];
+    k.iafSolve(ws.fv, flowIO(p, ws, t)[0], ws.iafOut[t - 1], ws.iafHid[t - 1], p.pParams + 4 * l1.w, p.pParams + 4 * l2.w, Z, f.H,
+      (t - 1) % 2, r0, r1, scratch);
   }
 }
 
@@ -381,9 +426,10 @@ export function backwardRows(k: Kernels, p: StaticPlan, ws: Workspace, a: Backwa
     const tau = (a.relax ?? NO_RELAXATION).tau;
     k.categoricalBackward(ws.dh, ws.dz, ws.zs, ws.h, K, p.latent.N, p.latent.C, tau, a.klScale, b0, b1);
   } else if (p.flow) {
-    // only the total derivative reaches here (VAE refuses the others with a flow)
-    flowBackwardRows(k, p, ws, K, b0, b1, scratch);
-    k.latentBackward(ws.dh, ws.dz, flowSlab(p, ws, 0), ws.eps, ws.h, ws.c, 0, K, p.Z, GRAD.base, a.klScale, b0, b1);
+    // the total derivative, or (IAF) the path derivative; VAE refuses the rest with a flow
+    const path = a.gradMode === GRAD.path;
+    flowBackwardRows(k, p, ws, K, b0, b1, scratch, path, a.useR);
+    k.latentBackward(ws.dh, ws.dz, flowSlab(p, ws, 0), ws.eps, ws.h, ws.c, 0, K, p.Z, path ? GRAD.basePath : GRAD.base, a.klScale, b0, b1);
   } else {
     k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, a.useR ? ws.r : 0, K, p.Z, a.gradMode, a.klScale, b0, b1);
   }

@@ -36,7 +36,8 @@ export type Likelihood =
  *   'iaf': inverse autoregressive flow (Kingma et al. 2016), each step a masked autoregressive
  *     network (MADE, one relu hidden layer of `hidden` units, default 4·latentDim) fed the
  *     encoder's context, z_t = σ⊙z_{t−1} + (1 − σ)⊙m, the variable order reversed between steps.
- * `length` T ≥ 1 layers or steps. Trained with 'td' (the default with a flow) or 'iwae'.
+ * `length` T ≥ 1 layers or steps. Trained with 'td' (the default with a flow) or 'iwae'; IAF
+ * also with the path-derivative estimators 'stl', 'iwae-stl' and 'dreg' (through its inverse).
  */
 export interface FlowOptions {
   type: "planar" | "radial" | "iaf";
@@ -608,7 +609,8 @@ export class VAE {
     const a = this.arena;
     a.reset(this.paramsEnd);
     const f = this.flow;
-    const maxDim = Math.max(D, 2 * Z, ...this.config.hidden, ...this.config.decoderHidden, f?.P ?? 0, f?.H ?? 0);
+    // (IAF's path derivative solves a Z×Z f64 system per row in the scratch)
+    const maxDim = Math.max(D, 2 * Z, ...this.config.hidden, ...this.config.decoderHidden, f?.P ?? 0, f?.H ?? 0, f?.kind === "iaf" ? Z * Z : 0);
     const T = iafSteps({ flow: f });
     const ws: Workspace = {
       B: Bc, R: Rc,
@@ -633,6 +635,7 @@ export class VAE {
       zf: f ? a.floats(f.T * Rc * Z) : 0, logdet: f ? a.floats(Rc) : 0,
       iafHid: Array.from({ length: T }, () => a.floats(Rc * f!.H)), iafOut: Array.from({ length: T }, () => a.floats(Rc * 2 * Z)),
       dIafHid: Array.from({ length: T }, () => a.floats(Rc * f!.H)), dIafOut: Array.from({ length: T }, () => a.floats(Rc * 2 * Z)),
+      fv: T ? a.floats(Rc * Z) : 0, ones: T ? a.floats(Rc) : 0, zeros: T ? a.floats(Rc) : 0,
     };
     this.grow(a.end);
     writeLayout(layoutView(this.rt.memory.buffer, this.plan), ws);
@@ -1330,13 +1333,15 @@ export class VAE {
    */
   private checkLatentEstimator(fn: string, arg: string, est: Estimator): void {
     const f = this.config.flow;
-    if (f && (est.gradMode !== GRAD.total || est.analyticKL || est.usesEncoderFactor)) {
+    const pathOk = f?.type === "iaf" && est.gradMode === GRAD.path; // IAF: stl, iwae-stl, dreg through its inverse
+    if (f && !pathOk && (est.gradMode !== GRAD.total || est.analyticKL || est.usesEncoderFactor)) {
+      const allowed = f.type === "iaf" ? "'td', 'iwae', 'stl', 'iwae-stl' or 'dreg'" : "'td' or 'iwae'";
       const why = est.analyticKL
         ? "the KL of a flow's q(z_T|x) to the prior has no closed form"
-        : `'${est.name}' needs ∂log q(z|x)/∂z at fixed encoder parameters, i.e. the flow's inverse at z_T ` +
-          (f.type === "iaf" ? "(IAF's inverse runs sequentially over the latent dimensions; this library does not implement it)"
-            : `(a ${f.type} flow has no closed-form inverse)`);
-      fail(fn, arg, `'td' or 'iwae' for a model with a ${f.type} flow: ${why}`, est.name);
+        : f.type === "iaf"
+          ? `'${est.name}' needs ∇φ log q(z|x) at a fixed z, i.e. the flow's inverse as a function of its parameters, which this library does not compute`
+          : `'${est.name}' needs ∂log q(z|x)/∂z at fixed encoder parameters, i.e. the flow's inverse at z_T (a ${f.type} flow has no closed-form inverse)`;
+      fail(fn, arg, `${allowed} for a model with a ${f.type} flow: ${why}`, est.name);
     }
     if (this.config.latent.type === "categorical" && est.name !== "analytic") {
       fail(fn, arg, "'analytic' for a categorical latent (the relaxed ELBO with the closed-form KL to the uniform prior, as in " +

@@ -7,7 +7,8 @@ import { VAE, type VAEOptions } from "../src/index.js";
 import { VAE as BuiltVAE } from "../dist/src/index.js"; // workers load the built dist/src/worker.js
 import { BUILDS, f32, gaussian, rng, uniform } from "./helpers/env.js";
 import { expectMatchesReference } from "./helpers/fd-check.js";
-import { referenceFlowLoss, toF64 } from "./helpers/reference.js";
+import { logMeanExp, referenceFlowLogW, referenceFlowLoss, toF64 } from "./helpers/reference.js";
+import { numericGrad, worst } from "./helpers/env.js";
 
 const CASES: [string, VAEOptions][] = [
   ["planar × 3, bernoulli, tanh", { inputDim: 6, latentDim: 3, hidden: [5], activation: "tanh", flow: { type: "planar", length: 3 } }],
@@ -35,6 +36,40 @@ describe.each(BUILDS)("flows: lossAndGrads against finite differences of an f64 
   }
 });
 
+describe.each(BUILDS)("IAF: path-derivative estimators against finite differences with log q's parameters held fixed, %s build", (build) => {
+  const opts: VAEOptions = { inputDim: 6, latentDim: 3, hidden: [5], activation: "tanh", flow: { type: "iaf", length: 2, hidden: 5 }, seed: 6 };
+  const setup = async () => {
+    const vae = await VAE.create({ ...opts, build });
+    const r = rng(29);
+    const B = 3, K = 2;
+    const x = f32(uniform(B * 6, 0, 1, r)), eps = f32(gaussian(K * B * 3, r));
+    return { vae, x, eps, B, K, p0: toF64(vae.stateDict()) };
+  };
+  // stl = ∇ mean_k log w_k with log q's parameters held (log q evaluated through the inverted flow);
+  // iwae-stl = ∇ log mean_k w_k likewise
+  it.each([["stl", "td"], ["iwae-stl", "iwae"]] as const)("%s", async (estimator, objective) => {
+    const { vae, x, eps, K, p0 } = await setup();
+    const got = vae.lossAndGrads(Float32Array.from(x), { estimator, eps: Float32Array.from(eps), samples: K });
+    expectMatchesReference(got, p0, (p) => referenceFlowLoss(vae.config, p, x, eps, K, objective, { stop: p0 }));
+    vae.dispose();
+  });
+
+  it("dreg: encoder Σ w̃² ∇_path log w, decoder Σ w̃ ∇ log w", async () => {
+    const { vae, x, eps, B, K, p0 } = await setup();
+    const got = vae.lossAndGrads(Float32Array.from(x), { estimator: "dreg", eps: Float32Array.from(eps), samples: K });
+    const { wt } = logMeanExp(referenceFlowLogW(vae.config, p0, x, eps, K), K, B);
+    const w2 = wt.map((w) => w * w);
+    for (const [tensor, g] of Object.entries(got.grads)) {
+      const loss = tensor.startsWith("encoder.")
+        ? (v: Float64Array) => referenceFlowLoss(vae.config, { ...p0, [tensor]: v }, x, eps, K, "iwae", { stop: p0, weights: w2 })
+        : (v: Float64Array) => referenceFlowLoss(vae.config, { ...p0, [tensor]: v }, x, eps, K, "iwae");
+      const t = worst(g, numericGrad(loss, Float64Array.from(p0[tensor]), 1e-6), 1e-5, 1e-3);
+      expect(t.ratio, `${tensor}: ${JSON.stringify(t)}`).toBeLessThanOrEqual(1);
+    }
+    vae.dispose();
+  });
+});
+
 describe("flows: the API", () => {
   it("refuses the estimators a flow cannot support, with the reason, and defaults to 'td'", async () => {
     const vae = await VAE.create({ inputDim: 4, latentDim: 2, hidden: [3], flow: { type: "planar", length: 2 } });
@@ -48,7 +83,8 @@ describe("flows: the API", () => {
     expect(Number.isFinite(vae.elbo(x))).toBe(true);
     vae.dispose();
     const iaf = await VAE.create({ inputDim: 4, latentDim: 2, hidden: [3], flow: { type: "iaf", length: 1 } });
-    expect(() => iaf.trainStep(x, { estimator: "dreg", samples: 2 })).toThrow(/IAF's inverse runs sequentially/);
+    expect(() => iaf.trainStep(x, { estimator: "score" })).toThrow(/'td', 'iwae', 'stl', 'iwae-stl' or 'dreg' for a model with a iaf flow: 'score' needs/);
+    expect(Number.isFinite(iaf.trainStep(x, { estimator: "dreg", samples: 2 }))).toBe(true);
     expect(iaf.config.flow).toEqual({ type: "iaf", length: 1, hidden: 8 });
     iaf.dispose();
     await expect(VAE.create({ flow: { type: "maf" as never, length: 2 } })).rejects.toThrow(/options.flow.type/);
@@ -89,7 +125,8 @@ describe("flows: the API", () => {
     const data = Float32Array.from(uniform(128 * 100, 0, 1, r));
     const run = async (threads: number) => {
       const vae = await BuiltVAE.create({ ...opts, threads });
-      await vae.fit(data, { epochs: 2, batchSize: 64, estimator: "iwae", samples: 3, threads });
+      // (IAF with DReG: its path derivative solves through the flow's inverse, split by examples too)
+      await vae.fit(data, { epochs: 2, batchSize: 64, estimator: type === "iaf" ? "dreg" : "iwae", samples: 3, threads });
       if (threads > 1) expect(vae._poolRuns, "the steps ran on the workers").toBeGreaterThan(0);
       const out = { state: vae.stateDict(), bytes: vae.save(), rec: vae.reconstruct(data.subarray(0, 200)) };
       vae.dispose();

@@ -212,29 +212,10 @@ function flowRef(cfg: ResolvedConfig, p: Params, hf: Float64Array, z0: Float64Ar
       for (let j = 0; j < Z; j++) next[j] = z[j] + beta * h * (z[j] - z0r[j]);
       logdet += (Z - 1) * Math.log(1 + beta * h) + Math.log(1 + beta * h + beta * dh * r);
     } else {
-      // MADE (Germain et al. 2015): the order of step t is 1…Z (t even) or reversed (t odd);
-      // hidden unit k has degree 1 + k mod (Z−1)
-      const H = (f as { hidden: number }).hidden;
-      const order = (j: number) => (t % 2 === 0 ? j + 1 : Z - j);
-      const hdeg = (k: number) => 1 + (k % (Z - 1));
-      const W1 = p[`encoder.iaf.${t}.hidden.weight`], b1 = p[`encoder.iaf.${t}.hidden.bias`];
-      const W2 = p[`encoder.iaf.${t}.out.weight`], b2 = p[`encoder.iaf.${t}.out.bias`];
-      const hid = new Float64Array(H);
-      for (let k = 0; k < H; k++) {
-        let s = b1[k] + hf[t * H + k];
-        for (let j = 0; j < Z; j++) if (hdeg(k) >= order(j)) s += W1[k * Z + j] * z[j];
-        hid[k] = Math.max(s, 0);
-      }
+      const { m, s: sv } = madeStep(cfg, p, t, z, hf);
       for (let j = 0; j < Z; j++) {
-        let m = b2[j], s = b2[Z + j];
-        for (let k = 0; k < H; k++) {
-          if (order(j) > hdeg(k)) {
-            m += W2[j * H + k] * hid[k];
-            s += W2[(Z + j) * H + k] * hid[k];
-          }
-        }
-        next[j] = sigmoid(s) * z[j] + (1 - sigmoid(s)) * m;
-        logdet += Math.log(sigmoid(s));
+        next[j] = sigmoid(sv[j]) * z[j] + (1 - sigmoid(sv[j])) * m[j];
+        logdet += Math.log(sigmoid(sv[j]));
       }
     }
     z = next;
@@ -243,11 +224,84 @@ function flowRef(cfg: ResolvedConfig, p: Params, hf: Float64Array, z0: Float64Ar
 }
 
 /**
+ * IAF step t's MADE (Germain et al. 2015) at z: m and s. The order of step t is 1…Z (t even) or
+ * reversed (t odd); hidden unit k has degree 1 + k mod (Z−1); masks from those degrees.
+ */
+function madeStep(cfg: ResolvedConfig, p: Params, t: number, z: Float64Array, hf: Float64Array): { m: Float64Array; s: Float64Array } {
+  const Z = z.length, H = (cfg.flow as { hidden: number }).hidden;
+  const order = (j: number) => (t % 2 === 0 ? j + 1 : Z - j);
+  const hdeg = (k: number) => 1 + (k % (Z - 1));
+  const W1 = p[`encoder.iaf.${t}.hidden.weight`], b1 = p[`encoder.iaf.${t}.hidden.bias`];
+  const W2 = p[`encoder.iaf.${t}.out.weight`], b2 = p[`encoder.iaf.${t}.out.bias`];
+  const hid = new Float64Array(H);
+  for (let k = 0; k < H; k++) {
+    let a = b1[k] + hf[t * H + k];
+    for (let j = 0; j < Z; j++) if (hdeg(k) >= order(j)) a += W1[k * Z + j] * z[j];
+    hid[k] = Math.max(a, 0);
+  }
+  const m = new Float64Array(Z), s = new Float64Array(Z);
+  for (let j = 0; j < Z; j++) {
+    m[j] = b2[j];
+    s[j] = b2[Z + j];
+    for (let k = 0; k < H; k++) {
+      if (order(j) > hdeg(k)) {
+        m[j] += W2[j * H + k] * hid[k];
+        s[j] += W2[(Z + j) * H + k] * hid[k];
+      }
+    }
+  }
+  return { m, s };
+}
+
+/**
+ * log q(z_T|x) of an IAF model at a given z_T with the parameters `p` (held fixed by the
+ * caller): the flow inverted step by step (each step's triangular system by Z fixed-point
+ * sweeps, exact after Z), log q0(z0) − Σ log σ.
+ */
+function iafLogQAt(cfg: ResolvedConfig, p: Params, xb: Float64Array, zT: Float64Array): number {
+  const Z = zT.length, T = cfg.flow!.length;
+  const top = encoderHidden(cfg, p, xb);
+  const mu = linear(p["encoder.mu.weight"], p["encoder.mu.bias"], top), lv = linear(p["encoder.logvar.weight"], p["encoder.logvar.bias"], top);
+  const hf = linear(p["encoder.flow.weight"], p["encoder.flow.bias"], top);
+  let z = Float64Array.from(zT), logdet = 0;
+  for (let t = T - 1; t >= 0; t--) {
+    const prev = new Float64Array(Z);
+    for (let sweep = 0; sweep <= Z; sweep++) {
+      const { m, s } = madeStep(cfg, p, t, prev, hf);
+      for (let j = 0; j < Z; j++) prev[j] = (z[j] - (1 - sigmoid(s[j])) * m[j]) / sigmoid(s[j]);
+    }
+    const { s } = madeStep(cfg, p, t, prev, hf);
+    for (let j = 0; j < Z; j++) logdet += Math.log(sigmoid(s[j]));
+    z = prev;
+  }
+  let lq0 = 0;
+  for (let j = 0; j < Z; j++) lq0 += -0.5 * ((z[j] - mu[j]) ** 2 / Math.exp(lv[j]) + LOG_2PI + lv[j]);
+  return lq0 - logdet;
+}
+
+/**
  * A model with a flow: loss = −mean_b objective_b with, per row, log w = log p(x|z_T) + log p(z_T)
  * − log q0(z0|x) + Σ log|det J|, z0 = mu + σ·eps; objective mean_k log w ('td') or
- * log mean_k w ('iwae').
+ * log mean_k w ('iwae'); with opts.weights, Σ_r weights_r·log w_r instead.
  */
-export function referenceFlowLoss(cfg: ResolvedConfig, p: Params, x: Float64Array, eps: Float64Array, K: number, estimator: "td" | "iwae"): number {
+export function referenceFlowLoss(cfg: ResolvedConfig, p: Params, x: Float64Array, eps: Float64Array, K: number, estimator: "td" | "iwae",
+  opts: { stop?: Params; weights?: Float64Array } = {}): number {
+  const B = x.length / cfg.inputDim;
+  const logw = referenceFlowLogW(cfg, p, x, eps, K, opts.stop);
+  let total = 0;
+  if (opts.weights) {
+    // Σ_r weights_r·log w_r (DReG's encoder objective with w̃² held fixed)
+    for (let r = 0; r < B * K; r++) total += opts.weights[r] * logw[r];
+  } else if (estimator === "td") {
+    for (const v of logw) total += v / K;
+  } else {
+    for (const v of logMeanExp(logw, K, B).bound) total += v;
+  }
+  return -total / B;
+}
+
+/** Per-row log w [B·K] of a flow model (see referenceFlowLoss). */
+export function referenceFlowLogW(cfg: ResolvedConfig, p: Params, x: Float64Array, eps: Float64Array, K: number, stop?: Params): Float64Array {
   const D = cfg.inputDim, Z = cfg.latentDim, B = x.length / D;
   const logw = new Float64Array(B * K);
   for (let b = 0; b < B; b++) {
@@ -267,14 +321,10 @@ export function referenceFlowLoss(cfg: ResolvedConfig, p: Params, x: Float64Arra
       const { z, logdet } = flowRef(cfg, p, hf, z0);
       let lpz = 0;
       for (let j = 0; j < Z; j++) lpz += -0.5 * (z[j] * z[j] + LOG_2PI);
-      logw[r] = logLikelihood(cfg, p, z, xb) + lpz - lq0 + logdet;
+      // with `stop`: log q(z_T|x) at the parameters `stop`, held fixed (an IAF inverted): FD in p gives the path derivative
+      const lq = stop ? iafLogQAt(cfg, stop, xb, z) : lq0 - logdet;
+      logw[r] = logLikelihood(cfg, p, z, xb) + lpz - lq;
     }
   }
-  let total = 0;
-  if (estimator === "td") {
-    for (const v of logw) total += v / K;
-  } else {
-    for (const v of logMeanExp(logw, K, B).bound) total += v;
-  }
-  return -total / B;
+  return logw;
 }
