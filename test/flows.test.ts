@@ -200,6 +200,62 @@ describe.each(BUILDS)("flow kernels, %s build", (build) => {
     expect(t.ratio, "dz " + JSON.stringify(t)).toBeLessThanOrEqual(1);
   });
 
+  it.each([0, 1])("iafSolve: u·J⁻¹ for one IAF step (order reversed: %i) matches an f64 solve with J by central differences", async (reversed) => {
+    const env = await kernelEnv(build);
+    const Zs = 4, H = 7, rows = 3;
+    const { madeMasks } = await import("../src/vae.js");
+    const masks = madeMasks(Zs, H, reversed);
+    const w1 = f32(uniform(H * Zs, -1, 1, r)).map((v, i) => v * masks.hidden[i]);
+    const w2 = f32(uniform(2 * Zs * H, -1, 1, r)).map((v, i) => v * masks.out[i]);
+    const b1 = f32(uniform(H, -0.5, 0.5, r)), b2 = f32(uniform(2 * Zs, -1, 1, r));
+    const zin = f32(gaussian(rows * Zs, r)), u = f32(uniform(rows * Zs, -1, 1, r));
+    const net = (z: ArrayLike<number>) => {
+      const hid = Array.from({ length: H }, (_, k) => Math.max(0, b1[k] + Array.from({ length: Zs }, (_, i) => w1[k * Zs + i] * z[i]).reduce((a, b) => a + b)));
+      const mo = Array.from({ length: 2 * Zs }, (_, j) => b2[j] + hid.reduce((a, h, k) => a + w2[j * H + k] * h, 0));
+      return { hid, mo };
+    };
+    const gate = (z: Float64Array) => {
+      const { mo } = net(z);
+      return Float64Array.from({ length: Zs }, (_, j) => sigmoid(mo[Zs + j]) * z[j] + (1 - sigmoid(mo[Zs + j])) * mo[j]);
+    };
+    const hids: number[] = [], mos: number[] = [];
+    for (let row = 0; row < rows; row++) {
+      const { hid, mo } = net(zin.subarray(row * Zs, (row + 1) * Zs));
+      hids.push(...hid);
+      mos.push(...mo);
+    }
+    const pu = env.put(u);
+    // (hid and mo as f32 in memory, as the forward leaves them)
+    env.k.iafSolve(pu, env.put(zin), env.put(mos), env.put(hids), env.put(w1), env.put(w2), Zs, H, reversed, 0, rows, env.zeros(2 * Zs * Zs));
+    const got = env.read(pu, rows * Zs);
+    for (let row = 0; row < rows; row++) {
+      const z = Float64Array.from(zin.subarray(row * Zs, (row + 1) * Zs));
+      const J = Array.from({ length: Zs }, () => new Array<number>(Zs).fill(0));
+      for (let i = 0; i < Zs; i++) {
+        const h = 1e-6, zp = Float64Array.from(z), zm = Float64Array.from(z);
+        zp[i] += h;
+        zm[i] -= h;
+        const fp = gate(zp), fm = gate(zm);
+        for (let j = 0; j < Zs; j++) J[j][i] = (fp[j] - fm[j]) / (2 * h);
+      }
+      // u' with Σ_j u'_j J[j][i] = u_i: solve Jᵀ u' = u by elimination
+      const A = Array.from({ length: Zs }, (_, i) => [...Array.from({ length: Zs }, (_, j) => J[j][i]), u[row * Zs + i]]);
+      for (let c = 0; c < Zs; c++) {
+        let piv = c;
+        for (let i = c + 1; i < Zs; i++) if (Math.abs(A[i][c]) > Math.abs(A[piv][c])) piv = i;
+        [A[c], A[piv]] = [A[piv], A[c]];
+        for (let i = 0; i < Zs; i++) {
+          if (i === c) continue;
+          const f = A[i][c] / A[c][c];
+          for (let j = c; j <= Zs; j++) A[i][j] -= f * A[c][j];
+        }
+      }
+      const want = A.map((rowA, i) => rowA[Zs] / rowA[i]);
+      const t = worst(got.subarray(row * Zs, (row + 1) * Zs), want, 1e-5, 1e-4);
+      expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+    }
+  });
+
   it("addContext, sumOverSamples and maskMul", async () => {
     const env = await kernelEnv(build);
     const H = 6, ldc = 9;
