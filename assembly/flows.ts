@@ -322,10 +322,11 @@ export function addBaseScore(u: usize, eps: usize, h: usize, K: i32, Z: i32, b0:
 
 /**
  * u[r] ← u[r]·J_t⁻¹ for rows [r0, r1): solves Σ_j u′_j·J[j, i] = u_i with
- *   J[j, i] = σ_j·δ_ij + (z_j − m_j)·σ_j(1 − σ_j)·∂s_j/∂z_i + (1 − σ_j)·∂m_j/∂z_i,
- *   ∂(m, s)_j/∂z_i = Σ_k W2[(j | Z+j), k]·[hid_k > 0]·W1[k, i]   (masked weights),
- * in decreasing order of the variables' degree (step order: j+1, or Z−j when `reversed`).
- * `scratch` holds Z·Z f64.
+ *   J[j, i] = σ_j·δ_ij + Σ_k a_jk·[hid_k > 0]·W1[k, i],  a_jk = (1 − σ_j)·W2[j, k] + (z_j − m_j)·σ_j(1 − σ_j)·W2[Z+j, k]
+ * (the masked weights make the sum 0 unless variable i comes before j in the step's order:
+ * degree j+1, or Z−j when `reversed`). Back substitution from the highest degree down, without
+ * forming J: b_k = Σ_{j done} u′_j·a_jk·[hid_k > 0] is kept up to date, and Σ_j u′_j·J[j, i] =
+ * Σ_k b_k·W1[k, i] — O(Z·H) per row instead of O(Z²·H). `scratch` holds H f64.
  */
 export function iafSolve(u: usize, zin: usize, mo: usize, hid: usize, w1: usize, w2: usize, Z: i32, H: i32, reversed: i32,
   r0: i32, r1: i32, scratch: usize): void {
@@ -333,31 +334,21 @@ export function iafSolve(u: usize, zin: usize, mo: usize, hid: usize, w1: usize,
     const pu = u + (<usize>(r * Z) << 2), pz = zin + (<usize>(r * Z) << 2);
     const pm = mo + (<usize>(2 * r * Z) << 2), ps = pm + (<usize>Z << 2);
     const ph = hid + (<usize>(r * H) << 2);
-    // off-diagonal J[j, i] into scratch (f64, row j)
-    for (let j = 0; j < Z; j++) {
-      const sg = sigmoid(ld(ps, j));
-      const cs = (ld(pz, j) - ld(pm, j)) * sg * (1 - sg), cm = 1 - sg;
-      for (let i = 0; i < Z; i++) {
-        let a: f64 = 0;
-        for (let k = 0; k < H; k++) {
-          if (load<f32>(ph + (<usize>k << 2)) > 0) {
-            const w = ld(w1, k * Z + i);
-            a += (cm * ld(w2, j * H + k) + cs * ld(w2, (Z + j) * H + k)) * w;
-          }
-        }
-        store<f64>(scratch + (<usize>(j * Z + i) << 3), i == j ? 0 : a);
-      }
-    }
-    // back substitution from the highest degree down; u′ overwrites u in place (entries of
-    // higher degree are already u′, the rest still u)
+    for (let k = 0; k < H; k++) store<f64>(scratch + (<usize>k << 3), 0);
     for (let n = 0; n < Z; n++) {
       const i = reversed ? n : Z - 1 - n;
       let s = ld(pu, i);
-      for (let m = 0; m < n; m++) {
-        const j = reversed ? m : Z - 1 - m;
-        s -= ld(pu, j) * load<f64>(scratch + (<usize>(j * Z + i) << 3));
+      for (let k = 0; k < H; k++) s -= load<f64>(scratch + (<usize>k << 3)) * ld(w1, k * Z + i);
+      const sg = sigmoid(ld(ps, i));
+      const ui = s / sg;
+      st(pu, i, ui);
+      const cm = ui * (1 - sg), cs = ui * (ld(pz, i) - ld(pm, i)) * sg * (1 - sg);
+      for (let k = 0; k < H; k++) {
+        if (load<f32>(ph + (<usize>k << 2)) > 0) {
+          const o = scratch + (<usize>k << 3);
+          store<f64>(o, load<f64>(o) + cm * ld(w2, i * H + k) + cs * ld(w2, (Z + i) * H + k));
+        }
       }
-      st(pu, i, s / sigmoid(ld(ps, i)));
     }
   }
 }

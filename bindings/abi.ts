@@ -88,7 +88,7 @@ export interface Kernels {
   addPrior(g: number, z: number, c: number, Z: number, r0: number, r1: number): void;
   /** u[r] −= eps[r]/σ_b: ∂log q0(z0|x)/∂z0 on the sample path. */
   addBaseScore(u: number, eps: number, h: number, K: number, Z: number, b0: number, b1: number): void;
-  /** u[r] ← u[r]·J_t⁻¹ for IAF step t (reversed: its order is Z−j); scratch Z·Z f64. */
+  /** u[r] ← u[r]·J_t⁻¹ for IAF step t (reversed: its order is Z−j); scratch H f64. */
   iafSolve(u: number, zin: number, mo: number, hid: number, w1: number, w2: number, Z: number, H: number, reversed: number, r0: number, r1: number, scratch: number): void;
   /** dz = (dz + c·(z + v))·(rr ? rr : 1) per row. */
   combinePath(dz: number, z: number, v: number, c: number, rr: number, Z: number, r0: number, r1: number): void;

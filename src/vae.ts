@@ -609,8 +609,8 @@ export class VAE {
     const a = this.arena;
     a.reset(this.paramsEnd);
     const f = this.flow;
-    // (IAF's path derivative solves a Z×Z f64 system per row in the scratch)
-    const maxDim = Math.max(D, 2 * Z, ...this.config.hidden, ...this.config.decoderHidden, f?.P ?? 0, f?.H ?? 0, f?.kind === "iaf" ? Z * Z : 0);
+    // (IAF's path derivative keeps H f64 per row in the scratch: within 8·H floats)
+    const maxDim = Math.max(D, 2 * Z, ...this.config.hidden, ...this.config.decoderHidden, f?.P ?? 0, f?.H ?? 0);
     const T = iafSteps({ flow: f });
     const ws: Workspace = {
       B: Bc, R: Rc,

@@ -226,7 +226,7 @@ describe.each(BUILDS)("flow kernels, %s build", (build) => {
     }
     const pu = env.put(u);
     // (hid and mo as f32 in memory, as the forward leaves them)
-    env.k.iafSolve(pu, env.put(zin), env.put(mos), env.put(hids), env.put(w1), env.put(w2), Zs, H, reversed, 0, rows, env.zeros(2 * Zs * Zs));
+    env.k.iafSolve(pu, env.put(zin), env.put(mos), env.put(hids), env.put(w1), env.put(w2), Zs, H, reversed, 0, rows, env.zeros(2 * H));
     const got = env.read(pu, rows * Zs);
     for (let row = 0; row < rows; row++) {
       const z = Float64Array.from(zin.subarray(row * Zs, (row + 1) * Zs));
