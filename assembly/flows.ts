@@ -41,6 +41,14 @@ export const FLOW_RADIAL: i32 = 1;
   store<f32>(p + (<usize>j << 2), <f32>v);
 }
 
+/** s0 + Σ_j a_j·b_j over Z floats, in f64. */
+// @ts-ignore: decorator
+@inline function dot(s0: f64, a: usize, b: usize, Z: i32): f64 {
+  let s = s0;
+  for (let j = 0; j < Z; j++) s += ld(a, j) * ld(b, j);
+  return s;
+}
+
 /** Floats of one layer's amortized parameters. */
 export function flowParamsPerLayer(kind: i32, Z: i32): i32 {
   return kind == FLOW_PLANAR ? 2 * Z + 1 : Z + 2;
@@ -77,14 +85,7 @@ export function flowForward(
         const p = hf + (<usize>(b * T * L + (t - 1) * L) << 2);
         if (kind == FLOW_PLANAR) {
           const u = p, w = p + (<usize>Z << 2);
-          const bias = ld(p, 2 * Z);
-          let wu: f64 = 0, n2: f64 = 0, a: f64 = bias;
-          for (let j = 0; j < Z; j++) {
-            const wj = ld(w, j);
-            wu += wj * ld(u, j);
-            n2 += wj * wj;
-            a += wj * ld(zin, j);
-          }
+          const wu = dot(0, w, u, Z), n2 = dot(0, w, w, Z), a = dot(ld(p, 2 * Z), w, zin, Z);
           const m = softplus(wu) - 1;
           const coef = n2 > 0 ? (m - wu) / n2 : 0;
           const h = Math.tanh(a);
@@ -142,13 +143,7 @@ export function flowBackward(
         if (kind == FLOW_PLANAR) {
           const u = p, w = p + (<usize>Z << 2);
           const du = pd, dw = pd + (<usize>Z << 2);
-          let wu: f64 = 0, n2: f64 = 0, a: f64 = ld(p, 2 * Z);
-          for (let j = 0; j < Z; j++) {
-            const wj = ld(w, j);
-            wu += wj * ld(u, j);
-            n2 += wj * wj;
-            a += wj * ld(zin, j);
-          }
+          const wu = dot(0, w, u, Z), n2 = dot(0, w, w, Z), a = dot(ld(p, 2 * Z), w, zin, Z);
           const m = softplus(wu) - 1;
           const coef = n2 > 0 ? (m - wu) / n2 : 0;
           const h = Math.tanh(a);

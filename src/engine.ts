@@ -246,9 +246,14 @@ function flowSlab(p: StaticPlan, ws: Workspace, t: number): number {
   return ws.zf + 4 * t * ws.R * p.Z;
 }
 
-/** Flow step t's input z_{t−1} and output z_t (z_T is ws.z, the decoder's input); t = 1…T. */
-function flowIO(p: StaticPlan, ws: Workspace, t: number): [number, number] {
-  return [flowSlab(p, ws, t - 1), t === p.flow!.T ? ws.z : flowSlab(p, ws, t)];
+/** Flow step t's input z_{t−1}; t = 1…T. */
+function flowIn(p: StaticPlan, ws: Workspace, t: number): number {
+  return flowSlab(p, ws, t - 1);
+}
+
+/** Flow step t's output z_t (z_T is ws.z, the decoder's input). */
+function flowOut(p: StaticPlan, ws: Workspace, t: number): number {
+  return t === p.flow!.T ? ws.z : flowSlab(p, ws, t);
 }
 
 /** z_T from z_0 (slab 0) for examples [b0, b1) and ws.logdet = Σ log|det J| per row. */
@@ -260,7 +265,7 @@ function flowForwardRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0
   }
   const r0 = b0 * K, r1 = b1 * K;
   for (let t = 1; t <= f.T; t++) {
-    const [zin, zo] = flowIO(p, ws, t);
+    const zin = flowIn(p, ws, t), zo = flowOut(p, ws, t);
     const l1 = f.iaf[2 * t - 2], l2 = f.iaf[2 * t - 1];
     linearForward(k, p, l1, ws.iafHid[t - 1], zin, r0, r1, scratch);
     k.addContext(ws.iafHid[t - 1], ws.hf + 4 * (t - 1) * f.H, f.P, K, f.H, r0, r1, ACT.relu);
@@ -301,7 +306,7 @@ function iafBackwardSteps(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b
   g: number, w: number, params: boolean): void {
   const f = p.flow!, Z = p.Z, r0 = b0 * K, r1 = b1 * K;
   for (let t = f.T; t >= 1; t--) {
-    const [zin] = flowIO(p, ws, t);
+    const zin = flowIn(p, ws, t);
     const l1 = f.iaf[2 * t - 2], l2 = f.iaf[2 * t - 1];
     k.iafGateBackward(ws.dIafOut[t - 1], g, zin, ws.iafOut[t - 1], w, Z, r0, r1);
     inputGrads(k, p, l2, ws.dIafOut[t - 1], ws.iafHid[t - 1], ws.dIafHid[t - 1], ACT.relu, r0, r1, scratch);
@@ -324,7 +329,7 @@ function iafPathGradient(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0
   k.addBaseScore(ws.fv, ws.eps, ws.h, K, Z, b0, b1);
   for (let t = 1; t <= f.T; t++) {
     const l1 = f.iaf[2 * t - 2], l2 = f.iaf[2 * t - 1];
-    k.iafSolve(ws.fv, flowIO(p, ws, t)[0], ws.iafOut[t - 1], ws.iafHid[t - 1], p.pParams + 4 * l1.w, p.pParams + 4 * l2.w, Z, f.H,
+    k.iafSolve(ws.fv, flowIn(p, ws, t), ws.iafOut[t - 1], ws.iafHid[t - 1], p.pParams + 4 * l1.w, p.pParams + 4 * l2.w, Z, f.H,
       (t - 1) % 2, r0, r1, scratch);
   }
 }
@@ -478,7 +483,7 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
   if (p.flow) {
     layer(p.flow.head, ws.dhf, encoderTop(p, ws), B);
     for (let t = 1; t <= iafSteps(p); t++) {
-      layer(p.flow.iaf[2 * t - 2], ws.dIafHid[t - 1], flowIO(p, ws, t)[0], R);
+      layer(p.flow.iaf[2 * t - 2], ws.dIafHid[t - 1], flowIn(p, ws, t), R);
       layer(p.flow.iaf[2 * t - 1], ws.dIafOut[t - 1], ws.iafHid[t - 1], R);
     }
   }

@@ -370,7 +370,6 @@ export class SemiSupervisedVAE {
     this.forwardNet(this.cls, ws.xc, ws.logits, Bc);
     // encoder rows: labelled [x, e_y]; unlabelled example b as C rows [x_b, e_y], y = 0…C−1, or
     // as one row [x_b, y_soft] with y_soft a Gumbel-softmax sample of q(y|x_b)
-    const rowOf = (r: number) => (r < Bl ? r : Bl + Math.floor((r - Bl) / E));
     const labelOf = (r: number) => (r < Bl ? labels[r] : (r - Bl) % C);
     const lu = ws.logits + 4 * Bl * C;
     let ys: Float32Array | null = null;
@@ -383,12 +382,7 @@ export class SemiSupervisedVAE {
     }
     // y of each row, then the encoder: its first layer on [x, y] is W_x·x + b once per example
     // plus W_y·y per row (an unlabelled example's x part is shared by its C rows)
-    const yIn = this.f32(ws.yIn, R * C);
-    yIn.fill(0);
-    for (let r = 0; r < R; r++) {
-      if (ys && r >= Bl) yIn.set(ys.subarray((r - Bl) * C, (r - Bl + 1) * C), r * C);
-      else yIn[r * C + labelOf(r)] = 1;
-    }
+    this.concatOneHot(ws.yIn, xc, 0, (r) => r, labelOf, R, ys, Bl); // (width 0: y alone)
     this.encoderForward(ws, Bl, Bu, E);
     if (eps) this.f32(ws.eps, R * Z).set(eps);
     else k.randomNormal(ws.eps, this.config.seed, STREAM.eps, step, 1, Z, 0, R, 0, 0);
@@ -404,7 +398,7 @@ export class SemiSupervisedVAE {
     const logits = this.f32(ws.logits, Bc * C), dLogits = this.f32(ws.dLogits, Bc * C);
     const logpx = this.f32(ws.logpx, R), kl = this.f32(ws.kl, R), c = this.f32(ws.c, R);
     const logPy = -Math.log(C);
-    const logq = new Float64Array(C), q = new Float64Array(C);
+    const logq = new Float64Array(C), q = new Float64Array(C), g = new Float64Array(C);
     const softmax = (b: number) => {
       let m = -Infinity;
       for (let y = 0; y < C; y++) m = Math.max(m, logits[b * C + y]);
@@ -441,7 +435,6 @@ export class SemiSupervisedVAE {
       const b = Bl + u;
       softmax(b);
       let U = 0;
-      const g = new Float64Array(C);
       for (let y = 0; y < C; y++) {
         const r = Bl + u * C + y;
         g[y] = logpx[r] - kl[r] + logPy - logq[y]; // L(x, y) − log q(y|x)
