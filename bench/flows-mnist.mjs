@@ -7,14 +7,10 @@
 // the wall time; writes bench/results/flows-mnist.md.
 //   node bench/flows-mnist.mjs [EPOCHS=10] [N=2000] [K=1000] [THREADS=1]     (after npm run build)
 import { mkdirSync, writeFileSync } from "node:fs";
-import { VAE, loadMnist, binarize, takeRows } from "../dist/src/index.js";
+import { VAE } from "../dist/src/index.js";
+import { pairedGain, setup } from "./flows-common.mjs";
 
-const epochs = Number(process.argv[2] ?? 10);
-const nTest = Number(process.argv[3] ?? 2000);
-const K = Number(process.argv[4] ?? 1000);
-const threads = Number(process.argv[5] ?? 1);
-const { train, test } = await loadMnist();
-const testBin = takeRows(binarize(test, 123), nTest);
+const { epochs, nTest, K, threads, train, testBin } = await setup(1);
 const runs = [
   { name: "Gaussian (analytic KL)", flow: null, estimator: "analytic" },
   { name: "Gaussian", flow: null, estimator: "td" },
@@ -32,12 +28,10 @@ for (const run of runs) {
   const row = { ...run, nll: -ll.mean, elbo, train: hist[hist.length - 1].loss, trainSeconds, params: vae.parameterCount, per: ll.perExample };
   if (run.name === "Gaussian") reference = row;
   if (reference) {
-    // paired over the same digits: NLL(run) − NLL(plain), mean and standard error
-    const d = Array.from(row.per, (v, i) => v - reference.per[i]); // log p gain = NLL reduction
-    const mean = d.reduce((a, b) => a + b, 0) / d.length;
-    const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (d.length - 1));
+    // paired over the same digits: NLL(plain) − NLL(run), mean and standard error
+    const { mean, se } = pairedGain(row.per, reference.per);
     row.delta = mean;
-    row.deltaSe = sd / Math.sqrt(d.length);
+    row.deltaSe = se;
   }
   rows.push(row);
   console.log(`${run.name}: test NLL ${row.nll.toFixed(2)}, ELBO ${elbo.toFixed(2)}, Δ ${row.delta?.toFixed(2) ?? "-"} ± ${row.deltaSe?.toFixed(2) ?? "-"}, training ${trainSeconds.toFixed(0)} s`);

@@ -5,14 +5,10 @@
 // appends a table to bench/results/flows-mnist.md.
 //   node bench/flows-multisample.mjs [EPOCHS=10] [N=2000] [K=1000] [THREADS=2]     (after npm run build)
 import { appendFileSync } from "node:fs";
-import { VAE, loadMnist, binarize, takeRows } from "../dist/src/index.js";
+import { VAE } from "../dist/src/index.js";
+import { pairedGain, setup } from "./flows-common.mjs";
 
-const epochs = Number(process.argv[2] ?? 10);
-const nTest = Number(process.argv[3] ?? 2000);
-const K = Number(process.argv[4] ?? 1000);
-const threads = Number(process.argv[5] ?? 2);
-const { train, test } = await loadMnist();
-const testBin = takeRows(binarize(test, 123), nTest);
+const { epochs, nTest, K, threads, train, testBin } = await setup(2);
 const runs = [
   { name: "Gaussian, dreg", flow: null, estimator: "dreg" },
   { name: "iaf × 4, iwae", flow: { type: "iaf", length: 4 }, estimator: "iwae" },
@@ -32,10 +28,8 @@ for (const run of runs) {
 }
 const ref = rows[0];
 const gain = (r) => {
-  const d = Array.from(r.per, (v, i) => v - ref.per[i]);
-  const mean = d.reduce((a, b) => a + b, 0) / d.length;
-  const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (d.length - 1));
-  return r === ref ? "0 (reference)" : `${mean >= 0 ? "+" : ""}${mean.toFixed(2)} ± ${(sd / Math.sqrt(d.length)).toFixed(2)}`;
+  const { mean, se } = pairedGain(r.per, ref.per);
+  return r === ref ? "0 (reference)" : `${mean >= 0 ? "+" : ""}${mean.toFixed(2)} ± ${se.toFixed(2)}`;
 };
 const md = `
 ## With five importance samples per digit
