@@ -399,8 +399,6 @@ export class VAE {
   private enc: Layer[] = [];
   private dec: Layer[] = [];
   private flow: FlowPlan | null = null;
-  /** masked layers' masks, in the order of their mask offsets */
-  private masks: { l: Layer; mask: Float32Array }[] = [];
   private decLogvar = -1; // float offset of the learned per-output log-variance, or -1
   private nParams = 0;
   private pParams = 0; // byte pointers of the four parameter-sized blocks
@@ -498,6 +496,7 @@ export class VAE {
     const top = hidden.length ? hidden[hidden.length - 1] : D;
     const fc = this.config.flow;
     let maskOff = 0;
+    const masks: { l: Layer; mask: Float32Array }[] = []; // written into the mask block below
     if (fc) {
       const T = fc.length;
       const H = fc.type === "iaf" ? fc.hidden : 0;
@@ -507,7 +506,7 @@ export class VAE {
       this.addTensor("encoder.flow.bias", [P], head.b);
       const iaf: Layer[] = [];
       for (let t = 0; t < (fc.type === "iaf" ? T : 0); t++) {
-        const masks = madeMasks(Z, H, t);
+        const made = madeMasks(Z, H, t);
         const l1: Layer = { ...linear(Z, H, ACT.identity), mask: maskOff }; // relu after the context (engine)
         maskOff += H * Z;
         const l2: Layer = { ...linear(H, 2 * Z, ACT.identity), mask: maskOff };
@@ -516,7 +515,7 @@ export class VAE {
         this.addTensor(`encoder.iaf.${t}.hidden.bias`, [H], l1.b);
         this.addTensor(`encoder.iaf.${t}.out.weight`, [2 * Z, H], l2.w);
         this.addTensor(`encoder.iaf.${t}.out.bias`, [2 * Z], l2.b);
-        this.masks.push({ l: l1, mask: masks.hidden }, { l: l2, mask: masks.out });
+        masks.push({ l: l1, mask: made.hidden }, { l: l2, mask: made.out });
         iaf.push(l1, l2);
       }
       this.flow = { kind: fc.type, T, P, H, head, iaf };
@@ -552,7 +551,7 @@ export class VAE {
     this.paramsEnd = this.arena.end;
     ensureMemory(this.rt, this.paramsEnd);
     this.ctrl = ctrlViews(this.rt.memory.buffer, this.pCtrl);
-    for (const { l, mask } of this.masks) this.f32(pMask + 4 * l.mask!, mask.length).set(mask);
+    for (const { l, mask } of masks) this.f32(pMask + 4 * l.mask!, mask.length).set(mask);
     const lik = this.config.likelihood;
     const lat = this.config.latent;
     this.plan = {
@@ -570,7 +569,7 @@ export class VAE {
    */
   private repack(): void {
     // masked (IAF) weights are kept exactly 0 where masked: Adam never moves them (their gradient is masked too)
-    for (const { l } of this.masks) this.k.maskMul(this.pParams + 4 * l.w, this.plan.pMask + 4 * l.mask!, 0, l.inDim * l.outDim);
+    for (const l of this.flow?.iaf ?? []) this.k.maskMul(this.pParams + 4 * l.w, this.plan.pMask + 4 * l.mask!, 0, l.inDim * l.outDim);
     for (const l of this.layers()) packLayer(this.k, this.plan, l, 0, l.outDim);
   }
 
