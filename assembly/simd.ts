@@ -18,28 +18,58 @@
     (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
+// Constants as broadcast loads from static data. V8 (TurboFan, x64) rebuilds every v128.const
+// from immediates at each use inside a loop (mov imm64, movq, punpcklqdq: three instructions,
+// ~35 constants per likelihood vector); a load32_splat of a static address is one broadcast load.
+// Read only: every instance shares these bytes in threaded builds.
+// @ts-ignore: decorator
+@inline function at(table: usize, i: i32): v128 {
+  return v128.load32_splat(table + (<usize>i << 2));
+}
+
 // Vector exp and log1p on the ranges the Bernoulli likelihood needs, with the Cephes single
 // precision polynomials (≈1 ulp). see: Cephes expf.c, logf.c (S. Moshier)
 
-/** exp(x) for x ≤ 0 per lane; x below -87.3 gives ≈1.2e-38 instead of a denormal (2^-126 floor). */
+// exp: clamp, log2 e, 1.5·2^23 (rounding), ln 2 in two parts, 1, then the polynomial
+const EXP_C = memory.data<f32>([-87.3, 1.44269504088896341, 12582912.0, 0.693359375, -2.12194440e-4, 1.0]);
+const EXP_P = memory.data<f32>([1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]);
+// bits(1.5·2^23) = 0x4b400000: bits(t) - 0x4b400000 + 127 is n + 127, the exponent of 2^n
+const EXP_BIAS = memory.data<i32>([127 - 0x4b400000]);
+
+/**
+ * exp(x) for x ≤ 0 per lane; x below -87.3 gives ≈1.2e-38 instead of a denormal (2^-126 floor).
+ * n = round-to-nearest-even(x·log2 e) comes from adding 1.5·2^23, whose float keeps exactly the
+ * integer in its low mantissa bits: the same n as f32x4.nearest, and its bits give 2^n directly.
+ * That, pmax (one maxps; a NaN x still propagates, as the first operand) and the constant loads
+ * replace the NaN-exact max / nearest / trunc_sat sequences V8 emits: the same values, about
+ * half the instructions.
+ */
 // @ts-ignore: decorator
 @inline export function expNonPositive(x: v128): v128 {
-  x = f32x4.max(x, f32x4.splat(-87.3));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  x = f32x4.pmax(x, at(EXP_C, 0));
+  const t = f32x4.add(f32x4.mul(x, at(EXP_C, 1)), at(EXP_C, 2));
+  const n = f32x4.sub(t, at(EXP_C, 2));
   // r = x - n·ln2 in two parts (Cody–Waite)
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1));
+  let r = f32x4.sub(x, f32x4.mul(n, at(EXP_C, 3)));
+  r = f32x4.sub(r, f32x4.mul(n, at(EXP_C, 4)));
+  let p = at(EXP_P, 0);
+  p = f32x4.add(f32x4.mul(p, r), at(EXP_P, 1));
+  p = f32x4.add(f32x4.mul(p, r), at(EXP_P, 2));
+  p = f32x4.add(f32x4.mul(p, r), at(EXP_P, 3));
+  p = f32x4.add(f32x4.mul(p, r), at(EXP_P, 4));
+  p = f32x4.add(f32x4.mul(p, r), at(EXP_P, 5));
+  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), at(EXP_C, 5));
   // 2^n from the exponent bits (n in [-126, 0])
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const pow2 = i32x4.shl(i32x4.add(t, at(EXP_BIAS, 0)), 23);
   return f32x4.mul(p, pow2);
 }
+
+// log1p: √2 - 1, 1, 1/2, ln 2 in two parts (low, high), then the polynomial
+const LOG_C = memory.data<f32>([0.41421356237, 1.0, 0.5, -2.12194440e-4, 0.693359375]);
+const LOG_P = memory.data<f32>([
+  7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+  -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
+]);
 
 /**
  * log(1 + e) per lane for e in [0, 1]. 1 + e = 2^k·(1 + x) with k = 0, x = e when 1 + e < √2,
@@ -47,24 +77,30 @@
  */
 // @ts-ignore: decorator
 @inline export function log1pUnit(e: v128): v128 {
-  const small = f32x4.lt(e, f32x4.splat(0.41421356237));
-  const x = v128.bitselect(e, f32x4.mul(f32x4.sub(e, f32x4.splat(1)), f32x4.splat(0.5)), small);
-  const k = v128.andnot(f32x4.splat(1), small); // 0 where small, else 1
+  const one = at(LOG_C, 1);
+  const small = f32x4.lt(e, at(LOG_C, 0));
+  const x = v128.bitselect(e, f32x4.mul(f32x4.sub(e, one), at(LOG_C, 2)), small);
+  const k = v128.andnot(one, small); // 0 where small, else 1
   const z = f32x4.mul(x, x);
-  let p = f32x4.splat(7.0376836292e-2);
-  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(-1.1514610310e-1));
-  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(1.1676998740e-1));
-  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(-1.2420140846e-1));
-  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(1.4249322787e-1));
-  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(-1.6668057665e-1));
-  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(2.0000714765e-1));
-  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(-2.4999993993e-1));
-  p = f32x4.add(f32x4.mul(p, x), f32x4.splat(3.3333331174e-1));
+  let p = at(LOG_P, 0);
+  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 1));
+  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 2));
+  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 3));
+  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 4));
+  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 5));
+  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 6));
+  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 7));
+  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 8));
   let y = f32x4.mul(f32x4.mul(p, x), z);
-  y = f32x4.add(y, f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
-  y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
-  return f32x4.add(f32x4.add(x, y), f32x4.mul(k, f32x4.splat(0.693359375)));
+  y = f32x4.add(y, f32x4.mul(k, at(LOG_C, 3)));
+  y = f32x4.sub(y, f32x4.mul(z, at(LOG_C, 2)));
+  return f32x4.add(f32x4.add(x, y), f32x4.mul(k, at(LOG_C, 4)));
 }
+
+// tanh: 0.625, -2, 1, then the polynomial
+const TANH_C = memory.data<f32>([0.625, -2.0, 1.0]);
+const TANH_P = memory.data<f32>([-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1]);
+const SIGN_BIT = memory.data<i32>([0x80000000]);
 
 /**
  * tanh per lane (Cephes tanhf, ≈2 ulp): |x| < 0.625: x + x³·P(x²); else sign(x)·(1 - e)/(1 + e)
@@ -74,15 +110,16 @@
 @inline export function tanhVec(x: v128): v128 {
   const ax = f32x4.abs(x);
   const z = f32x4.mul(x, x);
-  let p = f32x4.splat(-5.70498872745e-3);
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.06390887954e-2));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-5.37397155531e-2));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
+  let p = at(TANH_P, 0);
+  p = f32x4.add(f32x4.mul(p, z), at(TANH_P, 1));
+  p = f32x4.add(f32x4.mul(p, z), at(TANH_P, 2));
+  p = f32x4.add(f32x4.mul(p, z), at(TANH_P, 3));
+  p = f32x4.add(f32x4.mul(p, z), at(TANH_P, 4));
   const small = f32x4.add(x, f32x4.mul(f32x4.mul(p, z), x));
-  const e = expNonPositive(f32x4.mul(ax, f32x4.splat(-2)));
-  const big = f32x4.div(f32x4.sub(f32x4.splat(1), e), f32x4.add(f32x4.splat(1), e));
+  const e = expNonPositive(f32x4.mul(ax, at(TANH_C, 1)));
+  const one = at(TANH_C, 2);
+  const big = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
   // copy the sign of x onto big (tanh is odd)
-  const signed = v128.or(big, v128.and(x, i32x4.splat(0x80000000)));
-  return v128.bitselect(small, signed, f32x4.lt(ax, f32x4.splat(0.625)));
+  const signed = v128.or(big, v128.and(x, at(SIGN_BIT, 0)));
+  return v128.bitselect(small, signed, f32x4.lt(ax, at(TANH_C, 0)));
 }

@@ -68,10 +68,10 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
   it("the tanh epilogue is accurate to a few ulp over [-20, 20], including tiny and huge inputs", async () => {
     const env = await kernelEnv(build);
     // C = tanh(A·I): A holds the test values, B the identity, so C[m, n] = tanh(A[m, n])
-    const n = 8, M = 1001;
+    const n = 12, M = 1001; // 12 columns: the two-vector and the one-vector loop
     const a = new Float64Array(M * n);
     for (let i = 0; i < a.length; i++) a[i] = Math.fround(-20 + (40 * i) / (a.length - 1));
-    a.set([0, 1e-30, -1e-20, 1e-7, -3e-4, 0.6249, 0.6251, 1e30], 0);
+    a.set([0, 1e-30, -1e-20, 1e-7, -3e-4, 0.6249, 0.6251, 1e30, -1e30, 0.625, -0.625, 3e-38], 0);
     const eye = new Float64Array(n * n).map((_, i) => (i % (n + 1) === 0 ? 1 : 0));
     const pc = env.zeros(M * n);
     env.k.gemm(pc, n, env.put(a), n, 1, env.put(eye), n, 1, 0, 0, M, n, n, 0, ACT.tanh, env.zeros(8 * n));

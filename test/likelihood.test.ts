@@ -4,7 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { BUILDS, f32, kernelEnv, numericGrad, rng, uniform, worst } from "./helpers/env.js";
 
-const B = 3, K = 2, R = K * B, D = 7;
+// D = 13 = 8 + 4 + 1: a row runs through every loop of the SIMD kernels (two vectors, one, scalar)
+const B = 3, K = 2, R = K * B, D = 13;
 const softplus = (l: number) => Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l)));
 const bernRef = (l: Float64Array, x: Float64Array, r: number) => {
   let s = 0;
@@ -42,8 +43,9 @@ describe.each(BUILDS)("likelihood kernels, %s build", (build) => {
 
   it("Bernoulli softplus and sigmoid are accurate to a few ulp per element over logits in [-100, 100]", async () => {
     const env = await kernelEnv(build);
-    // one logit per row, repeated in 4 lanes so the SIMD path computes it; x = 0 so log p = -4·softplus(l)
-    const n = 4001, W = 4;
+    // one logit per row, repeated in 12 lanes so both SIMD loops (8 and 4 wide) compute it; x = 0
+    // so log p = -12·softplus(l)
+    const n = 4001, W = 12;
     const l = new Float64Array(n * W);
     for (let i = 0; i < n; i++) l.fill(Math.fround(-100 + (200 * i) / (n - 1) + 1e-3 * Math.sin(i)), i * W, (i + 1) * W);
     const plp = env.zeros(n), pp = env.zeros(n * W);
@@ -61,6 +63,19 @@ describe.each(BUILDS)("likelihood kernels, %s build", (build) => {
     }
     expect(worstSp, "softplus error").toBeLessThan(8);
     expect(worstSig, "sigmoid error").toBeLessThan(8);
+  });
+
+  it("a NaN logit makes its row's log p NaN (never a silently finite likelihood)", async () => {
+    const env = await kernelEnv(build);
+    for (const at of [0, 9, 12]) { // in the 8-wide loop, the 4-wide loop, the scalar tail
+      const l = f32(uniform(R * D, -4, 4, r0));
+      l[D + at] = NaN; // row 1
+      const plp = env.zeros(R);
+      env.k.bernoulliLogProb(plp, 0, env.put(l), env.put(x), K, D, 0, R);
+      const lp = env.read(plp, R);
+      expect(Number.isNaN(lp[1]), `NaN at column ${at}`).toBe(true);
+      expect(lp.filter((v) => Number.isNaN(v)).length).toBe(1);
+    }
   });
 
   it("Bernoulli backward matches finite differences of -Σ c·log p", async () => {
