@@ -723,7 +723,9 @@ export class SemiSupervisedVAE {
   }
 
   private input(fn: string, x: unknown, arg = "x"): Matrix {
-    return toMatrix(fn, arg, x, this.config.inputDim, { unit: true });
+    return toMatrix(fn, arg, x, this.config.inputDim, {
+      unit: true, unitExpected: "values in [0, 1]: M2's decoder is Bernoulli (scale pixels by 1/255)",
+    });
   }
 
   private labels(fn: string, y: unknown, n: number, arg: string): Int32Array {

@@ -90,9 +90,11 @@ export type MatrixLike = Float32Array | Float64Array | number[] | number[][] | M
 
 /**
  * Accepts a flat typed array / number[] (length a multiple of dim), rows as number[][], or a
- * Matrix. Checks every value is finite (and in [0, 1] when `unit`). Float32Array input is not copied.
+ * Matrix. Checks every value is finite (and in [0, 1] when `unit`; `unitExpected` then says what
+ * was expected, default: the VAE's Bernoulli wording). Float32Array input is not copied.
  */
-export function toMatrix(fn: string, arg: string, x: unknown, dim: number, opts: { unit?: boolean; minRows?: number } = {}): Matrix {
+export function toMatrix(fn: string, arg: string, x: unknown, dim: number,
+  opts: { unit?: boolean; minRows?: number; unitExpected?: string } = {}): Matrix {
   let data: Float32Array;
   if (x instanceof Float32Array) {
     data = x;
@@ -126,7 +128,7 @@ export function toMatrix(fn: string, arg: string, x: unknown, dim: number, opts:
     const where = new Described(`${v} at row ${Math.floor(bad / dim)}, column ${bad % dim}`);
     if (!Number.isFinite(v)) throw new VAEArgumentError(fn, arg, "finite numbers only", where);
     throw new VAEArgumentError(fn, arg,
-      "values in [0, 1] for a Bernoulli likelihood (scale pixels by 1/255, or use likelihood 'gaussian')", where);
+      opts.unitExpected ?? "values in [0, 1] for a Bernoulli likelihood (scale pixels by 1/255, or use likelihood 'gaussian')", where);
   }
   return { data, rows, cols: dim };
 }

@@ -115,6 +115,10 @@ describe("M2: the API", () => {
     await expect(m.fit({ x, labels: [0, 1] }, x, { alpha: -1 })).rejects.toThrow(/options.alpha/);
     await expect(m.fit({ x, labels: [0, 1] }, x, { labelledBatchSize: 5 })).rejects.toThrow(/options.labelledBatchSize must be an integer in \[1, 2\]/);
     expect(() => m.generate(new Float32Array(4), [0])).toThrow(/y must be 2 class labels/);
+    // pixel values outside [0, 1]: the message fits M2 (a Bernoulli decoder, no likelihood option)
+    const grey = new Float32Array(8).fill(0.5);
+    grey[5] = 255;
+    await expect(m.fit({ x: grey, labels: [0, 1] }, x)).rejects.toThrow(/labelled.x must be values in \[0, 1\]: M2's decoder is Bernoulli \(scale pixels by 1\/255\); got 255 at row 1, column 1/);
     await expect(SemiSupervisedVAE.create({ classes: 1 })).rejects.toThrow(/options.classes/);
     m.dispose();
   });
