@@ -17,13 +17,16 @@ const HALF_LOG_2PI: f64 = 0.91893853320467274178;
 export function reparameterize(z: usize, eps: usize, h: usize, K: i32, Z: i32, b0: i32, b1: i32): void {
   for (let b = b0; b < b1; b++) {
     const ph = h + (<usize>(b * 2 * Z) << 2);
-    for (let k = 0; k < K; k++) {
-      const o = <usize>((b * K + k) * Z) << 2;
-      for (let j = 0; j < Z; j++) {
-        const jo = <usize>j << 2;
-        const mu = load<f32>(ph + jo);
-        const sigma = Mathf.exp(clampLogvar(load<f32>(ph + (<usize>Z << 2) + jo)) * 0.5);
-        store<f32>(z + o + jo, mu + sigma * load<f32>(eps + o + jo));
+    const row = <usize>(b * K * Z) << 2, step = <usize>Z << 2;
+    // one exp per latent unit, then down the K samples (K = 5000 in evaluation)
+    for (let j = 0; j < Z; j++) {
+      const jo = <usize>j << 2;
+      const mu = load<f32>(ph + jo);
+      const sigma = Mathf.exp(clampLogvar(load<f32>(ph + (<usize>Z << 2) + jo)) * 0.5);
+      let o = row + jo;
+      for (let k = 0; k < K; k++) {
+        store<f32>(z + o, mu + sigma * load<f32>(eps + o));
+        o += step;
       }
     }
   }

@@ -72,15 +72,11 @@ const LOG_P = memory.data<f32>([
 ]);
 
 /**
- * log(1 + e) per lane for e in [0, 1]. 1 + e = 2^k·(1 + x) with k = 0, x = e when 1 + e < √2,
- * else k = 1, x = (e - 1)/2, so x is formed without the cancellation of computing 1 + e first.
+ * log(2^k·(1 + x)) per lane for a reduced x in [√½ - 1, √2 - 1] and an integral k (as f32): the
+ * Cephes logf polynomial, with ln 2 in two parts so k·ln 2 adds without rounding.
  */
 // @ts-ignore: decorator
-@inline export function log1pUnit(e: v128): v128 {
-  const one = at(LOG_C, 1);
-  const small = f32x4.lt(e, at(LOG_C, 0));
-  const x = v128.bitselect(e, f32x4.mul(f32x4.sub(e, one), at(LOG_C, 2)), small);
-  const k = v128.andnot(one, small); // 0 where small, else 1
+@inline function logReduced(x: v128, k: v128): v128 {
   const z = f32x4.mul(x, x);
   let p = at(LOG_P, 0);
   p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 1));
@@ -95,6 +91,37 @@ const LOG_P = memory.data<f32>([
   y = f32x4.add(y, f32x4.mul(k, at(LOG_C, 3)));
   y = f32x4.sub(y, f32x4.mul(z, at(LOG_C, 2)));
   return f32x4.add(f32x4.add(x, y), f32x4.mul(k, at(LOG_C, 4)));
+}
+
+/**
+ * log(1 + e) per lane for e in [0, 1]. 1 + e = 2^k·(1 + x) with k = 0, x = e when 1 + e < √2,
+ * else k = 1, x = (e - 1)/2, so x is formed without the cancellation of computing 1 + e first.
+ */
+// @ts-ignore: decorator
+@inline export function log1pUnit(e: v128): v128 {
+  const one = at(LOG_C, 1);
+  const small = f32x4.lt(e, at(LOG_C, 0));
+  const x = v128.bitselect(e, f32x4.mul(f32x4.sub(e, one), at(LOG_C, 2)), small);
+  const k = v128.andnot(one, small); // 0 where small, else 1
+  return logReduced(x, k);
+}
+
+// log of a positive normal float: mantissa bits, the exponent bias, √2, 1
+const LOGN_I = memory.data<i32>([0x007fffff, 0x3f800000, 127]);
+const LOGN_C = memory.data<f32>([1.41421356237, 1.0, 0.5]);
+
+/**
+ * log(u) per lane for a positive normal u (here a uniform in (0, 1]): u = 2^k·m with m in
+ * [1, 2), halved (k + 1) when m > √2, then logReduced(m - 1, k).
+ */
+// @ts-ignore: decorator
+@inline export function logPositive(u: v128): v128 {
+  let k = f32x4.convert_i32x4_s(i32x4.sub(i32x4.shr_u(u, 23), at(LOGN_I, 2)));
+  let m = v128.or(v128.and(u, at(LOGN_I, 0)), at(LOGN_I, 1));
+  const big = f32x4.gt(m, at(LOGN_C, 0));
+  m = v128.bitselect(f32x4.mul(m, at(LOGN_C, 2)), m, big);
+  k = f32x4.add(k, v128.and(at(LOGN_C, 1), big));
+  return logReduced(f32x4.sub(m, at(LOGN_C, 1)), k);
 }
 
 // tanh: 0.625, -2, 1, then the polynomial

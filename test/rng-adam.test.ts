@@ -2,6 +2,28 @@
 import { describe, expect, it } from "vitest";
 import { BUILDS, f32, kernelEnv, rng, uniform, worst } from "./helpers/env.js";
 
+// The kernel's hashing (assembly/rng.ts) in BigInt: SplitMix64 finalizers on u64 counters.
+const M64 = (1n << 64n) - 1n, GOLDEN = 0x9e3779b97f4a7c15n;
+const mix64 = (z: bigint) => {
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M64;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M64;
+  return z ^ (z >> 31n);
+};
+const rowKey = (seed: bigint, stream: bigint, step: bigint, row: bigint) => {
+  let h = mix64((seed * GOLDEN + stream) & M64);
+  h = mix64((h + step * GOLDEN) & M64);
+  return mix64(h ^ ((row * GOLDEN) & M64));
+};
+const bitsAt = (rk: bigint, q: bigint) => mix64((rk + (q + 1n) * GOLDEN) & M64);
+/** Column 2q + odd of pair q in f64, from the same u1 the kernel forms ((f32(hi31) + 1)·2^-31). */
+const boxMuller = (h: bigint, odd: number) => {
+  const u1 = Math.fround(Math.fround(Number(h >> 33n)) + 1) * 2 ** -31;
+  const lo = Number(h & 0xffffffn);
+  const theta = ((lo >> 22) + (lo & 0x3fffff) * 2 ** -22) * (Math.PI / 2);
+  const r = Math.sqrt(-2 * Math.log(u1));
+  return r * (odd ? Math.sin(theta) : Math.cos(theta));
+};
+
 describe.each(BUILDS)("rng and adam, %s build", (build) => {
   it("normals have mean 0 and variance 1 within Monte Carlo error, and no bad values", async () => {
     const env = await kernelEnv(build);
@@ -21,6 +43,25 @@ describe.each(BUILDS)("rng and adam, %s build", (build) => {
     expect(Math.abs(varr - 1)).toBeLessThan(4.5 * Math.sqrt(2 / n));
     expect(Math.abs(s4 / n - 3)).toBeLessThan(4.5 * Math.sqrt(96 / n)); // Var(e⁴) = 105 - 9
     expect(Math.abs(tail / n - 0.05)).toBeLessThan(4.5 * Math.sqrt(0.0475 / n));
+  });
+
+  it("normals are Box–Muller of the counter-based bits: both branches, against f64 from the same bits", async () => {
+    const env = await kernelEnv(build);
+    // K = 3, Z = 7: rows of 21 columns, so every row has full groups of 4 pairs and a tail
+    const K = 3, B = 40, Z = 7, n = K * B * Z;
+    const p = env.zeros(n);
+    env.k.randomNormal(p, 11, 4, 9, K, Z, 0, B, 100, 0);
+    const got = env.read(p, n);
+    let worst = 0;
+    for (let b = 0; b < B; b++) {
+      const rk = rowKey(11n, 4n, 9n, BigInt(100 + b));
+      for (let c = 0; c < K * Z; c++) {
+        const want = boxMuller(bitsAt(rk, BigInt(c >> 1)), c & 1);
+        worst = Math.max(worst, Math.abs(got[b * K * Z + c] - want) / (1 + Math.abs(want)));
+      }
+    }
+    // SIMD builds: f32 log and Taylor sin/cos (< 1e-7 absolute), rounded to f32; scalar: f64 Math
+    expect(worst).toBeLessThan(1e-6);
   });
 
   it("draws depend only on (seed, stream, step, row, column), not on how rows are split", async () => {
@@ -55,6 +96,13 @@ describe.each(BUILDS)("rng and adam, %s build", (build) => {
       for (let b = 0; b < 2; b++) {
         for (let j = 0; j < Z; j++) expect(p[(b * 2 + k) * Z + j]).toBe(w[((b + 2) * K + (k + 4)) * Z + j]);
       }
+    }
+    // an odd first column (kOffset·Z = 3) and blocks shorter than one group of 4 pairs
+    for (const [k0, kn] of [[1, 1], [1, 3], [3, 2], [0, 5]]) {
+      const one = env.zeros(kn * Z);
+      env.k.randomNormal(one, 9, 5, 2, kn, Z, 0, 1, 1, k0); // example 1 (as row 0 with row offset 1)
+      const o = env.read(one, kn * Z);
+      for (let i = 0; i < kn * Z; i++) expect(o[i]).toBe(w[(1 * K + k0) * Z + i]);
     }
     const D = 5, g = env.put(new Float64Array(B * D).fill(0.5)), g2 = env.put(new Float64Array(2 * D).fill(0.5));
     env.k.bernoulliSample(g, g, 1, 2, 3, D, 0, B, 0);
