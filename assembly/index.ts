@@ -11,6 +11,7 @@ export { flowForward, flowBackward, iafGate, iafGateBackward, addContext, sumOve
 export { adam } from "./adam";
 export { accumulateMoments, accumulateDifference, setWeights } from "./stats";
 export { initUniform } from "./init";
+export { firstInvalid } from "./check";
 
 /** First free byte above the module's static data: JS lays its arena out from here. */
 export function heapBase(): usize {

@@ -98,6 +98,8 @@ export interface Kernels {
   maskMul(x: number, mask: number, i0: number, i1: number): void;
 
   /** Fused Adam (torch.optim.Adam arithmetic) over params [i0, i1). */
+  /** Index of the first non-finite value of p[0:n) (or, with unit = 1, the first outside [0, 1]), else -1. */
+  firstInvalid(p: number, n: number, unit: number): number;
   adam(
     p: number, g: number, m: number, v: number, i0: number, i1: number,
     stepSize: number, beta1: number, beta2: number, eps: number, invSqrtBc2: number, weightDecay: number,

@@ -94,7 +94,7 @@ export type MatrixLike = Float32Array | Float64Array | number[] | number[][] | M
  * was expected, default: the VAE's Bernoulli wording). Float32Array input is not copied.
  */
 export function toMatrix(fn: string, arg: string, x: unknown, dim: number,
-  opts: { unit?: boolean; minRows?: number; unitExpected?: string } = {}): Matrix {
+  opts: { unit?: boolean; minRows?: number; unitExpected?: string; deferValues?: boolean } = {}): Matrix {
   let data: Float32Array;
   if (x instanceof Float32Array) {
     data = x;
@@ -122,15 +122,22 @@ export function toMatrix(fn: string, arg: string, x: unknown, dim: number,
   }
   const rows = data.length / dim;
   if (rows < (opts.minRows ?? 1)) fail(fn, arg, `at least ${opts.minRows ?? 1} row(s) of ${dim} values`, x);
-  const bad = firstInvalid(data, opts.unit === true);
-  if (bad >= 0) {
-    const v = data[bad];
-    const where = new Described(`${v} at row ${Math.floor(bad / dim)}, column ${bad % dim}`);
-    if (!Number.isFinite(v)) throw new VAEArgumentError(fn, arg, "finite numbers only", where);
-    throw new VAEArgumentError(fn, arg,
-      opts.unitExpected ?? "values in [0, 1] for a Bernoulli likelihood (scale pixels by 1/255, or use likelihood 'gaussian')", where);
+  // deferValues: the caller checks the values itself (trainStep scans the copied batch in
+  // WebAssembly) and reports a bad one with invalidValue
+  if (!opts.deferValues) {
+    const bad = firstInvalid(data, opts.unit === true);
+    if (bad >= 0) invalidValue(fn, arg, data, dim, bad, opts.unitExpected);
   }
   return { data, rows, cols: dim };
+}
+
+/** Throws the error for the bad value data[bad] of a matrix with `dim` columns (see toMatrix). */
+export function invalidValue(fn: string, arg: string, data: Float32Array, dim: number, bad: number, unitExpected?: string): never {
+  const v = data[bad];
+  const where = new Described(`${v} at row ${Math.floor(bad / dim)}, column ${bad % dim}`);
+  if (!Number.isFinite(v)) throw new VAEArgumentError(fn, arg, "finite numbers only", where);
+  throw new VAEArgumentError(fn, arg,
+    unitExpected ?? "values in [0, 1] for a Bernoulli likelihood (scale pixels by 1/255, or use likelihood 'gaussian')", where);
 }
 
 /**

@@ -111,6 +111,10 @@ describe("bad input gets a clear error naming the argument, the expectation and 
     ["Infinity in data", (v) => v.elbo(Float32Array.from({ length: 16 }, (_, i) => (i === 9 ? Infinity : 0))), /x must be finite numbers only; got Infinity at row 1, column 1/],
     ["Bernoulli data above 1", (v) => v.encode(Float32Array.from({ length: 8 }, (_, i) => (i === 2 ? 255 : 0))), /values in \[0, 1\] for a Bernoulli likelihood.*got 255 at row 0, column 2/],
     ["empty data", (v) => v.encode(new Float32Array(0)), /at least 1 row/],
+    // trainStep scans the copied batch in WebAssembly (16 values per vector step, then a scalar tail)
+    ["trainStep: NaN in a vector group", (v) => v.trainStep(Float32Array.from({ length: 48 }, (_, i) => (i === 37 ? NaN : 0.5))), /VAE\.trainStep: x must be finite numbers only; got NaN at row 4, column 5/],
+    ["trainStep: above 1 in the tail", (v) => v.trainStep(Float32Array.from({ length: 56 }, (_, i) => (i === 50 ? 1.5 : 0.5))), /VAE\.trainStep: x must be values in \[0, 1\] for a Bernoulli likelihood.*got 1\.5 at row 6, column 2/],
+    ["trainStep: negative first value", (v) => v.trainStep(Float32Array.from({ length: 8 }, (_, i) => (i === 0 ? -0.25 : 0.5))), /got -0\.25 at row 0, column 0/],
     ["not an array", (v) => v.encode("pixels" as never), /x must be a Float32Array, number\[\], number\[\]\[\].*got "pixels"/],
     ["unknown estimator", (v) => v.lossAndGrads(new Float32Array(8), { estimator: "iwea" as never }), /options.estimator must be one of 'analytic', 'td', 'stl', 'iwae', 'iwae-stl', 'dreg', 'score'; got "iwea"/],
     ["eps of the wrong size", (v) => v.lossAndGrads(new Float32Array(16), { eps: new Float32Array(3) }), /options.eps must be a flat array whose length is a multiple of 2/],
@@ -125,6 +129,17 @@ describe("bad input gets a clear error naming the argument, the expectation and 
   it.each(cases)("%s", async (_name, call, message) => {
     const vae = await small();
     expect(() => call(vae)).toThrow(message);
+  });
+
+  it("trainStep with a Gaussian likelihood takes any finite value and refuses ±Infinity, leaving the model as it was", async () => {
+    const vae = await VAE.create({ inputDim: 8, latentDim: 2, hidden: [4], seed: 1, likelihood: { type: "gaussian", variance: 1 } });
+    const before = vae.stateDict();
+    const x = Float32Array.from({ length: 40 }, (_, i) => (i === 33 ? -Infinity : 3 * Math.sin(i)));
+    expect(() => vae.trainStep(x)).toThrow(/VAE\.trainStep: x must be finite numbers only; got -Infinity at row 4, column 1/);
+    expect(vae.stateDict()).toEqual(before);
+    x[33] = 250; // finite, outside [0, 1]: fine for a Gaussian
+    expect(Number.isFinite(vae.trainStep(x))).toBe(true);
+    vae.dispose();
   });
 
   const fitCases: [string, object, RegExp][] = [
