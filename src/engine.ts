@@ -18,7 +18,7 @@
 //   backward  rows: the whole chain of dY and dX = dY·W for this thread's rows, no barrier
 //             needed since every row's chain is its own (each layer keeps its own dY buffer);
 //   weights   outputs: dW = dYᵀ·X and db for this thread's share of every layer's outputs,
-//             then Adam on exactly those parameters while their gradient is still in cache
+//             then Adam on exactly those parameters and the re-packing of their panels
 //             (nothing reads W in this phase, so updating it in place is safe).
 import { ACT, FLOW, GRAD, type Kernels } from "../bindings/abi.js";
 
