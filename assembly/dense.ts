@@ -138,6 +138,19 @@ function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
   }
 }
 
+/** Lanes 4·half … 4·half + 3 of a panel's bias (pb: its first column; nb columns, zeros past them). */
+// @ts-ignore: decorator
+@inline function biasHalf(pb: usize, nb: i32, half: i32): v128 {
+  const first = half << 2;
+  if (nb >= first + 4) return v128.load(pb + (<usize>first << 2));
+  let v = f32x4.splat(0);
+  const p = pb + (<usize>first << 2);
+  if (nb > first) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (nb > first + 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (nb > first + 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
 function gemmSimd(
   c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, sbk: i32, sbn: i32, bias: usize,
   m0: i32, m1: i32, n: i32, k: i32, accumulate: i32, relu: bool, scratch: usize, packed: usize,
@@ -157,22 +170,8 @@ function gemmSimd(
     let bl = f32x4.splat(0);
     let bh = f32x4.splat(0);
     if (bias != 0 && !accumulate) {
-      const pb = bias + (<usize>j0 << 2);
-      if (nb == 8) {
-        bl = v128.load(pb);
-        bh = v128.load(pb, 16);
-      } else {
-        for (let jj = 0; jj < nb; jj++) {
-          const v = load<f32>(pb + (<usize>jj << 2));
-          if (jj == 0) bl = f32x4.replace_lane(bl, 0, v);
-          else if (jj == 1) bl = f32x4.replace_lane(bl, 1, v);
-          else if (jj == 2) bl = f32x4.replace_lane(bl, 2, v);
-          else if (jj == 3) bl = f32x4.replace_lane(bl, 3, v);
-          else if (jj == 4) bh = f32x4.replace_lane(bh, 0, v);
-          else if (jj == 5) bh = f32x4.replace_lane(bh, 1, v);
-          else if (jj == 6) bh = f32x4.replace_lane(bh, 2, v);
-        }
-      }
+      bl = biasHalf(bias + (<usize>j0 << 2), nb, 0);
+      bh = biasHalf(bias + (<usize>j0 << 2), nb, 1);
     }
     let i = m0;
     for (; i + 4 <= m1; i += 4) {
@@ -378,4 +377,71 @@ export function peakMadd(n: i32, mul: f32, add: f32): f32 {
   }
   const s = f32x4.add(f32x4.add(f32x4.add(c0, c1), f32x4.add(c2, c3)), f32x4.add(f32x4.add(c4, c5), f32x4.add(c6, c7)));
   return hsum(f32x4.add(s, f32x4.add(f32x4.add(c8, c9), f32x4.add(ca, cb))));
+}
+// ---------------------------------------------------------------- a sparse first layer
+
+/**
+ * The nonzero entries of rows [m0, m1) of X[M, K] (row stride K): row m's list starts at
+ * lists + 8·m·(K + 1) bytes: its count n (i32, in 8 bytes), then n ≤ K pairs (byte offset 32·k of column k inside a
+ * forward panel, as i32; the value, as f32). Returns the total count, so the caller can choose
+ * between gemmSparseA and gemm (MNIST digits are ~80 % zeros).
+ */
+export function sparseRows(lists: usize, x: usize, K: i32, m0: i32, m1: i32): i32 {
+  let total = 0;
+  for (let m = m0; m < m1; m++) {
+    const px = x + (<usize>(m * K) << 2);
+    const list = lists + (<usize>m * <usize>(K + 1) << 3);
+    let q = list + 8; // after the count (8 bytes keep the pairs aligned)
+    for (let k = 0; k < K; k++) {
+      const v = load<f32>(px + (<usize>k << 2));
+      if (v != 0) {
+        store<i32>(q, k << 5);
+        store<f32>(q, v, 4);
+        q += 8;
+      }
+    }
+    const n = <i32>((q - list - 8) >> 3);
+    store<i32>(list, n);
+    total += n;
+  }
+  return total;
+}
+
+/**
+ * C = act(X·Wᵀ + bias) for rows [m0, m1) with X given by its nonzero lists (sparseRows) and W by
+ * its forward panels (packRows). Skipping a zero term changes no sum: the accumulators start at
+ * +0, a product 0·w is ±0 for finite w, and adding ±0 to a sum that is not -0 leaves it as it
+ * is, so C is bitwise gemm's (same per-element order of the nonzero terms). Per panel, every
+ * row's list: the panel (8·K floats) stays in cache while all rows use it.
+ */
+export function gemmSparseA(
+  c: usize, ldc: i32, lists: usize, K: i32, packed: usize, bias: usize, m0: i32, m1: i32, n: i32, act: i32,
+): void {
+  if (!ASC_FEATURE_SIMD) return; // the engine uses gemm on builds without SIMD
+  const relu = act == ACT_RELU;
+  const rowC = <usize>ldc << 2;
+  for (let j0 = 0; j0 < n; j0 += 8) {
+    const nb = min(8, n - j0);
+    const panel = packed + (<usize>j0 * <usize>K << 2);
+    let bl = f32x4.splat(0), bh = f32x4.splat(0);
+    if (bias != 0) {
+      bl = biasHalf(bias + (<usize>j0 << 2), nb, 0);
+      bh = biasHalf(bias + (<usize>j0 << 2), nb, 1);
+    }
+    for (let m = m0; m < m1; m++) {
+      const list = lists + (<usize>m * <usize>(K + 1) << 3);
+      const cnt = load<i32>(list);
+      let q = list + 8;
+      let lo = f32x4.splat(0), hi = f32x4.splat(0);
+      for (let t = 0; t < cnt; t++) {
+        const pb = panel + <usize>load<i32>(q);
+        const a = v128.load32_splat(q, 4);
+        lo = madd(a, v128.load(pb), lo);
+        hi = madd(a, v128.load(pb, 16), hi);
+        q += 8;
+      }
+      storeRow(c + <usize>m * rowC + (<usize>j0 << 2), lo, hi, bl, bh, nb, 0, relu);
+    }
+  }
+  if (act == ACT_TANH) tanhRows(c, ldc, m0, m1, n);
 }

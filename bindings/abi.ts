@@ -19,6 +19,10 @@ export interface Kernels {
     /** B pre-packed as panels [⌈N/8⌉][K][8] (packRows), or 0/absent to pack into scratch */
     packed?: number,
   ): void;
+  /** Nonzero lists of rows [m0, m1) of X[M, K] at lists + 8·m·(K + 1) bytes (count, then (32·k, value) pairs); returns the total count. */
+  sparseRows(lists: number, x: number, K: number, m0: number, m1: number): number;
+  /** C = act(X·Wᵀ + bias) for rows [m0, m1) from X's nonzero lists and W's forward panels; bitwise gemm's. SIMD builds only. */
+  gemmSparseA(c: number, ldc: number, lists: number, K: number, packed: number, bias: number, m0: number, m1: number, n: number, act: number): void;
   /** The SIMD ceiling, registers only: n rounds of 12 fused chains (relaxed, 96 FLOP/round) or 6 mul + 6 add chains (simd, 48 FLOP/round); call with mul = 1, add = 1e-30. */
   peakMadd(n: number, mul: number, add: number): number;
   /** Packs rows [o0, o1) of W[O, I] (o0 a multiple of 8) as X·Wᵀ panels: dst[p][i][j] = W[8p+j, i]. */

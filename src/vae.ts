@@ -635,6 +635,8 @@ export class VAE {
       iafHid: Array.from({ length: T }, () => a.floats(Rc * f!.H)), iafOut: Array.from({ length: T }, () => a.floats(Rc * 2 * Z)),
       dIafHid: Array.from({ length: T }, () => a.floats(Rc * f!.H)), dIafOut: Array.from({ length: T }, () => a.floats(Rc * 2 * Z)),
       fv: T ? a.floats(Rc * Z) : 0, ones: T ? a.floats(Rc) : 0, zeros: T ? a.floats(Rc) : 0,
+      // the sparse first layer needs SIMD (gemmSparseA); the scalar build always runs it dense
+      xs: this.k.simdLevel() > 0 ? a.floats(2 * Bc * (D + 1)) : 0,
     };
     this.grow(a.end);
     writeLayout(layoutView(this.rt.memory.buffer, this.plan), ws);

@@ -149,4 +149,37 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
     const t = worst(env.read(pdb, N), want, 1e-6, 1e-6);
     expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
   });
+
+  it.each([["relu", ACT.relu], ["tanh", ACT.tanh], ["identity", ACT.identity]] as const)(
+    "the sparse first layer (%s) is gemm's result bit for bit, for any density, on SIMD builds", async (_name, act) => {
+      const env = await kernelEnv(build);
+      if (env.k.simdLevel() === 0) return; // the engine runs the first layer dense without SIMD (gemmSparseA is not used there)
+      const r = rng(40 + act);
+      // 13 rows (4-row blocks and leftovers in gemm), 21 inputs, 19 outputs (a panel of 3)
+      const M = 13, I = 21, O = 19;
+      const x = new Float64Array(M * I);
+      for (let m = 0; m < M; m++) {
+        const density = m === 0 ? 0 : m === 1 ? 1 : m / M; // an all-zero row, a dense row, the rest in between
+        for (let i = 0; i < I; i++) x[m * I + i] = r() < density ? (r() < 0.5 ? -0 : 0) + Math.fround(r() * 2 - 1) : r() < 0.3 ? -0 : 0;
+      }
+      const w = f32(uniform(O * I, -1, 1, r)), bias = f32(uniform(O, -0.5, 0.5, r));
+      const px = env.put(x), pw = env.put(w), pb = env.put(bias);
+      const packed = env.zeros(Math.ceil(O / 8) * 8 * I);
+      env.k.packRows(packed, pw, O, I, 0, O);
+      const dense = env.zeros(M * O), sparse = env.zeros(M * O), lists = env.zeros(2 * M * (I + 1));
+      env.k.gemm(dense, O, px, I, 1, pw, 1, I, pb, 0, M, O, I, 0, act, env.zeros(8 * I), packed);
+      const nnz = env.k.sparseRows(lists, px, I, 0, M);
+      expect(nnz).toBe(Array.from(x).filter((v) => v !== 0).length);
+      env.k.gemmSparseA(sparse, O, lists, I, packed, pb, 0, M, O, act);
+      const a = env.read(dense, M * O), b = env.read(sparse, M * O);
+      for (let i = 0; i < a.length; i++) expect(Object.is(a[i], b[i]), `element ${i}: ${a[i]} vs ${b[i]}`).toBe(true);
+      // a row range leaves the other rows alone
+      const part = env.put(new Float64Array(M * O).fill(7));
+      env.k.sparseRows(lists, px, I, 3, 9);
+      env.k.gemmSparseA(part, O, lists, I, packed, pb, 3, 9, O, act);
+      const pr = env.read(part, M * O);
+      for (let m = 0; m < M; m++) {
+        for (let o = 0; o < O; o++) expect(pr[m * O + o]).toBe(m >= 3 && m < 9 ? a[m * O + o] : 7);
+      }
+    });
 });
