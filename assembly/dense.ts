@@ -138,9 +138,12 @@ function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
   }
 }
 
-/** Lanes 4·half … 4·half + 3 of a panel's bias (pb: its first column; nb columns, zeros past them). */
+/**
+ * Lanes 4·half … 4·half + 3 of the nb ≤ 8 floats at pb (a panel's bias, or a sparse input's
+ * row), zeros past nb; never reads past them.
+ */
 // @ts-ignore: decorator
-@inline function biasHalf(pb: usize, nb: i32, half: i32): v128 {
+@inline function halfLanes(pb: usize, nb: i32, half: i32): v128 {
   const first = half << 2;
   if (nb >= first + 4) return v128.load(pb + (<usize>first << 2));
   let v = f32x4.splat(0);
@@ -170,8 +173,8 @@ function gemmSimd(
     let bl = f32x4.splat(0);
     let bh = f32x4.splat(0);
     if (bias != 0 && !accumulate) {
-      bl = biasHalf(bias + (<usize>j0 << 2), nb, 0);
-      bh = biasHalf(bias + (<usize>j0 << 2), nb, 1);
+      bl = halfLanes(bias + (<usize>j0 << 2), nb, 0);
+      bh = halfLanes(bias + (<usize>j0 << 2), nb, 1);
     }
     let i = m0;
     for (; i + 4 <= m1; i += 4) {
@@ -425,8 +428,8 @@ export function gemmSparseA(
     const panel = packed + (<usize>j0 * <usize>K << 2);
     let bl = f32x4.splat(0), bh = f32x4.splat(0);
     if (bias != 0) {
-      bl = biasHalf(bias + (<usize>j0 << 2), nb, 0);
-      bh = biasHalf(bias + (<usize>j0 << 2), nb, 1);
+      bl = halfLanes(bias + (<usize>j0 << 2), nb, 0);
+      bh = halfLanes(bias + (<usize>j0 << 2), nb, 1);
     }
     for (let m = m0; m < m1; m++) {
       const list = lists + (<usize>m * <usize>(K + 1) << 3);
@@ -444,4 +447,85 @@ export function gemmSparseA(
     }
   }
   if (act == ACT_TANH) tanhRows(c, ldc, m0, m1, n);
+}
+
+/**
+ * dW[o, d] = Σ_b A[b, o]·X[b, d] for rows o in [m0, m1) and every column d < D (C's row stride):
+ * the weight gradient of a layer whose input X[rows, D] is sparse, A = dY[rows, O]. Per panel of
+ * 8 columns, only the examples with a nonzero among them are summed (in example order; the
+ * others add exact zeros, see gemmSparseA), so C is bitwise gemm's dYᵀ·X. scratch: `rows` i32.
+ */
+export function gemmSparseB(c: usize, a: usize, O: i32, x: usize, D: i32, rows: i32, m0: i32, m1: i32, scratch: usize): void {
+  if (!ASC_FEATURE_SIMD) return; // the engine runs dW dense without SIMD
+  const rowX = <usize>D << 2, rowA = <usize>O << 2, rowC = <usize>D << 2;
+  const zero = f32x4.splat(0);
+  for (let j0 = 0; j0 < D; j0 += 8) {
+    const nb = min(8, D - j0);
+    // the examples with a nonzero in columns j0 … j0 + nb - 1
+    let cnt = 0;
+    for (let b = 0; b < rows; b++) {
+      const px = x + <usize>b * rowX + (<usize>j0 << 2);
+      let keep = false;
+      if (nb == 8) {
+        keep = v128.any_true(v128.or(f32x4.ne(v128.load(px), zero), f32x4.ne(v128.load(px, 16), zero)));
+      } else {
+        for (let jj = 0; jj < nb; jj++) if (load<f32>(px + (<usize>jj << 2)) != 0) keep = true;
+      }
+      if (keep) {
+        store<i32>(scratch + (<usize>cnt << 2), b);
+        cnt++;
+      }
+    }
+    let o = m0;
+    for (; o + 4 <= m1; o += 4) {
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      for (let t = 0; t < cnt; t++) {
+        const b = <usize>load<i32>(scratch + (<usize>t << 2));
+        const px = x + b * rowX + (<usize>j0 << 2);
+        const b0 = nb == 8 ? v128.load(px) : halfLanes(px, nb, 0);
+        const b1 = nb == 8 ? v128.load(px, 16) : halfLanes(px, nb, 1);
+        const pa = a + b * rowA + (<usize>o << 2);
+        const a0 = v128.load32_splat(pa), a1 = v128.load32_splat(pa, 4);
+        const a2 = v128.load32_splat(pa, 8), a3 = v128.load32_splat(pa, 12);
+        c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+        c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+        c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+        c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+      }
+      const pc = c + <usize>o * rowC + (<usize>j0 << 2);
+      storeRow(pc, c00, c01, zero, zero, nb, 0, false);
+      storeRow(pc + rowC, c10, c11, zero, zero, nb, 0, false);
+      storeRow(pc + 2 * rowC, c20, c21, zero, zero, nb, 0, false);
+      storeRow(pc + 3 * rowC, c30, c31, zero, zero, nb, 0, false);
+    }
+    // leftover rows of dW one at a time (the same per-element sums)
+    for (; o < m1; o++) {
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      for (let t = 0; t < cnt; t++) {
+        const b = <usize>load<i32>(scratch + (<usize>t << 2));
+        const px = x + b * rowX + (<usize>j0 << 2);
+        const a0 = v128.load32_splat(a + b * rowA + (<usize>o << 2));
+        c00 = madd(a0, nb == 8 ? v128.load(px) : halfLanes(px, nb, 0), c00);
+        c01 = madd(a0, nb == 8 ? v128.load(px, 16) : halfLanes(px, nb, 1), c01);
+      }
+      storeRow(c + <usize>o * rowC + (<usize>j0 << 2), c00, c01, zero, zero, nb, 0, false);
+    }
+  }
+}
+
+/** Number of nonzero values in p[0:n) (NaN counts as nonzero). */
+export function countNonzero(p: usize, n: i32): i32 {
+  let cnt = 0;
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const zero = f32x4.splat(0);
+    let acc = i32x4.splat(0);
+    for (; i + 4 <= n; i += 4) acc = i32x4.sub(acc, f32x4.ne(v128.load(p + (<usize>i << 2)), zero)); // true lanes are -1
+    cnt = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+  }
+  for (; i < n; i++) if (load<f32>(p + (<usize>i << 2)) != 0) cnt++;
+  return cnt;
 }

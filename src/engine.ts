@@ -191,10 +191,12 @@ export function packLayer(k: Kernels, p: ParamBlocks, l: Layer, o0: number, o1: 
  * [o0, o1); dy holds ∂loss/∂(pre-activation). Writes (=, not +=) into grads.
  */
 export function weightGrads(k: Kernels, p: ParamBlocks, l: Layer, dy: number, x: number, rows: number, o0: number, o1: number,
-  scratch: number): void {
+  scratch: number, sparseX = false): void {
   const O = l.outDim, I = l.inDim, grads = p.pGrads;
-  // dW[o, i] = Σ_r dy[r, o]·x[r, i]: A = dyᵀ (strides 1, O), B = x (strides I, 1)
-  k.gemm(grads + 4 * l.w, I, dy, 1, O, x, I, 1, 0, o0, o1, I, rows, 0, ACT.identity, scratch);
+  // dW[o, i] = Σ_r dy[r, o]·x[r, i]: A = dyᵀ (strides 1, O), B = x (strides I, 1); with a sparse
+  // x, only the examples with a nonzero in each panel of 8 inputs (bitwise the same)
+  if (sparseX) k.gemmSparseB(grads + 4 * l.w, dy, O, x, I, rows, o0, o1, scratch);
+  else k.gemm(grads + 4 * l.w, I, dy, 1, O, x, I, 1, 0, o0, o1, I, rows, 0, ACT.identity, scratch);
   k.biasGrad(grads + 4 * (l.b + o0), dy + 4 * o0, O, 0, rows, o1 - o0, 0);
   // a masked (autoregressive) weight: masked entries stay 0 under Adam when their gradient is 0
   if (l.mask !== undefined) k.maskMul(grads + 4 * l.w, p.pMask + 4 * l.mask, o0 * I, o1 * I);
@@ -485,10 +487,12 @@ function encoderDy(p: StaticPlan, ws: Workspace, i: number): number {
 export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: number, K: number, adam: AdamArgs | null,
   t: number, T: number, scratch: number): void {
   const R = B * K;
+  // the first layer's input as sparse as the forward pass found it (firstLayer)
+  const sparseX = ws.xs !== 0 && k.countNonzero(ws.x, B * p.D) <= SPARSE_DENSITY * B * p.D;
   const layer = (l: Layer, dy: number, x: number, rows: number) => {
     const [o0, o1] = share(t, l.outDim, T, 8); // whole panels of 8 rows: packLayer writes whole panels
     if (o0 >= o1) return;
-    weightGrads(k, p, l, dy, x, rows, o0, o1, scratch);
+    weightGrads(k, p, l, dy, x, rows, o0, o1, scratch, sparseX && x === ws.x);
     if (adam) {
       adamRange(k, p, adam, l.w + o0 * l.inDim, l.w + o1 * l.inDim);
       adamRange(k, p, adam, l.b + o0, l.b + o1);

@@ -182,4 +182,33 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
         for (let o = 0; o < O; o++) expect(pr[m * O + o]).toBe(m >= 3 && m < 9 ? a[m * O + o] : 7);
       }
     });
+
+  it("the sparse weight gradient dYᵀ·X is gemm's bit for bit; countNonzero counts what it skips", async () => {
+    const env = await kernelEnv(build);
+    const r = rng(77);
+    // 11 examples, 29 inputs (3 full panels and one of 5), 14 outputs (4-row blocks and leftovers)
+    const R = 11, I = 29, O = 14;
+    const x = new Float64Array(R * I);
+    for (let b = 0; b < R; b++) {
+      for (let i = 0; i < I; i++) {
+        const panelZero = (b + (i >> 3)) % 3 === 0; // whole panels of zeros for some examples
+        x[b * I + i] = b === 4 ? Math.fround(r() - 0.5) : panelZero || r() < 0.6 ? (r() < 0.5 ? -0 : 0) : Math.fround(r() * 2 - 1);
+      }
+    }
+    const dy = f32(uniform(R * O, -1, 1, r));
+    const px = env.put(x), pdy = env.put(dy);
+    expect(env.k.countNonzero(px, R * I)).toBe(Array.from(x).filter((v) => v !== 0).length);
+    if (env.k.simdLevel() === 0) return; // without SIMD the engine computes dW dense (gemmSparseB is not used there)
+    const dense = env.zeros(O * I), sparse = env.put(new Float64Array(O * I).fill(5));
+    env.k.gemm(dense, I, pdy, 1, O, px, I, 1, 0, 0, O, I, R, 0, ACT.identity, env.zeros(8 * Math.max(I, R)));
+    env.k.gemmSparseB(sparse, pdy, O, px, I, R, 2, 13, env.zeros(R));
+    const a = env.read(dense, O * I), b = env.read(sparse, O * I);
+    for (let o = 0; o < O; o++) {
+      for (let i = 0; i < I; i++) {
+        const k = o * I + i;
+        if (o >= 2 && o < 13) expect(Object.is(a[k], b[k]), `dW[${o}, ${i}]: ${a[k]} vs ${b[k]}`).toBe(true);
+        else expect(b[k]).toBe(5); // rows outside [2, 13) untouched
+      }
+    }
+  });
 });
