@@ -386,8 +386,7 @@ export function peakMadd(n: i32, mul: f32, add: f32): f32 {
 /**
  * The nonzero entries of rows [m0, m1) of X[M, K] (row stride K): row m's list starts at
  * lists + 8·m·(K + 1) bytes: its count n (i32, in 8 bytes), then n ≤ K pairs (byte offset 32·k of column k inside a
- * forward panel, as i32; the value, as f32). Returns the total count, so the caller can choose
- * between gemmSparseA and gemm (MNIST digits are ~80 % zeros).
+ * forward panel, as i32; the value, as f32), for gemmSparseA. Returns the total count.
  */
 export function sparseRows(lists: usize, x: usize, K: i32, m0: i32, m1: i32): i32 {
   let total = 0;

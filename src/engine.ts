@@ -240,7 +240,12 @@ function mlpForward(k: Kernels, p: StaticPlan, layers: Layer[], x: number, hidde
 }
 
 /** Inputs at most this dense take the sparse first layer (MNIST digits: ~0.19 nonzero). */
-export const SPARSE_DENSITY = 0.5;
+const SPARSE_DENSITY = 0.5;
+
+/** Whether the n values at x are sparse enough for the sparse first layer (forward and dW). */
+function isSparse(k: Kernels, x: number, n: number): boolean {
+  return k.countNonzero(x, n) <= SPARSE_DENSITY * n;
+}
 
 /**
  * The first layer on rows [m0, m1): from the nonzero lists of x when sparse enough (bitwise the
@@ -249,8 +254,9 @@ export const SPARSE_DENSITY = 0.5;
 function firstLayer(k: Kernels, p: ParamBlocks, l: Layer, y: number, x: number, m0: number, m1: number, scratch: number,
   lists: number): void {
   if (m0 >= m1) return;
-  const nnz = k.sparseRows(lists, x, l.inDim, m0, m1);
-  if (nnz <= SPARSE_DENSITY * (m1 - m0) * l.inDim) {
+  // count first (a vector pass, ~12 µs for 100×784): dense input never pays for writing lists
+  if (isSparse(k, x + 4 * m0 * l.inDim, (m1 - m0) * l.inDim)) {
+    k.sparseRows(lists, x, l.inDim, m0, m1);
     k.gemmSparseA(y, l.outDim, lists, l.inDim, p.pPacked + 4 * l.pk, p.pParams + 4 * l.b, m0, m1, l.outDim, l.act);
   } else {
     linearForward(k, p, l, y, x, m0, m1, scratch);
@@ -487,12 +493,12 @@ function encoderDy(p: StaticPlan, ws: Workspace, i: number): number {
 export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: number, K: number, adam: AdamArgs | null,
   t: number, T: number, scratch: number): void {
   const R = B * K;
-  // the first layer's input as sparse as the forward pass found it (firstLayer)
-  const sparseX = ws.xs !== 0 && k.countNonzero(ws.x, B * p.D) <= SPARSE_DENSITY * B * p.D;
-  const layer = (l: Layer, dy: number, x: number, rows: number) => {
+  // the first encoder layer's dW skips zero inputs when the batch is sparse (as firstLayer)
+  const sparseX = ws.xs !== 0 && isSparse(k, ws.x, B * p.D);
+  const layer = (l: Layer, dy: number, x: number, rows: number, sparse = false) => {
     const [o0, o1] = share(t, l.outDim, T, 8); // whole panels of 8 rows: packLayer writes whole panels
     if (o0 >= o1) return;
-    weightGrads(k, p, l, dy, x, rows, o0, o1, scratch, sparseX && x === ws.x);
+    weightGrads(k, p, l, dy, x, rows, o0, o1, scratch, sparse);
     if (adam) {
       adamRange(k, p, adam, l.w + o0 * l.inDim, l.w + o1 * l.inDim);
       adamRange(k, p, adam, l.b + o0, l.b + o1);
@@ -508,7 +514,7 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
     }
   }
   p.dec.forEach((l, i) => layer(l, decoderDy(p, ws, i), i === 0 ? ws.z : ws.dec[i - 1], R));
-  p.enc.forEach((l, i) => layer(l, encoderDy(p, ws, i), i === 0 ? ws.x : ws.enc[i - 1], B));
+  p.enc.forEach((l, i) => layer(l, encoderDy(p, ws, i), i === 0 ? ws.x : ws.enc[i - 1], B, i === 0 && sparseX));
   if (p.flow) {
     layer(p.flow.head, ws.dhf, encoderTop(p, ws), B);
     for (let t = 1; t <= iafSteps(p); t++) {
