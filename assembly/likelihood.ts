@@ -9,6 +9,32 @@ import { expNonPositive, log1pUnit } from "./simd";
 
 const LOG_2PI: f64 = 1.8378770664093454836;
 
+/** exp(-|l|) per lane, in (0, 1]: no overflow for any l. */
+// @ts-ignore: decorator
+@inline function expNegAbs(l: v128): v128 {
+  return expNonPositive(f32x4.neg(f32x4.abs(l)));
+}
+
+/** x·l - softplus(l) per lane, softplus(l) = max(l, 0) + log1p(e), e = exp(-|l|); pmax: a NaN l propagates. */
+// @ts-ignore: decorator
+@inline function bernoulliTerm(x: v128, l: v128, e: v128): v128 {
+  return f32x4.sub(f32x4.mul(x, l), f32x4.add(f32x4.pmax(l, f32x4.splat(0)), log1pUnit(e)));
+}
+
+/** sigmoid(l) per lane from e = exp(-|l|): 1/(1 + e) for l ≥ 0, else e/(1 + e). */
+// @ts-ignore: decorator
+@inline function sigmoidFrom(l: v128, e: v128): v128 {
+  const inv = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e));
+  return v128.bitselect(inv, f32x4.mul(e, inv), f32x4.ge(l, f32x4.splat(0)));
+}
+
+/** acc + the four lanes of t, lanes 0, 1 then 2, 3, in f64 (as the scalar path sums); the constant shuffle is one pshufd. */
+// @ts-ignore: decorator
+@inline function addF64(acc: v128, t: v128): v128 {
+  acc = f64x2.add(acc, f64x2.promote_low_f32x4(t));
+  return f64x2.add(acc, f64x2.promote_low_f32x4(v128.shuffle<f32>(t, t, 2, 3, 0, 1)));
+}
+
 /**
  * logp[r] = Σ_d x·l - softplus(l) for rows r in [r0, r1); probs[r,:] = sigmoid(l), which may
  * alias logits (the backward pass needs only the probabilities). probs = 0 skips them
@@ -22,7 +48,6 @@ export function bernoulliLogProb(logp: usize, probs: usize, logits: usize, x: us
     let s: f64 = 0;
     let d = 0;
     if (ASC_FEATURE_SIMD) {
-      const zero = f32x4.splat(0), one = f32x4.splat(1);
       let acc = f64x2.splat(0);
       // two vectors per iteration: each is a ~100-cycle dependent chain (two Horner
       // polynomials), so two independent ones keep the core busy (~1.5× faster); the f64 sums
@@ -30,36 +55,20 @@ export function bernoulliLogProb(logp: usize, probs: usize, logits: usize, x: us
       for (; d + 8 <= D; d += 8) {
         const o = <usize>d << 2;
         const l0 = v128.load(pl + o), l1 = v128.load(pl + o, 16);
-        const e0 = expNonPositive(f32x4.neg(f32x4.abs(l0)));
-        const e1 = expNonPositive(f32x4.neg(f32x4.abs(l1)));
-        const sp0 = f32x4.add(f32x4.pmax(l0, zero), log1pUnit(e0));
-        const sp1 = f32x4.add(f32x4.pmax(l1, zero), log1pUnit(e1));
-        const t0 = f32x4.sub(f32x4.mul(v128.load(px + o), l0), sp0);
-        const t1 = f32x4.sub(f32x4.mul(v128.load(px + o, 16), l1), sp1);
-        acc = f64x2.add(acc, f64x2.promote_low_f32x4(t0));
-        acc = f64x2.add(acc, f64x2.promote_low_f32x4(v128.shuffle<f32>(t0, t0, 2, 3, 0, 1)));
-        acc = f64x2.add(acc, f64x2.promote_low_f32x4(t1));
-        acc = f64x2.add(acc, f64x2.promote_low_f32x4(v128.shuffle<f32>(t1, t1, 2, 3, 0, 1)));
+        const e0 = expNegAbs(l0), e1 = expNegAbs(l1);
+        const t0 = bernoulliTerm(v128.load(px + o), l0, e0), t1 = bernoulliTerm(v128.load(px + o, 16), l1, e1);
+        acc = addF64(addF64(acc, t0), t1);
         if (probs != 0) {
-          const inv0 = f32x4.div(one, f32x4.add(one, e0));
-          const inv1 = f32x4.div(one, f32x4.add(one, e1));
-          v128.store(pp + o, v128.bitselect(inv0, f32x4.mul(e0, inv0), f32x4.ge(l0, zero)));
-          v128.store(pp + o, v128.bitselect(inv1, f32x4.mul(e1, inv1), f32x4.ge(l1, zero)), 16);
+          v128.store(pp + o, sigmoidFrom(l0, e0));
+          v128.store(pp + o, sigmoidFrom(l1, e1), 16);
         }
       }
       for (; d + 4 <= D; d += 4) {
         const o = <usize>d << 2;
         const l = v128.load(pl + o);
-        const e = expNonPositive(f32x4.neg(f32x4.abs(l)));
-        const sp = f32x4.add(f32x4.pmax(l, zero), log1pUnit(e)); // pmax: NaN in l propagates
-        const t = f32x4.sub(f32x4.mul(v128.load(px + o), l), sp);
-        // f64 row sums, as the scalar path
-        acc = f64x2.add(acc, f64x2.promote_low_f32x4(t));
-        acc = f64x2.add(acc, f64x2.promote_low_f32x4(v128.shuffle<f32>(t, t, 2, 3, 0, 1))); // a constant shuffle: one pshufd
-        if (probs != 0) {
-          const inv = f32x4.div(one, f32x4.add(one, e));
-          v128.store(pp + o, v128.bitselect(inv, f32x4.mul(e, inv), f32x4.ge(l, zero)));
-        }
+        const e = expNegAbs(l);
+        acc = addF64(acc, bernoulliTerm(v128.load(px + o), l, e));
+        if (probs != 0) v128.store(pp + o, sigmoidFrom(l, e));
       }
       s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
     }

@@ -1,4 +1,4 @@
-import { logPositive } from "./simd";
+import { constAt, logPositive } from "./simd";
 // Counter-based random numbers: every draw is a pure function of (seed, stream, step, row, col),
 // so results never depend on how rows are split across calls or threads.
 //   key -> 64 bits by chained SplitMix64 finalizers (Steele, Lea & Flood 2014);
@@ -41,11 +41,6 @@ const BM_SIN = memory.data<f32>([-2.5052108385441720e-8, 2.7557319223985893e-6, 
 const BM_COS = memory.data<f32>([2.0876756987868099e-9, -2.7557319223985888e-7, 2.4801587301587302e-5, -1.3888888888888889e-3, 4.1666666666666667e-2, -0.5]);
 const BM_I = memory.data<i32>([0x3fffff, 1, 2]);
 
-// @ts-ignore: decorator
-@inline function bmAt(t: usize, i: i32): v128 {
-  return v128.load32_splat(t + (<usize>i << 2));
-}
-
 // the last four pairs' outputs (module globals are per instance, so per thread; lazy: the scalar
 // build, which never uses them, cannot declare a v128)
 // @ts-ignore: decorator
@@ -58,29 +53,29 @@ const BM_I = memory.data<i32>([0x3fffff, 1, 2]);
  * bmCos = r·cos θ and bmSin = r·sin θ per pair.
  */
 function boxMuller4(hi: v128, lo: v128): void {
-  const u1 = f32x4.mul(f32x4.add(f32x4.convert_i32x4_s(hi), bmAt(BM_F, 4)), bmAt(BM_F, 0));
-  const r = f32x4.sqrt(f32x4.mul(logPositive(u1), bmAt(BM_F, 3)));
+  const u1 = f32x4.mul(f32x4.add(f32x4.convert_i32x4_s(hi), constAt(BM_F, 4)), constAt(BM_F, 0));
+  const r = f32x4.sqrt(f32x4.mul(logPositive(u1), constAt(BM_F, 3)));
   const c = i32x4.shr_u(lo, 22); // quarter turns 0…3
-  const phi = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(v128.and(lo, bmAt(BM_I, 0))), bmAt(BM_F, 1)), bmAt(BM_F, 2));
+  const phi = f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(v128.and(lo, constAt(BM_I, 0))), constAt(BM_F, 1)), constAt(BM_F, 2));
   const x2 = f32x4.mul(phi, phi);
-  let sp = bmAt(BM_SIN, 0);
-  sp = f32x4.add(f32x4.mul(sp, x2), bmAt(BM_SIN, 1));
-  sp = f32x4.add(f32x4.mul(sp, x2), bmAt(BM_SIN, 2));
-  sp = f32x4.add(f32x4.mul(sp, x2), bmAt(BM_SIN, 3));
-  sp = f32x4.add(f32x4.mul(sp, x2), bmAt(BM_SIN, 4));
+  let sp = constAt(BM_SIN, 0);
+  sp = f32x4.add(f32x4.mul(sp, x2), constAt(BM_SIN, 1));
+  sp = f32x4.add(f32x4.mul(sp, x2), constAt(BM_SIN, 2));
+  sp = f32x4.add(f32x4.mul(sp, x2), constAt(BM_SIN, 3));
+  sp = f32x4.add(f32x4.mul(sp, x2), constAt(BM_SIN, 4));
   const sinPhi = f32x4.add(phi, f32x4.mul(f32x4.mul(phi, x2), sp));
-  let cp = bmAt(BM_COS, 0);
-  cp = f32x4.add(f32x4.mul(cp, x2), bmAt(BM_COS, 1));
-  cp = f32x4.add(f32x4.mul(cp, x2), bmAt(BM_COS, 2));
-  cp = f32x4.add(f32x4.mul(cp, x2), bmAt(BM_COS, 3));
-  cp = f32x4.add(f32x4.mul(cp, x2), bmAt(BM_COS, 4));
-  cp = f32x4.add(f32x4.mul(cp, x2), bmAt(BM_COS, 5));
-  const cosPhi = f32x4.add(bmAt(BM_F, 4), f32x4.mul(x2, cp));
+  let cp = constAt(BM_COS, 0);
+  cp = f32x4.add(f32x4.mul(cp, x2), constAt(BM_COS, 1));
+  cp = f32x4.add(f32x4.mul(cp, x2), constAt(BM_COS, 2));
+  cp = f32x4.add(f32x4.mul(cp, x2), constAt(BM_COS, 3));
+  cp = f32x4.add(f32x4.mul(cp, x2), constAt(BM_COS, 4));
+  cp = f32x4.add(f32x4.mul(cp, x2), constAt(BM_COS, 5));
+  const cosPhi = f32x4.add(constAt(BM_F, 4), f32x4.mul(x2, cp));
   // odd quarter turns swap sin and cos; cos θ < 0 for c = 1, 2 and sin θ < 0 for c = 2, 3
-  const swap = i32x4.eq(v128.and(c, bmAt(BM_I, 1)), bmAt(BM_I, 1));
+  const swap = i32x4.eq(v128.and(c, constAt(BM_I, 1)), constAt(BM_I, 1));
   const cs = v128.bitselect(sinPhi, cosPhi, swap), sn = v128.bitselect(cosPhi, sinPhi, swap);
-  const signC = i32x4.shl(v128.and(i32x4.add(c, bmAt(BM_I, 1)), bmAt(BM_I, 2)), 30);
-  const signS = i32x4.shl(v128.and(c, bmAt(BM_I, 2)), 30);
+  const signC = i32x4.shl(v128.and(i32x4.add(c, constAt(BM_I, 1)), constAt(BM_I, 2)), 30);
+  const signS = i32x4.shl(v128.and(c, constAt(BM_I, 2)), 30);
   bmCos = f32x4.mul(r, v128.xor(cs, signC));
   bmSin = f32x4.mul(r, v128.xor(sn, signS));
 }

@@ -23,7 +23,7 @@
 // ~35 constants per likelihood vector); a load32_splat of a static address is one broadcast load.
 // Read only: every instance shares these bytes in threaded builds.
 // @ts-ignore: decorator
-@inline function at(table: usize, i: i32): v128 {
+@inline export function constAt(table: usize, i: i32): v128 {
   return v128.load32_splat(table + (<usize>i << 2));
 }
 
@@ -46,21 +46,21 @@ const EXP_BIAS = memory.data<i32>([127 - 0x4b400000]);
  */
 // @ts-ignore: decorator
 @inline export function expNonPositive(x: v128): v128 {
-  x = f32x4.pmax(x, at(EXP_C, 0));
-  const t = f32x4.add(f32x4.mul(x, at(EXP_C, 1)), at(EXP_C, 2));
-  const n = f32x4.sub(t, at(EXP_C, 2));
+  x = f32x4.pmax(x, constAt(EXP_C, 0));
+  const t = f32x4.add(f32x4.mul(x, constAt(EXP_C, 1)), constAt(EXP_C, 2));
+  const n = f32x4.sub(t, constAt(EXP_C, 2));
   // r = x - n·ln2 in two parts (Cody–Waite)
-  let r = f32x4.sub(x, f32x4.mul(n, at(EXP_C, 3)));
-  r = f32x4.sub(r, f32x4.mul(n, at(EXP_C, 4)));
-  let p = at(EXP_P, 0);
-  p = f32x4.add(f32x4.mul(p, r), at(EXP_P, 1));
-  p = f32x4.add(f32x4.mul(p, r), at(EXP_P, 2));
-  p = f32x4.add(f32x4.mul(p, r), at(EXP_P, 3));
-  p = f32x4.add(f32x4.mul(p, r), at(EXP_P, 4));
-  p = f32x4.add(f32x4.mul(p, r), at(EXP_P, 5));
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), at(EXP_C, 5));
+  let r = f32x4.sub(x, f32x4.mul(n, constAt(EXP_C, 3)));
+  r = f32x4.sub(r, f32x4.mul(n, constAt(EXP_C, 4)));
+  let p = constAt(EXP_P, 0);
+  p = f32x4.add(f32x4.mul(p, r), constAt(EXP_P, 1));
+  p = f32x4.add(f32x4.mul(p, r), constAt(EXP_P, 2));
+  p = f32x4.add(f32x4.mul(p, r), constAt(EXP_P, 3));
+  p = f32x4.add(f32x4.mul(p, r), constAt(EXP_P, 4));
+  p = f32x4.add(f32x4.mul(p, r), constAt(EXP_P, 5));
+  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), constAt(EXP_C, 5));
   // 2^n from the exponent bits (n in [-126, 0])
-  const pow2 = i32x4.shl(i32x4.add(t, at(EXP_BIAS, 0)), 23);
+  const pow2 = i32x4.shl(i32x4.add(t, constAt(EXP_BIAS, 0)), 23);
   return f32x4.mul(p, pow2);
 }
 
@@ -78,19 +78,19 @@ const LOG_P = memory.data<f32>([
 // @ts-ignore: decorator
 @inline function logReduced(x: v128, k: v128): v128 {
   const z = f32x4.mul(x, x);
-  let p = at(LOG_P, 0);
-  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 1));
-  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 2));
-  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 3));
-  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 4));
-  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 5));
-  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 6));
-  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 7));
-  p = f32x4.add(f32x4.mul(p, x), at(LOG_P, 8));
+  let p = constAt(LOG_P, 0);
+  p = f32x4.add(f32x4.mul(p, x), constAt(LOG_P, 1));
+  p = f32x4.add(f32x4.mul(p, x), constAt(LOG_P, 2));
+  p = f32x4.add(f32x4.mul(p, x), constAt(LOG_P, 3));
+  p = f32x4.add(f32x4.mul(p, x), constAt(LOG_P, 4));
+  p = f32x4.add(f32x4.mul(p, x), constAt(LOG_P, 5));
+  p = f32x4.add(f32x4.mul(p, x), constAt(LOG_P, 6));
+  p = f32x4.add(f32x4.mul(p, x), constAt(LOG_P, 7));
+  p = f32x4.add(f32x4.mul(p, x), constAt(LOG_P, 8));
   let y = f32x4.mul(f32x4.mul(p, x), z);
-  y = f32x4.add(y, f32x4.mul(k, at(LOG_C, 3)));
-  y = f32x4.sub(y, f32x4.mul(z, at(LOG_C, 2)));
-  return f32x4.add(f32x4.add(x, y), f32x4.mul(k, at(LOG_C, 4)));
+  y = f32x4.add(y, f32x4.mul(k, constAt(LOG_C, 3)));
+  y = f32x4.sub(y, f32x4.mul(z, constAt(LOG_C, 2)));
+  return f32x4.add(f32x4.add(x, y), f32x4.mul(k, constAt(LOG_C, 4)));
 }
 
 /**
@@ -99,9 +99,9 @@ const LOG_P = memory.data<f32>([
  */
 // @ts-ignore: decorator
 @inline export function log1pUnit(e: v128): v128 {
-  const one = at(LOG_C, 1);
-  const small = f32x4.lt(e, at(LOG_C, 0));
-  const x = v128.bitselect(e, f32x4.mul(f32x4.sub(e, one), at(LOG_C, 2)), small);
+  const one = constAt(LOG_C, 1);
+  const small = f32x4.lt(e, constAt(LOG_C, 0));
+  const x = v128.bitselect(e, f32x4.mul(f32x4.sub(e, one), constAt(LOG_C, 2)), small);
   const k = v128.andnot(one, small); // 0 where small, else 1
   return logReduced(x, k);
 }
@@ -116,12 +116,12 @@ const LOGN_C = memory.data<f32>([1.41421356237, 1.0, 0.5]);
  */
 // @ts-ignore: decorator
 @inline export function logPositive(u: v128): v128 {
-  let k = f32x4.convert_i32x4_s(i32x4.sub(i32x4.shr_u(u, 23), at(LOGN_I, 2)));
-  let m = v128.or(v128.and(u, at(LOGN_I, 0)), at(LOGN_I, 1));
-  const big = f32x4.gt(m, at(LOGN_C, 0));
-  m = v128.bitselect(f32x4.mul(m, at(LOGN_C, 2)), m, big);
-  k = f32x4.add(k, v128.and(at(LOGN_C, 1), big));
-  return logReduced(f32x4.sub(m, at(LOGN_C, 1)), k);
+  let k = f32x4.convert_i32x4_s(i32x4.sub(i32x4.shr_u(u, 23), constAt(LOGN_I, 2)));
+  let m = v128.or(v128.and(u, constAt(LOGN_I, 0)), constAt(LOGN_I, 1));
+  const big = f32x4.gt(m, constAt(LOGN_C, 0));
+  m = v128.bitselect(f32x4.mul(m, constAt(LOGN_C, 2)), m, big);
+  k = f32x4.add(k, v128.and(constAt(LOGN_C, 1), big));
+  return logReduced(f32x4.sub(m, constAt(LOGN_C, 1)), k);
 }
 
 // tanh: 0.625, -2, 1, then the polynomial
@@ -137,16 +137,16 @@ const SIGN_BIT = memory.data<i32>([0x80000000]);
 @inline export function tanhVec(x: v128): v128 {
   const ax = f32x4.abs(x);
   const z = f32x4.mul(x, x);
-  let p = at(TANH_P, 0);
-  p = f32x4.add(f32x4.mul(p, z), at(TANH_P, 1));
-  p = f32x4.add(f32x4.mul(p, z), at(TANH_P, 2));
-  p = f32x4.add(f32x4.mul(p, z), at(TANH_P, 3));
-  p = f32x4.add(f32x4.mul(p, z), at(TANH_P, 4));
+  let p = constAt(TANH_P, 0);
+  p = f32x4.add(f32x4.mul(p, z), constAt(TANH_P, 1));
+  p = f32x4.add(f32x4.mul(p, z), constAt(TANH_P, 2));
+  p = f32x4.add(f32x4.mul(p, z), constAt(TANH_P, 3));
+  p = f32x4.add(f32x4.mul(p, z), constAt(TANH_P, 4));
   const small = f32x4.add(x, f32x4.mul(f32x4.mul(p, z), x));
-  const e = expNonPositive(f32x4.mul(ax, at(TANH_C, 1)));
-  const one = at(TANH_C, 2);
+  const e = expNonPositive(f32x4.mul(ax, constAt(TANH_C, 1)));
+  const one = constAt(TANH_C, 2);
   const big = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
   // copy the sign of x onto big (tanh is odd)
-  const signed = v128.or(big, v128.and(x, at(SIGN_BIT, 0)));
-  return v128.bitselect(small, signed, f32x4.lt(ax, at(TANH_C, 0)));
+  const signed = v128.or(big, v128.and(x, constAt(SIGN_BIT, 0)));
+  return v128.bitselect(small, signed, f32x4.lt(ax, constAt(TANH_C, 0)));
 }
