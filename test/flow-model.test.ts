@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { VAE, type VAEOptions } from "../src/index.js";
 import { VAE as BuiltVAE } from "../dist/src/index.js"; // workers load the built dist/src/worker.js
 import { BUILDS, f32, gaussian, rng, uniform } from "./helpers/env.js";
-import { expectMatchesReference } from "./helpers/fd-check.js";
+import { expectMatchesReference, lossAndGradsAt } from "./helpers/fd-check.js";
 import { logMeanExp, referenceFlowLogW, referenceFlowLoss, toF64 } from "./helpers/reference.js";
 import { numericGrad, worst } from "./helpers/env.js";
 
@@ -23,13 +23,10 @@ describe.each(BUILDS)("flows: lossAndGrads against finite differences of an f64 
       const vae = await VAE.create({ ...opts, seed: 5, build });
       const cfg = vae.config;
       const r = rng(23);
-      const B = 3, K = 2;
-      const x = f32(cfg.likelihood.type === "bernoulli" ? uniform(B * cfg.inputDim, 0, 1, r) : uniform(B * cfg.inputDim, -1, 1, r));
-      const eps = f32(gaussian(K * B * cfg.latentDim, r));
+      const K = 2;
       // (the masked networks' relu units have kinks; a central difference straddling one would
       // show as a single wild element, not a small error)
-      const p0 = toF64(vae.stateDict());
-      const got = vae.lossAndGrads(Float32Array.from(x), { estimator, eps: Float32Array.from(eps), samples: K });
+      const { x, eps, p0, got } = lossAndGradsAt(vae, estimator, r, 3, K);
       expectMatchesReference(got, p0, (p) => referenceFlowLoss(cfg, p, x, eps, K, estimator));
       vae.dispose();
     });

@@ -2,9 +2,9 @@
 // differences of an independent f64 implementation of the objective with the same eps.
 import { describe, expect, it } from "vitest";
 import { VAE, type VAEOptions } from "../src/index.js";
-import { BUILDS, f32, gaussian, rng, uniform } from "./helpers/env.js";
-import { expectMatchesReference } from "./helpers/fd-check.js";
-import { referenceLoss, toF64 } from "./helpers/reference.js";
+import { BUILDS, rng } from "./helpers/env.js";
+import { expectMatchesReference, lossAndGradsAt } from "./helpers/fd-check.js";
+import { referenceLoss } from "./helpers/reference.js";
 
 const CASES: [string, VAEOptions][] = [
   ["bernoulli, tanh, 2 hidden layers", { inputDim: 6, latentDim: 3, hidden: [5, 4], activation: "tanh", likelihood: "bernoulli" }],
@@ -19,11 +19,8 @@ describe.each(BUILDS)("lossAndGrads against finite differences of an f64 referen
       const vae = await VAE.create({ ...opts, seed: 3, build });
       const cfg = vae.config;
       const r = rng(17);
-      const B = 3, K = 2;
-      const x = f32(cfg.likelihood.type === "bernoulli" ? uniform(B * cfg.inputDim, 0, 1, r) : uniform(B * cfg.inputDim, -1, 1, r));
-      const eps = f32(gaussian(K * B * cfg.latentDim, r));
-      const p0 = toF64(vae.stateDict());
-      const got = vae.lossAndGrads(Float32Array.from(x), { estimator, eps: Float32Array.from(eps), samples: K });
+      const K = 2;
+      const { x, eps, p0, got } = lossAndGradsAt(vae, estimator, r, 3, K);
       const kinks = { min: Infinity };
       referenceLoss(cfg, p0, x, eps, K, estimator, p0, kinks);
       if (cfg.activation === "relu") expect(kinks.min, "a pre-activation sits on relu's kink; pick another seed").toBeGreaterThan(1e-4);
