@@ -67,11 +67,47 @@ export function gemm(
   packed: usize,                  // B as packed panels, or 0
 ): void {
   if (ASC_FEATURE_SIMD) {
-    gemmSimd(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act == ACT_RELU, scratch, packed);
+    gemmSimd(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act == ACT_RELU, scratch, packed, 0);
   } else {
     gemmScalar(c, ldc, a, sam, sak, b, sbk, sbn, bias, m0, m1, n, k, accumulate, act == ACT_RELU ? ACT_RELU : ACT_IDENTITY, scratch);
   }
   if (act == ACT_TANH && !accumulate) tanhRows(c, ldc, m0, m1, n);
+}
+
+/**
+ * C (= or +=) A·W for rows [m0, m1), W[O, I] given only as its forward panels (packRows: w[p][i][j]
+ * = W[8p+j, i]): the input gradient dX = dY·W of a layer without reading its row-major weights.
+ * Each output is the same sequence of float operations as gemm's with B = W row-major (bitwise
+ * equal). On threads this matters: the rows of W are updated by the thread that owns them, and
+ * a row-major W that the other thread had read for its dX made every one of those stores wait
+ * for the other core's copy to be invalidated (Adam 2.5× slower than alone); now the panels,
+ * which the forward pass reads anyway, are the only weights both threads read.
+ */
+export function gemmPackedT(
+  c: usize, ldc: i32, a: usize, sam: i32, sak: i32, w: usize, I: i32, O: i32,
+  m0: i32, m1: i32, accumulate: i32, scratch: usize,
+): void {
+  if (ASC_FEATURE_SIMD) {
+    gemmSimd(c, ldc, a, sam, sak, 0, 0, 0, 0, m0, m1, I, O, accumulate, false, scratch, 0, w);
+    return;
+  }
+  // scalar: gemmScalar's arithmetic, W[o, i] read from its panel
+  for (let m = m0; m < m1; m++) {
+    const pa = a + (<usize>(m * sam) << 2);
+    const pc = c + (<usize>(m * ldc) << 2);
+    for (let i = 0; i < I; i++) {
+      let s: f32 = 0;
+      let p = pa;
+      const sa = <usize>sak << 2;
+      for (let o = 0; o < O; o++) {
+        s += load<f32>(p) * load<f32>(w + ((<usize>(o >> 3) * <usize>I + <usize>i) << 5) + (<usize>(o & 7) << 2));
+        p += sa;
+      }
+      const q = pc + (<usize>i << 2);
+      if (accumulate) store<f32>(q, load<f32>(q) + s);
+      else store<f32>(q, s + 0);
+    }
+  }
 }
 
 /** C[m, 0:n] = tanh(C[m, 0:n]) for rows [m0, m1). */
@@ -97,6 +133,47 @@ function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
     for (; j < n; j++) {
       const o = pc + (<usize>j << 2);
       store<f32>(o, Mathf.tanh(load<f32>(o)));
+    }
+  }
+}
+
+// Transposes the 4×4 block whose rows are at src + k·ss (k = 0..3) into rows at dst + k·ds: row k
+// of the result holds lane k of the four source rows. Byte strides.
+// @ts-ignore: decorator
+@inline function transpose4(dst: usize, ds: usize, src: usize, ss: usize): void {
+  const a = v128.load(src), b = v128.load(src + ss), c = v128.load(src + 2 * ss), d = v128.load(src + 3 * ss);
+  const t0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5); // a0 b0 a1 b1
+  const t1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7); // a2 b2 a3 b3
+  const t2 = v128.shuffle<f32>(c, d, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5)); // a0 b0 c0 d0
+  v128.store(dst + ds, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * ds, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * ds, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+// Packs columns j0:j0+nb of W[K, N] into scratch as [K][8] (zero padded past nb), W given as its
+// forward panels (w[p][n][q] = W[8p+q, n], N floats of 8 per panel): each 8×8 block is a
+// transpose of 64 contiguous floats.
+// @ts-ignore: decorator
+@inline function packPanelT(scratch: usize, w: usize, N: i32, j0: i32, nb: i32, k: i32): void {
+  for (let k0 = 0; k0 < k; k0 += 8) {
+    const src = w + ((<usize>(k0 >> 3) * <usize>N + <usize>j0) << 5);
+    const dst = scratch + (<usize>k0 << 5);
+    const rows = min(8, k - k0);
+    if (ASC_FEATURE_SIMD && nb == 8 && rows == 8) {
+      transpose4(dst, 32, src, 32);             // rows k0..k0+3, columns 0..3
+      transpose4(dst + 16, 32, src + 128, 32);  // rows k0..k0+3, columns 4..7
+      transpose4(dst + 128, 32, src + 16, 32);  // rows k0+4..k0+7, columns 0..3
+      transpose4(dst + 144, 32, src + 144, 32); // rows k0+4..k0+7, columns 4..7
+    } else {
+      // an edge block: rows past K are not written, columns past nb are zero (reading them
+      // would run into the next panel)
+      for (let q = 0; q < rows; q++) {
+        for (let r = 0; r < 8; r++) {
+          store<f32>(dst + (<usize>q << 5) + (<usize>r << 2), r < nb ? load<f32>(src + (<usize>r << 5) + (<usize>q << 2)) : 0);
+        }
+      }
     }
   }
 }
@@ -156,7 +233,7 @@ function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
 
 function gemmSimd(
   c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, sbk: i32, sbn: i32, bias: usize,
-  m0: i32, m1: i32, n: i32, k: i32, accumulate: i32, relu: bool, scratch: usize, packed: usize,
+  m0: i32, m1: i32, n: i32, k: i32, accumulate: i32, relu: bool, scratch: usize, packed: usize, packedT: usize,
 ): void {
   const stepA = <usize>sak << 2;
   const rowA = <usize>sam << 2;
@@ -168,6 +245,7 @@ function gemmSimd(
     // packed panel is reused by every 4-row block of A.
     let panel = scratch;
     if (packed != 0) panel = packed + (<usize>j0 * <usize>k << 2);
+    else if (packedT != 0) packPanelT(scratch, packedT, n, j0, nb, k);
     else packPanel(scratch, b, sbk, sbn, j0, nb, k);
     const stepB: usize = 32;
     let bl = f32x4.splat(0);
@@ -332,6 +410,21 @@ export function actBackward(dy: usize, y: usize, i0: i32, i1: i32, act: i32): vo
 export function packRows(dst: usize, w: usize, O: i32, I: i32, o0: i32, o1: i32): void {
   for (let p = o0 >> 3; (p << 3) < o1; p++) {
     const panel = dst + (<usize>p * <usize>I << 5);
+    if (ASC_FEATURE_SIMD && (p << 3) + 8 <= O) {
+      // a full panel, 4 inputs at a time: two 4×4 transposes write 4 whole rows of 8
+      const row = <usize>I << 2;
+      const src = w + (<usize>(p << 3) * row);
+      let i = 0;
+      for (; i + 4 <= I; i += 4) {
+        const s = src + (<usize>i << 2), d = panel + (<usize>i << 5);
+        transpose4(d, 32, s, row);
+        transpose4(d + 16, 32, s + 4 * row, row);
+      }
+      for (; i < I; i++) {
+        for (let j = 0; j < 8; j++) store<f32>(panel + (<usize>i << 5) + (<usize>j << 2), load<f32>(src + <usize>j * row + (<usize>i << 2)));
+      }
+      continue;
+    }
     for (let j = 0; j < 8; j++) {
       const row = (p << 3) + j;
       let q = panel + (<usize>j << 2);

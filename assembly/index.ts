@@ -2,7 +2,7 @@
 // allocates and no export keeps state between calls (the same module runs in several workers).
 // Adding an op: write it in its family's file with forward and backward side by side, export it
 // here, add one line to bindings/abi.ts, and one test file under test/ that runs on every build.
-export { gemm, gemmSparseA, gemmSparseB, sparseRows, countNonzero, biasGrad, actBackward, packRows, peakMadd } from "./dense";
+export { gemm, gemmPackedT, gemmSparseA, gemmSparseB, sparseRows, countNonzero, biasGrad, actBackward, packRows, peakMadd } from "./dense";
 export { reparameterize, gaussianLogProbs, klStandardNormal, latentBackward, importanceWeights } from "./gaussian";
 export { bernoulliLogProb, bernoulliBackward, gaussianLogProb, gaussianBackward, gaussianLogvarGrad } from "./likelihood";
 export { randomNormal, bernoulliSample, gumbelNoise } from "./rng";

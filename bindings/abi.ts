@@ -19,6 +19,9 @@ export interface Kernels {
     /** B pre-packed as panels [⌈N/8⌉][K][8] (packRows), or 0/absent to pack into scratch */
     packed?: number,
   ): void;
+  /** C (= or +=) A·W for rows [m0, m1), W[O, I] read from its forward panels (packRows); bitwise gemm's with W row-major. */
+  gemmPackedT(c: number, ldc: number, a: number, sam: number, sak: number, w: number, I: number, O: number,
+    m0: number, m1: number, accumulate: number, scratch: number): void;
   /** Nonzero lists of rows [m0, m1) of X[M, K] at lists + 8·m·(K + 1) bytes (count, then (32·k, value) pairs); returns the total count. */
   sparseRows(lists: number, x: number, K: number, m0: number, m1: number): number;
   /** C = act(X·Wᵀ + bias) for rows [m0, m1) from X's nonzero lists and W's forward panels; bitwise gemm's. SIMD builds only. */

@@ -215,11 +215,15 @@ export function inputGrads(k: Kernels, p: ParamBlocks, l: Layer, dy: number, x: 
   k.actBackward(dx, x, r0 * I, r1 * I, prevAct);
 }
 
-/** dx (= or +=) dy·W for rows [r0, r1). */
+/**
+ * dx (= or +=) dy·W for rows [r0, r1), W read from its forward panels: on threads the panels are
+ * then the only weights every thread reads, and the row-major W stays with the thread that
+ * updates it (assembly/dense.ts gemmPackedT; bitwise the same as from the row-major W).
+ */
 export function matVecRows(k: Kernels, p: ParamBlocks, l: Layer, dy: number, dx: number, r0: number, r1: number, accumulate: number,
   scratch: number): void {
   const O = l.outDim, I = l.inDim;
-  k.gemm(dx, I, dy, O, 1, p.pParams + 4 * l.w, I, 1, 0, r0, r1, I, O, accumulate, ACT.identity, scratch);
+  k.gemmPackedT(dx, I, dy, O, 1, p.pPacked + 4 * l.pk, I, O, r0, r1, accumulate, scratch);
 }
 
 // ---------------------------------------------------------------- forward

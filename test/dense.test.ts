@@ -56,6 +56,24 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
     env.k.gemm(pc, N, env.put(a), K, 1, env.put(b), N, 1, 0, 0, M, N, K, 0, ACT.identity, scratch);
     let tol = worst(env.read(pc, M * N), gemmRef(a, K, 1, b, N, 1, null, M, N, K, ACT.identity), 1e-5 * Math.sqrt(K), 1e-5);
     expect(tol.ratio, JSON.stringify(tol)).toBeLessThanOrEqual(1);
+    // the same from W's forward panels (gemmPackedT, as the model computes dX: B = W[K, N] packed
+    // by packRows), bit for bit; then += over a row range, other rows untouched
+    const pbw = env.put(b);
+    const panels = env.zeros(Math.ceil(K / 8) * 8 * N);
+    env.k.packRows(panels, pbw, K, N, 0, K);
+    const pa = env.put(a);
+    const pt = env.zeros(M * N);
+    env.k.gemmPackedT(pt, N, pa, K, 1, panels, N, K, 0, M, 0, scratch);
+    const dense = env.read(pc, M * N);
+    const viaPanels = env.read(pt, M * N);
+    for (let i = 0; i < M * N; i++) expect(Object.is(viaPanels[i], dense[i]), `element ${i}: ${viaPanels[i]} vs ${dense[i]}`).toBe(true);
+    const m0 = Math.min(1, M - 1), m1 = Math.max(m0 + 1, M - 1);
+    const base = f32(uniform(M * N, -1, 1, r));
+    const pacc = env.put(base), pacc2 = env.put(base);
+    env.k.gemm(pacc, N, pa, K, 1, pbw, N, 1, 0, m0, m1, N, K, 1, ACT.identity, scratch);
+    env.k.gemmPackedT(pacc2, N, pa, K, 1, panels, N, K, m0, m1, 1, scratch);
+    expect(env.read(pacc2, M * N)).toEqual(env.read(pacc, M * N));
+    expect(Array.from(env.read(pacc2, M * N).slice(0, m0 * N))).toEqual(Array.from(base.slice(0, m0 * N)));
     // dW form with accumulation: C[M,N] += A·B with A = Yᵀ (A[m,k] = y[k·M + m])
     const y = f32(uniform(K * M, -1, 1, r)), c0 = f32(uniform(M * N, -1, 1, r));
     const pc2 = env.put(c0);
