@@ -504,9 +504,10 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
     if (o0 >= o1) return;
     weightGrads(k, p, l, dy, x, rows, o0, o1, scratch, sparse);
     if (adam) {
-      adamRange(k, p, adam, l.w + o0 * l.inDim, l.w + o1 * l.inDim);
+      // W's rows and their forward panels in one pass, then the bias
+      k.adamPacked(p.pParams + 4 * l.w, p.pGrads + 4 * l.w, p.pM + 4 * l.w, p.pV + 4 * l.w, p.pPacked + 4 * l.pk, l.outDim, l.inDim, o0, o1,
+        adam.stepSize, adam.beta1, adam.beta2, adam.eps, adam.invSqrtBc2, adam.weightDecay);
       adamRange(k, p, adam, l.b + o0, l.b + o1);
-      packLayer(k, p, l, o0, o1);
     }
   };
   if (p.decLogvar >= 0) {
@@ -558,7 +559,9 @@ export const CTRL_F64 = { klScale: 0, stepSize: 1, beta1: 2, beta2: 3, eps: 4, i
 export const CTRL_INTS = 32;
 export const CTRL_F64S = 8;
 export const CTRL_MSG_BYTES = 1024;
-export const CTRL_BYTES = 4 * CTRL_INTS + 8 * CTRL_F64S + CTRL_MSG_BYTES;
+/** One Int32 per thread (up to 256): the generation each worker last finished (Pool.run). */
+export const CTRL_ACKS = 256;
+export const CTRL_BYTES = 4 * CTRL_INTS + 8 * CTRL_F64S + CTRL_MSG_BYTES + 4 * CTRL_ACKS;
 
 /** CTRL.fuse: how a forward dispatch computes the row weights before running the backward rows. */
 export const FUSE = { none: 0, uniform: 1, importance: 2 } as const;
@@ -569,6 +572,8 @@ export interface Ctrl {
   i: Int32Array;
   f: Float64Array;
   msg: Uint8Array;
+  /** ack[w]: the generation worker w last finished */
+  ack: Int32Array;
 }
 
 export function ctrlViews(buffer: ArrayBufferLike, at: number): Ctrl {
@@ -576,6 +581,7 @@ export function ctrlViews(buffer: ArrayBufferLike, at: number): Ctrl {
     i: new Int32Array(buffer, at, CTRL_INTS),
     f: new Float64Array(buffer, at + 4 * CTRL_INTS, CTRL_F64S),
     msg: new Uint8Array(buffer, at + 4 * CTRL_INTS + 8 * CTRL_F64S, CTRL_MSG_BYTES),
+    ack: new Int32Array(buffer, at + 4 * CTRL_INTS + 8 * CTRL_F64S + CTRL_MSG_BYTES, CTRL_ACKS),
   };
 }
 

@@ -94,7 +94,7 @@ export class Pool {
     this.runs++;
     Atomics.store(i, CTRL.done, 0);
     Atomics.store(i, CTRL.error, 0);
-    Atomics.add(i, CTRL.gen, 1);
+    const gen = Atomics.add(i, CTRL.gen, 1) + 1;
     Atomics.notify(i, CTRL.gen);
     let mine: unknown = null;
     try {
@@ -102,17 +102,25 @@ export class Pool {
     } catch (e) {
       mine = e;
     }
-    const others = this.threads - 1;
+    // Done when every worker has acknowledged THIS generation in its own slot. A shared count
+    // of finished workers is not enough: under heavy load (4 threads on 2 cores while another
+    // process compiled) the count was seen at T - 1 while a worker had not yet started the
+    // command, and the step went on without that worker's rows (the bitwise thread tests failed
+    // about one run in four that way; instrumented, the late worker's last command was the
+    // previous one). Where the extra count came from is not established; with per-worker
+    // acknowledgements the coordinator no longer depends on it. The count stays only as the
+    // address the coordinator sleeps on (a late increment just wakes it to check again).
     const until = performance.now() + this.spinMs;
-    while (Atomics.load(i, CTRL.done) < others && performance.now() < until);
+    while (this.pending(gen) > 0 && performance.now() < until);
     const deadline = Date.now() + this.timeoutMs;
     for (;;) {
-      const done = Atomics.load(i, CTRL.done);
-      if (done >= others) break;
+      const done = Atomics.load(i, CTRL.done); // read before the check: a finish after it changes the value we sleep on
+      const pending = this.pending(gen);
+      if (pending === 0) break;
       const left = deadline - Date.now();
       if (left <= 0) {
         this.dispose();
-        throw new Error(`vae-wasm: ${others - done} worker(s) did not finish a step within ${this.timeoutMs} ms; the pool was stopped`);
+        throw new Error(`vae-wasm: ${pending} worker(s) did not finish a step within ${this.timeoutMs} ms; the pool was stopped`);
       }
       Atomics.wait(i, CTRL.done, done, Math.min(left, 1000));
     }
@@ -129,6 +137,13 @@ export class Pool {
       }
       throw new Error(message);
     }
+  }
+
+  /** Workers that have not yet acknowledged generation `gen`. */
+  private pending(gen: number): number {
+    let n = 0;
+    for (let w = 1; w < this.threads; w++) if (Atomics.load(this.ctrl.ack, w) !== gen) n++;
+    return n;
   }
 
   /** Stops every worker. */

@@ -47,7 +47,10 @@ async function main(): Promise<void> {
     ctrl.msg.set(bytes);
     Atomics.store(ctrl.i, CTRL.error, exiting ? -index : index);
   };
-  const finish = () => {
+  // this worker finished generation `gen`: its own acknowledgement slot, then the shared counter
+  // whose change wakes the coordinator (which checks every slot, not the count)
+  const finish = (gen: number) => {
+    Atomics.store(ctrl.ack, index, gen);
     Atomics.add(ctrl.i, CTRL.done, 1);
     Atomics.notify(ctrl.i, CTRL.done);
   };
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
     process.on("exit", (code) => {
       if (Atomics.load(ctrl.i, CTRL.cmd) !== CMD.stop) {
         fail(`vae-wasm worker ${index} exited (code ${code}) during a step`, true);
-        finish();
+        finish(Atomics.load(ctrl.i, CTRL.gen));
       }
     });
   }
@@ -92,7 +95,7 @@ async function main(): Promise<void> {
     } catch (e) {
       fail(`vae-wasm worker ${index}: ${(e as Error)?.stack ?? String(e)}`);
     }
-    finish();
+    finish(seen);
   }
 }
 
