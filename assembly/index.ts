@@ -8,7 +8,7 @@ export { bernoulliLogProb, bernoulliBackward, gaussianLogProb, gaussianBackward,
 export { randomNormal, bernoulliSample, gumbelNoise } from "./rng";
 export { gumbelSoftmax, categoricalKL, categoricalBackward } from "./categorical";
 export { flowForward, flowBackward, iafGate, iafGateBackward, addContext, sumOverSamples, maskMul, addPrior, addBaseScore, iafSolve, combinePath, fill } from "./flows";
-export { adam, adamPacked } from "./adam";
+export { adam } from "./adam";
 export { accumulateMoments, accumulateDifference, setWeights } from "./stats";
 export { initUniform } from "./init";
 export { firstInvalid } from "./check";

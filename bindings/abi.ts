@@ -111,9 +111,6 @@ export interface Kernels {
   /** Fused Adam (torch.optim.Adam arithmetic) over params [i0, i1). */
   /** Index of the first non-finite value of p[0:n) (or, with unit = 1, the first outside [0, 1]), else -1. */
   firstInvalid(p: number, n: number, unit: number): number;
-  /** adam on rows [o0, o1) of a layer's W[O, I] (o0 a multiple of 8; p, g, m, v at the layer's W) and packRows of them into `packed`, in one pass; bitwise the two. */
-  adamPacked(p: number, g: number, m: number, v: number, packed: number, O: number, I: number, o0: number, o1: number,
-    stepSize: number, beta1: number, beta2: number, eps: number, invSqrtBc2: number, weightDecay: number): void;
   adam(
     p: number, g: number, m: number, v: number, i0: number, i1: number,
     stepSize: number, beta1: number, beta2: number, eps: number, invSqrtBc2: number, weightDecay: number,

@@ -504,10 +504,9 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
     if (o0 >= o1) return;
     weightGrads(k, p, l, dy, x, rows, o0, o1, scratch, sparse);
     if (adam) {
-      // W's rows and their forward panels in one pass, then the bias
-      k.adamPacked(p.pParams + 4 * l.w, p.pGrads + 4 * l.w, p.pM + 4 * l.w, p.pV + 4 * l.w, p.pPacked + 4 * l.pk, l.outDim, l.inDim, o0, o1,
-        adam.stepSize, adam.beta1, adam.beta2, adam.eps, adam.invSqrtBc2, adam.weightDecay);
+      adamRange(k, p, adam, l.w + o0 * l.inDim, l.w + o1 * l.inDim);
       adamRange(k, p, adam, l.b + o0, l.b + o1);
+      packLayer(k, p, l, o0, o1);
     }
   };
   if (p.decLogvar >= 0) {
