@@ -7,7 +7,7 @@
 // Threads split rows: [m0, m1). No allocation, no module state.
 // `packed` (optional): B already packed as panels [⌈N/8⌉][K][8] (packRows below), as the forward
 //   pass keeps its weights: then nothing is packed per call (the scalar build ignores it).
-import { hsum, madd, storeTransposed4, tanhVec } from "./simd";
+import { hsum, madd, tanhVec } from "./simd";
 
 export const ACT_IDENTITY: i32 = 0;
 export const ACT_RELU: i32 = 1;
@@ -141,7 +141,15 @@ function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
 // of the result holds lane k of the four source rows. Byte strides.
 // @ts-ignore: decorator
 @inline function transpose4(dst: usize, ds: usize, src: usize, ss: usize): void {
-  storeTransposed4(dst, ds, v128.load(src), v128.load(src + ss), v128.load(src + 2 * ss), v128.load(src + 3 * ss));
+  const a = v128.load(src), b = v128.load(src + ss), c = v128.load(src + 2 * ss), d = v128.load(src + 3 * ss);
+  const t0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5); // a0 b0 a1 b1
+  const t1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7); // a2 b2 a3 b3
+  const t2 = v128.shuffle<f32>(c, d, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5)); // a0 b0 c0 d0
+  v128.store(dst + ds, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * ds, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * ds, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
 }
 
 // Packs columns j0:j0+nb of W[K, N] into scratch as [K][8] (zero padded past nb), W given as its

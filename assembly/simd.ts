@@ -18,22 +18,6 @@
     (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
-/**
- * Transposes the 4×4 block with rows a, b, c, d into rows at dst + k·ds (k = 0..3; byte stride):
- * row k holds lane k of a, b, c, d.
- */
-// @ts-ignore: decorator
-@inline export function storeTransposed4(dst: usize, ds: usize, a: v128, b: v128, c: v128, d: v128): void {
-  const t0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5); // a0 b0 a1 b1
-  const t1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7); // a2 b2 a3 b3
-  const t2 = v128.shuffle<f32>(c, d, 0, 4, 1, 5);
-  const t3 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
-  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5)); // a0 b0 c0 d0
-  v128.store(dst + ds, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
-  v128.store(dst + 2 * ds, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
-  v128.store(dst + 3 * ds, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
-}
-
 // Constants as broadcast loads from static data. V8 (TurboFan, x64) rebuilds every v128.const
 // from immediates at each use inside a loop (mov imm64, movq, punpcklqdq: three instructions,
 // ~35 constants per likelihood vector); a load32_splat of a static address is one broadcast load.

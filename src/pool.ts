@@ -6,7 +6,7 @@
 // 1–2 ms phase, so each side first polls for at most `spinMs` (default 0.2 ms) and then sleeps:
 // a short bounded poll while a step is in flight, never a long spin (spin loops collapse on a
 // loaded machine). A worker that throws or exits writes the reason into the control block and
-// counts itself done, so the caller wakes and rethrows it; a silent worker times out.
+// acknowledges the command, so the caller wakes and rethrows it; a silent worker times out.
 import type { Kernels } from "../bindings/abi.js";
 import { isNode } from "../bindings/load.js";
 import { CMD, CTRL, type Ctrl, runShare, type StaticPlan, type Workspace } from "./engine.js";
@@ -92,7 +92,6 @@ export class Pool {
     const i = this.ctrl.i;
     i[CTRL.threads] = active;
     this.runs++;
-    Atomics.store(i, CTRL.done, 0);
     Atomics.store(i, CTRL.error, 0);
     const gen = Atomics.add(i, CTRL.gen, 1) + 1;
     Atomics.notify(i, CTRL.gen);
@@ -108,8 +107,9 @@ export class Pool {
     // command, and the step went on without that worker's rows (the bitwise thread tests failed
     // about one run in four that way; instrumented, the late worker's last command was the
     // previous one). Where the extra count came from is not established; with per-worker
-    // acknowledgements the coordinator no longer depends on it. The count stays only as the
-    // address the coordinator sleeps on (a late increment just wakes it to check again).
+    // acknowledgements the coordinator no longer depends on it. CTRL.done is now only the
+    // address the coordinator sleeps on: every finish bumps it (never reset; Atomics.wait
+    // compares for equality, so wrapping is harmless) and the coordinator re-checks the slots.
     const until = performance.now() + this.spinMs;
     while (this.pending(gen) > 0 && performance.now() < until);
     const deadline = Date.now() + this.timeoutMs;
