@@ -5,11 +5,13 @@
 //   - rows are independent, so the forward pass and the row-wise backward parts (likelihood,
 //     dX = dY·W, activations, the latent head) are split by examples between threads;
 //   - every reduction over the batch (dW = dYᵀ·X, bias and log-variance gradients) runs over ALL
-//     rows in row order, and threads split its OUTPUTS (rows of W, columns of the log-variance);
+//     rows in row order, and threads split its OUTPUTS (panels of 8 rows of W, columns of the
+//     log-variance; weightJobs);
 //   - Adam is elementwise, split by parameter ranges.
 // Each output value is thus produced by the same sequence of float operations whatever the
-// number of threads: parameters after any number of steps are bitwise identical for 1, 2, 3…
-// threads, and equal to the unthreaded computation.
+// number of threads and wherever the cuts fall: parameters after any number of steps are bitwise
+// identical for 1, 2, 3… threads, and equal to the unthreaded computation. (So the pool may move
+// the cuts at every command to balance uneven threads: src/balance.ts.)
 //
 // A training step is three dispatches (each a wake-up of the workers, ~0.03–0.1 ms here; two
 // when the estimator's row weights are row-local, CTRL.fuse: the backward rows then run at the
@@ -120,9 +122,13 @@ export interface Workspace {
   xs: number;
 }
 
-/** Thread t's share [a, b) of n items between T threads, inner boundaries on multiples of `align`. */
-export function share(t: number, n: number, T: number, align = 1): [number, number] {
-  const cut = (s: number) => (s >= T ? n : Math.min(n, Math.round((s * n) / T / align) * align));
+/**
+ * Thread t's share [a, b) of n items between T threads: `cuts` are the cumulative fractions
+ * cut[0] = 0 ≤ cut[1] ≤ … ≤ cut[T] = 1 (Pool.run balances them by measured thread speed; any
+ * cuts give the same bits).
+ */
+export function share(t: number, n: number, T: number, cuts: ArrayLike<number>): [number, number] {
+  const cut = (s: number) => (s <= 0 ? 0 : s >= T ? n : Math.min(n, Math.max(0, Math.round(cuts[s] * n))));
   return [cut(t), cut(t + 1)];
 }
 
@@ -490,40 +496,85 @@ function encoderDy(p: StaticPlan, ws: Workspace, i: number): number {
 }
 
 /**
- * Every parameter gradient over the whole batch (after backwardRows on every row), thread t of
- * T taking its share of each layer's outputs; with `adam`, then updates exactly those
- * parameters. Nothing in this phase reads W, so updating it in place is safe.
+ * The weight phase's work as a list of layers cut into panels of 8 outputs, each panel with a
+ * cost estimate (its dW multiply-adds plus the Adam update and re-pack, in units of about one
+ * multiply-add per input per row). Thread t takes every panel whose cost midpoint falls in its
+ * share [cut[t], cut[t+1]) of the total: whole layers where it can, so a layer's input rows
+ * are read by one thread only. Any cut gives the same bits (each output is computed alone).
  */
-export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: number, K: number, adam: AdamArgs | null,
-  t: number, T: number, scratch: number): void {
+interface WeightJob {
+  /** null: the Gaussian decoder's per-output log-variance (columns of 8) */
+  l: Layer | null;
+  dy: number;
+  x: number;
+  rows: number;
+  sparse: boolean;
+  panels: number;
+  /** cost of one panel */
+  cost: number;
+  /** cost of every job before this one */
+  base: number;
+}
+
+/** Cost of Adam + re-pack per weight, in dW multiply-adds per row (measured: ~12 rows' worth). */
+const ADAM_ROWS = 12;
+
+function weightJobs(k: Kernels, p: StaticPlan, ws: Workspace, B: number, K: number): { jobs: WeightJob[]; total: number } {
   const R = B * K;
   // the first encoder layer's dW skips zero inputs when the batch is sparse (as firstLayer)
   const sparseX = ws.xs !== 0 && isSparse(k, ws.x, B * p.D);
-  const layer = (l: Layer, dy: number, x: number, rows: number, sparse = false) => {
-    const [o0, o1] = share(t, l.outDim, T, 8); // whole panels of 8 rows: packLayer writes whole panels
-    if (o0 >= o1) return;
-    weightGrads(k, p, l, dy, x, rows, o0, o1, scratch, sparse);
+  const jobs: WeightJob[] = [];
+  let total = 0;
+  const add = (l: Layer | null, dy: number, x: number, rows: number, sparse = false) => {
+    const outputs = l ? l.outDim : p.D, inputs = l ? l.inDim : 1;
+    const panels = Math.ceil(outputs / 8);
+    const cost = 8 * inputs * ((sparse ? 0.5 : 1) * rows + ADAM_ROWS);
+    jobs.push({ l, dy, x, rows, sparse, panels, cost, base: total });
+    total += panels * cost;
+  };
+  if (p.decLogvar >= 0) add(null, 0, 0, R);
+  p.dec.forEach((l, i) => add(l, decoderDy(p, ws, i), i === 0 ? ws.z : ws.dec[i - 1], R));
+  p.enc.forEach((l, i) => add(l, encoderDy(p, ws, i), i === 0 ? ws.x : ws.enc[i - 1], B, i === 0 && sparseX));
+  if (p.flow) {
+    add(p.flow.head, ws.dhf, encoderTop(p, ws), B);
+    for (let s = 1; s <= iafSteps(p); s++) {
+      add(p.flow.iaf[2 * s - 2], ws.dIafHid[s - 1], flowIn(p, ws, s), R);
+      add(p.flow.iaf[2 * s - 1], ws.dIafOut[s - 1], ws.iafHid[s - 1], R);
+    }
+  }
+  return { jobs, total };
+}
+
+/**
+ * Every parameter gradient over the whole batch (after backwardRows on every row), this thread
+ * taking the panels of its share [f0, f1) of the phase's cost (weightJobs); with `adam`, then
+ * updates exactly those parameters. Nothing in this phase reads W, so updating it in place is safe.
+ */
+export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: number, K: number, adam: AdamArgs | null,
+  f0: number, f1: number, scratch: number): void {
+  const R = B * K;
+  const { jobs, total } = weightJobs(k, p, ws, B, K);
+  const lo = f0 <= 0 ? -Infinity : f0 * total, hi = f1 >= 1 ? Infinity : f1 * total;
+  for (const j of jobs) {
+    // panels whose cost midpoint base + (q + ½)·cost lies in [lo, hi)
+    const first = (c: number) => Math.min(j.panels, Math.max(0, Math.ceil((c - j.base) / j.cost - 0.5)));
+    const q0 = first(lo), q1 = first(hi);
+    if (q0 >= q1) continue;
+    const l = j.l;
+    if (!l) {
+      const d0 = 8 * q0, d1 = Math.min(p.D, 8 * q1);
+      const lv = p.pParams + 4 * p.decLogvar;
+      k.gaussianLogvarGrad(p.pGrads + 4 * p.decLogvar, ws.out, ws.x, ws.c, lv, K, p.D, R, d0, d1);
+      if (adam) adamRange(k, p, adam, p.decLogvar + d0, p.decLogvar + d1);
+      continue;
+    }
+    // whole panels of 8 rows: packLayer writes whole panels
+    const o0 = 8 * q0, o1 = Math.min(l.outDim, 8 * q1);
+    weightGrads(k, p, l, j.dy, j.x, j.rows, o0, o1, scratch, j.sparse);
     if (adam) {
       adamRange(k, p, adam, l.w + o0 * l.inDim, l.w + o1 * l.inDim);
       adamRange(k, p, adam, l.b + o0, l.b + o1);
       packLayer(k, p, l, o0, o1);
-    }
-  };
-  if (p.decLogvar >= 0) {
-    const [d0, d1] = share(t, p.D, T, 4);
-    if (d0 < d1) {
-      const lv = p.pParams + 4 * p.decLogvar;
-      k.gaussianLogvarGrad(p.pGrads + 4 * p.decLogvar, ws.out, ws.x, ws.c, lv, K, p.D, R, d0, d1);
-      if (adam) adamRange(k, p, adam, p.decLogvar + d0, p.decLogvar + d1);
-    }
-  }
-  p.dec.forEach((l, i) => layer(l, decoderDy(p, ws, i), i === 0 ? ws.z : ws.dec[i - 1], R));
-  p.enc.forEach((l, i) => layer(l, encoderDy(p, ws, i), i === 0 ? ws.x : ws.enc[i - 1], B, i === 0 && sparseX));
-  if (p.flow) {
-    layer(p.flow.head, ws.dhf, encoderTop(p, ws), B);
-    for (let t = 1; t <= iafSteps(p); t++) {
-      layer(p.flow.iaf[2 * t - 2], ws.dIafHid[t - 1], flowIn(p, ws, t), R);
-      layer(p.flow.iaf[2 * t - 1], ws.dIafOut[t - 1], ws.iafHid[t - 1], R);
     }
   }
 }
@@ -560,7 +611,9 @@ export const CTRL_F64S = 8;
 export const CTRL_MSG_BYTES = 1024;
 /** One Int32 per thread (up to 256): the generation each worker last finished (Pool.run). */
 export const CTRL_ACKS = 256;
-export const CTRL_BYTES = 4 * CTRL_INTS + 8 * CTRL_F64S + CTRL_MSG_BYTES + 4 * CTRL_ACKS;
+/** Float64 load-balancing slots: the cuts (CTRL_ACKS + 1), then each thread's start time and busy time. */
+export const CTRL_BAL_F64S = 3 * CTRL_ACKS + 1;
+export const CTRL_BYTES = 4 * CTRL_INTS + 8 * CTRL_F64S + CTRL_MSG_BYTES + 4 * CTRL_ACKS + 8 * CTRL_BAL_F64S;
 
 /** CTRL.fuse: how a forward dispatch computes the row weights before running the backward rows. */
 export const FUSE = { none: 0, uniform: 1, importance: 2 } as const;
@@ -573,14 +626,23 @@ export interface Ctrl {
   msg: Uint8Array;
   /** ack[w]: the generation worker w last finished */
   ack: Int32Array;
+  /** the command's cuts between the active threads (share): cut[0] = 0, cut[T] = 1 */
+  cut: Float64Array;
+  /** when thread w started the command (ms, performance.timeOrigin + now()) and how long it ran (ms) */
+  start: Float64Array;
+  busy: Float64Array;
 }
 
 export function ctrlViews(buffer: ArrayBufferLike, at: number): Ctrl {
+  const bal = at + 4 * CTRL_INTS + 8 * CTRL_F64S + CTRL_MSG_BYTES + 4 * CTRL_ACKS;
   return {
     i: new Int32Array(buffer, at, CTRL_INTS),
     f: new Float64Array(buffer, at + 4 * CTRL_INTS, CTRL_F64S),
     msg: new Uint8Array(buffer, at + 4 * CTRL_INTS + 8 * CTRL_F64S, CTRL_MSG_BYTES),
     ack: new Int32Array(buffer, at + 4 * CTRL_INTS + 8 * CTRL_F64S + CTRL_MSG_BYTES, CTRL_ACKS),
+    cut: new Float64Array(buffer, bal, CTRL_ACKS + 1),
+    start: new Float64Array(buffer, bal + 8 * (CTRL_ACKS + 1), CTRL_ACKS),
+    busy: new Float64Array(buffer, bal + 8 * (2 * CTRL_ACKS + 1), CTRL_ACKS),
   };
 }
 
@@ -594,7 +656,7 @@ export function runShare(k: Kernels, p: StaticPlan, ws: Workspace, ctrl: Ctrl, t
     case CMD.forward:
     case CMD.encode:
     case CMD.sample: {
-      const [b0, b1] = share(t, B, T);
+      const [b0, b1] = share(t, B, T, ctrl.cut);
       if (b0 === b1) return;
       const seed = i[CTRL.seed] >>> 0, step = i[CTRL.step] >>> 0, rowOffset = i[CTRL.rowOffset] >>> 0;
       if (cmd !== CMD.sample && i[CTRL.binarize]) k.bernoulliSample(ws.x, ws.x, seed, i[CTRL.binStream], step, p.D, b0, b1, rowOffset);
@@ -622,7 +684,7 @@ export function runShare(k: Kernels, p: StaticPlan, ws: Workspace, ctrl: Ctrl, t
       return;
     }
     case CMD.backward: {
-      const [b0, b1] = share(t, B, T);
+      const [b0, b1] = share(t, B, T, ctrl.cut);
       const relax = { tau: f[CTRL_F64.tau], hard: i[CTRL.hard] !== 0 };
       backwardRows(k, p, ws, { B, K, relax, gradMode: i[CTRL.gradMode], useR: i[CTRL.useR] !== 0, klScale: f[CTRL_F64.klScale] }, b0, b1, scratch);
       return;
@@ -632,7 +694,7 @@ export function runShare(k: Kernels, p: StaticPlan, ws: Workspace, ctrl: Ctrl, t
         stepSize: f[CTRL_F64.stepSize], beta1: f[CTRL_F64.beta1], beta2: f[CTRL_F64.beta2], eps: f[CTRL_F64.eps],
         invSqrtBc2: f[CTRL_F64.invSqrtBc2], weightDecay: f[CTRL_F64.weightDecay],
       } : null;
-      weightGradsAll(k, p, ws, B, K, adam, t, T, scratch);
+      weightGradsAll(k, p, ws, B, K, adam, T > 1 ? ctrl.cut[t] : 0, T > 1 ? ctrl.cut[t + 1] : 1, scratch);
       return;
     }
     case CMD.faultThrow: // test hooks (VAE._injectWorkerFault)

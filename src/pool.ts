@@ -7,9 +7,12 @@
 // a short bounded poll while a step is in flight, never a long spin (spin loops collapse on a
 // loaded machine). A worker that throws or exits writes the reason into the control block and
 // acknowledges the command, so the caller wakes and rethrows it; a silent worker times out.
+// Each command's split between the threads (the cuts in the control block) comes from the
+// balancer (src/balance.ts), fed with each thread's start time and busy time of the last run.
 import type { Kernels } from "../bindings/abi.js";
 import { isNode } from "../bindings/load.js";
-import { CMD, CTRL, type Ctrl, runShare, type StaticPlan, type Workspace } from "./engine.js";
+import { Balancer, evenSplit } from "./balance.js";
+import { CMD, CTRL, type Ctrl, runShare, share, type StaticPlan, type Workspace } from "./engine.js";
 import type { WorkerInit } from "./worker.js";
 
 interface AnyWorker {
@@ -22,6 +25,8 @@ export interface PoolOptions {
   timeoutMs?: number;
   /** how long a waiting thread polls before it sleeps, in ms (default 0.2; 0 = always sleep) */
   spinMs?: number;
+  /** split each command by the threads' measured speed (src/balance.ts; default true) or evenly */
+  balance?: boolean;
 }
 
 const DEFAULT_SPIN_MS = 0.2;
@@ -32,13 +37,19 @@ export class Pool {
   private broken: string | null = null;
   /** commands run on the workers so far (tests check work really went to the pool) */
   runs = 0;
+  /** @internal tests: the cuts of every command instead of the balancer's */
+  cutsOverride: ((cmd: number, T: number) => number[]) | null = null;
+  private readonly balancer: Balancer | null;
   private constructor(
     readonly threads: number,
     private readonly workers: AnyWorker[],
     private readonly ctrl: Ctrl,
     private readonly timeoutMs: number,
     private readonly spinMs: number,
-  ) {}
+    balance: boolean,
+  ) {
+    this.balancer = balance ? new Balancer() : null;
+  }
 
   /** Starts threads - 1 workers; resolves when each has instantiated the module. */
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, plan: StaticPlan, pCtrl: number, ctrl: Ctrl,
@@ -79,7 +90,7 @@ export class Pool {
     // an idle pool must not keep a Node process alive (only after start: unref'd workers
     // would let the process exit while we wait for them to be ready)
     for (const w of workers) (w as { unref?: () => void }).unref?.();
-    return new Pool(threads, workers, ctrl, opts.timeoutMs ?? 120_000, spinMs);
+    return new Pool(threads, workers, ctrl, opts.timeoutMs ?? 120_000, spinMs, opts.balance ?? true);
   }
 
   /**
@@ -92,15 +103,23 @@ export class Pool {
     const i = this.ctrl.i;
     i[CTRL.threads] = active;
     this.runs++;
+    const cmd = i[CTRL.cmd];
+    // the split: forced (tests), balanced by measured speed, or even
+    const key = `${cmd}:${i[CTRL.B]}:${i[CTRL.K]}:${active}`;
+    const cuts = this.cutsOverride?.(cmd, active) ?? this.balancer?.cuts(key, active) ?? evenSplit(active);
+    this.ctrl.cut.set(cuts);
     Atomics.store(i, CTRL.error, 0);
+    const dispatched = performance.timeOrigin + performance.now();
     const gen = Atomics.add(i, CTRL.gen, 1) + 1;
     Atomics.notify(i, CTRL.gen);
     let mine: unknown = null;
+    const t0 = performance.now();
     try {
       runShare(k, plan, ws, this.ctrl, 0, active);
     } catch (e) {
       mine = e;
     }
+    this.ctrl.busy[0] = performance.now() - t0;
     // Done when every worker has acknowledged THIS generation in its own slot. A shared count
     // of finished workers is not enough: under heavy load (4 threads on 2 cores while another
     // process compiled) the count was seen at T - 1 while a worker had not yet started the
@@ -126,6 +145,7 @@ export class Pool {
     }
     if (mine) throw mine;
     const failed = Atomics.load(i, CTRL.error);
+    if (!failed && this.balancer) this.measured(key, cmd, cuts, dispatched, active);
     if (failed) {
       const bytes = this.ctrl.msg;
       const end = bytes.indexOf(0);
@@ -137,6 +157,20 @@ export class Pool {
       }
       throw new Error(message);
     }
+  }
+
+  /** Feeds the balancer what each thread of the finished command did and how long it took. */
+  private measured(key: string, cmd: number, cuts: number[], dispatched: number, T: number): void {
+    const B = this.ctrl.i[CTRL.B];
+    // commands split by examples did whole examples: the fraction each thread really got
+    const done = cuts.slice(1).map((c, t) => {
+      if (cmd === CMD.weights) return c - cuts[t];
+      const [b0, b1] = share(t, B, T, cuts);
+      return B > 0 ? (b1 - b0) / B : 0;
+    });
+    const lat = done.map((_, t) => (t === 0 ? 0 : this.ctrl.start[t] - dispatched));
+    const busy = Array.from(this.ctrl.busy.subarray(0, T));
+    this.balancer!.update(key, done, lat, busy);
   }
 
   /** Workers that have not yet acknowledged generation `gen`. */

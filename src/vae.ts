@@ -1500,6 +1500,14 @@ export class VAE {
     return this.pool?.runs ?? 0;
   }
 
+  /**
+   * @internal tests: how every later command is split between the threads (cumulative cuts,
+   * cut[0] = 0, cut[T] = 1), instead of the pool's balancer; null restores it.
+   */
+  _setCuts(f: ((cmd: number, T: number) => number[]) | null): void {
+    if (this.pool) this.pool.cutsOverride = f;
+  }
+
   /** @internal the pool's workers (tests) */
   get _workers(): readonly unknown[] {
     return this.pool?._workers ?? [];

@@ -90,7 +90,10 @@ async function main(): Promise<void> {
           layout = view.slice();
           ws = readLayout(view, plan, threads);
         }
+        const t0 = performance.now();
+        ctrl.start[index] = performance.timeOrigin + t0; // (the coordinator reads them after the acknowledgement)
         runShare(k, plan, ws, ctrl, index, active);
+        ctrl.busy[index] = performance.now() - t0;
       }
     } catch (e) {
       fail(`vae-wasm worker ${index}: ${(e as Error)?.stack ?? String(e)}`);

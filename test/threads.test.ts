@@ -170,6 +170,35 @@ describe("threads", () => {
       expect(runs[1].dispatches).toBe(3 * 30);
     });
 
+  it.each(["iwae", "dreg", "analytic"] as const)(
+    "%s: any split between the threads (random, empty and whole shares) gives the bits of 1 thread", async (estimator) => {
+      // the pool's balancer moves the cuts every step (src/balance.ts); this forces far worse
+      // ones, including threads with nothing to do and ties, on 2 and 3 threads
+      const r = rng(5);
+      const randomCuts = (_cmd: number, T: number) => {
+        const inner = Array.from({ length: T - 1 }, () => {
+          const u = r();
+          return u < 0.15 ? 0 : u > 0.85 ? 1 : r();
+        }).sort((a, b) => a - b);
+        return [0, ...inner, 1];
+      };
+      const runs = [];
+      for (const threads of [1, 2, 3]) {
+        const vae = await small(threads, { likelihood: { type: "gaussian", learnVariance: true } });
+        vae._setCuts(threads > 1 ? randomCuts : null);
+        const losses = [];
+        for (let s = 0; s < 40; s++) losses.push(vae.trainStep(data.subarray(s * 4 * D, (s * 4 + B) * D), { estimator, samples: 3 }));
+        if (threads > 1) expect(vae._poolRuns).toBeGreaterThanOrEqual(2 * 40);
+        runs.push({ losses, params: vae.stateDict() });
+        vae.dispose();
+      }
+      expect(runs[0].losses.every(Number.isFinite)).toBe(true);
+      for (const run of runs.slice(1)) {
+        expect(run.losses).toEqual(runs[0].losses);
+        expect(run.params).toEqual(runs[0].params);
+      }
+    });
+
   it("small work stays on the calling thread (same numbers, no worker round trips)", async () => {
     const tiny = await VAE.create({ inputDim: 8, latentDim: 2, hidden: [4], seed: 1, threads: 2 });
     const one = await VAE.create({ inputDim: 8, latentDim: 2, hidden: [4], seed: 1 });
