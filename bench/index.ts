@@ -100,6 +100,12 @@ if (run(1)) {
   tasks.push(["vae-wasm simd, 2 threads", () => {
     two.trainStep(x);
   }]);
+  const twoR = builds.includes("relaxed") ? await VAE.create({ inputDim: D, latentDim: Z, hidden: [H], seed: 1, threads: 2, build: "relaxed" }) : null;
+  if (twoR) {
+    tasks.push(["vae-wasm relaxed, 2 threads", () => {
+      twoR.trainStep(x);
+    }]);
+  }
   tasks.push(["tfjs-backend-wasm", tfjsVaeStep(D, [H], Z, "relu", x, B)]);
   // and on 100 real MNIST training digits (~81 % zeros: vae-wasm's first layer skips them,
   // bitwise the dense result; tfjs computes densely, as before)
@@ -121,7 +127,7 @@ if (run(1)) {
     if (t.name === "MNIST: vae-wasm simd") console.log("   on 100 MNIST training digits (81 % zeros)");
     console.log("   " + t.name.replace("MNIST: ", "").padEnd(44) + t.ms.toFixed(2).padStart(10) + (1000 / t.ms).toFixed(1).padStart(10) + `${t.vsPeer.toFixed(1)}×`.padStart(10));
   }
-  two.dispose(); oneM.dispose(); twoM.dispose();
+  two.dispose(); twoR?.dispose(); oneM.dispose(); twoM.dispose();
 }
 
 // ---- 2. IWAE step
@@ -142,14 +148,24 @@ if (run(2)) {
   tasks.push(["vae-wasm simd iwae, 2 threads", () => {
     two.trainStep(xi, { estimator: "iwae", samples: Ki, adamEps: 1e-4 });
   }]);
+  // and the relaxed (FMA) build on 2 threads, where the runtime has it (Chrome, Node 22+; Node 20 with the flag above)
+  const twoR = builds.includes("relaxed")
+    ? await VAE.create({ inputDim: D, latentDim: 50, hidden: [200, 200], activation: "tanh", seed: 1, threads: 2, build: "relaxed" })
+    : null;
+  if (twoR) {
+    tasks.push(["vae-wasm relaxed iwae, 2 threads", () => {
+      twoR.trainStep(xi, { estimator: "iwae", samples: Ki, adamEps: 1e-4 });
+    }]);
+  }
   tasks.push(["tfjs-backend-wasm iwae", tfjsVaeStep(D, [200, 200], 50, "tanh", xi, Bi, Ki, true)]);
   const res = await alternating(tasks, "tfjs-backend-wasm iwae");
   console.log(`\n2. training step, ${D}-200-200-50 tanh Bernoulli VAE, IWAE bound K=${Ki}, batch ${Bi}, Adam (same rounds)`);
-  console.log("   " + "implementation".padEnd(30) + "ms/step".padStart(10) + "steps/s".padStart(10) + "vs tfjs".padStart(10));
+  console.log("   " + "implementation".padEnd(33) + "ms/step".padStart(10) + "steps/s".padStart(10) + "vs tfjs".padStart(10));
   for (const t of res) {
-    console.log("   " + t.name.padEnd(30) + t.ms.toFixed(2).padStart(10) + (1000 / t.ms).toFixed(1).padStart(10) + `${t.vsPeer.toFixed(1)}×`.padStart(10));
+    console.log("   " + t.name.padEnd(33) + t.ms.toFixed(2).padStart(10) + (1000 / t.ms).toFixed(1).padStart(10) + `${t.vsPeer.toFixed(1)}×`.padStart(10));
   }
   two.dispose();
+  twoR?.dispose();
 }
 
 // ---- 3. threads
