@@ -106,7 +106,9 @@ export class Pool {
     const cmd = i[CTRL.cmd];
     // the split: forced (tests), balanced by measured speed, or even
     const key = `${cmd}:${i[CTRL.B]}:${i[CTRL.K]}:${active}`;
-    const cuts = this.cutsOverride?.(cmd, active) ?? this.balancer?.cuts(key, active) ?? evenSplit(active);
+    // (commands split by examples get whole examples; the weight phase's panels are fine-grained)
+    const balanced = (b: Balancer) => (cmd === CMD.weights ? b.cuts(key, active) : b.split(key, active, i[CTRL.B]));
+    const cuts = this.cutsOverride?.(cmd, active) ?? (this.balancer ? balanced(this.balancer) : evenSplit(active));
     this.ctrl.cut.set(cuts);
     Atomics.store(i, CTRL.error, 0);
     const dispatched = performance.timeOrigin + performance.now();

@@ -86,6 +86,38 @@ describe("load balancer", () => {
     expect(c.cuts("c", 2)[1]).toBeCloseTo(s0 / (s0 + 0.5), 12);
   });
 
+  it("splits whole examples: earliest predicted finish, no flip-flopping on small changes", () => {
+    const counts = (cut: number[], n: number) => cut.slice(1).map((c, t) => Math.round(c * n) - Math.round(cut[t] * n));
+    // 1.5 : 1 (ideal 12 / 8)
+    const c = new Balancer();
+    c.update("f", [0.5, 0.5], [0, 0], [1, 1.5]);
+    expect(counts(c.split("f", 2, 20), 20)).toEqual([12, 8]);
+    // a thread that starts late gets fewer, and the split's predicted finish is the best of all
+    // splits of 30 (brute force): equal speeds (10 items per ms), the third thread 0.25 ms late
+    const d = new Balancer();
+    d.update("f", [1 / 3, 1 / 3, 1 / 3], [0, 0, 0.25], [1, 1, 1]);
+    const n = counts(d.split("f", 3, 30), 30);
+    const span = (q: number[]) => Math.max(...q.map((c, t) => (c > 0 ? [0, 0, 0.25][t] + c / 10 : 0)));
+    let best = Infinity;
+    for (let a = 0; a <= 30; a++) for (let b = 0; a + b <= 30; b++) best = Math.min(best, span([a, b, 30 - a - b]));
+    expect(n.reduce((a, q) => a + q, 0)).toBe(30);
+    expect(span(n)).toBeCloseTo(best, 12);
+    expect(n[2]).toBeLessThan(n[0]);
+    // the estimates wobbling around an even split (ideal 10.6 / 9.4, then 9.4 / 10.6 of 20): the
+    // first split stays, since neither change is predicted to gain 3 %
+    const w = new Balancer();
+    w.update("f", [0.5, 0.5], [0, 0], [0.5, 0.5]);
+    expect(counts(w.split("f", 2, 20), 20)).toEqual([10, 10]);
+    // thread 0 looks 12 % faster: ideal 10.6 / 9.4, where 11 / 9 is predicted only 2 % earlier
+    for (let r = 0; r < 60; r++) w.update("f", [0.5, 0.5], [0, 0], [0.5 / 1.12, 0.5]);
+    expect(w.cuts("f", 2)[1]).toBeGreaterThan(0.525);
+    expect(counts(w.split("f", 2, 20), 20)).toEqual([10, 10]);
+    // a real difference moves it: thread 0 twice as fast for a while
+    for (let r = 0; r < 60; r++) w.update("f", [0.5, 0.5], [0, 0], [0.25, 0.5]);
+    expect(counts(w.split("f", 2, 20), 20)[0]).toBeGreaterThanOrEqual(13);
+    expect(new Balancer().split("none", 2, 7)).toEqual([0, 0.5, 1]);
+  });
+
   it("keeps one estimate per command and shape", () => {
     const b = new Balancer();
     b.update("a", [0.5, 0.5], [0, 0], [1, 2]); // thread 1 twice as slow on a
