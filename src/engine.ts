@@ -6,7 +6,7 @@
 //     dX = dY·W, activations, the latent head) are split by examples between threads;
 //   - every reduction over the batch (dW = dYᵀ·X, bias and log-variance gradients) runs over ALL
 //     rows in row order, and threads split its OUTPUTS (panels of 8 rows of W, columns of the
-//     log-variance; weightJobs);
+//     log-variance; weightGradsAll);
 //   - Adam is elementwise, split by parameter ranges.
 // Each output value is thus produced by the same sequence of float operations whatever the
 // number of threads and wherever the cuts fall: parameters after any number of steps are bitwise
@@ -496,72 +496,52 @@ function encoderDy(p: StaticPlan, ws: Workspace, i: number): number {
 }
 
 /**
- * The weight phase's work: every layer (and the Gaussian decoder's per-output log-variance, in
- * columns of 8) with its dY, input and rows, cut into panels of 8 outputs. Thread t takes the
- * panels of each layer whose midpoint falls in its share [cut[t], cut[t+1]) of that layer. Any
- * cut gives the same bits (each output is computed alone). (Giving each thread whole layers
- * instead, from one cost-weighted list, so that a layer's inputs are read by one thread only,
- * measured 2–3 % slower on the two-thread VAE step and no better on the IWAE step.)
- */
-interface WeightJob {
-  /** null: the Gaussian decoder's per-output log-variance */
-  l: Layer | null;
-  dy: number;
-  x: number;
-  rows: number;
-  sparse: boolean;
-  panels: number;
-}
-
-function weightJobs(k: Kernels, p: StaticPlan, ws: Workspace, B: number, K: number): WeightJob[] {
-  const R = B * K;
-  // the first encoder layer's dW skips zero inputs when the batch is sparse (as firstLayer)
-  const sparseX = ws.xs !== 0 && isSparse(k, ws.x, B * p.D);
-  const jobs: WeightJob[] = [];
-  const add = (l: Layer | null, dy: number, x: number, rows: number, sparse = false) => {
-    jobs.push({ l, dy, x, rows, sparse, panels: Math.ceil((l ? l.outDim : p.D) / 8) });
-  };
-  if (p.decLogvar >= 0) add(null, 0, 0, R);
-  p.dec.forEach((l, i) => add(l, decoderDy(p, ws, i), i === 0 ? ws.z : ws.dec[i - 1], R));
-  p.enc.forEach((l, i) => add(l, encoderDy(p, ws, i), i === 0 ? ws.x : ws.enc[i - 1], B, i === 0 && sparseX));
-  if (p.flow) {
-    add(p.flow.head, ws.dhf, encoderTop(p, ws), B);
-    for (let s = 1; s <= iafSteps(p); s++) {
-      add(p.flow.iaf[2 * s - 2], ws.dIafHid[s - 1], flowIn(p, ws, s), R);
-      add(p.flow.iaf[2 * s - 1], ws.dIafOut[s - 1], ws.iafHid[s - 1], R);
-    }
-  }
-  return jobs;
-}
-
-/**
  * Every parameter gradient over the whole batch (after backwardRows on every row), this thread
- * taking the panels of its share [f0, f1) of every layer (weightJobs); with `adam`, then
- * updates exactly those parameters. Nothing in this phase reads W, so updating it in place is safe.
+ * taking the panels of 8 outputs of every layer (and 8 columns of the Gaussian decoder's
+ * log-variance) whose midpoint falls in its share [f0, f1) of that layer; with `adam`, then
+ * updates exactly those parameters. Any share gives the same bits (each output is computed
+ * alone). Nothing in this phase reads W, so updating it in place is safe. (Whole layers per
+ * thread instead, so that a layer's inputs are read by one thread only, measured 2–3 % slower
+ * on the two-thread VAE step and no better on the IWAE step.)
  */
 export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: number, K: number, adam: AdamArgs | null,
   f0: number, f1: number, scratch: number): void {
   const R = B * K;
-  for (const j of weightJobs(k, p, ws, B, K)) {
-    // the panels q whose midpoint (q + ½)/panels lies in [f0, f1)
-    const first = (f: number) => (f <= 0 ? 0 : f >= 1 ? j.panels : Math.min(j.panels, Math.max(0, Math.ceil(f * j.panels - 0.5))));
-    const q0 = first(f0), q1 = first(f1);
-    if (q0 >= q1) continue;
-    const l = j.l;
-    if (!l) {
-      const d0 = 8 * q0, d1 = Math.min(p.D, 8 * q1);
-      const lv = p.pParams + 4 * p.decLogvar;
-      k.gaussianLogvarGrad(p.pGrads + 4 * p.decLogvar, ws.out, ws.x, ws.c, lv, K, p.D, R, d0, d1);
-      if (adam) adamRange(k, p, adam, p.decLogvar + d0, p.decLogvar + d1);
-      continue;
-    }
-    // whole panels of 8 rows: packLayer writes whole panels
-    const o0 = 8 * q0, o1 = Math.min(l.outDim, 8 * q1);
-    weightGrads(k, p, l, j.dy, j.x, j.rows, o0, o1, scratch, j.sparse);
+  // the panels [q0, q1) of n outputs whose midpoints (q + ½)/panels lie in [f0, f1)
+  const panels = (n: number): [number, number] => {
+    const P = Math.ceil(n / 8);
+    const first = (f: number) => (f <= 0 ? 0 : f >= 1 ? P : Math.min(P, Math.max(0, Math.ceil(f * P - 0.5))));
+    return [first(f0), first(f1)];
+  };
+  // the first encoder layer's dW skips zero inputs when the batch is sparse (as firstLayer)
+  const sparseX = ws.xs !== 0 && isSparse(k, ws.x, B * p.D);
+  const layer = (l: Layer, dy: number, x: number, rows: number, sparse = false) => {
+    const [q0, q1] = panels(l.outDim);
+    if (q0 >= q1) return;
+    const o0 = 8 * q0, o1 = Math.min(l.outDim, 8 * q1); // whole panels: packLayer writes whole panels
+    weightGrads(k, p, l, dy, x, rows, o0, o1, scratch, sparse);
     if (adam) {
       adamRange(k, p, adam, l.w + o0 * l.inDim, l.w + o1 * l.inDim);
       adamRange(k, p, adam, l.b + o0, l.b + o1);
       packLayer(k, p, l, o0, o1);
+    }
+  };
+  if (p.decLogvar >= 0) {
+    const [q0, q1] = panels(p.D);
+    if (q0 < q1) {
+      const d0 = 8 * q0, d1 = Math.min(p.D, 8 * q1);
+      const lv = p.pParams + 4 * p.decLogvar;
+      k.gaussianLogvarGrad(p.pGrads + 4 * p.decLogvar, ws.out, ws.x, ws.c, lv, K, p.D, R, d0, d1);
+      if (adam) adamRange(k, p, adam, p.decLogvar + d0, p.decLogvar + d1);
+    }
+  }
+  p.dec.forEach((l, i) => layer(l, decoderDy(p, ws, i), i === 0 ? ws.z : ws.dec[i - 1], R));
+  p.enc.forEach((l, i) => layer(l, encoderDy(p, ws, i), i === 0 ? ws.x : ws.enc[i - 1], B, i === 0 && sparseX));
+  if (p.flow) {
+    layer(p.flow.head, ws.dhf, encoderTop(p, ws), B);
+    for (let s = 1; s <= iafSteps(p); s++) {
+      layer(p.flow.iaf[2 * s - 2], ws.dIafHid[s - 1], flowIn(p, ws, s), R);
+      layer(p.flow.iaf[2 * s - 1], ws.dIafOut[s - 1], ws.iafHid[s - 1], R);
     }
   }
 }
