@@ -26,8 +26,12 @@ export function accumulateDifference(sum: usize, sq: usize, g: usize, ref: usize
   return proj;
 }
 
+/** The smallest normal f32, 2^-126. */
+const F32_MIN_NORMAL: f32 = 1.17549435e-38;
+
 /**
- * c[r] = (wt ? wt[r] : 1) / div for rows [r0, r1), rounded once to f32: the row weights of the
+ * c[r] = (wt ? wt[r] : 1) / div for rows [r0, r1), rounded once to f32, subnormal results flushed
+ * to 0 (src/estimators.ts flushSubnormal: why, and the same rule in JavaScript): the row weights of the
  * 'uniform' (div = K·B) and 'importance' (wt = w̃, div = B) estimators, exactly as their
  * JavaScript weigh computes them, for a training step that runs the backward in the forward
  * dispatch.
@@ -35,6 +39,7 @@ export function accumulateDifference(sum: usize, sq: usize, g: usize, ref: usize
 export function setWeights(c: usize, wt: usize, div: f64, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) {
     const v: f64 = wt != 0 ? <f64>load<f32>(wt + (<usize>r << 2)) : 1.0;
-    store<f32>(c + (<usize>r << 2), <f32>(v / div));
+    const w = <f32>(v / div);
+    store<f32>(c + (<usize>r << 2), abs(w) < F32_MIN_NORMAL ? 0 : w);
   }
 }

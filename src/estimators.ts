@@ -43,6 +43,22 @@ export interface Estimator {
   weigh(rows: StepRows): number;
 }
 
+/** The smallest normal f32, 2^-126. */
+export const F32_MIN_NORMAL = 2 ** -126;
+
+/**
+ * Sets the subnormal values of a[0:n) to 0: the row weights c and r after every weigh (and the
+ * kernel that writes c inside a fused training step, assembly/stats.ts setWeights, by the same
+ * rule). Importance weights of hopeless samples reach 1e-40 and below; x86 cores take a
+ * microcode assist on subnormal operands, and a few such rows made every GEMM of the IWAE
+ * backward that reads them ~20 % slower (the K = 5 benchmark step lost 4 %). WebAssembly has no
+ * flush-to-zero mode (PyTorch's torch.set_flush_denormal), so the weights are flushed where they
+ * are made. A weight below 2^-126 moves no f32 gradient sum that any normal-weight row reaches.
+ */
+export function flushSubnormal(a: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) if (Math.abs(a[i]) < F32_MIN_NORMAL) a[i] = 0;
+}
+
 /** Mean over k of a [B·K] row quantity, summed over b, in f64. */
 function sumMeanOverK(v: Float32Array, K: number, B: number): number {
   let s = 0;

@@ -21,6 +21,7 @@ import { ACT, GRAD, STREAM, type Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, warmUp, type BuildName, type Runtime } from "../bindings/load.js";
 import { inputGrads, linearForward, packedSize, packLayer, weightGrads, type Layer, type ParamBlocks } from "./engine.js";
+import { flushSubnormal } from "./estimators.js";
 import { SeededRandom } from "./random.js";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.js";
 import { checkBool, checkInt, checkKeys, checkNumber, checkOneOf, fail, toMatrix, type Matrix, type MatrixLike } from "./validate.js";
@@ -447,6 +448,7 @@ export class SemiSupervisedVAE {
     }
     const loss = -((Bl ? (lw * labelled) / Bl : 0) + (Bu ? unlabelled / Bu : 0));
     if (!Number.isFinite(loss)) return { loss, unlabelled: -unlabelled / Math.max(Bu, 1), correct };
+    flushSubnormal(c, R); // q(y|x) of a confident classifier reaches 1e-40 (src/estimators.ts)
     // backward: decoder rows weighted by c, then z, the encoder head and the encoder
     if (Bl) k.bernoulliBackward(ws.dOut, ws.out, ws.xc, ws.c, 1, D, 0, Bl);
     if (Bu) k.bernoulliBackward(ws.dOut + 4 * Bl * D, ou, xu, ws.c + 4 * Bl, E, D, 0, Bu * E);

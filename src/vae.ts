@@ -10,7 +10,7 @@ import {
   writeLayout, type Ctrl, type FlowPlan, type Layer, type StaticPlan, type Workspace,
 } from "./engine.js";
 import { Pool } from "./pool.js";
-import { ESTIMATOR_NAMES, makeEstimator, type Estimator, type EstimatorName } from "./estimators.js";
+import { ESTIMATOR_NAMES, flushSubnormal, makeEstimator, type Estimator, type EstimatorName } from "./estimators.js";
 import { SeededRandom } from "./random.js";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.js";
 import {
@@ -722,15 +722,19 @@ export class VAE {
     this.ctrl.f[CTRL_F64.klScale] = 1 / B;
   }
 
-  /** The estimator's view of one step's rows. */
+  /** The estimator's view of one step's rows; its subnormal row weights then flushed to 0 (flushSubnormal). */
   private weigh(ws: Workspace, B: number, K: number, est: Estimator): number {
     const R = K * B;
-    return est.weigh({
+    const c = this.f32(ws.c, R), r = this.f32(ws.r, R);
+    const objective = est.weigh({
       K, B,
       logpx: this.f32(ws.logpx, R), logw: this.f32(ws.logw, R), kl: this.f32(ws.kl, B),
       wt: this.f32(ws.wt, R), bound: this.f32(ws.bound, B),
-      c: this.f32(ws.c, R), r: this.f32(ws.r, R),
+      c, r,
     });
+    flushSubnormal(c, R);
+    if (est.usesEncoderFactor) flushSubnormal(r, R);
+    return objective;
   }
 
   /** Copies rows of `m` (by index list or a contiguous range) into ws.x. */
