@@ -116,7 +116,18 @@ function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
     const pc = c + (<usize>(i * ldc) << 2);
     let j = 0;
     if (ASC_FEATURE_SIMD) {
-      // two independent vectors per iteration: each tanh is a long dependent chain
+      // four independent vectors per iteration: each tanh is a long dependent chain
+      for (; j + 16 <= n; j += 16) {
+        const o = pc + (<usize>j << 2);
+        const y0 = tanhVec(v128.load(o));
+        const y1 = tanhVec(v128.load(o, 16));
+        const y2 = tanhVec(v128.load(o, 32));
+        const y3 = tanhVec(v128.load(o, 48));
+        v128.store(o, y0);
+        v128.store(o, y1, 16);
+        v128.store(o, y2, 32);
+        v128.store(o, y3, 48);
+      }
       for (; j + 8 <= n; j += 8) {
         const o = pc + (<usize>j << 2);
         const y0 = tanhVec(v128.load(o));

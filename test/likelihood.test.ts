@@ -4,8 +4,9 @@
 import { describe, expect, it } from "vitest";
 import { BUILDS, f32, kernelEnv, numericGrad, rng, uniform, worst } from "./helpers/env.js";
 
-// D = 13 = 8 + 4 + 1: a row runs through every loop of the SIMD kernels (two vectors, one, scalar)
-const B = 3, K = 2, R = K * B, D = 13;
+// D = 29 = 16 + 8 + 4 + 1: a row runs through every loop of the SIMD kernels (four vectors, two,
+// one, scalar)
+const B = 3, K = 2, R = K * B, D = 29;
 const softplus = (l: number) => Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l)));
 const bernRef = (l: Float64Array, x: Float64Array, r: number) => {
   let s = 0;
