@@ -19,6 +19,7 @@ const { Bench } = await import("tinybench");
 const { VAE, supportedBuilds } = await import("../src/index.js");
 const { compileBuild, instantiate } = await import("../bindings/load.js");
 const { Arena } = await import("../bindings/arena.js");
+const { A_PACK_ROWS } = await import("../bindings/abi.js");
 const { tfjsReady, tfjsVaeStep } = await import("./peers/tfjs.js");
 
 const quick = process.argv.includes("--quick");
@@ -215,19 +216,21 @@ if (run(4)) {
     const rt = instantiate(await compileBuild(build), build, 16 << 20);
     const a = new Arena(rt.k.heapBase());
     const X = a.floats(100 * 784), W = a.floats(400 * 784), Y = a.floats(784 * 400), S = a.floats(8 * 784), P = a.floats(400 * 784);
+    const AP = a.floats(A_PACK_ROWS * 784), PT = a.floats(784 * 400);
     const mem = new Float32Array(rt.memory.buffer);
     for (let i = X / 4; i < a.end / 4; i++) mem[i] = (((i * 2246822519) >>> 0) / 4294967296 - 0.5) * 0.1;
     const k = rt.k;
     k.packRows(P, W, 400, 784, 0, 400);
+    k.packRows(PT, W, 784, 400, 0, 784); // W read as the decoder output layer's [784, 400]
     const tasks: [string, () => void][] = [
-      // forward Y[100,400] = relu(X[100,784]·W[400,784]ᵀ), packing W's panels per call
-      ["X·Wᵀ (forward)", () => k.gemm(Y, 400, X, 784, 1, W, 1, 784, 0, 0, 100, 400, 784, 0, 1, S)],
-      // the same with W kept packed, as the model runs its forward pass
-      ["X·Wᵀ, W packed", () => k.gemm(Y, 400, X, 784, 1, W, 1, 784, 0, 0, 100, 400, 784, 0, 1, S, P)],
-      // dX[100,400] = dY[100,784]·W[784,400] (the decoder output layer's backward)
-      ["dY·W (dX)", () => k.gemm(Y, 400, X, 784, 1, W, 400, 1, 0, 0, 100, 400, 784, 0, 0, S)],
+      // forward Y[100,400] = relu(X[100,784]·W[400,784]ᵀ), plain: W's panels packed per call, A read in place
+      ["X·Wᵀ, plain", () => k.gemm(Y, 400, X, 784, 1, W, 1, 784, 0, 0, 100, 400, 784, 0, 1, S)],
+      // as the model runs it: W kept packed, X's rows packed by 4 first
+      ["X·Wᵀ (forward)", () => k.gemm(Y, 400, X, 784, 1, W, 1, 784, 0, 0, 100, 400, 784, 0, 1, S, P, AP)],
+      // dX[100,400] = dY[100,784]·W[784,400] (the decoder output layer's backward), from W's forward panels
+      ["dY·W (dX)", () => k.gemmPackedT(Y, 400, X, 784, 1, PT, 400, 784, 0, 100, 0, S, AP)],
       // dW[400,784] = dY[100,400]ᵀ·X[100,784] (the first encoder layer's weight gradient)
-      ["dYᵀ·X (dW)", () => k.gemm(Y, 784, X, 1, 400, W, 784, 1, 0, 0, 400, 784, 100, 0, 0, S)],
+      ["dYᵀ·X (dW)", () => k.gemm(Y, 784, X, 1, 400, W, 784, 1, 0, 0, 400, 784, 100, 0, 0, S, 0, AP)],
     ];
     const mine = tasks.map(([name]) => ({ name: `${build}: ${name}`, gflops: [] as number[], frac: [] as number[] }));
     rows.push(...mine);

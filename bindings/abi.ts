@@ -18,10 +18,12 @@ export interface Kernels {
     accumulate: number, act: number, scratch: number,
     /** B pre-packed as panels [⌈N/8⌉][K][8] (packRows), or 0/absent to pack into scratch */
     packed?: number,
+    /** A_PACK_ROWS·K floats (A_PACK_ROWS below) to pack A's rows into first (faster, bitwise the same), or 0/absent */
+    apack?: number,
   ): void;
   /** C (= or +=) A·W for rows [m0, m1), W[O, I] read from its forward panels (packRows); bitwise gemm's with W row-major. */
   gemmPackedT(c: number, ldc: number, a: number, sam: number, sak: number, w: number, I: number, O: number,
-    m0: number, m1: number, accumulate: number, scratch: number): void;
+    m0: number, m1: number, accumulate: number, scratch: number, apack?: number): void;
   /** Nonzero lists of rows [m0, m1) of X[M, K] at lists + 8·m·(K + 1) bytes (count, then (32·k, value) pairs); returns the total count. */
   sparseRows(lists: number, x: number, K: number, m0: number, m1: number): number;
   /** C = act(X·Wᵀ + bias) for rows [m0, m1) from X's nonzero lists and W's forward panels; bitwise gemm's. SIMD builds only. */
@@ -129,6 +131,9 @@ export interface Kernels {
 
 /** logvar is clamped to ±LOGVAR_MAX before use (assembly/gaussian.ts). */
 export const LOGVAR_MAX = 30;
+
+/** Rows of A that gemm packs per block when given an `apack` area (assembly/dense.ts A_PACK_ROWS). */
+export const A_PACK_ROWS = 256;
 
 /** Activation codes shared with assembly/dense.ts. */
 export const ACT = { identity: 0, relu: 1, tanh: 2 } as const;

@@ -22,7 +22,7 @@
 //   weights   outputs: dW = dYᵀ·X and db for this thread's share of every layer's outputs,
 //             then Adam on exactly those parameters and the re-packing of their panels
 //             (nothing reads W in this phase, so updating it in place is safe).
-import { ACT, FLOW, GRAD, type Kernels } from "../bindings/abi.js";
+import { A_PACK_ROWS, ACT, FLOW, GRAD, type Kernels } from "../bindings/abi.js";
 
 export interface Layer {
   inDim: number;
@@ -110,7 +110,7 @@ export interface Workspace {
   dOut: number; // its gradient
   logpx: number; logpz: number; logqz: number; logw: number; c: number; r: number;
   kl: number; bound: number; wt: number;
-  /** per-thread packing scratch (8·max(dim, rows) floats each) */
+  /** per-thread packing scratch (scratchFloats(max(dim, rows)) floats each) */
   scratch: number[];
   /** flows: the flow head's output and gradient [B, P], z_0…z_{T−1} (slabs of R·Z floats from zf), Σ log|det J| [R] */
   hf: number; dhf: number; zf: number; logdet: number;
@@ -180,11 +180,24 @@ export function readLayout(mem: Int32Array, p: StaticPlan, threads: number): Wor
 
 // ---------------------------------------------------------------- one dense layer
 
+/**
+ * Floats of one thread's GEMM scratch for inner dimensions up to maxK: a panel of B (8·K) and
+ * then A's packed rows (A_PACK_ROWS·K, see apackOf).
+ */
+export function scratchFloats(maxK: number): number {
+  return (8 + A_PACK_ROWS) * maxK;
+}
+
+/** The area after a GEMM's B panel (8·K floats) in a scratchFloats scratch, where gemm packs A's rows. */
+function apackOf(scratch: number, K: number): number {
+  return scratch + 32 * K;
+}
+
 /** Y[m0:m1] = act(X[m0:m1]·Wᵀ + b), W read from its packed panels. */
 export function linearForward(k: Kernels, p: ParamBlocks, l: Layer, y: number, x: number, m0: number, m1: number, scratch: number): void {
   const P = p.pParams;
   k.gemm(y, l.outDim, x, l.inDim, 1, P + 4 * l.w, 1, l.inDim, P + 4 * l.b, m0, m1, l.outDim, l.inDim, 0, l.act, scratch,
-    p.pPacked + 4 * l.pk);
+    p.pPacked + 4 * l.pk, apackOf(scratch, l.inDim));
 }
 
 /** Re-packs rows [o0, o1) of a layer's W (after they changed). */
@@ -202,7 +215,7 @@ export function weightGrads(k: Kernels, p: ParamBlocks, l: Layer, dy: number, x:
   // dW[o, i] = Σ_r dy[r, o]·x[r, i]: A = dyᵀ (strides 1, O), B = x (strides I, 1); with a sparse
   // x, only the examples with a nonzero in each panel of 8 inputs (bitwise the same)
   if (sparseX) k.gemmSparseB(grads + 4 * l.w, dy, O, x, I, rows, o0, o1, scratch);
-  else k.gemm(grads + 4 * l.w, I, dy, 1, O, x, I, 1, 0, o0, o1, I, rows, 0, ACT.identity, scratch);
+  else k.gemm(grads + 4 * l.w, I, dy, 1, O, x, I, 1, 0, o0, o1, I, rows, 0, ACT.identity, scratch, 0, apackOf(scratch, rows));
   k.biasGrad(grads + 4 * (l.b + o0), dy + 4 * o0, O, 0, rows, o1 - o0, 0);
   // a masked (autoregressive) weight: masked entries stay 0 under Adam when their gradient is 0
   if (l.mask !== undefined) k.maskMul(grads + 4 * l.w, p.pMask + 4 * l.mask, o0 * I, o1 * I);
@@ -229,7 +242,7 @@ export function inputGrads(k: Kernels, p: ParamBlocks, l: Layer, dy: number, x: 
 export function matVecRows(k: Kernels, p: ParamBlocks, l: Layer, dy: number, dx: number, r0: number, r1: number, accumulate: number,
   scratch: number): void {
   const O = l.outDim, I = l.inDim;
-  k.gemmPackedT(dx, I, dy, O, 1, p.pPacked + 4 * l.pk, I, O, r0, r1, accumulate, scratch);
+  k.gemmPackedT(dx, I, dy, O, 1, p.pPacked + 4 * l.pk, I, O, r0, r1, accumulate, scratch, apackOf(scratch, O));
 }
 
 // ---------------------------------------------------------------- forward

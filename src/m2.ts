@@ -20,7 +20,7 @@
 import { ACT, GRAD, STREAM, type Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, warmUp, type BuildName, type Runtime } from "../bindings/load.js";
-import { inputGrads, linearForward, packedSize, packLayer, weightGrads, type Layer, type ParamBlocks } from "./engine.js";
+import { inputGrads, linearForward, packedSize, packLayer, scratchFloats, weightGrads, type Layer, type ParamBlocks } from "./engine.js";
 import { flushSubnormal } from "./estimators.js";
 import { SeededRandom } from "./random.js";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.js";
@@ -262,7 +262,7 @@ export class SemiSupervisedVAE {
       decIn: a.floats(R * (Z + C)), out: a.floats(R * D), dOut: a.floats(R * D), dz: a.floats(R * Z),
       logpx: a.floats(R), kl: a.floats(R), c: a.floats(R),
       g: a.floats(Bc * C), y: a.floats(Bc * C), ys: a.floats(Bc * C), dys: a.floats(Bc * C), klY: a.floats(Bc),
-      scratch: a.floats(8 * Math.max(D + C, Z + C, 2 * Z, ...hidden, R, Bc)),
+      scratch: a.floats(scratchFloats(Math.max(D + C, Z + C, 2 * Z, ...hidden, R, Bc))),
     };
     ensureMemory(this.rt, a.end);
     this.ws = ws;

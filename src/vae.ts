@@ -6,7 +6,7 @@ import { ACT, GRAD, LOGVAR_MAX, STREAM, type Kernels } from "../bindings/abi.js"
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, warmUp, type BuildName, type Runtime } from "../bindings/load.js";
 import {
-  CMD, FUSE, iafSteps, packedSize, packLayer, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare,
+  CMD, FUSE, iafSteps, packedSize, packLayer, scratchFloats, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare,
   writeLayout, type Ctrl, type FlowPlan, type Layer, type StaticPlan, type Workspace,
 } from "./engine.js";
 import { Pool } from "./pool.js";
@@ -613,7 +613,7 @@ export class VAE {
     const T = iafSteps({ flow: f });
     const ws: Workspace = {
       B: Bc, R: Rc,
-      scratch: Array.from({ length: this.threads }, () => a.floats(8 * Math.max(maxDim, Rc))),
+      scratch: Array.from({ length: this.threads }, () => a.floats(scratchFloats(Math.max(maxDim, Rc)))),
       x: a.floats(Bc * D),
       enc: this.enc.slice(0, -1).map((l) => a.floats(Bc * l.outDim)),
       dEnc: this.enc.slice(0, -1).map((l) => a.floats(Bc * l.outDim)),

@@ -3,7 +3,7 @@
 // the layer backward (actBackward, biasGrad, the dW and dX GEMMs) against central finite
 // differences of the f64 layer.
 import { describe, expect, it } from "vitest";
-import { ACT } from "../bindings/abi.js";
+import { A_PACK_ROWS, ACT } from "../bindings/abi.js";
 import { BUILDS, f32, kernelEnv, numericGrad, rng, uniform, worst } from "./helpers/env.js";
 
 const actF64 = (v: number, act: number) => (act === ACT.relu ? Math.max(v, 0) : act === ACT.tanh ? Math.tanh(v) : v);
@@ -82,6 +82,48 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
     tol = worst(env.read(pc2, M * N), prod.map((v, i) => v + c0[i]), 1e-5 * Math.sqrt(K), 1e-5);
     expect(tol.ratio, JSON.stringify(tol)).toBeLessThanOrEqual(1);
   });
+
+  it.each([[517, 20, 13, 0, 517], [517, 20, 13, 3, 515], [6, 12, 9, 0, 6], [258, 8, 4, 1, 258], [2, 9, 3, 0, 2], [5, 16, 1, 0, 5]])(
+    "A packed by rows (apack) gives the bits of the plain kernel: M=%i N=%i K=%i, rows [%i, %i), every layout", async (M, N, K, m0, m1) => {
+      // blocks of A_PACK_ROWS rows (517 = 2·256 + 5), leftovers of 2 and 1 rows, K not a
+      // multiple of 4 (the transposes' remainder), row ranges as threads take them
+      const env = await kernelEnv(build);
+      const r = rng(M + 7 * N + 31 * K + m0);
+      const scratch = env.zeros(8 * Math.max(K, N) + 64);
+      const canary = 1234.5;
+      const apack = env.zeros(A_PACK_ROWS * K + 16);
+      env.write(apack + 4 * A_PACK_ROWS * K, new Array(16).fill(canary));
+      const bias = env.put(f32(uniform(N, -1, 1, r)));
+      const base = f32(uniform(M * N, -1, 1, r));
+      const same = (name: string, run: (c: number, ap: number) => void) => {
+        const p1 = env.put(base), p2 = env.put(base);
+        run(p1, 0);
+        run(p2, apack);
+        const a = env.read(p1, M * N), b = env.read(p2, M * N);
+        for (let i = 0; i < M * N; i++) expect(Object.is(a[i], b[i]), `${name}, element ${i}: ${b[i]} vs ${a[i]}`).toBe(true);
+        expect(Array.from(env.read(apack + 4 * A_PACK_ROWS * K, 16)), `${name}: past the apack area`).toEqual(new Array(16).fill(canary));
+      };
+      // forward X·Wᵀ + b, W per call and pre-packed, every activation; and accumulate
+      const x = env.put(f32(uniform(M * K, -1, 1, r))), w = env.put(f32(uniform(N * K, -1, 1, r)));
+      const packed = env.zeros(Math.ceil(N / 8) * 8 * K);
+      env.k.packRows(packed, w, N, K, 0, N);
+      for (const act of [ACT.identity, ACT.relu, ACT.tanh]) {
+        same(`forward, act ${act}`, (c, ap) => env.k.gemm(c, N, x, K, 1, w, 1, K, bias, m0, m1, N, K, 0, act, scratch, 0, ap));
+        same(`forward packed, act ${act}`, (c, ap) => env.k.gemm(c, N, x, K, 1, w, 1, K, bias, m0, m1, N, K, 0, act, scratch, packed, ap));
+      }
+      same("forward, accumulate", (c, ap) => env.k.gemm(c, N, x, K, 1, w, 1, K, 0, m0, m1, N, K, 1, ACT.identity, scratch, packed, ap));
+      // dX = dY·W from W's forward panels (W[K, N] here), = and +=
+      const dy = env.put(f32(uniform(M * K, -1, 1, r))), wt = env.put(f32(uniform(K * N, -1, 1, r)));
+      const panels = env.zeros(Math.ceil(K / 8) * 8 * N);
+      env.k.packRows(panels, wt, K, N, 0, K);
+      for (const acc of [0, 1]) same(`dX, accumulate ${acc}`, (c, ap) => env.k.gemmPackedT(c, N, dy, K, 1, panels, N, K, m0, m1, acc, scratch, ap));
+      // dW = Yᵀ·B: A's four rows adjacent (A[m, k] = y[k·M + m])
+      const y = env.put(f32(uniform(K * M, -1, 1, r))), b = env.put(f32(uniform(K * N, -1, 1, r)));
+      for (const acc of [0, 1]) same(`dW, accumulate ${acc}`, (c, ap) => env.k.gemm(c, N, y, 1, M, b, N, 1, 0, m0, m1, N, K, acc, ACT.identity, scratch, 0, ap));
+      // neither stride 1: A[m, k] = g[2m + (2M + 1)k]
+      const g = env.put(f32(uniform((2 * M + 1) * K + 2 * M, -1, 1, r)));
+      same("strided A", (c, ap) => env.k.gemm(c, N, g, 2, 2 * M + 1, b, N, 1, bias, m0, m1, N, K, 0, ACT.relu, scratch, 0, ap));
+    });
 
   it("the tanh epilogue is accurate to a few ulp over [-20, 20], including tiny and huge inputs", async () => {
     const env = await kernelEnv(build);
