@@ -57,6 +57,16 @@ export const ACT_TANH: i32 = 2;
   if (nb > 6) store<f32>(pc + 24, (add ? load<f32>(pc + 24) : 0) + f32x4.extract_lane(hi, 2));
 }
 
+/** The four rows of a 4×8 block of C (storeRow each), rows rowC bytes apart. */
+// @ts-ignore: decorator
+@inline function storeRows4(pc: usize, rowC: usize, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128,
+  c30: v128, c31: v128, bl: v128, bh: v128, nb: i32, accumulate: i32, relu: bool): void {
+  storeRow(pc, c00, c01, bl, bh, nb, accumulate, relu);
+  storeRow(pc + rowC, c10, c11, bl, bh, nb, accumulate, relu);
+  storeRow(pc + 2 * rowC, c20, c21, bl, bh, nb, accumulate, relu);
+  storeRow(pc + 3 * rowC, c30, c31, bl, bh, nb, accumulate, relu);
+}
+
 /** C = act(A·B + bias) (accumulate = 0) or C += A·B (accumulate = 1), rows [m0, m1). Strides in floats. */
 export function gemm(
   c: usize, ldc: i32,             // C[m,n] at c + 4·(m·ldc + n)
@@ -347,11 +357,7 @@ function gemmRows(
           pa += 16;
           pb += stepB;
         }
-        const pc = c + <usize>i * rowC + (<usize>j0 << 2);
-        storeRow(pc, c00, c01, bl, bh, nb, accumulate, relu);
-        storeRow(pc + rowC, c10, c11, bl, bh, nb, accumulate, relu);
-        storeRow(pc + 2 * rowC, c20, c21, bl, bh, nb, accumulate, relu);
-        storeRow(pc + 3 * rowC, c30, c31, bl, bh, nb, accumulate, relu);
+        storeRows4(c + <usize>i * rowC + (<usize>j0 << 2), rowC, c00, c01, c10, c11, c20, c21, c30, c31, bl, bh, nb, accumulate, relu);
       }
     }
     for (; i + 4 <= m1; i += 4) {
@@ -378,11 +384,7 @@ function gemmRows(
         pa0 += stepA; pa1 += stepA; pa2 += stepA; pa3 += stepA;
         pb += stepB;
       }
-      const pc = c + <usize>i * rowC + (<usize>j0 << 2);
-      storeRow(pc, c00, c01, bl, bh, nb, accumulate, relu);
-      storeRow(pc + rowC, c10, c11, bl, bh, nb, accumulate, relu);
-      storeRow(pc + 2 * rowC, c20, c21, bl, bh, nb, accumulate, relu);
-      storeRow(pc + 3 * rowC, c30, c31, bl, bh, nb, accumulate, relu);
+      storeRows4(c + <usize>i * rowC + (<usize>j0 << 2), rowC, c00, c01, c10, c11, c20, c21, c30, c31, bl, bh, nb, accumulate, relu);
     }
     // leftovers: a pair of rows at a time (a thread's share often ends in 2 rows: 10 examples
     // each for a batch of 20 on 2 threads), then a single row; same per-element arithmetic
