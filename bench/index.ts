@@ -13,6 +13,7 @@
 //     1-thread and 2-thread settings against vae-wasm on 1 and 2 threads.
 // Recorded on the 2-core Zen3 machine class (Node 20), see README "Performance".
 import v8 from "node:v8";
+import type { BuildName } from "../bindings/load.js";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd"); // lets Node 20 run the relaxed (FMA) build too
 
 const { Bench } = await import("tinybench");
@@ -35,15 +36,13 @@ const x = benchInput(); // fixed grey levels
 const builds = supportedBuilds();
 console.log(`vae-wasm benchmark — Node ${process.version}, builds: ${builds.join(", ")}, ${await tfjsReady()}`);
 
-/** ms/step of vae-wasm on 1 and 2 threads per thread-section model (section 3, reused by 6) */
-const threadMs: { one: number; two: number }[] = [];
 /**
  * ms/step of a model on 1 and on 2 threads, measured in alternating short blocks (3 warm-up + 10
  * timed steps each): this VM's speed drifts by tens of percent over seconds. Returns the per-block
  * times of each.
  */
-async function oneVsTwoThreads(m: ReturnType<typeof threadModels>[number], rounds: number): Promise<number[][]> {
-  const vaes = [await VAE.create({ inputDim: D, seed: 1, threads: 1, ...m.opts }), await VAE.create({ inputDim: D, seed: 1, threads: 2, ...m.opts })];
+async function oneVsTwoThreads(m: ReturnType<typeof threadModels>[number], rounds: number, build: BuildName = "simd"): Promise<number[][]> {
+  const vaes = [await VAE.create({ inputDim: D, seed: 1, threads: 1, build, ...m.opts }), await VAE.create({ inputDim: D, seed: 1, threads: 2, build, ...m.opts })];
   const ms: number[][] = [[], []];
   for (let round = 0; round < rounds; round++) {
     vaes.forEach((v, i) => {
@@ -183,7 +182,6 @@ if (run(3)) {
   for (const [mi, m] of threadModels(x).entries()) {
     const ms = await oneVsTwoThreads(m, quick ? 10 : 60);
     const ratio = median(ms[0].map((one, r) => one / ms[1][r]));
-    threadMs.push({ one: median(ms[0]), two: median(ms[1]) });
     const which = mi === 0 ? "vae" : "iwae";
     // alone, then a pair, three times; the median of the per-round ratios (like the threads)
     const steps = quick ? 100 : 300;
@@ -317,22 +315,29 @@ if (run(6)) {
   if (!py) {
     console.log("   skipped: no python3 with torch (Debian: apt-get install python3-torch libopenblas0-pthread)");
   } else {
-    if (threadMs.length === 0) {
-      // section 3 was not run: measure vae-wasm on 1 and 2 threads the same way, shorter
-      for (const m of threadModels(x)) {
-        const ms = await oneVsTwoThreads(m, 20);
-        threadMs.push({ one: median(ms[0]), two: median(ms[1]) });
-      }
-    }
     const t = TORCH_SETTINGS.map((st) => ({ ...st, r: torchTiming(py, st.threads, st.env) }));
+    // vae-wasm right after PyTorch (this VM's speed drifts over minutes), each SIMD build
+    const ours = [];
+    for (const build of builds.filter((b) => b !== "scalar")) {
+      const ms = [];
+      for (const m of threadModels(x)) {
+        const r = await oneVsTwoThreads(m, 20, build);
+        ms.push({ one: median(r[0]), two: median(r[1]) });
+      }
+      ours.push({ build, ms });
+    }
     console.log(`   torch ${t[0].r.torch}` + "".padEnd(20) + "784-400-20 VAE".padStart(18) + "IWAE k=5".padStart(14) + "   (ms/step)");
     for (const { name, r } of t) console.log("   " + ("PyTorch " + name).padEnd(38) + r.vae.toFixed(2).padStart(10) + r.iwae.toFixed(2).padStart(14));
-    console.log("   " + "vae-wasm simd, 1 thread".padEnd(38) + threadMs[0].one.toFixed(2).padStart(10) + threadMs[1].one.toFixed(2).padStart(14));
-    console.log("   " + "vae-wasm simd, 2 threads".padEnd(38) + threadMs[0].two.toFixed(2).padStart(10) + threadMs[1].two.toFixed(2).padStart(14));
+    for (const { build, ms } of ours) {
+      console.log("   " + `vae-wasm ${build}, 1 thread`.padEnd(38) + ms[0].one.toFixed(2).padStart(10) + ms[1].one.toFixed(2).padStart(14));
+      console.log("   " + `vae-wasm ${build}, 2 threads`.padEnd(38) + ms[0].two.toFixed(2).padStart(10) + ms[1].two.toFixed(2).padStart(14));
+    }
     const best = (k: "vae" | "iwae") => t.slice(1).reduce((a, b) => (b.r[k] < a.r[k] ? b : a));
-    for (const [i, k] of [[0, "vae"], [1, "iwae"]] as const) {
-      const b = best(k);
-      console.log(`   ${k}: 1 thread ${(t[0].r[k] / threadMs[i].one).toFixed(2)}× PyTorch's 1 thread; 2 threads ${(b.r[k] / threadMs[i].two).toFixed(2)}× PyTorch's best 2-thread setting (${b.name})`);
+    for (const { build, ms } of ours) {
+      for (const [i, k] of [[0, "vae"], [1, "iwae"]] as const) {
+        const b = best(k);
+        console.log(`   ${build} ${k}: 1 thread ${(t[0].r[k] / ms[i].one).toFixed(2)}× PyTorch's 1 thread; 2 threads ${(b.r[k] / ms[i].two).toFixed(2)}× PyTorch's best 2-thread setting (${b.name})`);
+      }
     }
   }
 }
@@ -341,19 +346,24 @@ if (run(6)) {
 if (run(7)) {
   const { loadMnist, iwaeMnist } = await import("../src/index.js");
   const { test } = await loadMnist();
-  const n = quick ? 500 : 10_000;
   const preset = iwaeMnist();
-  // the untrained model costs the same arithmetic as a trained one
-  const vae = await VAE.create({ ...preset.model, seed: 1, threads: 2 });
-  const digits = { data: test.data.subarray(0, n * D), rows: n, cols: D };
-  const t0 = performance.now();
-  const r = vae.logLikelihood(digits, { samples: 5000 });
-  const s = (performance.now() - t0) / 1000;
-  const flop = n * 5000 * 2 * (50 * 200 + 200 * 200 + 200 * 784);
-  console.log(`\n7. evaluation: log p(x) with K = 5000 importance samples, ${n} MNIST test digits, IWAE-preset model (784-200-200-50 tanh), ${vae.threads} threads`);
-  console.log(`   ${s.toFixed(1)} s (${(s / 60).toFixed(2)} min${quick ? `; ${((s * 10000) / n / 60).toFixed(2)} min for all 10,000 at this rate` : ""}); ` +
-    `decoder GEMMs ${(flop / 1e12).toFixed(2)} TFLOP → ${(flop / s / 1e9).toFixed(1)} GFLOP/s overall; mean ${r.mean.toFixed(2)} nats (untrained)`);
-  vae.dispose();
+  // all 10,000 digits on the fastest build this runtime has; a tenth of them on the other SIMD
+  // build, scaled (the untrained model costs the same arithmetic as a trained one)
+  const simdBuilds = builds.filter((b) => b !== "scalar");
+  console.log(`\n7. evaluation: log p(x) with K = 5000 importance samples, MNIST test digits, IWAE-preset model (784-200-200-50 tanh), 2 threads`);
+  for (const [i, build] of simdBuilds.entries()) {
+    const n = quick ? 500 : i === 0 ? 10_000 : 1_000;
+    const vae = await VAE.create({ ...preset.model, seed: 1, threads: 2, build });
+    const digits = { data: test.data.subarray(0, n * D), rows: n, cols: D };
+    const t0 = performance.now();
+    const r = vae.logLikelihood(digits, { samples: 5000 });
+    const s = (performance.now() - t0) / 1000;
+    const flop = n * 5000 * 2 * (50 * 200 + 200 * 200 + 200 * 784);
+    const all = (s * 10000) / n / 60;
+    console.log(`   ${build}, ${n} digits: ${s.toFixed(1)} s` + (n < 10_000 ? ` → ${all.toFixed(2)} min for all 10,000 at this rate` : ` (${all.toFixed(2)} min)`) +
+      `; decoder GEMMs ${(flop / s / 1e9).toFixed(1)} GFLOP/s overall; mean ${r.mean.toFixed(2)} nats (untrained)`);
+    vae.dispose();
+  }
 }
 
 // ---- 8. soak
