@@ -36,6 +36,15 @@ describe("vae-wasm CLI", () => {
     expect(-vae.elbo(takeRows(test, 100), { seed: 1 })).toBe(out.test.loss);
   });
 
+  it("train --build relaxed runs the relaxed (FMA) build, on Node 20 too (the CLI switches V8's flag on)", () => {
+    const r = cli("train", "--train-size", "200", "--test-size", "50", "--epochs", "1", "--batch-size", "50", "--hidden", "16", "--latent", "2",
+      "--build", "relaxed", "--threads", "2", "--json", "--quiet", "--out", join(dir, "relaxed.safetensors"));
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.build).toBe("relaxed");
+    expect(Number.isFinite(out.test.loss)).toBe(true);
+  });
+
   it("train --categorical trains a Gumbel-softmax model (annealed, straight-through); its options need it", async () => {
     const file = join(dir, "cat.safetensors");
     const r = cli("train", "--categorical", "5x4", "--temperature", "0.8", "--anneal", "1e-3", "--straight-through", "--train-size", "200",
