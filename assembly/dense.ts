@@ -308,6 +308,10 @@ function gemmSimd(
   }
 }
 
+/**
+ * The micro-kernel over rows [m0, m1) and every panel of 8 columns: 4-row blocks (from A's packed
+ * rows when apack != 0: rows m0… in packA4's layout), then a pair of rows, then one.
+ */
 function gemmRows(
   c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, sbk: i32, sbn: i32, bias: usize,
   m0: i32, m1: i32, n: i32, k: i32, accumulate: i32, relu: bool, scratch: usize, packed: usize, packedT: usize,
