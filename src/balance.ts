@@ -25,8 +25,8 @@ const HYSTERESIS = 0.03;
 interface Estimate {
   speed: number[];
   lat: number[];
-  /** the last whole-item split per item count (split) */
-  last?: Map<number, number[]>;
+  /** the last split per item count and grain (split), in groups */
+  last?: Map<string, number[]>;
 }
 
 export class Balancer {
@@ -72,29 +72,40 @@ export class Balancer {
    * Cuts for `key` when the work is n whole items (examples): each thread gets a whole number of
    * them, chosen so that the predicted last finish is earliest. Rounding the ideal fractions
    * instead would flip a batch of 20 between 10/10 and 11/9 whenever the estimates wobble around
-   * an even split, each flip costing a tenth of a thread's share.
+   * an even split, each flip costing a tenth of a thread's share. With `grain`, shares are whole
+   * groups of that many items (the last thread's may hold the remainder of n).
    */
-  split(key: string, T: number, n: number): number[] {
+  split(key: string, T: number, n: number, grain = 1): number[] {
     const e = this.est.get(key);
     if (!e || n <= 0) return evenSplit(T);
+    const groups = Math.ceil(n / grain);
+    // thread t's items when the threads take count[0], count[1], … groups in order (the last
+    // group, which may be partial, goes to whoever takes it), and when it would finish
+    const itemsOf = (count: number[], t: number) => {
+      let before = 0;
+      for (let s = 0; s < t; s++) before += count[s];
+      return Math.min(n, (before + count[t]) * grain) - Math.min(n, before * grain);
+    };
+    const finish = (t: number, m: number) => (m > 0 ? e.lat[t] + m / (n * e.speed[t]) : 0);
     const ideal = this.cuts(key, T);
-    let count = Array.from({ length: T }, (_, t) => Math.floor((ideal[t + 1] - ideal[t]) * n));
-    // the items left by the floors, one at a time, to the thread that would finish first with it
-    const finish = (t: number, c: number) => (c > 0 ? e.lat[t] + c / (n * e.speed[t]) : 0);
-    for (let left = n - count.reduce((a, b) => a + b, 0); left > 0; left--) {
+    let count = Array.from({ length: T }, (_, t) => Math.floor((ideal[t + 1] - ideal[t]) * groups));
+    // the groups left by the floors, one at a time, to the thread that would finish first with it
+    const withOne = (t: number) => finish(t, itemsOf(count.map((c, s) => (s === t ? c + 1 : c)), t));
+    for (let left = groups - count.reduce((a, b) => a + b, 0); left > 0; left--) {
       let best = 0;
-      for (let t = 1; t < T; t++) if (finish(t, count[t] + 1) < finish(best, count[best] + 1)) best = t;
+      for (let t = 1; t < T; t++) if (withOne(t) < withOne(best)) best = t;
       count[best]++;
     }
     // hysteresis: keep the last split unless the new one is predicted to finish HYSTERESIS
     // earlier (the estimates wobble by a few per cent from step to step)
-    const makespan = (c: number[]) => Math.max(...c.map((ct, t) => finish(t, ct)));
-    const last = e.last?.get(n);
+    const makespan = (c: number[]) => Math.max(...c.map((_, t) => finish(t, itemsOf(c, t))));
+    const memo = `${n}:${grain}`;
+    const last = e.last?.get(memo);
     if (last && last.length === T && makespan(count) > (1 - HYSTERESIS) * makespan(last)) count = last;
-    (e.last ??= new Map()).set(n, count);
+    (e.last ??= new Map()).set(memo, count);
     const cut = [0];
     let sum = 0;
-    for (let t = 0; t < T; t++) cut.push((sum += count[t]) / n);
+    for (let t = 0; t < T; t++) cut.push(Math.min(n, (sum += count[t]) * grain) / n);
     cut[T] = 1;
     return cut;
   }

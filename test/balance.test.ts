@@ -118,6 +118,23 @@ describe("load balancer", () => {
     expect(new Balancer().split("none", 2, 7)).toEqual([0, 0.5, 1]);
   });
 
+  it("splits in groups of `grain` items: whole groups per thread, the remainder with the last, as close to the ideal as groups allow", () => {
+    const counts = (cut: number[], n: number) => cut.slice(1).map((c, t) => Math.round(c * n) - Math.round(cut[t] * n));
+    for (const [n, grain] of [[100, 2], [101, 2], [20, 4], [30, 4], [7, 2]]) {
+      const c = new Balancer();
+      // thread 0 1.3× as fast: ideal 56.5 % of the items
+      c.update("f", [0.5, 0.5], [0, 0], [1, 1.3]);
+      const q = counts(c.split("f", 2, n, grain), n);
+      expect(q.reduce((a, v) => a + v, 0), `n ${n} grain ${grain}`).toBe(n);
+      expect(q[0] % grain, `n ${n} grain ${grain}: ${q}`).toBe(0);
+      // the best split into whole groups (brute force over thread 0's groups)
+      const span = (a: number) => Math.max(a / 1, (n - a) / (1 / 1.3));
+      let best = Infinity;
+      for (let a = 0; a <= n; a += grain) best = Math.min(best, span(a));
+      expect(span(q[0]), `n ${n} grain ${grain}: ${q}`).toBeCloseTo(best, 9);
+    }
+  });
+
   it("keeps one estimate per command and shape", () => {
     const b = new Balancer();
     b.update("a", [0.5, 0.5], [0, 0], [1, 2]); // thread 1 twice as slow on a
