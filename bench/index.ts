@@ -13,6 +13,8 @@
 //     1-thread and 2-thread settings against vae-wasm on 1 and 2 threads.
 // Recorded on the 2-core Zen3 machine class (Node 20), see README "Performance".
 import v8 from "node:v8";
+import os from "node:os";
+import { readFileSync } from "node:fs";
 import type { BuildName } from "../bindings/load.js";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd"); // lets Node 20 run the relaxed (FMA) build too
 
@@ -34,7 +36,20 @@ const B = 100, H = 400, Z = 20;
 const x = benchInput(); // fixed grey levels
 
 const builds = supportedBuilds();
-console.log(`vae-wasm benchmark — Node ${process.version}, builds: ${builds.join(", ")}, ${await tfjsReady()}`);
+/** The CPU: model name, and on Linux the x86 family/model (AMD family 25 is Zen 3, 26 Zen 5), which decide which build is fastest. */
+function cpuName(): string {
+  const cpus = os.cpus();
+  let name = `${cpus[0]?.model?.trim() || "unknown CPU"}, ${cpus.length} logical cores`;
+  try {
+    const info = readFileSync("/proc/cpuinfo", "utf8");
+    const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(.+)$`, "m").exec(info)?.[1]?.trim();
+    if (field("cpu family")) name += ` (family ${field("cpu family")}, model ${field("model")})`;
+  } catch {
+    // not Linux: the model name alone
+  }
+  return name;
+}
+console.log(`vae-wasm benchmark — Node ${process.version} on ${cpuName()}; builds: ${builds.join(", ")}, ${await tfjsReady()}`);
 
 /**
  * ms/step of a model on 1 and on 2 threads, measured in alternating short blocks (3 warm-up + 10
@@ -267,7 +282,6 @@ if (run(4)) {
 // ---- 5. package size and cold start
 if (run(5)) {
   const { execFileSync } = await import("node:child_process");
-  const { readFileSync } = await import("node:fs");
   const { gzipSync } = await import("node:zlib");
   const root = new URL("../..", import.meta.url).pathname;
   const [pack] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
