@@ -36,6 +36,8 @@ const B = 100, H = 400, Z = 20;
 const x = benchInput(); // fixed grey levels
 
 const builds = supportedBuilds();
+/** The SIMD builds this runtime runs, fastest first (relaxed, then simd). */
+const simdBuilds = builds.filter((b) => b !== "scalar");
 /** The CPU: model name, and on Linux the x86 family/model (AMD family 25 is Zen 3, 26 Zen 5), which decide which build is fastest. */
 function cpuName(): string {
   const cpus = os.cpus();
@@ -332,7 +334,7 @@ if (run(6)) {
     const t = TORCH_SETTINGS.map((st) => ({ ...st, r: torchTiming(py, st.threads, st.env) }));
     // vae-wasm right after PyTorch (this VM's speed drifts over minutes), each SIMD build
     const ours = [];
-    for (const build of builds.filter((b) => b !== "scalar")) {
+    for (const build of simdBuilds) {
       const ms = [];
       for (const m of threadModels(x)) {
         const r = await oneVsTwoThreads(m, 20, build);
@@ -363,7 +365,6 @@ if (run(7)) {
   const preset = iwaeMnist();
   // all 10,000 digits on the fastest build this runtime has; a tenth of them on the other SIMD
   // build, scaled (the untrained model costs the same arithmetic as a trained one)
-  const simdBuilds = builds.filter((b) => b !== "scalar");
   console.log(`\n7. evaluation: log p(x) with K = 5000 importance samples, MNIST test digits, IWAE-preset model (784-200-200-50 tanh), 2 threads`);
   for (const [i, build] of simdBuilds.entries()) {
     const n = quick ? 500 : i === 0 ? 10_000 : 1_000;

@@ -79,18 +79,21 @@ export class Balancer {
     const e = this.est.get(key);
     if (!e || n <= 0) return evenSplit(T);
     const groups = Math.ceil(n / grain);
-    // thread t's items when the threads take count[0], count[1], … groups in order (the last
-    // group, which may be partial, goes to whoever takes it), and when it would finish
-    const itemsOf = (count: number[], t: number) => {
-      let before = 0;
-      for (let s = 0; s < t; s++) before += count[s];
-      return Math.min(n, (before + count[t]) * grain) - Math.min(n, before * grain);
+    // when thread t would finish with the c groups that follow the first `before` groups (the
+    // last group, which may be partial, counts as the items it holds)
+    const finish = (t: number, before: number, c: number) => {
+      const m = Math.min(n, (before + c) * grain) - Math.min(n, before * grain);
+      return m > 0 ? e.lat[t] + m / (n * e.speed[t]) : 0;
     };
-    const finish = (t: number, m: number) => (m > 0 ? e.lat[t] + m / (n * e.speed[t]) : 0);
+    const before = (c: number[], t: number) => {
+      let b = 0;
+      for (let s = 0; s < t; s++) b += c[s];
+      return b;
+    };
     const ideal = this.cuts(key, T);
     let count = Array.from({ length: T }, (_, t) => Math.floor((ideal[t + 1] - ideal[t]) * groups));
     // the groups left by the floors, one at a time, to the thread that would finish first with it
-    const withOne = (t: number) => finish(t, itemsOf(count.map((c, s) => (s === t ? c + 1 : c)), t));
+    const withOne = (t: number) => finish(t, before(count, t), count[t] + 1);
     for (let left = groups - count.reduce((a, b) => a + b, 0); left > 0; left--) {
       let best = 0;
       for (let t = 1; t < T; t++) if (withOne(t) < withOne(best)) best = t;
@@ -98,7 +101,7 @@ export class Balancer {
     }
     // hysteresis: keep the last split unless the new one is predicted to finish HYSTERESIS
     // earlier (the estimates wobble by a few per cent from step to step)
-    const makespan = (c: number[]) => Math.max(...c.map((_, t) => finish(t, itemsOf(c, t))));
+    const makespan = (c: number[]) => Math.max(...c.map((ct, t) => finish(t, before(c, t), ct)));
     const memo = `${n}:${grain}`;
     const last = e.last?.get(memo);
     if (last && last.length === T && makespan(count) > (1 - HYSTERESIS) * makespan(last)) count = last;
