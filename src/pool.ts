@@ -32,8 +32,6 @@ export interface PoolOptions {
 const DEFAULT_SPIN_MS = 0.2;
 /** The weight phase's cuts move in steps of 1/WEIGHT_STEPS of every layer. */
 const WEIGHT_STEPS = 64;
-/** Examples are split between threads in groups of this many (even row counts for the GEMMs). */
-const EXAMPLE_GRAIN = 2;
 
 export class Pool {
   private disposed = false;
@@ -110,12 +108,15 @@ export class Pool {
     const cmd = i[CTRL.cmd];
     // the split: forced (tests), balanced by measured speed, or even
     const key = `${cmd}:${i[CTRL.B]}:${i[CTRL.K]}:${active}`;
-    // commands split by examples get whole pairs of examples (an odd share leaves each GEMM a
-    // single-row tail, at a fraction of the 4-row kernel's rate: a 51/49 split of the 784-400-20
-    // step measured 1.6 % slower than 50/50 or 52/48); the weight phase, 64ths of every layer
-    // (its cuts also change only for a predicted 3 % gain: a moved cut moves weights, their
-    // gradients and Adam's moments to the other core's cache)
-    const balanced = (b: Balancer) => (cmd === CMD.weights ? b.split(key, active, WEIGHT_STEPS) : b.split(key, active, i[CTRL.B], EXAMPLE_GRAIN));
+    // commands split by examples get whole examples, in pairs when an example has an odd number
+    // of rows (K samples): an odd share of rows leaves each GEMM a single-row tail, at a fraction
+    // of the 4-row kernel's rate (a 51/49 split of the 784-400-20 step measured 1.6 % slower than
+    // 50/50 or 52/48), while pairs of 500-row examples would only coarsen the split (an
+    // evaluation chunk of 10 went 6/4); the weight phase, 64ths of every layer (its cuts also
+    // change only for a predicted 3 % gain: a moved cut moves weights, their gradients and
+    // Adam's moments to the other core's cache)
+    const grain = i[CTRL.K] % 2 === 1 ? 2 : 1;
+    const balanced = (b: Balancer) => (cmd === CMD.weights ? b.split(key, active, WEIGHT_STEPS) : b.split(key, active, i[CTRL.B], grain));
     const cuts = this.cutsOverride?.(cmd, active) ?? (this.balancer ? balanced(this.balancer) : evenSplit(active));
     this.ctrl.cut.set(cuts);
     Atomics.store(i, CTRL.error, 0);
