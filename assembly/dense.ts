@@ -9,7 +9,7 @@
 //   pass keeps its weights: then nothing is packed per call (the scalar build ignores it).
 // `apack` (optional): room for A_PACK_ROWS·K floats; A's rows are then packed by 4, interleaved
 //   by k (packA4), once per block of rows, and every panel reads them through one pointer.
-import { hsum, madd, tanhVec } from "./simd";
+import { madd, tanhVec } from "./simd";
 
 export const ACT_IDENTITY: i32 = 0;
 export const ACT_RELU: i32 = 1;
@@ -26,7 +26,7 @@ export const ACT_TANH: i32 = 2;
 // so tanh here made every identity GEMM pay for 8 scalar tanh per row; tanh runs as a pass
 // over the finished rows instead (gemm below).
 // @ts-ignore: decorator
-@inline function storeRow(pc: usize, lo: v128, hi: v128, bl: v128, bh: v128, nb: i32, accumulate: i32, relu: bool): void {
+@inline export function storeRow(pc: usize, lo: v128, hi: v128, bl: v128, bh: v128, nb: i32, accumulate: i32, relu: bool): void {
   if (accumulate) {
     if (nb == 8) {
       v128.store(pc, f32x4.add(v128.load(pc), lo));
@@ -124,7 +124,7 @@ export function gemmPackedT(
 }
 
 /** C[m, 0:n] = tanh(C[m, 0:n]) for rows [m0, m1). */
-function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
+export function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
   for (let i = m0; i < m1; i++) {
     const pc = c + (<usize>(i * ldc) << 2);
     let j = 0;
@@ -244,7 +244,7 @@ function tanhRows(c: usize, ldc: i32, m0: i32, m1: i32, n: i32): void {
  * row), zeros past nb; never reads past them.
  */
 // @ts-ignore: decorator
-@inline function halfLanes(pb: usize, nb: i32, half: i32): v128 {
+@inline export function halfLanes(pb: usize, nb: i32, half: i32): v128 {
   const first = half << 2;
   if (nb >= first + 4) return v128.load(pb + (<usize>first << 2));
   let v = f32x4.splat(0);
@@ -548,181 +548,4 @@ export function packRows(dst: usize, w: usize, O: i32, I: i32, o0: i32, o1: i32)
       }
     }
   }
-}
-
-/**
- * The machine's ceiling for this module's arithmetic (bench/index.ts section 4), registers only,
- * n rounds; returns FLOP per round in the last lane-free way the caller can read: the result
- * must be used, so it is returned (call with m = 1, a = 1e-30: the values never change, no
- * denormals). Relaxed build: 12 independent fused a·b + c chains (96 FLOP per round). SIMD
- * build: what a GEMM's mul + add needs, 6 independent mul chains and 6 add chains (48 FLOP per
- * round), which fills both the multiply and the add ports. The scalar build returns 0 at once.
- */
-export function peakMadd(n: i32, mul: f32, add: f32): f32 {
-  if (!ASC_FEATURE_SIMD) return 0;
-  const m = f32x4.splat(mul), a = f32x4.splat(add);
-  let c0 = f32x4.splat(1), c1 = f32x4.splat(2), c2 = f32x4.splat(3), c3 = f32x4.splat(4);
-  let c4 = f32x4.splat(5), c5 = f32x4.splat(6), c6 = f32x4.splat(7), c7 = f32x4.splat(8);
-  let c8 = f32x4.splat(9), c9 = f32x4.splat(10), ca = f32x4.splat(11), cb = f32x4.splat(12);
-  for (let i = 0; i < n; i++) {
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      c0 = madd(c0, m, a); c1 = madd(c1, m, a); c2 = madd(c2, m, a); c3 = madd(c3, m, a);
-      c4 = madd(c4, m, a); c5 = madd(c5, m, a); c6 = madd(c6, m, a); c7 = madd(c7, m, a);
-      c8 = madd(c8, m, a); c9 = madd(c9, m, a); ca = madd(ca, m, a); cb = madd(cb, m, a);
-    } else {
-      c0 = f32x4.mul(c0, m); c1 = f32x4.mul(c1, m); c2 = f32x4.mul(c2, m);
-      c3 = f32x4.mul(c3, m); c4 = f32x4.mul(c4, m); c5 = f32x4.mul(c5, m);
-      c6 = f32x4.add(c6, a); c7 = f32x4.add(c7, a); c8 = f32x4.add(c8, a);
-      c9 = f32x4.add(c9, a); ca = f32x4.add(ca, a); cb = f32x4.add(cb, a);
-    }
-  }
-  const s = f32x4.add(f32x4.add(f32x4.add(c0, c1), f32x4.add(c2, c3)), f32x4.add(f32x4.add(c4, c5), f32x4.add(c6, c7)));
-  return hsum(f32x4.add(s, f32x4.add(f32x4.add(c8, c9), f32x4.add(ca, cb))));
-}
-// ---------------------------------------------------------------- a sparse first layer
-
-/**
- * The nonzero entries of rows [m0, m1) of X[M, K] (row stride K): row m's list starts at
- * lists + 8·m·(K + 1) bytes: its count n (i32, in 8 bytes), then n ≤ K pairs (byte offset 32·k of column k inside a
- * forward panel, as i32; the value, as f32), for gemmSparseA. Returns the total count.
- */
-export function sparseRows(lists: usize, x: usize, K: i32, m0: i32, m1: i32): i32 {
-  let total = 0;
-  for (let m = m0; m < m1; m++) {
-    const px = x + (<usize>(m * K) << 2);
-    const list = lists + (<usize>m * <usize>(K + 1) << 3);
-    let q = list + 8; // after the count (8 bytes keep the pairs aligned)
-    for (let k = 0; k < K; k++) {
-      const v = load<f32>(px + (<usize>k << 2));
-      if (v != 0) {
-        store<i32>(q, k << 5);
-        store<f32>(q, v, 4);
-        q += 8;
-      }
-    }
-    const n = <i32>((q - list - 8) >> 3);
-    store<i32>(list, n);
-    total += n;
-  }
-  return total;
-}
-
-/**
- * C = act(X·Wᵀ + bias) for rows [m0, m1) with X given by its nonzero lists (sparseRows) and W by
- * its forward panels (packRows). Skipping a zero term changes no sum: the accumulators start at
- * +0, a product 0·w is ±0 for finite w, and adding ±0 to a sum that is not -0 leaves it as it
- * is, so C is bitwise gemm's (same per-element order of the nonzero terms). Per panel, every
- * row's list: the panel (8·K floats) stays in cache while all rows use it.
- */
-export function gemmSparseA(
-  c: usize, ldc: i32, lists: usize, K: i32, packed: usize, bias: usize, m0: i32, m1: i32, n: i32, act: i32,
-): void {
-  if (!ASC_FEATURE_SIMD) return; // the engine uses gemm on builds without SIMD
-  const relu = act == ACT_RELU;
-  const rowC = <usize>ldc << 2;
-  for (let j0 = 0; j0 < n; j0 += 8) {
-    const nb = min(8, n - j0);
-    const panel = packed + (<usize>j0 * <usize>K << 2);
-    let bl = f32x4.splat(0), bh = f32x4.splat(0);
-    if (bias != 0) {
-      bl = halfLanes(bias + (<usize>j0 << 2), nb, 0);
-      bh = halfLanes(bias + (<usize>j0 << 2), nb, 1);
-    }
-    for (let m = m0; m < m1; m++) {
-      const list = lists + (<usize>m * <usize>(K + 1) << 3);
-      const cnt = load<i32>(list);
-      let q = list + 8;
-      let lo = f32x4.splat(0), hi = f32x4.splat(0);
-      for (let t = 0; t < cnt; t++) {
-        const pb = panel + <usize>load<i32>(q);
-        const a = v128.load32_splat(q, 4);
-        lo = madd(a, v128.load(pb), lo);
-        hi = madd(a, v128.load(pb, 16), hi);
-        q += 8;
-      }
-      storeRow(c + <usize>m * rowC + (<usize>j0 << 2), lo, hi, bl, bh, nb, 0, relu);
-    }
-  }
-  if (act == ACT_TANH) tanhRows(c, ldc, m0, m1, n);
-}
-
-/**
- * dW[o, d] = Σ_b A[b, o]·X[b, d] for rows o in [m0, m1) and every column d < D (C's row stride):
- * the weight gradient of a layer whose input X[rows, D] is sparse, A = dY[rows, O]. Per panel of
- * 8 columns, only the examples with a nonzero among them are summed (in example order; the
- * others add exact zeros, see gemmSparseA), so C is bitwise gemm's dYᵀ·X. scratch: `rows` i32.
- */
-export function gemmSparseB(c: usize, a: usize, O: i32, x: usize, D: i32, rows: i32, m0: i32, m1: i32, scratch: usize): void {
-  if (!ASC_FEATURE_SIMD) return; // the engine runs dW dense without SIMD
-  const rowX = <usize>D << 2, rowA = <usize>O << 2, rowC = <usize>D << 2;
-  const zero = f32x4.splat(0);
-  for (let j0 = 0; j0 < D; j0 += 8) {
-    const nb = min(8, D - j0);
-    // the examples with a nonzero in columns j0 … j0 + nb - 1
-    let cnt = 0;
-    for (let b = 0; b < rows; b++) {
-      const px = x + <usize>b * rowX + (<usize>j0 << 2);
-      let keep = false;
-      if (nb == 8) {
-        keep = v128.any_true(v128.or(f32x4.ne(v128.load(px), zero), f32x4.ne(v128.load(px, 16), zero)));
-      } else {
-        for (let jj = 0; jj < nb; jj++) if (load<f32>(px + (<usize>jj << 2)) != 0) keep = true;
-      }
-      if (keep) {
-        store<i32>(scratch + (<usize>cnt << 2), b);
-        cnt++;
-      }
-    }
-    let o = m0;
-    for (; o + 4 <= m1; o += 4) {
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-      for (let t = 0; t < cnt; t++) {
-        const b = <usize>load<i32>(scratch + (<usize>t << 2));
-        const px = x + b * rowX + (<usize>j0 << 2);
-        const b0 = nb == 8 ? v128.load(px) : halfLanes(px, nb, 0);
-        const b1 = nb == 8 ? v128.load(px, 16) : halfLanes(px, nb, 1);
-        const pa = a + b * rowA + (<usize>o << 2);
-        const a0 = v128.load32_splat(pa), a1 = v128.load32_splat(pa, 4);
-        const a2 = v128.load32_splat(pa, 8), a3 = v128.load32_splat(pa, 12);
-        c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-        c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-        c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-        c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-      }
-      const pc = c + <usize>o * rowC + (<usize>j0 << 2);
-      storeRow(pc, c00, c01, zero, zero, nb, 0, false);
-      storeRow(pc + rowC, c10, c11, zero, zero, nb, 0, false);
-      storeRow(pc + 2 * rowC, c20, c21, zero, zero, nb, 0, false);
-      storeRow(pc + 3 * rowC, c30, c31, zero, zero, nb, 0, false);
-    }
-    // leftover rows of dW one at a time (the same per-element sums)
-    for (; o < m1; o++) {
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-      for (let t = 0; t < cnt; t++) {
-        const b = <usize>load<i32>(scratch + (<usize>t << 2));
-        const px = x + b * rowX + (<usize>j0 << 2);
-        const a0 = v128.load32_splat(a + b * rowA + (<usize>o << 2));
-        c00 = madd(a0, nb == 8 ? v128.load(px) : halfLanes(px, nb, 0), c00);
-        c01 = madd(a0, nb == 8 ? v128.load(px, 16) : halfLanes(px, nb, 1), c01);
-      }
-      storeRow(c + <usize>o * rowC + (<usize>j0 << 2), c00, c01, zero, zero, nb, 0, false);
-    }
-  }
-}
-
-/** Number of nonzero values in p[0:n) (NaN counts as nonzero). */
-export function countNonzero(p: usize, n: i32): i32 {
-  let cnt = 0;
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    const zero = f32x4.splat(0);
-    let acc = i32x4.splat(0);
-    for (; i + 4 <= n; i += 4) acc = i32x4.sub(acc, f32x4.ne(v128.load(p + (<usize>i << 2)), zero)); // true lanes are -1
-    cnt = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
-  }
-  for (; i < n; i++) if (load<f32>(p + (<usize>i << 2)) != 0) cnt++;
-  return cnt;
 }

@@ -52,7 +52,7 @@ export interface Kernels {
   ): void;
   /** kl[b] = KL(q(z|x_b) ‖ N(0, I)). */
   klStandardNormal(kl: number, h: number, Z: number, b0: number, b1: number): void;
-  /** dh[b] = (dmu, dlogvar) for one gradient mode (0 analytic, 1 total, 2 path, 3 score, 4 base of a flow, 5 analytic with c[b·K] as the KL weight, 6 path at a flow's base). */
+  /** dh[b] = (dmu, dlogvar) for one gradient mode (GRAD: analytic, total, path, score, base of a flow, analytic with c[b·K] as the KL weight, path at a flow's base). */
   latentBackward(
     dh: number, dz: number, z: number, eps: number, h: number, c: number, r: number,
     K: number, Z: number, mode: number, klScale: number, b0: number, b1: number,
@@ -110,9 +110,9 @@ export interface Kernels {
   /** x[i] *= mask[i] over [i0, i1). */
   maskMul(x: number, mask: number, i0: number, i1: number): void;
 
-  /** Fused Adam (torch.optim.Adam arithmetic) over params [i0, i1). */
   /** Index of the first non-finite value of p[0:n) (or, with unit = 1, the first outside [0, 1]), else -1. */
   firstInvalid(p: number, n: number, unit: number): number;
+  /** Fused Adam (torch.optim.Adam arithmetic) over params [i0, i1). */
   adam(
     p: number, g: number, m: number, v: number, i0: number, i1: number,
     stepSize: number, beta1: number, beta2: number, eps: number, invSqrtBc2: number, weightDecay: number,
@@ -129,16 +129,8 @@ export interface Kernels {
   accumulateDifference(sum: number, sq: number, g: number, ref: number, dir: number, i0: number, i1: number): number;
 }
 
-/** logvar is clamped to ±LOGVAR_MAX before use (assembly/gaussian.ts). */
-export const LOGVAR_MAX = 30;
+// The codes and sizes the kernels define, read from the module's exports by the build.
+export { ACT, GRAD, FLOW, LOGVAR_MAX, A_PACK_ROWS } from "./constants.js";
 
-/** Rows of A that gemm packs per block when given an `apack` area (assembly/dense.ts A_PACK_ROWS). */
-export const A_PACK_ROWS = 256;
-
-/** Activation codes shared with assembly/dense.ts. */
-export const ACT = { identity: 0, relu: 1, tanh: 2 } as const;
-/** Gradient modes shared with assembly/gaussian.ts. */
-export const GRAD = { analytic: 0, total: 1, path: 2, score: 3, base: 4, analyticPerExample: 5, basePath: 6 } as const;
-export const FLOW = { planar: 0, radial: 1 } as const;
-/** RNG streams: independent draws for the same (seed, step, row). */
+/** RNG streams: independent draws for the same (seed, step, row). Chosen by the callers, not the kernels. */
 export const STREAM = { eps: 1, binarize: 2, prior: 3, evalEps: 5, evalBinarize: 6 } as const;
