@@ -7,7 +7,7 @@
 //   node bench/gumbel-mnist.mjs [EPOCHS=10]      (after npm run build)
 import { mkdirSync, writeFileSync } from "node:fs";
 import { VAE, loadMnist, binarize } from "../dist/src/index.js";
-import { gridPng } from "../dist/src/image.js";
+import { gridPng } from "../dist/src/pictures/image.js";
 
 const epochs = Number(process.argv[2] ?? 10);
 const { train, test } = await loadMnist();

@@ -8,11 +8,12 @@ import { dirname, join } from "node:path";
 import cliProgress from "cli-progress";
 import { VAE, type EpochRecord, type FitProgress } from "./vae.js";
 import { SemiSupervisedVAE } from "./m2.js";
-import { SeededRandom } from "./random.js";
-import { binarize as binarizeOnce, loadMnist, takeRows, type Dataset } from "./data.js";
-import { PRESETS, type Preset } from "./presets.js";
-import { gridPng, pairsGrid } from "./image.js";
-import { curvesFigure, manifold, trajectoryFigure, varianceFigure } from "./figures.js";
+import { SeededRandom } from "./util/random.js";
+import { loadMnist, type Dataset } from "./data/mnist.js";
+import { binarize as binarizeOnce, takeRows } from "./data/rows.js";
+import { PRESETS, type Preset } from "./model/presets.js";
+import { gridPng, pairsGrid } from "./pictures/image.js";
+import { curvesFigure, manifold, trajectoryFigure, varianceFigure } from "./pictures/figures.js";
 import { ESTIMATOR_NAMES } from "./estimators.js";
 import { supportedBuilds, type BuildName } from "../bindings/load.js";
 
@@ -351,7 +352,7 @@ async function evaluate(args: Args): Promise<void> {
   const t0 = performance.now();
   const bytes = readModel(args.model!);
   const vae = await VAE.load(bytes, { build: args.build, threads: args.threads });
-  const { decodeSafetensors } = await import("./safetensors.js");
+  const { decodeSafetensors } = await import("./files/safetensors.js");
   const training = JSON.parse(decodeSafetensors(bytes).metadata.training ?? "{}") as { binarize?: boolean };
   const binarize = args.binarizeGiven ? args.binarize : training.binarize ?? false;
   const ds = await loadMnist(args.data);

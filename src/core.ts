@@ -10,9 +10,11 @@ export type {
 } from "./vae.js";
 export { AnalyticKL, TotalDerivative, PathDerivative, IWAE, IWAEPath, DReG, ScoreFunction, makeEstimator, ESTIMATOR_NAMES } from "./estimators.js";
 export type { Estimator, EstimatorName, StepRows } from "./estimators.js";
-export { parseIdx, imagesToMatrix, takeRows, binarize } from "./data.js";
-export type { IdxArray, Dataset } from "./data.js";
-export type { Matrix, MatrixLike } from "./validate.js";
-export { encodeSafetensors, decodeSafetensors } from "./safetensors.js";
+export { parseIdx, imagesToMatrix } from "./data/idx.js";
+export { takeRows, binarize } from "./data/rows.js";
+export type { IdxArray } from "./data/idx.js";
+export type { Dataset } from "./data/mnist.js";
+export type { Matrix, MatrixLike } from "./util/validate.js";
+export { encodeSafetensors, decodeSafetensors } from "./files/safetensors.js";
 export { supportedBuilds, defaultBuild, provideModule } from "../bindings/load.js";
 export type { BuildName } from "../bindings/load.js";

@@ -22,9 +22,9 @@ import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, warmUp, type BuildName, type Runtime } from "../bindings/load.js";
 import { inputGrads, linearForward, packedSize, packLayer, scratchFloats, weightGrads, type Layer, type ParamBlocks } from "./engine.js";
 import { flushSubnormal } from "./estimators.js";
-import { SeededRandom } from "./random.js";
-import { decodeSafetensors, encodeSafetensors } from "./safetensors.js";
-import { checkBool, checkInt, checkKeys, checkNumber, checkOneOf, fail, toMatrix, type Matrix, type MatrixLike } from "./validate.js";
+import { SeededRandom } from "./util/random.js";
+import { decodeSafetensors, encodeSafetensors } from "./files/safetensors.js";
+import { checkBool, checkInt, checkKeys, checkNumber, checkOneOf, fail, toMatrix, type Matrix, type MatrixLike } from "./util/validate.js";
 
 export interface SemiSupervisedOptions {
   /** Data dimension D (784 for MNIST); the data are Bernoulli targets in [0, 1]. */

@@ -11,12 +11,12 @@ import {
 } from "./engine.js";
 import { Pool } from "./pool.js";
 import { ESTIMATOR_NAMES, flushSubnormal, makeEstimator, type Estimator, type EstimatorName } from "./estimators.js";
-import { SeededRandom } from "./random.js";
-import { decodeSafetensors, encodeSafetensors } from "./safetensors.js";
+import { SeededRandom } from "./util/random.js";
+import { decodeSafetensors, encodeSafetensors } from "./files/safetensors.js";
 import {
   checkBool, checkInt, checkKeys, checkNumber, checkOneOf, fail, invalidValue, toMatrix, VAEArgumentError,
   type Matrix, type MatrixLike,
-} from "./validate.js";
+} from "./util/validate.js";
 
 export type Activation = "relu" | "tanh" | "identity";
 const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "identity"];

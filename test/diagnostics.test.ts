@@ -2,7 +2,7 @@
 // the seed's variance facts on the linear-Gaussian model.
 import { describe, expect, it } from "vitest";
 import { VAE } from "../src/index.js";
-import { SeededRandom } from "../src/random.js";
+import { SeededRandom } from "../src/util/random.js";
 import { rng, uniform } from "./helpers/env.js";
 import { linearGaussian, linearGaussianVAE } from "./helpers/linear-gaussian.js";
 

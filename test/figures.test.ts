@@ -2,7 +2,7 @@
 // with labelled axes.
 import { describe, expect, it } from "vitest";
 import { VAE } from "../src/index.js";
-import { curvesFigure, manifold, normalQuantile, varianceFigure } from "../src/figures.js";
+import { curvesFigure, manifold, normalQuantile, varianceFigure } from "../src/pictures/figures.js";
 
 describe("figures", () => {
   it("normalQuantile inverts the normal CDF to 1e-8", () => {

@@ -1,5 +1,5 @@
 // Published training protocols as presets: the model options and fit options a paper used.
-import type { FitOptions, VAEOptions } from "./vae.js";
+import type { FitOptions, VAEOptions } from "../vae.js";
 
 export interface Preset {
   name: string;

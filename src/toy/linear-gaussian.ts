@@ -2,8 +2,8 @@
 //   p(z) = N(0, I),  p(x|z) = N(W z + b, c·I),  W [D, Z] with orthogonal columns,
 // so the posterior is N(Σ Wᵀ(x - b)/c, Σ) with Σ = diag(1 / (1 + |W_j|²/c)) — diagonal, and
 // exactly representable by a linear encoder with constant log-variance.
-import { VAE } from "./vae.js";
-import type { BuildName } from "../bindings/load.js";
+import { VAE } from "../vae.js";
+import type { BuildName } from "../../bindings/load.js";
 
 export interface LinearGaussian {
   D: number;
