@@ -14,7 +14,7 @@ import { binarize as binarizeOnce, takeRows } from "./data/rows.js";
 import { PRESETS, type Preset } from "./model/presets.js";
 import { gridPng, pairsGrid } from "./pictures/image.js";
 import { curvesFigure, manifold, trajectoryFigure, varianceFigure } from "./pictures/figures.js";
-import { ESTIMATOR_NAMES } from "./estimators.js";
+import { ESTIMATOR_NAMES } from "./estimators/index.js";
 import { supportedBuilds, type BuildName } from "../bindings/load.js";
 
 const HELP = `vae-wasm — variational autoencoders on WebAssembly SIMD

@@ -8,8 +8,8 @@ export type {
   GradientStats, GradientStatsOptions, GroupStats, FitProgress, EpochRecord, LossAndGrads, ElboOptions,
   EstimatorOption,
 } from "./vae.js";
-export { AnalyticKL, TotalDerivative, PathDerivative, IWAE, IWAEPath, DReG, ScoreFunction, makeEstimator, ESTIMATOR_NAMES } from "./estimators.js";
-export type { Estimator, EstimatorName, StepRows } from "./estimators.js";
+export { AnalyticKL, TotalDerivative, PathDerivative, IWAE, IWAEPath, DReG, ScoreFunction, makeEstimator, ESTIMATOR_NAMES } from "./estimators/index.js";
+export type { Estimator, EstimatorName, StepRows } from "./estimators/index.js";
 export { parseIdx, imagesToMatrix } from "./data/idx.js";
 export { takeRows, binarize } from "./data/rows.js";
 export type { IdxArray } from "./data/idx.js";

@@ -21,7 +21,7 @@ import { ACT, GRAD, STREAM, type Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, warmUp, type BuildName, type Runtime } from "../bindings/load.js";
 import { inputGrads, linearForward, packedSize, packLayer, scratchFloats, weightGrads, type Layer, type ParamBlocks } from "./engine.js";
-import { flushSubnormal } from "./estimators.js";
+import { flushSubnormal } from "./estimators/index.js";
 import { SeededRandom } from "./util/random.js";
 import { decodeSafetensors, encodeSafetensors } from "./files/safetensors.js";
 import { checkBool, checkInt, checkKeys, checkNumber, checkOneOf, fail, toMatrix, type Matrix, type MatrixLike } from "./util/validate.js";

@@ -12,7 +12,10 @@
 import type { Kernels } from "../bindings/abi.js";
 import { isNode } from "../bindings/load.js";
 import { Balancer, evenSplit } from "./balance.js";
-import { CMD, CTRL, type Ctrl, runShare, share, type StaticPlan, type Workspace } from "./engine.js";
+import {
+  runShare, share, type StaticPlan, type Workspace,
+} from "./engine.js";
+import { CMD, CTRL, type Ctrl } from "./engine/ctrl.js";
 import type { WorkerInit } from "./worker.js";
 
 interface AnyWorker {

@@ -6,11 +6,11 @@ import { ACT, GRAD, LOGVAR_MAX, STREAM, type Kernels } from "../bindings/abi.js"
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, ensureMemory, instantiate, warmUp, type BuildName, type Runtime } from "../bindings/load.js";
 import {
-  CMD, FUSE, iafSteps, packedSize, packLayer, scratchFloats, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, decodeRows, layoutSlots, layoutView, runShare,
-  writeLayout, type Ctrl, type FlowPlan, type Layer, type StaticPlan, type Workspace,
+  iafSteps, packedSize, packLayer, scratchFloats, decodeRows, layoutSlots, layoutView, runShare, writeLayout, type FlowPlan, type Layer, type StaticPlan, type Workspace,
 } from "./engine.js";
+import { CMD, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, FUSE, type Ctrl } from "./engine/ctrl.js";
 import { Pool } from "./pool.js";
-import { ESTIMATOR_NAMES, flushSubnormal, makeEstimator, type Estimator, type EstimatorName } from "./estimators.js";
+import { flushSubnormal, makeEstimator, resolveEstimator, stepFields, type Estimator, type EstimatorName } from "./estimators/index.js";
 import { SeededRandom } from "./util/random.js";
 import { decodeSafetensors, encodeSafetensors } from "./files/safetensors.js";
 import {
@@ -384,11 +384,6 @@ function threadsUnavailable(): string | null {
   return null;
 }
 
-function resolveEstimator(fn: string, arg: string, e: unknown): Estimator {
-  if (typeof e === "object" && e !== null && typeof (e as Estimator).weigh === "function") return e as Estimator;
-  return makeEstimator(checkOneOf(fn, arg, e, ESTIMATOR_NAMES));
-}
-
 export class VAE {
   readonly config: ResolvedConfig;
   readonly build: BuildName;
@@ -690,8 +685,9 @@ export class VAE {
     this.ctrl.f[CTRL_F64.tau] = o.tau ?? 1;
     i[CTRL.hard] = o.hard ? 1 : 0;
     i[CTRL.B] = B; i[CTRL.K] = K;
-    i[CTRL.needKL] = est.analyticKL ? 1 : 0;
-    i[CTRL.iw] = est.importanceWeighted ? 1 : 0;
+    const f = stepFields(est);
+    i[CTRL.needKL] = f.needKL;
+    i[CTRL.iw] = f.iw;
     i[CTRL.drawEps] = o.drawEps ? 1 : 0;
     i[CTRL.seed] = o.seed ?? this.config.seed;
     i[CTRL.epsStream] = o.epsStream ?? STREAM.eps;
@@ -716,8 +712,9 @@ export class VAE {
   private backwardArgs(B: number, K: number, est: Estimator, adam: boolean): void {
     const i = this.ctrl.i;
     i[CTRL.B] = B; i[CTRL.K] = K;
-    i[CTRL.gradMode] = est.gradMode;
-    i[CTRL.useR] = est.usesEncoderFactor ? 1 : 0;
+    const f = stepFields(est);
+    i[CTRL.gradMode] = f.gradMode;
+    i[CTRL.useR] = f.useR;
     i[CTRL.adam] = adam ? 1 : 0;
     this.ctrl.f[CTRL_F64.klScale] = 1 / B;
   }
@@ -1367,7 +1364,7 @@ export class VAE {
    */
   private step(fn: string, ws: Workspace, B: number, cfg: StepConfig, lr: number, where: string, tau = 1): number {
     // row-local weights: the backward rows run inside the forward dispatch (one barrier fewer)
-    const fuse = cfg.est.rowWeights === "uniform" ? FUSE.uniform : cfg.est.rowWeights === "importance" ? FUSE.importance : FUSE.none;
+    const fuse = stepFields(cfg.est).fuse;
     if (fuse) this.backwardArgs(B, cfg.K, cfg.est, true);
     this.forward(ws, B, cfg.K, cfg.est, { drawEps: true, step: this.steps, binarize: cfg.binarize, threads: cfg.threads, tau, hard: cfg.hard, fuse });
     const objective = this.weigh(ws, B, cfg.K, cfg.est);

@@ -4,7 +4,10 @@
 // blocked in Atomics.wait and cannot receive messages, wakes with the reason.
 import type { Kernels } from "../bindings/abi.js";
 import { isNode } from "../bindings/load.js";
-import { CMD, CTRL, ctrlViews, layoutView, readLayout, runShare, type StaticPlan, type Workspace } from "./engine.js";
+import {
+  layoutView, readLayout, runShare, type StaticPlan, type Workspace,
+} from "./engine.js";
+import { CMD, CTRL, ctrlViews } from "./engine/ctrl.js";
 
 export interface WorkerInit {
   module: WebAssembly.Module;

@@ -3,7 +3,7 @@
 // training step (src/estimators.ts flushSubnormal says why). Both must apply the same rule.
 import { describe, expect, it } from "vitest";
 import { VAE, IWAE, TotalDerivative } from "../dist/src/index.js";
-import { flushSubnormal, F32_MIN_NORMAL } from "../src/estimators.js";
+import { flushSubnormal, F32_MIN_NORMAL } from "../src/estimators/index.js";
 import { BUILDS, kernelEnv, rng, uniform } from "./helpers/env.js";
 
 describe("subnormal row weights", () => {

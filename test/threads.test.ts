@@ -3,7 +3,7 @@
 // thread count; worker failures must surface as errors, never hangs.
 import { describe, expect, it } from "vitest";
 import { VAE, IWAE, TotalDerivative } from "../dist/src/index.js";
-import { ESTIMATOR_NAMES } from "../src/estimators.js";
+import { ESTIMATOR_NAMES } from "../src/estimators/index.js";
 import { rng, uniform } from "./helpers/env.js";
 
 // big enough (≈0.3 MFLOP a row) that passes are not kept on the calling thread as "small work"
