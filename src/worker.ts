@@ -79,7 +79,12 @@ async function main(): Promise<void> {
     // sleeping thread takes ~0.1 ms to wake here; then sleep (a bounded poll, never a long spin).
     const until = performance.now() + spinMs;
     while (Atomics.load(ctrl.i, CTRL.gen) === seen && performance.now() < until);
-    Atomics.wait(ctrl.i, CTRL.gen, seen);
+    // Sleep until the generation really changes. A wake-up alone proves nothing: the notify of
+    // generation N can arrive after this worker already saw N while polling, ran it and went back
+    // to sleep (the coordinator preempted between its add and its notify, which happens on a
+    // loaded machine); treating that wake-up as a new command re-ran command N, e.g. a second
+    // Adam update of this worker's panels, and broke the bitwise equality across thread counts.
+    while (Atomics.load(ctrl.i, CTRL.gen) === seen) Atomics.wait(ctrl.i, CTRL.gen, seen);
     seen = Atomics.load(ctrl.i, CTRL.gen);
     const cmd = Atomics.load(ctrl.i, CTRL.cmd);
     if (cmd === CMD.stop) break;

@@ -48,6 +48,28 @@ describe("threads", () => {
     two.dispose();
   });
 
+  it("a late wake-up of the workers runs no command twice (results stay those of 1 thread)", async () => {
+    // The coordinator bumps the generation, then notifies. When it is preempted in between, a
+    // polling worker runs the command, sleeps again, and only then receives that notify: a stray
+    // wake-up with nothing new to do. Here such wake-ups are sent to idle workers directly.
+    const three = await small(3), one = await small(1);
+    const step = (v: VAE, s: number) => v.trainStep(data.subarray(s * B * D, (s + 1) * B * D), { estimator: "iwae", samples: 2 });
+    for (let s = 0; s < 4; s++) expect(step(three, s)).toBe(step(one, s));
+    const before = three.stateDict();
+    const sleep = () => new Promise((resolve) => setTimeout(resolve, 20)); // (long after the workers' 0.2 ms poll)
+    const ctrl = (three as unknown as { ctrl: { i: Int32Array } }).ctrl.i; // (the control block's generation slot is 0)
+    for (let n = 0; n < 3; n++) {
+      await sleep();
+      Atomics.notify(ctrl, 0);
+    }
+    await sleep();
+    expect(three.stateDict()).toEqual(before);
+    for (let s = 4; s < 8; s++) expect(step(three, s)).toBe(step(one, s));
+    expect(three.stateDict()).toEqual(one.stateDict());
+    three.dispose();
+    one.dispose();
+  });
+
   it("a worker that throws rejects the call with its message; the pool keeps working", async () => {
     const vae = await small(2);
     expect(() => vae._injectWorkerFault("throw")).toThrow(/injected fault in worker 1/);
