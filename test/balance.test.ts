@@ -1,7 +1,7 @@
 // The pool's load balancer (src/balance.ts) against simulated threads: the cuts it chooses must
 // make the threads finish together, whatever their speeds, start latencies and fixed costs.
 import { describe, expect, it } from "vitest";
-import { ALPHA, Balancer, evenSplit } from "../src/balance.js";
+import { ALPHA, Balancer, evenSplit } from "../src/engine/balance.js";
 import { rng } from "./helpers/env.js";
 
 interface SimThread {

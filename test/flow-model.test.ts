@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { VAE, type VAEOptions } from "../src/index.js";
 import { VAE as BuiltVAE } from "../dist/src/index.js"; // workers load the built dist/src/worker.js
+import { poolRuns } from "../dist/src/model/internals.js";
 import { BUILDS, f32, gaussian, rng, uniform } from "./helpers/env.js";
 import { expectMatchesReference, lossAndGradsAt } from "./helpers/fd-check.js";
 import { logMeanExp, referenceFlowLogW, referenceFlowLoss, toF64 } from "./helpers/reference.js";
@@ -124,7 +125,7 @@ describe("flows: the API", () => {
       const vae = await BuiltVAE.create({ ...opts, threads });
       // (IAF with DReG: its path derivative solves through the flow's inverse, split by examples too)
       await vae.fit(data, { epochs: 2, batchSize: 64, estimator: type === "iaf" ? "dreg" : "iwae", samples: 3, threads });
-      if (threads > 1) expect(vae._poolRuns, "the steps ran on the workers").toBeGreaterThan(0);
+      if (threads > 1) expect(poolRuns(vae), "the steps ran on the workers").toBeGreaterThan(0);
       const out = { state: vae.stateDict(), bytes: vae.save(), rec: vae.reconstruct(data.subarray(0, 200)) };
       vae.dispose();
       return out;

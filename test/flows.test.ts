@@ -203,7 +203,7 @@ describe.each(BUILDS)("flow kernels, %s build", (build) => {
   it.each([0, 1])("iafSolve: u·J⁻¹ for one IAF step (order reversed: %i) matches an f64 solve with J by central differences", async (reversed) => {
     const env = await kernelEnv(build);
     const Zs = 4, H = 7, rows = 3;
-    const { madeMasks } = await import("../src/vae.js");
+    const { madeMasks } = await import("../src/latent/iaf.js");
     const masks = madeMasks(Zs, H, reversed);
     const w1 = f32(uniform(H * Zs, -1, 1, r)).map((v, i) => v * masks.hidden[i]);
     const w2 = f32(uniform(2 * Zs * H, -1, 1, r)).map((v, i) => v * masks.out[i]);

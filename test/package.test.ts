@@ -35,7 +35,7 @@ describe("the npm package", () => {
       // the size budget: one build under 64 KB
       expect(statSync(join(ROOT, "dist/build", `vae.${b}.wasm`)).size).toBeLessThan(64 * 1024);
     }
-    for (const f of ["dist/src/index.js", "dist/src/index.d.ts", "dist/src/edge.js", "dist/src/worker.js", "dist/src/cli.js"]) expect(paths).toContain(f);
+    for (const f of ["dist/src/index.js", "dist/src/index.d.ts", "dist/src/edge.js", "dist/src/engine/worker.js", "dist/src/cli.js"]) expect(paths).toContain(f);
     expect(paths.filter((p) => p.startsWith("dist/test") || p.startsWith("dist/bench") || p.startsWith("assembly/"))).toEqual([]);
     expect(tarball.endsWith(".tgz")).toBe(true);
   });
@@ -44,12 +44,14 @@ describe("the npm package", () => {
     writeFileSync(join(app, "train.mjs"), `
       import { readFile } from "node:fs/promises";
       import { VAE, supportedBuilds, provideModule } from "vae-wasm";
+      // (the package's internals, by file: not among its exports)
+      const { poolRuns } = await import(new URL("./node_modules/vae-wasm/dist/src/model/internals.js", import.meta.url));
       const D = 64, x = new Float32Array(32 * D).map((_, i) => ((i * 2654435761) >>> 0) / 4294967296);
       const run = async (threads) => {
         const vae = await VAE.create({ inputDim: D, latentDim: 4, hidden: [256], seed: 1, threads });
         const losses = [];
         for (let s = 0; s < 5; s++) losses.push(vae.trainStep(x, { estimator: "iwae", samples: 3 }));
-        const out = { threads: vae.threads, pool: vae._poolRuns > 0, losses, z: Array.from(vae.encode(x.subarray(0, D)).mu) };
+        const out = { threads: vae.threads, pool: poolRuns(vae) > 0, losses, z: Array.from(vae.encode(x.subarray(0, D)).mu) };
         vae.dispose();
         return out;
       };

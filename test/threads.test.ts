@@ -4,6 +4,9 @@
 import { describe, expect, it } from "vitest";
 import { VAE, IWAE, TotalDerivative } from "../dist/src/index.js";
 import { ESTIMATOR_NAMES } from "../src/estimators/index.js";
+import { modelOf, poolRuns, setCuts, workers } from "../dist/src/model/internals.js";
+import { CTRL } from "../dist/src/engine/ctrl.js";
+import { injectWorkerFault, useFaultyWorkers } from "./helpers/faults.mjs";
 import { rng, uniform } from "./helpers/env.js";
 
 // big enough (≈0.3 MFLOP a row) that passes are not kept on the calling thread as "small work"
@@ -24,7 +27,7 @@ describe("threads", () => {
         losses.push(vae.trainStep(data.subarray(start * D, (start + B) * D), { estimator, samples: 3, binarize: true, learningRate: 3e-3 }));
       }
       runs.push({ losses, params: vae.stateDict() });
-      if (threads > 1) expect(vae._poolRuns).toBeGreaterThanOrEqual(2 * 200); // forward (+ backward rows when fused), weights + Adam
+      if (threads > 1) expect(poolRuns(vae)).toBeGreaterThanOrEqual(2 * 200); // forward (+ backward rows when fused), weights + Adam
       vae.dispose();
     }
     expect(runs[0].losses.every(Number.isFinite)).toBe(true);
@@ -39,7 +42,7 @@ describe("threads", () => {
     const h1 = await one.fit(data, { epochs: 2, batchSize: 32, estimator: "iwae", samples: 4 });
     const h2 = await two.fit(data, { epochs: 2, batchSize: 32, estimator: "iwae", samples: 4 });
     expect(h2.map((h) => h.loss)).toEqual(h1.map((h) => h.loss));
-    expect(two._poolRuns).toBeGreaterThan(0);
+    expect(poolRuns(two)).toBeGreaterThan(0);
     expect(two.elbo(data)).toBe(one.elbo(data));
     expect(two.logLikelihood(data, { samples: 300 }).perExample).toEqual(one.logLikelihood(data, { samples: 300 }).perExample);
     expect(two.logLikelihood(data, { samples: 300, threads: 1 }).perExample).toEqual(one.logLikelihood(data, { samples: 300 }).perExample);
@@ -57,10 +60,9 @@ describe("threads", () => {
     for (let s = 0; s < 4; s++) expect(step(three, s)).toBe(step(one, s));
     const before = three.stateDict();
     const sleep = () => new Promise((resolve) => setTimeout(resolve, 20)); // (long after the workers' 0.2 ms poll)
-    const ctrl = (three as unknown as { ctrl: { i: Int32Array } }).ctrl.i; // (the control block's generation slot is 0)
     for (let n = 0; n < 3; n++) {
       await sleep();
-      Atomics.notify(ctrl, 0);
+      Atomics.notify(modelOf(three).runner.ints, CTRL.gen);
     }
     await sleep();
     expect(three.stateDict()).toEqual(before);
@@ -72,15 +74,17 @@ describe("threads", () => {
 
   it("a worker that throws rejects the call with its message; the pool keeps working", async () => {
     const vae = await small(2);
-    expect(() => vae._injectWorkerFault("throw")).toThrow(/injected fault in worker 1/);
+    await useFaultyWorkers(vae);
+    expect(() => injectWorkerFault(vae, "throw")).toThrow(/injected fault in worker 1/);
     expect(Number.isFinite(vae.trainStep(data.subarray(0, B * D)))).toBe(true);
     vae.dispose();
   });
 
   it("a worker that exits fails the call at once (no hang), and every later call says why", async () => {
     const vae = await small(2);
+    await useFaultyWorkers(vae);
     const t0 = Date.now();
-    expect(() => vae._injectWorkerFault("exit")).toThrow(/worker 1 exited \(code 3\) during a step/);
+    expect(() => injectWorkerFault(vae, "exit")).toThrow(/worker 1 exited \(code 3\) during a step/);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(() => vae.trainStep(data.subarray(0, B * D))).toThrow(/thread pool stopped after a worker failed/);
     vae.dispose();
@@ -105,13 +109,13 @@ describe("threads", () => {
 
   it("dispose terminates every worker", async () => {
     const vae = await small(3);
-    const workers = vae._workers as { threadId: number; once(ev: "exit", f: () => void): void }[];
-    expect(workers).toHaveLength(2);
-    expect(workers.every((w) => w.threadId > 0)).toBe(true);
-    const exited = workers.map((w) => new Promise<void>((resolve) => w.once("exit", resolve)));
+    const pool = workers(vae) as { threadId: number; once(ev: "exit", f: () => void): void }[];
+    expect(pool).toHaveLength(2);
+    expect(pool.every((w) => w.threadId > 0)).toBe(true);
+    const exited = pool.map((w) => new Promise<void>((resolve) => w.once("exit", resolve)));
     vae.dispose();
     await Promise.all(exited);
-    expect(workers.every((w) => w.threadId === -1)).toBe(true);
+    expect(pool.every((w) => w.threadId === -1)).toBe(true);
   });
 
   it("fit can be aborted between steps on a threaded model", async () => {
@@ -130,7 +134,7 @@ describe("threads", () => {
       const vae = await VAE.create({ ...opts, threads });
       const losses = [];
       for (let s = 0; s < 20; s++) losses.push(vae.trainStep(data.subarray(s * 8 * D, (s * 8 + B) * D), { estimator: "dreg", samples: 2 }));
-      if (threads > 1) expect(vae._poolRuns).toBeGreaterThan(0);
+      if (threads > 1) expect(poolRuns(vae)).toBeGreaterThan(0);
       runs.push({ losses, params: vae.stateDict() });
       vae.dispose();
     }
@@ -162,7 +166,7 @@ describe("threads", () => {
       const vae = await small(threads, { likelihood: { type: "gaussian", learnVariance: true } });
       const losses = [];
       for (let s = 0; s < 50; s++) losses.push(vae.trainStep(data.subarray(s * 4 * D, (s * 4 + B) * D), { estimator: "iwae", samples: 2 }));
-      if (threads > 1) expect(vae._poolRuns).toBeGreaterThan(0);
+      if (threads > 1) expect(poolRuns(vae)).toBeGreaterThan(0);
       runs.push({ losses, params: vae.stateDict() });
       vae.dispose();
     }
@@ -182,7 +186,7 @@ describe("threads", () => {
         const vae = await small(2);
         const losses = [];
         for (let s = 0; s < 30; s++) losses.push(vae.trainStep(data.subarray(s * 4 * D, (s * 4 + B) * D), { estimator, ...extra }));
-        runs.push({ losses, params: vae.stateDict(), dispatches: vae._poolRuns });
+        runs.push({ losses, params: vae.stateDict(), dispatches: poolRuns(vae) });
         vae.dispose();
       }
       expect(runs[0].losses.every(Number.isFinite)).toBe(true);
@@ -194,7 +198,7 @@ describe("threads", () => {
 
   it.each(["iwae", "dreg", "analytic"] as const)(
     "%s: any split between the threads (random, empty and whole shares) gives the bits of 1 thread", async (estimator) => {
-      // the pool's balancer moves the cuts every step (src/balance.ts); this forces far worse
+      // the pool's balancer moves the cuts every step (src/engine/balance.ts); this forces far worse
       // ones, including threads with nothing to do and ties, on 2 and 3 threads
       const r = rng(5);
       const randomCuts = (_cmd: number, T: number) => {
@@ -207,10 +211,10 @@ describe("threads", () => {
       const runs = [];
       for (const threads of [1, 2, 3]) {
         const vae = await small(threads, { likelihood: { type: "gaussian", learnVariance: true } });
-        vae._setCuts(threads > 1 ? randomCuts : null);
+        setCuts(vae, threads > 1 ? randomCuts : null);
         const losses = [];
         for (let s = 0; s < 40; s++) losses.push(vae.trainStep(data.subarray(s * 4 * D, (s * 4 + B) * D), { estimator, samples: 3 }));
-        if (threads > 1) expect(vae._poolRuns).toBeGreaterThanOrEqual(2 * 40);
+        if (threads > 1) expect(poolRuns(vae)).toBeGreaterThanOrEqual(2 * 40);
         runs.push({ losses, params: vae.stateDict() });
         vae.dispose();
       }
@@ -225,9 +229,9 @@ describe("threads", () => {
     const tiny = await VAE.create({ inputDim: 8, latentDim: 2, hidden: [4], seed: 1, threads: 2 });
     const one = await VAE.create({ inputDim: 8, latentDim: 2, hidden: [4], seed: 1 });
     const x = data.subarray(0, 10 * 8);
-    const before = tiny._poolRuns;
+    const before = poolRuns(tiny);
     expect(tiny.trainStep(x)).toBe(one.trainStep(x));
-    expect(tiny._poolRuns - before).toBe(0);
+    expect(poolRuns(tiny) - before).toBe(0);
     expect(tiny.stateDict()).toEqual(one.stateDict());
     tiny.dispose();
     one.dispose();

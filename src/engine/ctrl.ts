@@ -6,7 +6,7 @@
  * coordinating thread writes a command and its arguments, every thread runs its share.
  */
 export const CTRL = {
-  gen: 0, cmd: 1, done: 2, error: 3, B: 4, K: 5, needKL: 6, iw: 7, gradMode: 8, useR: 9, k0: 10, kn: 11,
+  gen: 0, cmd: 1, done: 2, error: 3, B: 4, K: 5, needKL: 6, iw: 7, gradMode: 8, useR: 9, k0: 10,
   seed: 12, epsStream: 13, step: 14, binarize: 15, binStream: 16, rowOffset: 17, drawEps: 18, threads: 19, adam: 20, hard: 21, fuse: 22,
 } as const;
 export const CTRL_F64 = { klScale: 0, stepSize: 1, beta1: 2, beta2: 3, eps: 4, invSqrtBc2: 5, weightDecay: 6, tau: 7 } as const;
@@ -22,7 +22,8 @@ export const CTRL_BYTES = 4 * CTRL_INTS + 8 * CTRL_F64S + CTRL_MSG_BYTES + 4 * C
 /** CTRL.fuse: how a forward dispatch computes the row weights before running the backward rows. */
 export const FUSE = { none: 0, uniform: 1, importance: 2 } as const;
 
-export const CMD = { forward: 1, backward: 2, weights: 3, encode: 5, sample: 6, stop: 7, faultThrow: 90, faultExit: 91 } as const;
+/** The commands a dispatch runs (engine/step.ts runShare). */
+export const CMD = { forward: 1, backward: 2, weights: 3, encode: 5, sample: 6, stop: 7 } as const;
 
 export interface Ctrl {
   i: Int32Array;

@@ -1,5 +1,6 @@
 // Published training protocols as presets: the model options and fit options a paper used.
-import type { FitOptions, VAEOptions } from "../vae.js";
+import type { VAEOptions } from "./config.js";
+import type { FitOptions } from "./options.js";
 
 export interface Preset {
   name: string;

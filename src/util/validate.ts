@@ -160,3 +160,9 @@ function firstInvalid(data: Float32Array, unit: boolean): number {
   }
   return -1;
 }
+
+/** 'a', 'b' or 'c' */
+export function orList(names: readonly string[]): string {
+  const q = names.map((n) => `'${n}'`);
+  return q.length < 2 ? q.join("") : `${q.slice(0, -1).join(", ")} or ${q[q.length - 1]}`;
+}

@@ -1,5 +1,6 @@
 // Trains the same small model a few steps with 2 threads and with 1, and reports both runs.
 import { VAE } from "../../dist/src/index.js";
+import { poolRuns } from "../../dist/src/model/internals.js";
 
 const warnings = [];
 const warn = console.warn;
@@ -20,7 +21,7 @@ async function run(threads) {
     const start = (s * B) % (N - B);
     losses.push(vae.trainStep(data.subarray(start * D, (start + B) * D), { estimator: "dreg", samples: 3, binarize: true }));
   }
-  const out = { threads: vae.threads, build: vae.build, poolRuns: vae._poolRuns, losses, weights: Array.from(vae.stateDict()["decoder.out.weight"]) };
+  const out = { threads: vae.threads, build: vae.build, poolRuns: poolRuns(vae), losses, weights: Array.from(vae.stateDict()["decoder.out.weight"]) };
   vae.dispose();
   return out;
 }

@@ -1,13 +1,14 @@
-// A worker of the thread pool: instantiates the shared module over the shared memory, then
-// waits on the control block (Atomics.wait) and runs its share of each command. Errors, and the
-// worker's own exit, are reported through the control block so the coordinator, which is
-// blocked in Atomics.wait and cannot receive messages, wakes with the reason.
-import type { Kernels } from "../bindings/abi.js";
-import { isNode } from "../bindings/load.js";
-import {
-  layoutView, readLayout, runShare, type StaticPlan, type Workspace,
-} from "./engine.js";
-import { CMD, CTRL, ctrlViews } from "./engine/ctrl.js";
+// The loop of a pool worker: instantiates the shared module over the shared memory, then waits
+// on the control block (Atomics.wait) and runs its share of each command with the handler it
+// was given (engine/worker.ts: the engine's runShare). Errors, and the worker's own exit, are
+// reported through the control block so the coordinator, which is blocked in Atomics.wait and
+// cannot receive messages, wakes with the reason.
+import type { Kernels } from "../../bindings/abi.js";
+import { isNode } from "../../bindings/load.js";
+import type { StaticPlan } from "../nn/plan.js";
+import type { Workspace } from "../nn/workspace.js";
+import { CMD, CTRL, ctrlViews, type Ctrl } from "./ctrl.js";
+import { layoutView, readLayout } from "./workspace.js";
 
 export interface WorkerInit {
   module: WebAssembly.Module;
@@ -26,8 +27,11 @@ interface Port {
   onmessage?: ((e: { data: WorkerInit }) => void) | null;
 }
 
+/** What a worker does with its share of a command (thread `index` of `active`). */
+export type ShareHandler = (k: Kernels, plan: StaticPlan, ws: Workspace, ctrl: Ctrl, index: number, active: number) => void;
 
-async function main(): Promise<void> {
+/** Runs this worker: receives its WorkerInit, then serves commands until told to stop. */
+export async function serveWorker(handler: ShareHandler): Promise<void> {
   let port: Port;
   if (isNode) {
     const wt = await import("node:worker_threads");
@@ -89,7 +93,6 @@ async function main(): Promise<void> {
     const cmd = Atomics.load(ctrl.i, CTRL.cmd);
     if (cmd === CMD.stop) break;
     try {
-      if (cmd === CMD.faultExit && index === 1) process.exit(3);
       const active = Atomics.load(ctrl.i, CTRL.threads);
       if (index < active) {
         // the workspace may have been re-laid since the last command
@@ -100,7 +103,7 @@ async function main(): Promise<void> {
         }
         const t0 = performance.now();
         ctrl.start[index] = performance.timeOrigin + t0; // (the coordinator reads them after the acknowledgement)
-        runShare(k, plan, ws, ctrl, index, active);
+        handler(k, plan, ws, ctrl, index, active);
         ctrl.busy[index] = performance.now() - t0;
       }
     } catch (e) {
@@ -109,7 +112,3 @@ async function main(): Promise<void> {
     finish(seen);
   }
 }
-
-main().catch((e) => {
-  console.error("vae-wasm worker failed to start:", e);
-});

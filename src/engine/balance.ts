@@ -1,7 +1,7 @@
 // Load balancing between the pool's threads. The VMs this runs on often give one vCPU 20–30 %
 // less speed than the other for seconds at a time, and a worker starts a command later than the
 // coordinator (it has to wake). With an even split the step then waits for the slowest thread.
-// Since any split of a command gives the same bits (src/engine.ts: rows are independent,
+// Since any split of a command gives the same bits (engine/step.ts: rows are independent,
 // outputs are computed alone), the pool may split each command by measured speed instead:
 //
 //   thread t, given the share σ_t, started λ_t after the dispatch and ran for β_t;
@@ -146,4 +146,14 @@ export class Balancer {
 /** cut[s] = s/T. */
 export function evenSplit(T: number): number[] {
   return Array.from({ length: T + 1 }, (_, s) => s / T);
+}
+
+/**
+ * Thread t's share [a, b) of n items between T threads: `cuts` are the cumulative fractions
+ * cut[0] = 0 ≤ cut[1] ≤ … ≤ cut[T] = 1 (Balancer.split chooses them by measured thread speed;
+ * any cuts give the same bits).
+ */
+export function share(t: number, n: number, T: number, cuts: ArrayLike<number>): [number, number] {
+  const cut = (s: number) => (s <= 0 ? 0 : s >= T ? n : Math.min(n, Math.max(0, Math.round(cuts[s] * n))));
+  return [cut(t), cut(t + 1)];
 }

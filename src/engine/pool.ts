@@ -8,15 +8,12 @@
 // loaded machine). A worker that throws or exits writes the reason into the control block and
 // acknowledges the command, so the caller wakes and rethrows it; a silent worker times out.
 // Each command's split between the threads (the cuts in the control block) comes from the
-// balancer (src/balance.ts), fed with each thread's start time and busy time of the last run.
-import type { Kernels } from "../bindings/abi.js";
-import { isNode } from "../bindings/load.js";
-import { Balancer, evenSplit } from "./balance.js";
-import {
-  runShare, share, type StaticPlan, type Workspace,
-} from "./engine.js";
-import { CMD, CTRL, type Ctrl } from "./engine/ctrl.js";
-import type { WorkerInit } from "./worker.js";
+// balancer (engine/balance.ts), fed with each thread's start time and busy time of the last run.
+import { isNode } from "../../bindings/load.js";
+import type { StaticPlan } from "../nn/plan.js";
+import { Balancer, evenSplit, share } from "./balance.js";
+import { CMD, CTRL, type Ctrl } from "./ctrl.js";
+import type { WorkerInit } from "./worker-loop.js";
 
 interface AnyWorker {
   postMessage(m: unknown): void;
@@ -28,8 +25,10 @@ export interface PoolOptions {
   timeoutMs?: number;
   /** how long a waiting thread polls before it sleeps, in ms (default 0.2; 0 = always sleep) */
   spinMs?: number;
-  /** split each command by the threads' measured speed (src/balance.ts; default true) or evenly */
+  /** split each command by the threads' measured speed (engine/balance.ts; default true) or evenly */
   balance?: boolean;
+  /** @internal the worker script (tests run workers that can be made to fail); default ./worker.js */
+  workerUrl?: URL;
 }
 
 const DEFAULT_SPIN_MS = 0.2;
@@ -42,7 +41,7 @@ export class Pool {
   private broken: string | null = null;
   /** commands run on the workers so far (tests check work really went to the pool) */
   runs = 0;
-  /** @internal tests: the cuts of every command instead of the balancer's */
+  /** @internal tests: the cuts of every command instead of the balancer's (model/internals.ts setCuts) */
   cutsOverride: ((cmd: number, T: number) => number[]) | null = null;
   private readonly balancer: Balancer | null;
   private constructor(
@@ -67,7 +66,7 @@ export class Pool {
       const init: WorkerInit = { module, memory, plan, pCtrl, index, threads, spinMs };
       if (isNode) {
         const { Worker } = await import("node:worker_threads");
-        const w = new Worker(new URL("./worker.js", import.meta.url));
+        const w = new Worker(opts.workerUrl ?? new URL("./worker.js", import.meta.url));
         ready.push(new Promise((resolve, reject) => {
           w.once("message", () => resolve());
           w.once("error", reject);
@@ -77,7 +76,7 @@ export class Pool {
         workers.push(w as unknown as AnyWorker);
       } else {
         // written inline so bundlers (Vite, webpack) recognise and emit the worker
-        const w = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+        const w = opts.workerUrl ? new Worker(opts.workerUrl, { type: "module" }) : new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
         ready.push(new Promise((resolve, reject) => {
           w.onmessage = () => resolve();
           w.onerror = (e) => reject(new Error(`vae-wasm: worker ${index} failed to start: ${e.message}`));
@@ -100,9 +99,10 @@ export class Pool {
 
   /**
    * Runs the command already written into the control block on the first `active` threads
-   * (the others wake, skip and count themselves done); throws a worker's error.
+   * (the others wake, skip and count themselves done): the calling thread runs share(0, active),
+   * each worker its own share of the command; throws a worker's error.
    */
-  run(k: Kernels, plan: StaticPlan, ws: Workspace, active = this.threads): void {
+  run(share0: (t: number, T: number) => void, active = this.threads): void {
     if (this.broken) throw new Error(`vae-wasm: the thread pool stopped after a worker failed (${this.broken}); dispose this model and create a new one`);
     if (this.disposed) throw new Error("vae-wasm: the thread pool was disposed");
     const i = this.ctrl.i;
@@ -129,7 +129,7 @@ export class Pool {
     let mine: unknown = null;
     const t0 = performance.now();
     try {
-      runShare(k, plan, ws, this.ctrl, 0, active);
+      share0(0, active);
     } catch (e) {
       mine = e;
     }
@@ -208,8 +208,8 @@ export class Pool {
     return !this.disposed;
   }
 
-  /** @internal the worker objects (tests check they are gone after dispose) */
-  get _workers(): readonly unknown[] {
+  /** @internal the worker objects (tests) */
+  get workerObjects(): readonly unknown[] {
     return this.workers;
   }
 }

@@ -1,0 +1,141 @@
+// A VAE's construction options, and their resolution into the configuration saved with it.
+import type { BuildName } from "../../bindings/load.js";
+import type { LatentOptions } from "../latent/index.js";
+import { checkBool, checkInt, checkKeys, checkNumber, checkOneOf, fail } from "../util/validate.js";
+
+export type Activation = "relu" | "tanh" | "identity";
+const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "identity"];
+
+/** Decoder likelihood: Bernoulli on logits, or Gaussian N(m, variance·I) (fixed or learned per output). */
+export type Likelihood =
+  | "bernoulli"
+  | "gaussian"
+  | { type: "bernoulli" }
+  | { type: "gaussian"; variance?: number; learnVariance?: boolean };
+
+/**
+ * A normalizing flow on q(z|x) (Gaussian latent): z_T = f_T ∘ … ∘ f_1(z_0), z_0 ~ N(mu, σ²),
+ * log q(z_T|x) = log q_0(z_0|x) − Σ_t log|det ∂f_t/∂z_{t−1}|.
+ *   'planar', 'radial': Rezende & Mohamed 2015, every layer's parameters produced by the encoder
+ *     for each example (amortized), with the invertibility constraints of their appendix;
+ *   'iaf': inverse autoregressive flow (Kingma et al. 2016), each step a masked autoregressive
+ *     network (MADE, one relu hidden layer of `hidden` units, default 4·latentDim) fed the
+ *     encoder's context, z_t = σ⊙z_{t−1} + (1 − σ)⊙m, the variable order reversed between steps.
+ * `length` T ≥ 1 layers or steps. Trained with 'td' (the default with a flow) or 'iwae'; IAF
+ * also with the path-derivative estimators 'stl', 'iwae-stl' and 'dreg' (through its inverse).
+ */
+export interface FlowOptions {
+  type: "planar" | "radial" | "iaf";
+  length: number;
+  /** IAF only: hidden units of each step's masked network (default 4·latentDim) */
+  hidden?: number;
+}
+const FLOW_TYPES = ["planar", "radial", "iaf"] as const;
+
+export interface VAEOptions {
+  /** Data dimension D (784 for MNIST). */
+  inputDim?: number;
+  /** Latent dimension Z. Default 20 (for a categorical latent: variables × categories, set for you). */
+  latentDim?: number;
+  /**
+   * The latent variable: 'gaussian' (default; q = N(mu, diag σ²), prior N(0, I)), or
+   * {type: 'categorical', variables, categories}: N categorical variables with a uniform prior,
+   * trained through the Gumbel-softmax / Concrete relaxation (Jang et al. 2017) with the
+   * estimator 'analytic' (relaxed ELBO with the closed-form KL); see StepOptions.temperature.
+   */
+  latent?: "gaussian" | { type: "gaussian" } | { type: "categorical"; variables: number; categories: number };
+  /** A normalizing flow on the Gaussian q(z|x) (see FlowOptions). Default none. */
+  flow?: FlowOptions | null;
+  /** Encoder hidden layer sizes. Default [400]. */
+  hidden?: number[];
+  /** Decoder hidden layer sizes. Default: `hidden` reversed. */
+  decoderHidden?: number[];
+  /** Hidden-layer activation. Default 'relu'. */
+  activation?: Activation;
+  /** Default 'bernoulli'. 'gaussian' means a fixed variance of 1. */
+  likelihood?: Likelihood;
+  /** Seed for initialisation, shuffling and every noise draw. Default 0. */
+  seed?: number;
+  /** Which .wasm build to run. Default: 'simd' where supported, else 'scalar'. */
+  build?: BuildName;
+  /**
+   * Threads for training and evaluation: a number, or 'auto' (the cores available). Results
+   * are bitwise identical for any thread count. Above 1 the model runs on workers over one shared memory; where shared memory is
+   * unavailable (a page without cross-origin isolation, most edge runtimes) it falls back to
+   * one thread and says so once. Default 1.
+   */
+  threads?: number | "auto";
+}
+
+export interface ResolvedConfig extends LatentOptions {
+  inputDim: number;
+  latentDim: number;
+  hidden: number[];
+  decoderHidden: number[];
+  activation: Activation;
+  likelihood: { type: "bernoulli" } | { type: "gaussian"; variance: number; learnVariance: boolean };
+  seed: number;
+}
+
+export const VAE_OPTION_KEYS = ["inputDim", "latentDim", "latent", "flow", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads"] as const;
+
+/** Checks the options and fills in the defaults (the configuration a model file keeps). */
+export function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
+  checkKeys(fn, "options", o, VAE_OPTION_KEYS);
+  const inputDim = checkInt(fn, "options.inputDim", o.inputDim ?? 784, 1, 1 << 20);
+  let latentDim = checkInt(fn, "options.latentDim", o.latentDim ?? 20, 1, 1 << 16);
+  let latent: ResolvedConfig["latent"] = { type: "gaussian" };
+  const lt = o.latent ?? "gaussian";
+  if (lt === "gaussian" || (typeof lt === "object" && lt !== null && lt.type === "gaussian")) {
+    if (typeof lt === "object") checkKeys(fn, "options.latent", lt, ["type"]);
+  } else if (typeof lt === "object" && lt !== null && lt.type === "categorical") {
+    checkKeys(fn, "options.latent", lt, ["type", "variables", "categories"]);
+    const variables = checkInt(fn, "options.latent.variables", lt.variables, 1, 1 << 16);
+    const categories = checkInt(fn, "options.latent.categories", lt.categories, 2, 1 << 16);
+    if (o.latentDim !== undefined && o.latentDim !== variables * categories) {
+      fail(fn, "options.latentDim", `${variables * categories} (variables × categories) or nothing for a categorical latent`, o.latentDim);
+    }
+    latentDim = variables * categories;
+    latent = { type: "categorical", variables, categories };
+  } else {
+    fail(fn, "options.latent", "'gaussian' or {type: 'categorical', variables, categories}", lt);
+  }
+  const layers = (arg: string, v: unknown): number[] => {
+    if (!Array.isArray(v)) fail(fn, arg, "an array of layer sizes, e.g. [400] (or [] for none)", v);
+    return v.map((h, i) => checkInt(fn, `${arg}[${i}]`, h, 1, 1 << 20));
+  };
+  const hidden = layers("options.hidden", o.hidden ?? [400]);
+  const decoderHidden = layers("options.decoderHidden", o.decoderHidden ?? [...hidden].reverse());
+  const activation = checkOneOf(fn, "options.activation", o.activation ?? "relu", ACTIVATIONS);
+  const seed = checkInt(fn, "options.seed", o.seed ?? 0, 0, 0xffffffff);
+  let likelihood: ResolvedConfig["likelihood"];
+  const l = o.likelihood ?? "bernoulli";
+  if (l === "bernoulli" || (typeof l === "object" && l !== null && l.type === "bernoulli")) {
+    likelihood = { type: "bernoulli" };
+  } else if (l === "gaussian" || (typeof l === "object" && l !== null && l.type === "gaussian")) {
+    const g = typeof l === "object" ? l : { type: "gaussian" as const };
+    checkKeys(fn, "options.likelihood", g, ["type", "variance", "learnVariance"]);
+    const variance = checkNumber(fn, "options.likelihood.variance", g.variance ?? 1, { gt: 0 });
+    const learnVariance = checkBool(fn, "options.likelihood.learnVariance", g.learnVariance ?? false);
+    likelihood = { type: "gaussian", variance, learnVariance };
+  } else {
+    fail(fn, "options.likelihood", "'bernoulli', 'gaussian' or {type: 'gaussian', variance?, learnVariance?}", l);
+  }
+  let flow: ResolvedConfig["flow"] = null;
+  if (o.flow !== undefined && o.flow !== null) {
+    const f = o.flow;
+    if (typeof f !== "object") fail(fn, "options.flow", "{type: 'planar' | 'radial' | 'iaf', length, hidden?}", f);
+    checkKeys(fn, "options.flow", f, ["type", "length", "hidden"]);
+    const type = checkOneOf(fn, "options.flow.type", f.type, FLOW_TYPES);
+    const length = checkInt(fn, "options.flow.length", f.length, 1, 64);
+    if (latent.type !== "gaussian") fail(fn, "options.flow", "no flow with a categorical latent (flows transform a Gaussian q(z|x))", f);
+    if (type === "iaf") {
+      if (latentDim < 2) fail(fn, "options.latentDim", "at least 2 for an IAF flow (an autoregressive map of one variable has no inputs)", latentDim);
+      flow = { type, length, hidden: checkInt(fn, "options.flow.hidden", f.hidden ?? 4 * latentDim, 1, 1 << 16) };
+    } else {
+      if (f.hidden !== undefined) fail(fn, "options.flow.hidden", "nothing: it sizes IAF's masked networks only", f.hidden);
+      flow = { type, length };
+    }
+  }
+  return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, latent, flow, seed };
+}

@@ -1,0 +1,139 @@
+// A model's parameters in WebAssembly memory: the block of values laid out by an nn/layout.ts
+// ParamLayout, their gradients, Adam's two moments (each block contiguous, so Adam is one pass),
+// the forward panels and the masks. Initialisation, the state dict in PyTorch's vocabulary, and
+// the safetensors file: shared by the VAE and M2.
+import type { Kernels } from "../../bindings/abi.js";
+import type { Arena } from "../../bindings/arena.js";
+import { ensureMemory, type Runtime } from "../../bindings/load.js";
+import { encodeSafetensors, type SafeTensor } from "../files/safetensors.js";
+import { packLayer, type ParamBlocks } from "../nn/dense.js";
+import type { ParamLayout, TensorSpec } from "../nn/layout.js";
+import { SeededRandom } from "../util/random.js";
+import { fail } from "../util/validate.js";
+
+export class Parameters {
+  readonly n: number;
+  /** byte pointers: values, gradients, forward panels, masks, Adam's m and v */
+  readonly blocks: ParamBlocks & { pM: number; pV: number };
+
+  /** Reserves the blocks in `arena` (values, gradients, m, v, panels, masks) and writes the masks. */
+  constructor(private readonly rt: Runtime, arena: Arena, readonly layout: ParamLayout) {
+    const n = layout.floats;
+    this.n = n;
+    const pParams = arena.floats(n), pGrads = arena.floats(n), pM = arena.floats(n), pV = arena.floats(n);
+    const pPacked = arena.floats(layout.packedFloats);
+    const pMask = layout.maskFloats ? arena.floats(layout.maskFloats) : 0;
+    this.blocks = { pParams, pGrads, pPacked, pMask, pM, pV };
+    ensureMemory(rt, arena.end);
+    for (const { layer, mask } of layout.masks) this.view(pMask + 4 * layer.mask!, mask.length).set(mask);
+  }
+
+  get k(): Kernels {
+    return this.rt.k;
+  }
+
+  private view(bytePtr: number, n: number): Float32Array {
+    return new Float32Array(this.rt.memory.buffer, bytePtr, n);
+  }
+
+  /** The values (a view: valid until the memory grows). */
+  values(): Float32Array {
+    return this.view(this.blocks.pParams, this.n);
+  }
+
+  /** The gradients (a view). */
+  gradients(): Float32Array {
+    return this.view(this.blocks.pGrads, this.n);
+  }
+
+  get tensors(): readonly TensorSpec[] {
+    return this.layout.tensors;
+  }
+
+  /**
+   * PyTorch nn.Linear's default initialisation: every layer's weight then bias ~ U(-1/√in, 1/√in),
+   * in layout order from one stream of the seeded generator, drawn in WebAssembly. Adam's m and
+   * v start at 0 (a fresh memory is zero-filled).
+   */
+  initUniform(seed: number): void {
+    const rng = new SeededRandom(seed, 1);
+    for (const l of this.layout.layers) {
+      const n = l.inDim * l.outDim + l.outDim;
+      this.k.initUniform(this.blocks.pParams + 4 * l.w, n, rng.state32, 1 / Math.sqrt(l.inDim));
+      rng.advance(n);
+    }
+  }
+
+  /**
+   * Re-packs every layer's forward panels from the values: after anything but the Adam step
+   * (which re-packs what it updates) changed a weight. Masked weights are first set to exactly 0
+   * where masked (Adam never moves them: their gradient is masked too).
+   */
+  repack(): void {
+    const { pParams, pMask } = this.blocks;
+    for (const { layer: l } of this.layout.masks) this.k.maskMul(pParams + 4 * l.w, pMask + 4 * l.mask!, 0, l.inDim * l.outDim);
+    for (const l of this.layout.layers) packLayer(this.k, this.blocks, l, 0, l.outDim);
+  }
+
+  /** Names and shapes of every tensor, in storage order. */
+  shapes(): Record<string, number[]> {
+    return Object.fromEntries(this.tensors.map((t) => [t.name, [...t.shape]]));
+  }
+
+  /** Copies of every tensor of the values (or of the gradients) by name. */
+  dict(of: "values" | "gradients" = "values"): Record<string, Float32Array> {
+    const p = of === "values" ? this.values() : this.gradients();
+    return Object.fromEntries(this.tensors.map((t) => [t.name, p.slice(t.offset, t.offset + t.size)]));
+  }
+
+  /** Sets tensors by name (each must match its shape and be finite; others keep their values); `strict`: every tensor must be given. */
+  load(fn: string, dict: Record<string, ArrayLike<number>>, strict = false): void {
+    if (!dict || typeof dict !== "object") fail(fn, "dict", "an object of name → Float32Array", dict);
+    const byName = new Map(this.tensors.map((t) => [t.name, t]));
+    for (const name of Object.keys(dict)) {
+      if (!byName.has(name)) fail(fn, `dict['${name}']`, `one of the model's tensors (${[...byName.keys()].join(", ")})`, name);
+    }
+    if (strict) {
+      for (const name of byName.keys()) if (!(name in dict)) fail(fn, "dict", `every tensor of the model (missing '${name}')`, Object.keys(dict));
+    }
+    const p = this.values();
+    for (const [name, values] of Object.entries(dict)) {
+      const t = byName.get(name)!;
+      if (!values || typeof (values as ArrayLike<number>).length !== "number" || values.length !== t.size) {
+        fail(fn, `dict['${name}']`, `${t.size} values (shape [${t.shape.join(", ")}])`, values);
+      }
+      for (let i = 0; i < t.size; i++) {
+        if (!Number.isFinite(values[i])) fail(fn, `dict['${name}'][${i}]`, "a finite number", values[i]);
+      }
+      p.set(values, t.offset);
+    }
+    this.repack();
+  }
+
+  /** Adam over every parameter at step t (torch.optim.Adam's arithmetic), then the panels re-packed. */
+  adamAll(lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void {
+    const { pParams, pGrads, pM, pV } = this.blocks;
+    this.k.adam(pParams, pGrads, pM, pV, 0, this.n, lr / (1 - beta1 ** t), beta1, beta2, eps, 1 / Math.sqrt(1 - beta2 ** t), weightDecay);
+    this.repack();
+  }
+
+  /** The values as a safetensors file with `metadata`. */
+  save(metadata: Record<string, string>): Uint8Array {
+    const p = this.values();
+    return encodeSafetensors(this.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.subarray(t.offset, t.offset + t.size) })), metadata);
+  }
+
+  /** The file's tensors for this layout: every one present with its shape (the file may hold more). */
+  fromFile(fn: string, tensors: Map<string, SafeTensor>): Record<string, Float32Array> {
+    const dict: Record<string, Float32Array> = {};
+    for (const t of this.tensors) {
+      const f = tensors.get(t.name);
+      if (!f) throw new Error(`${fn}: tensor '${t.name}' (shape [${t.shape.join(", ")}]) is missing from the file (it has: ${[...tensors.keys()].join(", ")})`);
+      if (f.shape.join(",") !== t.shape.join(",")) {
+        throw new Error(`${fn}: tensor '${t.name}' has shape [${f.shape.join(", ")}] in the file; the configuration needs [${t.shape.join(", ")}]`);
+      }
+      dict[t.name] = f.data;
+    }
+    return dict;
+  }
+}

@@ -1,0 +1,251 @@
+// A VAE's state and its plumbing, below the public facade (src/vae.ts): the configuration, the
+// WebAssembly instance and memory, the parameters, the engine runner, the step count, and the
+// view its latent kind has of it. Training, evaluation and diagnostics are functions over it
+// (model/fit.ts, evaluate.ts, diagnostics.ts).
+import { ACT, type Kernels } from "../../bindings/abi.js";
+import { Arena } from "../../bindings/arena.js";
+import { compileBuild, defaultBuild, instantiate, warmUp, type BuildName, type Runtime } from "../../bindings/load.js";
+import { CMD, CTRL } from "../engine/ctrl.js";
+import { decodeRows } from "../engine/step.js";
+import { makeEstimator } from "../estimators/index.js";
+import { kindFor, type LatentKind, type LatentModel } from "../latent/index.js";
+import type { Layer } from "../nn/dense.js";
+import { ParamLayout } from "../nn/layout.js";
+import type { StaticPlan } from "../nn/plan.js";
+import { decodeSafetensors } from "../files/safetensors.js";
+import { checkKeys, checkOneOf, toMatrix, type Matrix } from "../util/validate.js";
+import { resolveConfig, type ResolvedConfig, type VAEOptions } from "./config.js";
+import { Parameters } from "./params.js";
+import { Runner } from "./runner.js";
+import { availableCores, resolveThreads } from "./threads.js";
+
+/** Rows per encoder or decoder pass outside training (bounded memory). */
+export const CHUNK = 500;
+
+/** The safetensors format tag of a VAE file. */
+export const VAE_FORMAT = "vae-wasm/1";
+
+export class VaeModel implements LatentModel {
+  readonly kind: LatentKind;
+  readonly params: Parameters;
+  readonly runner: Runner;
+  /** Optimiser steps taken (Adam's t, and the RNG step key of training noise). */
+  steps = 0;
+  disposed = false;
+  private rt: Runtime;
+
+  /** Compiles (once per process) the build and creates a model; threads > 1 start the worker pool. */
+  static async create(fn: string, options: VAEOptions): Promise<VaeModel> {
+    const config = resolveConfig(fn, options);
+    const build = options.build ?? defaultBuild();
+    checkOneOf(fn, "options.build", build, ["relaxed", "simd", "scalar"] as const);
+    const threads = resolveThreads(fn, options.threads ?? 1, options.threads === "auto" ? await availableCores() : 1);
+    const module = await compileBuild(build, threads > 1);
+    warmUp(module, build, threads > 1); // once per module: the first training step runs optimised code
+    const m = new VaeModel(config, build, module, threads);
+    if (threads > 1) {
+      try {
+        await m.runner.startPool();
+      } catch (e) {
+        m.dispose();
+        throw e;
+      }
+    }
+    return m;
+  }
+
+  private constructor(readonly config: ResolvedConfig, readonly build: BuildName, module: WebAssembly.Module, readonly threads: number) {
+    // Parameters are laid out first; instantiate with room for them, grow for the workspace.
+    this.rt = instantiate(module, build, 1 << 20, threads > 1);
+    const arena = new Arena(this.rt.k.heapBase());
+    const { inputDim: D, latentDim: Z, hidden, decoderHidden, activation, likelihood: lik } = config;
+    const { name, kind } = kindFor(config);
+    this.kind = kind;
+    const L = new ParamLayout();
+    const act = ACT[activation];
+    const enc: Layer[] = [], dec: Layer[] = [];
+    let prev = D;
+    hidden.forEach((h, i) => {
+      const l = L.dense(prev, h, act);
+      L.linear(`encoder.hidden.${i}`, l);
+      enc.push(l);
+      prev = h;
+    });
+    const { head, plan: latent } = kind.build(L, { Z, top: prev, latent: config.latent, flow: config.flow });
+    if (latent.kind !== name) throw new Error(`vae-wasm: the '${name}' latent kind built a '${latent.kind}' plan`);
+    enc.push(head);
+    prev = Z;
+    decoderHidden.forEach((h, i) => {
+      const l = L.dense(prev, h, act);
+      L.linear(`decoder.hidden.${i}`, l);
+      dec.push(l);
+      prev = h;
+    });
+    const out = L.dense(prev, D, ACT.identity);
+    L.linear("decoder.out", out);
+    dec.push(out);
+    let decLogvar = -1; // float offset of the learned per-output log-variance
+    if (lik.type === "gaussian" && lik.learnVariance) {
+      decLogvar = L.vector(D);
+      L.tensor("decoder.logvar", [D], decLogvar);
+    }
+    this.params = new Parameters(this.rt, arena, L);
+    const plan: Omit<StaticPlan, "pLayout" | "layoutSlots"> = {
+      D, Z, enc, dec, latent, decLogvar, nParams: L.floats, ...this.params.blocks,
+      likelihood: lik.type === "bernoulli" ? { type: "bernoulli" } : { type: "gaussian", logVar: Math.log(lik.variance) },
+      maxDim: Math.max(D, ...L.layers.flatMap((l) => [l.inDim, l.outDim])),
+    };
+    const flopsPerRow = 2 * L.layers.reduce((a, l) => a + l.inDim * l.outDim, 0);
+    this.runner = new Runner(this.rt, arena, plan, threads, flopsPerRow);
+    // initialisation: nn.Linear's default, then the learned variance and the kind's own
+    this.params.initUniform(config.seed);
+    if (decLogvar >= 0) this.params.values().fill(Math.log((lik as { variance: number }).variance), decLogvar, decLogvar + D);
+    kind.init?.(this.params.values(), this.runner.plan);
+    this.params.repack();
+  }
+
+  get k(): Kernels {
+    return this.rt.k;
+  }
+
+  get plan(): StaticPlan {
+    return this.runner.plan;
+  }
+
+  get Z(): number {
+    return this.config.latentDim;
+  }
+
+  f32(bytePtr: number, n: number): Float32Array {
+    return new Float32Array(this.rt.memory.buffer, bytePtr, n);
+  }
+
+  checkAlive(fn: string): void {
+    if (this.disposed) throw new Error(`${fn}: this VAE was disposed; create or load a new one`);
+  }
+
+  /** x as a matrix of the model's input width (values in [0, 1] for a Bernoulli likelihood). */
+  input(fn: string, x: unknown, arg = "x", deferValues = false): Matrix {
+    return toMatrix(fn, arg, x, this.config.inputDim, { unit: this.config.likelihood.type === "bernoulli", deferValues });
+  }
+
+  /** 'analytic', or 'td' where the latent has no closed-form KL (a flow). */
+  get defaultEstimator(): "analytic" | "td" {
+    return this.kind.defaultEstimator;
+  }
+
+  // ---------------------------------------------------------------- the latent kind's view (LatentModel)
+
+  heads(x: Matrix, use: (h: Float32Array, s: number, B: number) => void): void {
+    const width = this.plan.enc[this.plan.enc.length - 1].outDim;
+    for (let s = 0; s < x.rows; s += CHUNK) {
+      const B = Math.min(CHUNK, x.rows - s);
+      const ws = this.runner.workspace(B, 1);
+      this.runner.loadBatch(ws, x, null, s, B);
+      const ci = this.runner.ints;
+      ci[CTRL.B] = B; ci[CTRL.binarize] = 0;
+      this.runner.dispatch(ws, CMD.encode);
+      use(this.f32(ws.h, B * width), s, B);
+    }
+  }
+
+  decode(z: Float32Array): Float32Array {
+    const { inputDim: D, latentDim: Z } = this.config;
+    const rows = z.length / Z;
+    const out = new Float32Array(rows * D);
+    for (let s = 0; s < rows; s += CHUNK) {
+      const R = Math.min(CHUNK, rows - s);
+      const ws = this.runner.workspace(1, R);
+      this.f32(ws.z, R * Z).set(z.subarray(s * Z, (s + R) * Z));
+      decodeRows(this.k, this.plan, ws, 0, R, ws.scratch[0]);
+      const y = this.f32(ws.out, R * D);
+      if (this.config.likelihood.type === "bernoulli") {
+        for (let i = 0; i < R * D; i++) out[s * D + i] = 1 / (1 + Math.exp(-y[i]));
+      } else {
+        out.set(y, s * D);
+      }
+    }
+    return out;
+  }
+
+  noise(kind: "normal" | "gumbel", n: number, seed: number, stream: number): Float32Array {
+    const Z = this.config.latentDim;
+    const ws = this.runner.workspace(1, n);
+    (kind === "gumbel" ? this.k.gumbelNoise : this.k.randomNormal)(ws.eps, seed, stream, 0, 1, Z, 0, n, 0, 0);
+    return this.f32(ws.eps, n * Z).slice();
+  }
+
+  sampleOutputs(x: Matrix, fill: (eps: number, s: number, B: number) => void): Float32Array {
+    const D = this.config.inputDim;
+    const out = new Float32Array(x.rows * D);
+    const est = makeEstimator("td");
+    for (let s = 0; s < x.rows; s += CHUNK) {
+      const B = Math.min(CHUNK, x.rows - s);
+      const ws = this.runner.workspace(B, 1);
+      this.runner.loadBatch(ws, x, null, s, B);
+      fill(ws.eps, s, B);
+      this.runner.forward(ws, B, 1, est, { drawEps: false, seed: this.config.seed }); // ws.out: probabilities (Bernoulli) or means
+      out.set(this.f32(ws.out, B * D), s * D);
+    }
+    return out;
+  }
+
+  /**
+   * Sets the decoder's output bias from the data mean, so training starts at the marginal:
+   * logit(mean) for a Bernoulli decoder (mean clipped to [1e-3, 1 − 1e-3]), the mean for a
+   * Gaussian one. The IWAE paper's initialisation.
+   */
+  initializeOutputBias(x: Matrix): void {
+    const D = this.config.inputDim;
+    const mean = new Float64Array(D);
+    for (let i = 0; i < x.rows; i++) for (let d = 0; d < D; d++) mean[d] += x.data[i * D + d];
+    const out = this.plan.dec[this.plan.dec.length - 1];
+    const bias = this.params.values().subarray(out.b, out.b + D);
+    for (let d = 0; d < D; d++) {
+      const p = mean[d] / x.rows;
+      if (this.config.likelihood.type === "bernoulli") {
+        const q = Math.min(Math.max(p, 1e-3), 1 - 1e-3);
+        bias[d] = Math.log(q / (1 - q));
+      } else {
+        bias[d] = p;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- files
+
+  /** The model as a safetensors file: tensors by name, the configuration and step count in the metadata. */
+  save(extra: Record<string, string>): Uint8Array {
+    return this.params.save({ ...extra, format: VAE_FORMAT, config: JSON.stringify(this.config), steps: String(this.steps) });
+  }
+
+  /**
+   * A model from a file written by save(), or any safetensors file with the documented tensor
+   * names when `config` gives the architecture.
+   */
+  static async load(fn: string, bytes: Uint8Array, options: { config?: VAEOptions; build?: BuildName; threads?: number | "auto" }): Promise<VaeModel> {
+    checkKeys(fn, "options", options, ["config", "build", "threads"]);
+    const { tensors, metadata } = decodeSafetensors(bytes, fn);
+    let config: VAEOptions;
+    if (options.config) {
+      config = options.config;
+    } else if (metadata.config) {
+      config = JSON.parse(metadata.config) as VAEOptions;
+    } else {
+      throw new Error(`${fn}: the file has no vae-wasm configuration in its metadata; pass options.config ` +
+        "({inputDim, latentDim, hidden, decoderHidden, activation, likelihood}) to load foreign weights");
+    }
+    const m = await VaeModel.create("VAE.create", { ...config, build: options.build, threads: options.threads });
+    m.params.load("VAE.loadStateDict", m.params.fromFile(fn, tensors));
+    if (metadata.steps && /^\d+$/.test(metadata.steps)) m.steps = Number(metadata.steps);
+    return m;
+  }
+
+  /** Releases the memory and the workers. */
+  dispose(): void {
+    this.runner.dispose();
+    this.disposed = true;
+    // Drop the references; the memory is garbage collected with the instance.
+    this.rt = null as unknown as Runtime;
+  }
+}
