@@ -3,7 +3,7 @@
 //   ±LOGVAR_MAX before use (exp cannot overflow; the clamp's gradient is 0 outside, like torch.clamp).
 //   eps, z: [B, K, Z], row r = b·K + k (an example's K samples are adjacent, so a range of
 //   examples is a contiguous range of rows).   sigma = exp(logvar/2),  z = mu + sigma·eps.
-// see: ../shared/DESIGN.md "The math" for every formula below.
+// see: docs/design.md, "The estimators' gradients", for every formula below.
 
 export const LOGVAR_MAX: f32 = 30;
 const HALF_LOG_2PI: f64 = 0.91893853320467274178;
@@ -100,7 +100,7 @@ export const GRAD_BASE_PATH: i32 = 6;             // PATH at the base z0 of a fl
  *   c[B·K]    = the weight of row r in the loss, loss = -Σ_r c_r·log w_r (1/(K·B) for the ELBO, w̃/B for IWAE),
  *   r[B·K]    = an extra per-row factor on the encoder path (w̃ for DReG), or 0 for all ones,
  *   klScale   = weight of the analytic KL term (mode GRAD_ANALYTIC only; 1/B for a batch mean).
- * Per row, with e = eps, s = sigma (DESIGN.md table):
+ * Per row, with e = eps, s = sigma (docs/design.md derives them):
  *   ANALYTIC: dmu = Σ_k dz + klScale·mu,               dlv = Σ_k dz·s·e/2 + klScale·(s² - 1)/2
  *   TOTAL:    dmu = Σ_k (dz + c·z),                    dlv = Σ_k [(dz + c·z)·s·e/2 - c/2]
  *   PATH:     dmu = Σ_k r·(dz + c·(z - e/s)),          dlv = Σ_k r·(dz + c·(z - e/s))·s·e/2

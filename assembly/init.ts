@@ -1,5 +1,5 @@
 // Parameter initialisation: p[i] = (2u − 1)·bound, u uniform in [0, 1) from the SplitMix32-style
-// generator of src/random.ts (SeededRandom), continuing from `state`. The same u32 and f64
+// generator of src/util/random.ts (SeededRandom), continuing from `state`. The same u32 and f64
 // arithmetic as the JavaScript, so the numbers are identical; here because 650k draws in cold
 // JavaScript took ~50 ms of a model's creation.
 export function initUniform(p: usize, n: i32, state: u32, bound: f64): void {

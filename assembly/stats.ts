@@ -31,7 +31,7 @@ const F32_MIN_NORMAL: f32 = 1.17549435e-38;
 
 /**
  * c[r] = (wt ? wt[r] : 1) / div for rows [r0, r1), rounded once to f32, subnormal results flushed
- * to 0 (src/estimators.ts flushSubnormal: why, and the same rule in JavaScript): the row weights of the
+ * to 0 (src/estimators/estimator.ts flushSubnormal: why, and the same rule in JavaScript): the row weights of the
  * 'uniform' (div = K·B) and 'importance' (wt = w̃, div = B) estimators, exactly as their
  * JavaScript weigh computes them, for a training step that runs the backward in the forward
  * dispatch.

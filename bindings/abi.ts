@@ -120,7 +120,7 @@ export interface Kernels {
 
   /** c[r] = (wt ? wt[r] : 1)/div over rows [r0, r1), rounded once to f32 (estimator row weights). */
   setWeights(c: number, wt: number, div: number, r0: number, r1: number): void;
-  /** p[i] = (2u − 1)·bound for i < n, u from SeededRandom's generator continuing at `state` (src/random.ts). */
+  /** p[i] = (2u − 1)·bound for i < n, u from SeededRandom's generator continuing at `state` (src/util/random.ts). */
   initUniform(p: number, n: number, state: number, bound: number): void;
 
   /** f64 sum += g, sq += g² over [i0, i1). */

@@ -2,15 +2,25 @@
 // reference at the parameters, and every tensor's gradient matches central finite differences
 // of the reference (atol 1e-5, rtol 1e-3 — the f32 model against the f64 reference).
 import { expect } from "vitest";
-import { f32, gaussian, numericGrad, uniform, worst } from "./env.js";
+import { f32, gaussian, numericGrad, uniform, worst } from "./kernel-check.js";
 import { toF64, type Params } from "./reference.js";
 
 export function expectMatchesReference(got: { loss: number; grads: Record<string, Float32Array> }, p0: Params,
   loss: (p: Params) => number): void {
-  const want = loss(p0);
+  expectGradients(got, p0, loss(p0), () => loss);
+}
+
+/**
+ * lossAndGrads' loss equals `want`, and every tensor's gradient matches central finite
+ * differences of that tensor's objective (estimators differentiate different objectives for
+ * the encoder and the decoder, e.g. DReG).
+ */
+export function expectGradients(got: { loss: number; grads: Record<string, Float32Array> }, p0: Params, want: number,
+  objectiveOf: (tensor: string) => (p: Params) => number): void {
   expect(Math.abs(got.loss - want)).toBeLessThan(1e-5 * (1 + Math.abs(want)));
   for (const [tensor, g] of Object.entries(got.grads)) {
-    const fd = numericGrad((v) => loss({ ...p0, [tensor]: v }), Float64Array.from(p0[tensor]), 1e-6);
+    const objective = objectiveOf(tensor);
+    const fd = numericGrad((v) => objective({ ...p0, [tensor]: v }), Float64Array.from(p0[tensor]), 1e-6);
     const t = worst(g, fd, 1e-5, 1e-3);
     expect(t.ratio, `${tensor}: ${JSON.stringify(t)}`).toBeLessThanOrEqual(1);
   }

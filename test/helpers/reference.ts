@@ -1,5 +1,5 @@
 // An independent float64 implementation of the VAE objective, written from the formulas in
-// DESIGN.md (not from the kernels): used to check lossAndGrads by central finite differences.
+// docs/design.md (not from the kernels): used to check lossAndGrads by central finite differences.
 import type { ResolvedConfig } from "../../src/vae.js";
 
 export type Params = Record<string, Float64Array>;

@@ -5,9 +5,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { imagesToMatrix, parseIdx, readIdxFile } from "../src/data/idx.js";
-import { loadMnist } from "../src/data/mnist.js";
-import { decodePng, gridPng, pairsGrid } from "../src/pictures/image.js";
+import { imagesToMatrix, parseIdx, readIdxFile } from "../../src/data/idx.js";
+import { loadMnist } from "../../src/data/mnist.js";
+import { decodePng, gridPng, pairsGrid } from "../../src/pictures/image.js";
 
 function idx(type: number, shape: number[], values: number[], width: number, put: (dv: DataView, at: number, v: number) => void): Uint8Array {
   const head = 4 + 4 * shape.length;

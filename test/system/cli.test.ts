@@ -5,10 +5,10 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SemiSupervisedVAE, VAE, loadMnist, takeRows } from "../src/index.js";
-import { decodePng } from "../src/pictures/image.js";
+import { SemiSupervisedVAE, VAE, loadMnist, takeRows } from "../../dist/src/index.js";
+import { decodePng } from "../../dist/src/pictures/image.js";
 
-const CLI = new URL("../dist/src/cli.js", import.meta.url).pathname;
+const CLI = new URL("../../dist/src/cli.js", import.meta.url).pathname;
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000 });
 
 describe("vae-wasm CLI", () => {

@@ -3,8 +3,8 @@
 // exported globals: on every build, each global equals its generated constant and each
 // generated constant is exported.
 import { describe, expect, it } from "vitest";
-import * as constants from "../bindings/constants.js";
-import { BUILDS, kernelEnv } from "./helpers/env.js";
+import * as constants from "../../bindings/constants.js";
+import { BUILDS, kernelEnv } from "../helpers/kernel-check.js";
 
 
 /** The generated constants flattened back to the module's export names (GRAD.basePath → GRAD_BASE_PATH). */

@@ -1,10 +1,10 @@
 // gradientStats against a direct computation from per-draw lossAndGrads on a small model, and
 // the seed's variance facts on the linear-Gaussian model.
 import { describe, expect, it } from "vitest";
-import { VAE } from "../src/index.js";
-import { SeededRandom } from "../src/util/random.js";
-import { rng, uniform } from "./helpers/env.js";
-import { linearGaussian, linearGaussianVAE } from "./helpers/linear-gaussian.js";
+import { VAE } from "../../src/index.js";
+import { SeededRandom } from "../../src/util/random.js";
+import { rng, uniform } from "../helpers/kernel-check.js";
+import { linearGaussian, linearGaussianVAE } from "../helpers/linear-gaussian.js";
 
 describe("gradientStats", () => {
   it("matches statistics computed directly from per-draw gradients on the same noise", async () => {

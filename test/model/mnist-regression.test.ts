@@ -1,14 +1,14 @@
 // A fixed-seed run on real MNIST must reproduce the losses recorded in
 // test/fixtures/mnist-recorded.json, so any silent numeric change (a kernel, the RNG, the
 // initialisation, the data pipeline) fails here. After an intended change, re-record with
-//   VAE_RECORD=1 npx vitest run test/mnist-regression.test.ts
+//   VAE_RECORD=1 npx vitest run test/model/mnist-regression.test.ts
 // and say why in the commit.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { VAE, loadMnist, takeRows } from "../src/index.js";
-import { BUILDS } from "./helpers/env.js";
+import { VAE, loadMnist, takeRows } from "../../src/index.js";
+import { BUILDS } from "../helpers/kernel-check.js";
 
-const FIXTURE = new URL("./fixtures/mnist-recorded.json", import.meta.url);
+const FIXTURE = new URL("../fixtures/mnist-recorded.json", import.meta.url);
 const RECORD = process.env.VAE_RECORD === "1";
 type Recorded = Record<string, { history: number[]; testElbo: number }>;
 const recorded: Recorded = existsSync(FIXTURE) ? JSON.parse(readFileSync(FIXTURE, "utf8")) : {};

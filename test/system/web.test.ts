@@ -7,10 +7,10 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { haveBrowser, launchChromium, serveStatic } from "./helpers/browser.js";
+import { haveBrowser, launchChromium, serveStatic } from "../helpers/browser.js";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-const OUT = new URL("../test-output/", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
+const OUT = new URL("../../test-output/", import.meta.url).pathname;
 
 describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outside CI when chromium is not installed)", () => {
   let base = "";

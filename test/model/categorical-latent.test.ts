@@ -1,15 +1,13 @@
 // A VAE with a categorical latent (Gumbel-softmax): lossAndGrads against central differences of
-// an f64 reference with the same Gumbel noise, on every build; bitwise identical training on 1
-// and 2 threads (with straight-through and a temperature schedule); the API around it (latent
+// an f64 reference with the same Gumbel noise, on every build; the API around it (latent
 // probabilities, prior samples, reconstructions, save/load) and clear refusals where a
-// categorical latent has no meaning; and learning on real MNIST digits.
+// categorical latent has no meaning; and learning on real MNIST digits. (On threads:
+// test/system/threads.test.ts.)
 import { describe, expect, it } from "vitest";
-// dist, not src: the worker pool loads dist/src/worker.js (as in threads.test.ts)
-import { VAE, loadMnist, takeRows } from "../dist/src/index.js";
-import { poolRuns } from "../dist/src/model/internals.js";
-import { BUILDS, f32, rng, uniform } from "./helpers/env.js";
-import { expectMatchesReference } from "./helpers/fd-check.js";
-import { referenceCategoricalLoss, toF64 } from "./helpers/reference.js";
+import { VAE, loadMnist, takeRows } from "../../src/index.js";
+import { BUILDS, f32, rng, uniform } from "../helpers/kernel-check.js";
+import { expectMatchesReference } from "../helpers/fd-check.js";
+import { referenceCategoricalLoss, toF64 } from "../helpers/reference.js";
 
 const OPTS = { inputDim: 6, latent: { type: "categorical" as const, variables: 2, categories: 3 }, hidden: [5], decoderHidden: [4], activation: "tanh" as const };
 
@@ -34,19 +32,6 @@ describe("categorical latent: model", () => {
   const D = 200;
   const data = Float32Array.from(uniform(120 * D, 0, 1, rng(3)));
   const big = { inputDim: D, latent: { type: "categorical" as const, variables: 10, categories: 10 }, hidden: [256], seed: 2 };
-
-  it("trains bitwise identically on 1 and 2 threads (straight-through, annealed temperature)", async () => {
-    const runs = [];
-    for (const threads of [1, 2]) {
-      const vae = await VAE.create({ ...big, threads });
-      const hist = await vae.fit(data, { epochs: 3, batchSize: 40, straightThrough: true, binarize: true, temperature: (_e, step) => Math.max(0.5, Math.exp(-0.05 * step)) });
-      if (threads > 1) expect(poolRuns(vae)).toBeGreaterThan(0);
-      runs.push({ losses: hist.map((h) => h.loss), params: vae.stateDict(), elbo: vae.elbo(data) });
-      vae.dispose();
-    }
-    expect(runs[0].losses.every(Number.isFinite)).toBe(true);
-    expect(runs[1]).toEqual(runs[0]);
-  });
 
   it("latent probabilities, prior samples, reconstructions and save/load", async () => {
     const vae = await VAE.create(big);

@@ -1,6 +1,7 @@
-// Test harness: every build's raw kernels over a fresh memory with a bump allocator, random
+// The kernel checks: every build's raw kernels over a fresh memory with a bump allocator, random
 // inputs, and central finite differences.
 import v8 from "node:v8";
+import { expect } from "vitest";
 import { compileBuild, instantiate, supportedBuilds, type BuildName } from "../../bindings/load.js";
 import type { Kernels } from "../../bindings/abi.js";
 import { Arena } from "../../bindings/arena.js";
@@ -111,4 +112,13 @@ export function worst(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, 
     }
   }
   return { ratio, at, got: a[at], want: b[at] };
+}
+
+/**
+ * Every element of `got` within atol + rtol·|want| of `want` (an f64 reference, or central
+ * finite differences of one); the failure names the worst element.
+ */
+export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number, label = ""): void {
+  const t = worst(got, want, atol, rtol);
+  expect(t.ratio, `${label}${label ? " " : ""}${JSON.stringify(t)}`).toBeLessThanOrEqual(1);
 }

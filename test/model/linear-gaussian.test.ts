@@ -4,9 +4,9 @@
 // unbiased for the exact ELBO gradient (checked against the closed form, with tolerances from
 // the Monte Carlo standard error).
 import { describe, expect, it } from "vitest";
-import { BUILDS } from "./helpers/env.js";
-import { exactElbo, exactLogMarginal, linearGaussian, linearGaussianVAE } from "./helpers/linear-gaussian.js";
-import { numericGrad } from "./helpers/env.js";
+import { BUILDS } from "../helpers/kernel-check.js";
+import { exactElbo, exactLogMarginal, linearGaussian, linearGaussianVAE } from "../helpers/linear-gaussian.js";
+import { numericGrad } from "../helpers/kernel-check.js";
 
 const ENC = ["encoder.mu.weight", "encoder.mu.bias", "encoder.logvar.weight", "encoder.logvar.bias"];
 const m = linearGaussian();
@@ -39,7 +39,7 @@ describe.each(BUILDS)("linear-Gaussian model, %s build", (build) => {
     vae.dispose();
   });
 
-  it("away from the posterior, analytic, TD and STL gradients are unbiased for the exact ELBO gradient (and TD − STL has mean 0)", async () => {
+  it("away from the posterior, every unbiased estimator is: analytic, TD, STL and the score function for the exact ELBO gradient (TD − STL has mean 0), IWAE and DReG for the same IWAE-bound gradient (their difference has mean 0)", async () => {
     const vae = await linearGaussianVAE(m, 1, build);
     // exact gradient of the closed-form ELBO w.r.t. the encoder tensors (encoder is linear:
     // mu = Wmu x + bmu, logvar = Wlv x + blv), by central differences in f64
@@ -60,12 +60,15 @@ describe.each(BUILDS)("linear-Gaussian model, %s build", (build) => {
     };
     const exact = Object.fromEntries(ENC.map((n) => [n, numericGrad((v) => loss(n, v), Float64Array.from(enc[n]), 1e-6)]));
     const N = 4000;
-    const stats = (est: "analytic" | "td" | "stl" | "td-stl") => {
+    // a single estimator, or the paired difference of two on the same noise (IWAE − DReG at K = 5)
+    const PAIRS = { "td-stl": ["td", "stl", 1], "iwae-dreg": ["iwae", "dreg", 5] } as const;
+    const stats = (est: "analytic" | "td" | "stl" | "score" | keyof typeof PAIRS) => {
       const sum: Record<string, Float64Array> = {}, sum2: Record<string, Float64Array> = {};
       for (const n of ENC) { sum[n] = new Float64Array(enc[n].length); sum2[n] = new Float64Array(enc[n].length); }
+      const [first, second, samples] = est in PAIRS ? PAIRS[est as keyof typeof PAIRS] : [est, null, 1];
       for (let step = 0; step < N; step++) {
-        const a = vae.lossAndGrads(Float32Array.from(x), { estimator: est === "td-stl" ? "td" : est, step });
-        const b = est === "td-stl" ? vae.lossAndGrads(Float32Array.from(x), { estimator: "stl", step }) : null;
+        const a = vae.lossAndGrads(Float32Array.from(x), { estimator: first as never, samples, step });
+        const b = second ? vae.lossAndGrads(Float32Array.from(x), { estimator: second, samples, step }) : null;
         for (const n of ENC) {
           for (let i = 0; i < sum[n].length; i++) {
             const g = a.grads[n][i] - (b ? b.grads[n][i] : 0);
@@ -76,14 +79,14 @@ describe.each(BUILDS)("linear-Gaussian model, %s build", (build) => {
       }
       return { sum, sum2 };
     };
-    for (const est of ["analytic", "td", "stl", "td-stl"] as const) {
+    for (const est of ["analytic", "td", "stl", "score", "td-stl", "iwae-dreg"] as const) {
       const { sum, sum2 } = stats(est);
       for (const n of ENC) {
         for (let i = 0; i < sum[n].length; i++) {
           const mean = sum[n][i] / N;
           const se = Math.sqrt(Math.max(sum2[n][i] / N - mean * mean, 0) / N);
-          const want = est === "td-stl" ? 0 : exact[n][i];
-          // 4.5 standard errors per coordinate (20 coordinates × 4 estimators: P(false alarm) < 1e-3)
+          const want = est in PAIRS ? 0 : exact[n][i];
+          // 4.5 standard errors per coordinate (20 coordinates × 6 checks: P(false alarm) < 1e-3)
           expect(Math.abs(mean - want), `${est} ${n}[${i}]: mean ${mean}, exact ${want}, se ${se}`).toBeLessThanOrEqual(4.5 * se + 1e-6);
         }
       }

@@ -1,8 +1,8 @@
 // The public API as a user meets it: shapes, determinism, save/load, abort, and clear errors
 // for bad input (naming the argument, the expectation and what was received).
 import { describe, expect, it } from "vitest";
-import { VAE, decodeSafetensors, provideModule } from "../src/index.js";
-import { rng, uniform } from "./helpers/env.js";
+import { VAE, decodeSafetensors, provideModule } from "../../src/index.js";
+import { rng, uniform } from "../helpers/kernel-check.js";
 
 const small = () => VAE.create({ inputDim: 8, latentDim: 2, hidden: [6], seed: 5 });
 const data = (n: number, seed = 1) => Float32Array.from(uniform(n * 8, 0, 1, rng(seed)));
@@ -57,7 +57,7 @@ describe("VAE API", () => {
     const { tensors } = decodeSafetensors(vae.save());
     expect(tensors.get("decoder.hidden.0.weight")!.data).toEqual(vae.stateDict()["decoder.hidden.0.weight"]);
     // a foreign file without our metadata loads when the architecture is given
-    const { encodeSafetensors } = await import("../src/index.js");
+    const { encodeSafetensors } = await import("../../src/index.js");
     const foreign = encodeSafetensors([...tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data })), {});
     await expect(VAE.load(foreign)).rejects.toThrow(/pass options.config/);
     const loaded = await VAE.load(foreign, { config: { inputDim: 8, latentDim: 2, hidden: [6] } });

@@ -1,8 +1,8 @@
-// The pool's load balancer (src/balance.ts) against simulated threads: the cuts it chooses must
+// The pool's load balancer (src/engine/balance.ts) against simulated threads: the cuts it chooses must
 // make the threads finish together, whatever their speeds, start latencies and fixed costs.
 import { describe, expect, it } from "vitest";
-import { ALPHA, Balancer, evenSplit } from "../src/engine/balance.js";
-import { rng } from "./helpers/env.js";
+import { ALPHA, Balancer, evenSplit } from "../../src/engine/balance.js";
+import { rng } from "../helpers/kernel-check.js";
 
 interface SimThread {
   /** fraction of the work per ms */

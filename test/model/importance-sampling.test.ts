@@ -1,8 +1,8 @@
 // Multi-sample bounds and evaluation on the linear-Gaussian model, where log p(x) and the
 // posterior are known in closed form. Tolerances come from the Monte Carlo standard error.
 import { describe, expect, it } from "vitest";
-import { BUILDS } from "./helpers/env.js";
-import { exactLogMarginal, linearGaussian, linearGaussianVAE } from "./helpers/linear-gaussian.js";
+import { BUILDS } from "../helpers/kernel-check.js";
+import { exactLogMarginal, linearGaussian, linearGaussianVAE } from "../helpers/linear-gaussian.js";
 
 const ENC = ["encoder.mu.weight", "encoder.mu.bias", "encoder.logvar.weight", "encoder.logvar.bias"];
 const m = linearGaussian();

@@ -1,10 +1,10 @@
 // Row weights below the smallest normal f32 (2^-126) are flushed to 0 where they are made: in
 // JavaScript after every estimator's weigh, and in the kernel that writes them inside a fused
-// training step (src/estimators.ts flushSubnormal says why). Both must apply the same rule.
+// training step (src/estimators/estimator.ts flushSubnormal says why). Both must apply the same rule.
 import { describe, expect, it } from "vitest";
-import { VAE, IWAE, TotalDerivative } from "../dist/src/index.js";
-import { flushSubnormal, F32_MIN_NORMAL } from "../src/estimators/index.js";
-import { BUILDS, kernelEnv, rng, uniform } from "./helpers/env.js";
+import { VAE, IWAE, TotalDerivative } from "../../src/index.js";
+import { flushSubnormal, F32_MIN_NORMAL } from "../../src/estimators/index.js";
+import { BUILDS, kernelEnv, rng, uniform } from "../helpers/kernel-check.js";
 
 describe("subnormal row weights", () => {
   it("flushSubnormal zeroes exactly the subnormal values, of either sign, and nothing past n", () => {

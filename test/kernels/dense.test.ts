@@ -3,8 +3,8 @@
 // the layer backward (actBackward, biasGrad, the dW and dX GEMMs) against central finite
 // differences of the f64 layer.
 import { describe, expect, it } from "vitest";
-import { A_PACK_ROWS, ACT } from "../bindings/abi.js";
-import { BUILDS, f32, kernelEnv, numericGrad, rng, uniform, worst } from "./helpers/env.js";
+import { A_PACK_ROWS, ACT } from "../../bindings/abi.js";
+import { BUILDS, f32, kernelEnv, numericGrad, rng, uniform, expectClose } from "../helpers/kernel-check.js";
 
 const actF64 = (v: number, act: number) => (act === ACT.relu ? Math.max(v, 0) : act === ACT.tanh ? Math.tanh(v) : v);
 
@@ -37,8 +37,7 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
       const pc = env.zeros(M * N);
       env.k.gemm(pc, N, env.put(x), K, 1, env.put(w), 1, K, env.put(bias), 0, M, N, K, 0, act, scratch);
       const want = gemmRef(x, K, 1, w, 1, K, bias, M, N, K, act);
-      const tol = worst(env.read(pc, M * N), want, 1e-5 * Math.sqrt(K), 1e-5);
-      expect(tol.ratio, JSON.stringify(tol)).toBeLessThanOrEqual(1);
+      expectClose(env.read(pc, M * N), want, 1e-5 * Math.sqrt(K), 1e-5);
       // the same with W pre-packed by packRows (as the model keeps its weights), packed in two
       // row ranges as two threads would: bit for bit the per-call packing
       const pw = env.put(w);
@@ -54,8 +53,7 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
     const a = f32(uniform(M * K, -1, 1, r)), b = f32(uniform(K * N, -1, 1, r));
     const pc = env.zeros(M * N);
     env.k.gemm(pc, N, env.put(a), K, 1, env.put(b), N, 1, 0, 0, M, N, K, 0, ACT.identity, scratch);
-    let tol = worst(env.read(pc, M * N), gemmRef(a, K, 1, b, N, 1, null, M, N, K, ACT.identity), 1e-5 * Math.sqrt(K), 1e-5);
-    expect(tol.ratio, JSON.stringify(tol)).toBeLessThanOrEqual(1);
+    expectClose(env.read(pc, M * N), gemmRef(a, K, 1, b, N, 1, null, M, N, K, ACT.identity), 1e-5 * Math.sqrt(K), 1e-5);
     // the same from W's forward panels (gemmPackedT, as the model computes dX: B = W[K, N] packed
     // by packRows), bit for bit; then += over a row range, other rows untouched
     const pbw = env.put(b);
@@ -79,8 +77,7 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
     const pc2 = env.put(c0);
     env.k.gemm(pc2, N, env.put(y), 1, M, env.put(b), N, 1, 0, 0, M, N, K, 1, ACT.identity, scratch);
     const prod = gemmRef(y, 1, M, b, N, 1, null, M, N, K, ACT.identity);
-    tol = worst(env.read(pc2, M * N), prod.map((v, i) => v + c0[i]), 1e-5 * Math.sqrt(K), 1e-5);
-    expect(tol.ratio, JSON.stringify(tol)).toBeLessThanOrEqual(1);
+    expectClose(env.read(pc2, M * N), prod.map((v, i) => v + c0[i]), 1e-5 * Math.sqrt(K), 1e-5);
   });
 
   it.each([[517, 20, 13, 0, 517], [517, 20, 13, 3, 515], [6, 12, 9, 0, 6], [258, 8, 4, 1, 258], [2, 9, 3, 0, 2], [5, 16, 1, 0, 5]])(
@@ -193,8 +190,7 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
         ["dX", env.read(pdx, R * I), numericGrad((v) => loss(v, w, bias), Float64Array.from(x))],
       ];
       for (const [name, got, want] of checks) {
-        const t = worst(got, want, 1e-5, 1e-4);
-        expect(t.ratio, `${name} ${JSON.stringify(t)}`).toBeLessThanOrEqual(1);
+        expectClose(got, want, 1e-5, 1e-4, name);
       }
     });
 
@@ -206,8 +202,7 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
     const pdb = env.put(db0);
     env.k.biasGrad(pdb, env.put(dy), N, 2, 7, N, 1);
     const want = Array.from(db0, (v, n) => v + [2, 3, 4, 5, 6].reduce((s, m) => s + dy[m * N + n], 0));
-    const t = worst(env.read(pdb, N), want, 1e-6, 1e-6);
-    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+    expectClose(env.read(pdb, N), want, 1e-6, 1e-6);
   });
 
   it.each([["relu", ACT.relu], ["tanh", ACT.tanh], ["identity", ACT.identity]] as const)(

@@ -3,11 +3,11 @@
 // unlabelled bound with y enumerated), on every build; argument errors; save/load; and that it
 // learns to classify MNIST digits from 100 labels far better than chance.
 import { describe, expect, it } from "vitest";
-import { SemiSupervisedVAE, type SemiSupervisedConfig } from "../src/m2.js";
-import { loadMnist, takeRows } from "../src/index.js";
-import { BUILDS, f32, gaussian, rng, uniform } from "./helpers/env.js";
-import { expectMatchesReference } from "./helpers/fd-check.js";
-import { toF64, type Params } from "./helpers/reference.js";
+import { SemiSupervisedVAE, type SemiSupervisedConfig } from "../../src/m2.js";
+import { loadMnist, takeRows } from "../../src/index.js";
+import { BUILDS, f32, gaussian, rng, uniform } from "../helpers/kernel-check.js";
+import { expectMatchesReference } from "../helpers/fd-check.js";
+import { toF64, type Params } from "../helpers/reference.js";
 
 const LOG_2PI = Math.log(2 * Math.PI);
 

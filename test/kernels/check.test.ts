@@ -1,7 +1,7 @@
 // The input check kernel (assembly/check.ts) on every build: the index of the first bad value,
 // wherever it sits (vector groups of 16, the scalar tail), against a JavaScript reference.
 import { describe, expect, it } from "vitest";
-import { BUILDS, kernelEnv } from "./helpers/env.js";
+import { BUILDS, kernelEnv } from "../helpers/kernel-check.js";
 
 const firstBad = (v: Float32Array, unit: boolean) => v.findIndex((x) => (unit ? !(x >= 0 && x <= 1) : !Number.isFinite(x)));
 

@@ -1,13 +1,13 @@
 // Multithreaded training on workers over one shared memory (the built package in dist/: workers
-// run dist/src/worker.js; `npm test` builds first). Results must be bitwise identical for any
-// thread count; worker failures must surface as errors, never hangs.
+// run dist/src/engine/worker.js; `npm test` builds first). Results must be bitwise identical for
+// any thread count, every estimator and every latent kind; worker failures must surface as
+// errors, never hangs.
 import { describe, expect, it } from "vitest";
-import { VAE, IWAE, TotalDerivative } from "../dist/src/index.js";
-import { ESTIMATOR_NAMES } from "../src/estimators/index.js";
-import { modelOf, poolRuns, setCuts, workers } from "../dist/src/model/internals.js";
-import { CTRL } from "../dist/src/engine/ctrl.js";
-import { injectWorkerFault, useFaultyWorkers } from "./helpers/faults.mjs";
-import { rng, uniform } from "./helpers/env.js";
+import { VAE, IWAE, TotalDerivative, ESTIMATOR_NAMES, type VAEOptions } from "../../dist/src/index.js";
+import { modelOf, poolRuns, setCuts, workers } from "../../dist/src/model/internals.js";
+import { CTRL } from "../../dist/src/engine/ctrl.js";
+import { injectWorkerFault, useFaultyWorkers } from "../helpers/faults.mjs";
+import { rng, uniform } from "../helpers/kernel-check.js";
 
 // big enough (≈0.3 MFLOP a row) that passes are not kept on the calling thread as "small work"
 const D = 200, B = 24;
@@ -144,7 +144,7 @@ describe("threads", () => {
 
   it("sparse inputs (the first layer skips zeros) on 1, 2 and 3 threads match bit for bit", async () => {
     // 75 % zeros: the sparse first layer and its dW run, each thread listing its own rows or
-    // panels (that they equal the dense arithmetic: test/dense.test.ts and the MNIST fixture)
+    // panels (that they equal the dense arithmetic: test/kernels/dense.test.ts and the MNIST fixture)
     const sparse = data.map((v, i) => (((i * 2654435761) >>> 0) % 4 === 0 ? v : 0));
     const runs = [];
     for (const threads of [1, 2, 3]) {
@@ -244,5 +244,46 @@ describe("threads", () => {
     expect(auto.threads).toBeGreaterThanOrEqual(1);
     expect(auto.threads).toBeLessThanOrEqual(4);
     auto.dispose();
+  });
+});
+
+describe("threads with every latent kind", () => {
+  it("categorical: trains bitwise identically on 1 and 2 threads (straight-through, annealed temperature)", async () => {
+    const D = 200;
+    const data = Float32Array.from(uniform(120 * D, 0, 1, rng(3)));
+    const big = { inputDim: D, latent: { type: "categorical" as const, variables: 10, categories: 10 }, hidden: [256], seed: 2 };
+    const runs = [];
+    for (const threads of [1, 2]) {
+      const vae = await VAE.create({ ...big, threads });
+      const hist = await vae.fit(data, { epochs: 3, batchSize: 40, straightThrough: true, binarize: true, temperature: (_e, step) => Math.max(0.5, Math.exp(-0.05 * step)) });
+      if (threads > 1) expect(poolRuns(vae)).toBeGreaterThan(0);
+      runs.push({ losses: hist.map((h) => h.loss), params: vae.stateDict(), elbo: vae.elbo(data) });
+      vae.dispose();
+    }
+    expect(runs[0].losses.every(Number.isFinite)).toBe(true);
+    expect(runs[1]).toEqual(runs[0]);
+  });
+
+  it.each(["planar", "radial", "iaf"] as const)("%s flow: training with 1 and 2 threads is bitwise identical; save/load keeps the flow", async (type) => {
+    const opts: VAEOptions = { inputDim: 100, latentDim: 4, hidden: [64], flow: { type, length: 2 }, seed: 9 };
+    const r = rng(8);
+    const data = Float32Array.from(uniform(128 * 100, 0, 1, r));
+    const run = async (threads: number) => {
+      const vae = await VAE.create({ ...opts, threads });
+      // (IAF with DReG: its path derivative solves through the flow's inverse, split by examples too)
+      await vae.fit(data, { epochs: 2, batchSize: 64, estimator: type === "iaf" ? "dreg" : "iwae", samples: 3, threads });
+      if (threads > 1) expect(poolRuns(vae), "the steps ran on the workers").toBeGreaterThan(0);
+      const out = { state: vae.stateDict(), bytes: vae.save(), rec: vae.reconstruct(data.subarray(0, 200)) };
+      vae.dispose();
+      return out;
+    };
+    const one = await run(1), two = await run(2);
+    for (const [n, v] of Object.entries(one.state)) expect(two.state[n], n).toEqual(v);
+    const loaded = await VAE.load(one.bytes);
+    expect(loaded.config.flow).toEqual(type === "iaf" ? { type, length: 2, hidden: 16 } : { type, length: 2 }); // IAF: 4·latentDim
+    expect(loaded.reconstruct(data.subarray(0, 200))).toEqual(one.rec);
+    // reconstruct pushes mu through the flow: not decode(mu)
+    expect(loaded.reconstruct(data.subarray(0, 200))).not.toEqual(loaded.decode(loaded.encode(data.subarray(0, 200)).mu));
+    loaded.dispose();
   });
 });

@@ -9,9 +9,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VAE } from "../src/index.js";
+import { VAE } from "../../dist/src/index.js";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
 const WORKERD = join(ROOT, "node_modules/.bin/workerd");
 
 const WORKER = `

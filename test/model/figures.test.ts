@@ -1,8 +1,8 @@
 // Figure helpers: the normal quantile, the manifold grid's placement, and the SVG plots render
 // with labelled axes.
 import { describe, expect, it } from "vitest";
-import { VAE } from "../src/index.js";
-import { curvesFigure, manifold, normalQuantile, varianceFigure } from "../src/pictures/figures.js";
+import { VAE } from "../../src/index.js";
+import { curvesFigure, manifold, normalQuantile, varianceFigure } from "../../src/pictures/figures.js";
 
 describe("figures", () => {
   it("normalQuantile inverts the normal CDF to 1e-8", () => {

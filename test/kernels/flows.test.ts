@@ -3,8 +3,8 @@
 // computed by central differences, and every backward against central finite differences of
 // the f64 loss the kernel documents.
 import { describe, expect, it } from "vitest";
-import { FLOW } from "../bindings/abi.js";
-import { BUILDS, f32, gaussian, kernelEnv, numericGrad, rng, uniform, worst } from "./helpers/env.js";
+import { FLOW } from "../../bindings/abi.js";
+import { BUILDS, f32, gaussian, kernelEnv, numericGrad, rng, uniform, expectClose } from "../helpers/kernel-check.js";
 
 const B = 3, K = 2, Z = 5, T = 3;
 const R = B * K;
@@ -91,10 +91,8 @@ describe.each(BUILDS)("flow kernels, %s build", (build) => {
       env.write(zt, Float32Array.from(z0));
       env.k.flowForward(kind, zt, stride, zOut, logdet, env.put(hf), T, K, Z, 0, B);
       const want = flowRef(kind, z0, hf);
-      let t = worst(env.read(zOut, R * Z), want.zT, 1e-6, 1e-5);
-      expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
-      t = worst(env.read(logdet, R), want.logdet, 1e-6, 1e-5);
-      expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+      expectClose(env.read(zOut, R * Z), want.zT, 1e-6, 1e-5);
+      expectClose(env.read(logdet, R), want.logdet, 1e-6, 1e-5);
       // the whole map z0 → z_T of each row: its Jacobian by central differences of the f64 flow
       for (let row = 0; row < R; row++) {
         const x = Float64Array.from({ length: Z }, (_, j) => z0[row * Z + j]);
@@ -146,10 +144,8 @@ describe.each(BUILDS)("flow kernels, %s build", (build) => {
       env.k.flowForward(kind, zt, stride, zOut, env.zeros(R), ph, T, K, Z, 0, B);
       const dz = env.put(G), dhf = env.put(new Float32Array(hf.length).fill(NaN)); // written, not accumulated
       env.k.flowBackward(kind, dz, zt, stride, zOut, env.put(c), dhf, ph, T, K, Z, 0, B);
-      let t = worst(env.read(dz, R * Z), numericGrad((v) => loss(v, Float64Array.from(hf)), Float64Array.from(z0)), 1e-5, 1e-4);
-      expect(t.ratio, "dz0 " + JSON.stringify(t)).toBeLessThanOrEqual(1);
-      t = worst(env.read(dhf, hf.length), numericGrad((v) => loss(Float64Array.from(z0), v), Float64Array.from(hf)), 1e-5, 1e-4);
-      expect(t.ratio, "dparams " + JSON.stringify(t)).toBeLessThanOrEqual(1);
+      expectClose(env.read(dz, R * Z), numericGrad((v) => loss(v, Float64Array.from(hf)), Float64Array.from(z0)), 1e-5, 1e-4, "dz0");
+      expectClose(env.read(dhf, hf.length), numericGrad((v) => loss(Float64Array.from(z0), v), Float64Array.from(hf)), 1e-5, 1e-4, "dparams");
     });
   }
 
@@ -181,10 +177,8 @@ describe.each(BUILDS)("flow kernels, %s build", (build) => {
     const pz = env.put(zin), pm = env.put(mo), pzo = env.zeros(R * Z), pld = env.put(new Float32Array(R).fill(0.25));
     env.k.iafGate(pzo, pz, pm, pld, Z, 0, R, 1); // accumulate onto 0.25
     const want = ref(zin, mo);
-    let t = worst(env.read(pzo, R * Z), want.zo, 1e-6, 1e-5);
-    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
-    t = worst(env.read(pld, R), Array.from(want.ld, (v) => v + 0.25), 1e-6, 1e-5);
-    expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+    expectClose(env.read(pzo, R * Z), want.zo, 1e-6, 1e-5);
+    expectClose(env.read(pld, R), Array.from(want.ld, (v) => v + 0.25), 1e-6, 1e-5);
     const loss = (zv: Float64Array, mv: Float64Array) => {
       const { zo, ld } = ref(zv, mv);
       let s = 0;
@@ -194,16 +188,14 @@ describe.each(BUILDS)("flow kernels, %s build", (build) => {
     };
     const pg = env.put(G), pdm = env.zeros(R * 2 * Z);
     env.k.iafGateBackward(pdm, pg, pz, pm, env.put(c), Z, 0, R);
-    t = worst(env.read(pdm, R * 2 * Z), numericGrad((v) => loss(Float64Array.from(zin), v), Float64Array.from(mo)), 1e-5, 1e-4);
-    expect(t.ratio, "dmo " + JSON.stringify(t)).toBeLessThanOrEqual(1);
-    t = worst(env.read(pg, R * Z), numericGrad((v) => loss(v, Float64Array.from(mo)), Float64Array.from(zin)), 1e-5, 1e-4);
-    expect(t.ratio, "dz " + JSON.stringify(t)).toBeLessThanOrEqual(1);
+    expectClose(env.read(pdm, R * 2 * Z), numericGrad((v) => loss(Float64Array.from(zin), v), Float64Array.from(mo)), 1e-5, 1e-4, "dmo");
+    expectClose(env.read(pg, R * Z), numericGrad((v) => loss(v, Float64Array.from(mo)), Float64Array.from(zin)), 1e-5, 1e-4, "dz");
   });
 
   it.each([0, 1])("iafSolve: u·J⁻¹ for one IAF step (order reversed: %i) matches an f64 solve with J by central differences", async (reversed) => {
     const env = await kernelEnv(build);
     const Zs = 4, H = 7, rows = 3;
-    const { madeMasks } = await import("../src/latent/iaf.js");
+    const { madeMasks } = await import("../../src/latent/iaf.js");
     const masks = madeMasks(Zs, H, reversed);
     const w1 = f32(uniform(H * Zs, -1, 1, r)).map((v, i) => v * masks.hidden[i]);
     const w2 = f32(uniform(2 * Zs * H, -1, 1, r)).map((v, i) => v * masks.out[i]);
@@ -251,8 +243,7 @@ describe.each(BUILDS)("flow kernels, %s build", (build) => {
         }
       }
       const want = A.map((rowA, i) => rowA[Zs] / rowA[i]);
-      const t = worst(got.subarray(row * Zs, (row + 1) * Zs), want, 1e-5, 1e-4);
-      expect(t.ratio, JSON.stringify(t)).toBeLessThanOrEqual(1);
+      expectClose(got.subarray(row * Zs, (row + 1) * Zs), want, 1e-5, 1e-4);
     }
   });
 

@@ -3,9 +3,9 @@
 // losses and weights bit for bit; (2) without them: the model falls back to one thread and says
 // why, once. `.ci/run` installs chromium (apt); the test needs `npm run build` (dist/) first.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { haveBrowser, launchChromium, serveStatic } from "./helpers/browser.js";
+import { haveBrowser, launchChromium, serveStatic } from "../helpers/browser.js";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
 
 describe.skipIf(!haveBrowser)("threads in Chromium (skipped only outside CI when chromium is not installed)", () => {
   let base = "";

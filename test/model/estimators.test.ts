@@ -1,0 +1,102 @@
+// Every estimator through the whole model, on every build, for models of every shape:
+// lossAndGrads against central finite differences of an independent f64 implementation of the
+// objective the estimator differentiates (with importance weights, stopped parameters or fixed
+// samples held at their values), with the same eps.
+import { describe, expect, it } from "vitest";
+import { VAE, ESTIMATOR_NAMES, type EstimatorName, type ResolvedConfig, type VAEOptions } from "../../src/index.js";
+import { BUILDS, gaussian, rng, uniform, expectClose } from "../helpers/kernel-check.js";
+import { expectGradients, lossAndGradsAt } from "../helpers/fd-check.js";
+import { logMeanExp, referenceLoss, referenceRows, type Params } from "../helpers/reference.js";
+
+interface Case {
+  name: string;
+  opts: VAEOptions;
+  /** the model's seed, the inputs' generator seed, examples, samples */
+  seed: number;
+  inputs: number;
+  B: number;
+  K: number;
+}
+
+const CASES: Case[] = [
+  { name: "bernoulli, tanh, 2 hidden layers", opts: { inputDim: 6, latentDim: 3, hidden: [5, 4], activation: "tanh", likelihood: "bernoulli" }, seed: 3, inputs: 17, B: 3, K: 2 },
+  { name: "bernoulli, relu, 1 hidden layer", opts: { inputDim: 9, latentDim: 2, hidden: [8], activation: "relu", likelihood: "bernoulli" }, seed: 3, inputs: 17, B: 3, K: 2 },
+  { name: "gaussian fixed variance 0.5, no hidden layers", opts: { inputDim: 5, latentDim: 3, hidden: [], likelihood: { type: "gaussian", variance: 0.5 } }, seed: 3, inputs: 17, B: 3, K: 2 },
+  { name: "gaussian learned variance, tanh, asymmetric decoder", opts: { inputDim: 5, latentDim: 2, hidden: [6], decoderHidden: [3, 4], activation: "tanh", likelihood: { type: "gaussian", learnVariance: true } }, seed: 3, inputs: 17, B: 3, K: 2 },
+  { name: "bernoulli, tanh, 1 hidden layer, K = 4", opts: { inputDim: 6, latentDim: 3, hidden: [5], activation: "tanh", likelihood: "bernoulli" }, seed: 4, inputs: 23, B: 3, K: 4 },
+];
+
+/**
+ * The loss an estimator reports at p0 and, per tensor, the f64 function of the parameters whose
+ * gradient it returns for that tensor.
+ */
+function objectives(estimator: EstimatorName, cfg: ResolvedConfig, p0: Params, x: Float64Array, eps: Float64Array, K: number, B: number):
+  { loss: number; of: (tensor: string) => (p: Params) => number } {
+  switch (estimator) {
+    case "analytic":
+    case "td":
+    case "stl": // (stl: log q's parameters held at p0)
+      return { loss: referenceLoss(cfg, p0, x, eps, K, estimator, p0), of: () => (p) => referenceLoss(cfg, p, x, eps, K, estimator, p0) };
+  }
+  const rows0 = referenceRows(cfg, p0, x, eps, K);
+  const { bound, wt } = logMeanExp(rows0.logw, K, B);
+  const iwaeLoss = (p: Params) => -logMeanExp(referenceRows(cfg, p, x, eps, K).logw, K, B).bound.reduce((a, v) => a + v, 0) / B;
+  const boundLoss = -bound.reduce((a, v) => a + v, 0) / B;
+  const encoder = (tensor: string) => tensor.startsWith("encoder.");
+  switch (estimator) {
+    case "iwae":
+      return { loss: boundLoss, of: () => iwaeLoss };
+    case "iwae-stl": // Σ_k w̃_k(θ0) log w_k with log q's parameters stopped
+      return { loss: boundLoss, of: () => (p) => -referenceRows(cfg, p, x, eps, K, { q: p0 }).logw.reduce((a, v, i) => a + wt[i] * v, 0) / B };
+    case "dreg": // encoder: Σ w̃²(θ0) ∇_path log w; decoder: the IWAE bound's true gradient
+      return {
+        loss: boundLoss,
+        of: (t) => (encoder(t) ? (p) => -referenceRows(cfg, p, x, eps, K, { q: p0 }).logw.reduce((a, v, i) => a + wt[i] * wt[i] * v, 0) / B : iwaeLoss),
+      };
+    case "score": { // encoder: -(1/KB) Σ (log w - b) log q(z fixed); decoder: the ELBO's gradient
+      const base = Array.from(rows0.logw, (lw, i) => {
+        const b = Math.floor(i / K);
+        let s = 0;
+        for (let k = 0; k < K; k++) s += rows0.logw[b * K + k];
+        return (s - lw) / (K - 1);
+      });
+      const elbo = (p: Params) => -referenceRows(cfg, p, x, eps, K).logw.reduce((a, v) => a + v, 0) / (K * B);
+      const scoreLoss = (p: Params) => -referenceRows(cfg, p, x, eps, K, { zFrom: p0 }).logqz.reduce((a, lq, i) => a + (rows0.logw[i] - base[i]) * lq, 0) / (K * B);
+      return { loss: elbo(p0), of: (t) => (encoder(t) ? scoreLoss : elbo) };
+    }
+  }
+}
+
+describe.each(BUILDS)("every estimator's lossAndGrads against finite differences of an f64 reference, %s build", (build) => {
+  describe.each(CASES)("$name", (c) => {
+    it.each(ESTIMATOR_NAMES)("%s", async (estimator) => {
+      const vae = await VAE.create({ ...c.opts, seed: c.seed, build });
+      const cfg = vae.config;
+      const { x, eps, p0, got } = lossAndGradsAt(vae, estimator, rng(c.inputs), c.B, c.K);
+      const kinks = { min: Infinity };
+      referenceLoss(cfg, p0, x, eps, c.K, "td", p0, kinks);
+      if (cfg.activation === "relu") expect(kinks.min, "a pre-activation sits on relu's kink; pick another seed").toBeGreaterThan(1e-4);
+      const o = objectives(estimator, cfg, p0, x, eps, c.K, c.B);
+      expectGradients(got, p0, o.loss, o.of);
+      vae.dispose();
+    });
+  });
+
+  it("the IWAE bound is at least the ELBO on the same samples, and equals it for K = 1", async () => {
+    const vae = await VAE.create({ ...CASES[4].opts, seed: 6, build });
+    const r = rng(5);
+    const x = Float32Array.from(uniform(20 * 6, 0, 1, r));
+    for (const k of [2, 5, 20]) {
+      const eps = Float32Array.from(gaussian(k * 20 * 3, r));
+      const elbo = -vae.lossAndGrads(x, { estimator: "td", samples: k, eps }).loss;
+      const iw = -vae.lossAndGrads(x, { estimator: "iwae", samples: k, eps }).loss;
+      expect(iw).toBeGreaterThanOrEqual(elbo);
+    }
+    const eps1 = Float32Array.from(gaussian(20 * 3, r));
+    const a = vae.lossAndGrads(x, { estimator: "iwae", samples: 1, eps: eps1 }), b = vae.lossAndGrads(x, { estimator: "td", samples: 1, eps: eps1 });
+    expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5 * Math.abs(b.loss));
+    for (const t of Object.keys(a.grads)) {
+      expectClose(a.grads[t], b.grads[t], 1e-6, 1e-5, t);
+    }
+  });
+});
