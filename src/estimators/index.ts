@@ -10,10 +10,8 @@ import type { Estimator } from "./estimator.js";
 import { DReG, IWAE, IWAEPath } from "./iwae.js";
 import { ScoreFunction } from "./score.js";
 
-export type EstimatorName = "analytic" | "td" | "stl" | "iwae" | "iwae-stl" | "dreg" | "score";
-
 /** Every estimator, by the name options and files use, in the order they are listed to users. */
-const ESTIMATORS: Record<EstimatorName, () => Estimator> = {
+const ESTIMATORS = {
   analytic: () => new AnalyticKL(),
   td: () => new TotalDerivative(),
   stl: () => new PathDerivative(),
@@ -21,7 +19,9 @@ const ESTIMATORS: Record<EstimatorName, () => Estimator> = {
   "iwae-stl": () => new IWAEPath(),
   dreg: () => new DReG(),
   score: () => new ScoreFunction(),
-};
+} satisfies Record<string, () => Estimator>;
+
+export type EstimatorName = keyof typeof ESTIMATORS;
 
 export const ESTIMATOR_NAMES: readonly EstimatorName[] = Object.keys(ESTIMATORS) as EstimatorName[];
 

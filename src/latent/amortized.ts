@@ -5,6 +5,7 @@
 //   radial f(z) = z + β/(α + ‖z − z_r‖)·(z − z_r), Z + 2 numbers per layer.
 // Neither has a closed-form inverse, so only the total-derivative estimators apply.
 import { FLOW } from "../../bindings/abi.js";
+import { checkInt, fail } from "../util/validate.js";
 import { flowKind, type FlowPlan } from "./flow.js";
 
 export interface AmortizedPlan extends FlowPlan {
@@ -14,6 +15,12 @@ export interface AmortizedPlan extends FlowPlan {
 function amortized(type: "planar" | "radial") {
   return flowKind<AmortizedPlan>({
     type,
+    keys: ["length"],
+    resolve(fn, o) {
+      const length = checkInt(fn, "options.flow.length", o.length, 1, 64);
+      if (o.hidden !== undefined) fail(fn, "options.flow.hidden", "nothing: it sizes IAF's masked networks only", o.hidden);
+      return { type, length };
+    },
     provides: ["density"],
     why: (name) => `'${name}' needs ∂log q(z|x)/∂z at fixed encoder parameters, i.e. the flow's inverse at z_T (a ${type} flow has no closed-form inverse)`,
     build(_L, c) {

@@ -8,7 +8,7 @@
 import { ACT, STREAM } from "../../bindings/abi.js";
 import type { StaticPlan } from "../nn/plan.js";
 import { SeededRandom } from "../util/random.js";
-import type { Matrix } from "../util/validate.js";
+import { checkInt, fail, type Matrix } from "../util/validate.js";
 import type { LatentKind, LatentModel } from "./kind.js";
 
 export interface CategoricalPlan {
@@ -44,6 +44,19 @@ function oneHot(pick: (row: number, variable: number) => number, n: number, N: n
 
 export const categorical: LatentKind = {
   describe: "categorical (Gumbel-softmax)",
+  option: {
+    key: "latent",
+    keys: ["variables", "categories"],
+    form: "{type: 'categorical', variables, categories}",
+    resolve(fn, o, latentDim, given) {
+      const variables = checkInt(fn, "options.latent.variables", o.variables, 1, 1 << 16);
+      const categories = checkInt(fn, "options.latent.categories", o.categories, 2, 1 << 16);
+      if (given && latentDim !== variables * categories) {
+        fail(fn, "options.latentDim", `${variables * categories} (variables × categories) or nothing for a categorical latent`, latentDim);
+      }
+      return { resolved: { type: "categorical", variables, categories }, latentDim: variables * categories };
+    },
+  },
   provides: ["analyticKL"],
   refuse: () => "'analytic' for a categorical latent (the relaxed ELBO with the closed-form KL to the uniform prior, as in " +
     "Jang et al. 2017); the other estimators need log q at the relaxed sample, which this library does not provide",

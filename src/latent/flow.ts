@@ -27,6 +27,10 @@ export interface FlowPlan {
 /** What a flow kind adds to the shared machinery. */
 export interface FlowSteps<F extends FlowPlan> {
   readonly type: string;
+  /** its option's keys besides `type` */
+  readonly keys: readonly string[];
+  /** the resolved option (`{type, length, …}`) from the given one */
+  resolve(fn: string, o: Record<string, unknown>, latentDim: number): object;
   readonly provides: readonly Capability[];
   /** why an estimator that needs `missing` (not the analytic KL) cannot be used */
   why(name: string, missing: readonly Capability[]): string;
@@ -59,6 +63,12 @@ export function flowKind<F extends FlowPlan>(s: FlowSteps<F>): LatentKind {
   const plan = (p: StaticPlan) => p.latent as F;
   return {
     describe: `Gaussian with a ${s.type} flow`,
+    option: {
+      key: "flow",
+      keys: s.keys,
+      form: `{type: '${s.type}', ${s.keys.join(", ")}}`,
+      resolve: (fn, o, latentDim) => ({ resolved: s.resolve(fn, o, latentDim), latentDim }),
+    },
     provides: s.provides,
     refuse: (name, missing, allowed) => `${orList(allowed)} for a model with a ${s.type} flow: ${
       missing.includes("analyticKL") ? "the KL of a flow's q(z_T|x) to the prior has no closed form" : s.why(name, missing)}`,

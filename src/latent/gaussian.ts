@@ -38,6 +38,7 @@ export function normalPrior(m: LatentModel, n: number, seed: number): Float32Arr
 
 export const gaussian: LatentKind = {
   describe: "Gaussian",
+  option: { key: "latent", keys: [], form: "'gaussian'", resolve: (_fn, _o, latentDim) => ({ resolved: { type: "gaussian" }, latentDim }) },
   provides: ["analyticKL", "density", "pathScore", "paramScore"],
   refuse: () => "any estimator", // (a Gaussian latent provides everything an estimator needs)
   defaultEstimator: "analytic",

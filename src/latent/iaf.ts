@@ -8,6 +8,7 @@ import { ACT, type Kernels } from "../../bindings/abi.js";
 import { inputGrads, linearForward, matVecRows, type Layer } from "../nn/dense.js";
 import type { StaticPlan } from "../nn/plan.js";
 import type { SlotDims, Workspace } from "../nn/workspace.js";
+import { checkInt, fail } from "../util/validate.js";
 import { flowKind, flowSlab, type FlowPlan } from "./flow.js";
 
 export interface IafPlan extends FlowPlan {
@@ -84,6 +85,12 @@ const steps = (d: SlotDims) => (d.p.latent as IafPlan).T;
 
 export const iaf = flowKind<IafPlan>({
   type: "iaf",
+  keys: ["length", "hidden"],
+  resolve(fn, o, latentDim) {
+    const length = checkInt(fn, "options.flow.length", o.length, 1, 64);
+    if (latentDim < 2) fail(fn, "options.latentDim", "at least 2 for an IAF flow (an autoregressive map of one variable has no inputs)", latentDim);
+    return { type: "iaf", length, hidden: checkInt(fn, "options.flow.hidden", o.hidden ?? 4 * latentDim, 1, 1 << 16) };
+  },
   provides: ["density", "pathScore"],
   why: (name) => `'${name}' needs ∇φ log q(z|x) at a fixed z, i.e. the flow's inverse as a function of its parameters, which this library does not compute`,
   build(L, c) {

@@ -39,6 +39,24 @@ export interface LatentOptions {
   flow: { type: "planar" | "radial"; length: number } | { type: "iaf"; length: number; hidden: number } | null;
 }
 
+/** How a kind is chosen and configured in VAEOptions. */
+export interface LatentOption {
+  /**
+   * 'latent': a latent type (`latent: 'name'` or `latent: {type: 'name', …}`); 'flow': a flow on
+   * the Gaussian latent (`flow: {type: 'name', …}`).
+   */
+  key: "latent" | "flow";
+  /** the option's keys besides `type` */
+  keys: readonly string[];
+  /** how messages show the option, e.g. "{type: 'categorical', variables, categories}" */
+  form: string;
+  /**
+   * The resolved option (kept in the model's configuration) from the given one, and the latent
+   * width, from the width given (or its default; `given`: whether it was given).
+   */
+  resolve(fn: string, o: Record<string, unknown>, latentDim: number, given: boolean): { resolved: object; latentDim: number };
+}
+
 /** What a kind's build gets: the latent width, the width of the encoder's last hidden layer (or D), its options. */
 export interface BuildContext extends LatentOptions {
   Z: number;
@@ -72,6 +90,8 @@ export interface OwnLayer {
 export interface LatentKind {
   /** how users and messages name it */
   readonly describe: string;
+  /** how VAEOptions select and configure it */
+  readonly option: LatentOption;
   /** what q(z|x) gives the estimators */
   readonly provides: readonly Capability[];
   /** the `expected` part of the error refusing estimator `name`, which needs `missing`; `allowed` are the estimators it takes */

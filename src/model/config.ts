@@ -1,6 +1,6 @@
 // A VAE's construction options, and their resolution into the configuration saved with it.
 import type { BuildName } from "../../bindings/load.js";
-import type { LatentOptions } from "../latent/index.js";
+import { resolveLatent, type LatentOptions } from "../latent/index.js";
 import { checkBool, checkInt, checkKeys, checkNumber, checkOneOf, fail } from "../util/validate.js";
 
 export type Activation = "relu" | "tanh" | "identity";
@@ -30,7 +30,6 @@ export interface FlowOptions {
   /** IAF only: hidden units of each step's masked network (default 4·latentDim) */
   hidden?: number;
 }
-const FLOW_TYPES = ["planar", "radial", "iaf"] as const;
 
 export interface VAEOptions {
   /** Data dimension D (784 for MNIST). */
@@ -83,23 +82,7 @@ export const VAE_OPTION_KEYS = ["inputDim", "latentDim", "latent", "flow", "hidd
 export function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
   checkKeys(fn, "options", o, VAE_OPTION_KEYS);
   const inputDim = checkInt(fn, "options.inputDim", o.inputDim ?? 784, 1, 1 << 20);
-  let latentDim = checkInt(fn, "options.latentDim", o.latentDim ?? 20, 1, 1 << 16);
-  let latent: ResolvedConfig["latent"] = { type: "gaussian" };
-  const lt = o.latent ?? "gaussian";
-  if (lt === "gaussian" || (typeof lt === "object" && lt !== null && lt.type === "gaussian")) {
-    if (typeof lt === "object") checkKeys(fn, "options.latent", lt, ["type"]);
-  } else if (typeof lt === "object" && lt !== null && lt.type === "categorical") {
-    checkKeys(fn, "options.latent", lt, ["type", "variables", "categories"]);
-    const variables = checkInt(fn, "options.latent.variables", lt.variables, 1, 1 << 16);
-    const categories = checkInt(fn, "options.latent.categories", lt.categories, 2, 1 << 16);
-    if (o.latentDim !== undefined && o.latentDim !== variables * categories) {
-      fail(fn, "options.latentDim", `${variables * categories} (variables × categories) or nothing for a categorical latent`, o.latentDim);
-    }
-    latentDim = variables * categories;
-    latent = { type: "categorical", variables, categories };
-  } else {
-    fail(fn, "options.latent", "'gaussian' or {type: 'categorical', variables, categories}", lt);
-  }
+  const latentDim0 = checkInt(fn, "options.latentDim", o.latentDim ?? 20, 1, 1 << 16);
   const layers = (arg: string, v: unknown): number[] => {
     if (!Array.isArray(v)) fail(fn, arg, "an array of layer sizes, e.g. [400] (or [] for none)", v);
     return v.map((h, i) => checkInt(fn, `${arg}[${i}]`, h, 1, 1 << 20));
@@ -121,21 +104,6 @@ export function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
   } else {
     fail(fn, "options.likelihood", "'bernoulli', 'gaussian' or {type: 'gaussian', variance?, learnVariance?}", l);
   }
-  let flow: ResolvedConfig["flow"] = null;
-  if (o.flow !== undefined && o.flow !== null) {
-    const f = o.flow;
-    if (typeof f !== "object") fail(fn, "options.flow", "{type: 'planar' | 'radial' | 'iaf', length, hidden?}", f);
-    checkKeys(fn, "options.flow", f, ["type", "length", "hidden"]);
-    const type = checkOneOf(fn, "options.flow.type", f.type, FLOW_TYPES);
-    const length = checkInt(fn, "options.flow.length", f.length, 1, 64);
-    if (latent.type !== "gaussian") fail(fn, "options.flow", "no flow with a categorical latent (flows transform a Gaussian q(z|x))", f);
-    if (type === "iaf") {
-      if (latentDim < 2) fail(fn, "options.latentDim", "at least 2 for an IAF flow (an autoregressive map of one variable has no inputs)", latentDim);
-      flow = { type, length, hidden: checkInt(fn, "options.flow.hidden", f.hidden ?? 4 * latentDim, 1, 1 << 16) };
-    } else {
-      if (f.hidden !== undefined) fail(fn, "options.flow.hidden", "nothing: it sizes IAF's masked networks only", f.hidden);
-      flow = { type, length };
-    }
-  }
+  const { latent, flow, latentDim } = resolveLatent(fn, o, latentDim0);
   return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, latent, flow, seed };
 }
