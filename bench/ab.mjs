@@ -1,0 +1,51 @@
+// Two builds of vae-wasm in one process, in alternating blocks: the training steps of sections 1
+// and 2 (VAE 784-400-20 batch 100; IWAE 784-200-200-50 K = 5 batch 20) on the simd and relaxed
+// builds, 1 and 2 threads. Prints the median per-round time ratio B/A and whether both trained
+// to the same bits. For changes whose effect is smaller than the VM's drift between processes:
+//   git worktree add /tmp/a <commit> && (cd /tmp/a && npm ci && npm run build)
+//   npm run build && node bench/ab.mjs /tmp/a . [rounds]
+import v8 from "node:v8";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+const [dirA, dirB, roundsArg] = process.argv.slice(2);
+if (!dirA || !dirB) {
+  console.error("usage: node bench/ab.mjs REPO_A REPO_B [rounds]   (each built: REPO/dist/src/index.js)");
+  process.exit(2);
+}
+const load = (dir) => import(pathToFileURL(resolve(dir, "dist/src/index.js")).href);
+const A = await load(dirA), B = await load(dirB);
+const rounds = Number(roundsArg ?? 15);
+const D = 784;
+const x = new Float32Array(100 * D);
+for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) >>> 0) / 4294967296;
+const models = [
+  { name: "VAE 784-400-20, B=100, analytic", opts: { hidden: [400], latentDim: 20 }, x, step: {} },
+  { name: "IWAE 784-200-200-50 tanh, K=5, B=20", opts: { hidden: [200, 200], latentDim: 50, activation: "tanh" }, x: x.subarray(0, 20 * D), step: { estimator: "iwae", samples: 5 } },
+];
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+/** ms per step over 20 steps after 3 of warm-up */
+const time = (vae, m) => {
+  for (let s = 0; s < 3; s++) vae.trainStep(m.x, m.step);
+  const t0 = performance.now();
+  for (let s = 0; s < 20; s++) vae.trainStep(m.x, m.step);
+  return (performance.now() - t0) / 20;
+};
+console.log(`A = ${dirA}, B = ${dirB}; ${rounds} alternating rounds of 20 steps each`);
+for (const m of models) for (const build of ["simd", "relaxed"]) for (const threads of [1, 2]) {
+  const a = await A.VAE.create({ inputDim: D, seed: 1, threads, build, ...m.opts });
+  const b = await B.VAE.create({ inputDim: D, seed: 1, threads, build, ...m.opts });
+  const ta = [], tb = [], ratio = [];
+  for (let r = 0; r < rounds; r++) {
+    // the order alternates too
+    const t = r % 2 ? [time(b, m), time(a, m)].reverse() : [time(a, m), time(b, m)];
+    ta.push(t[0]); tb.push(t[1]); ratio.push(t[1] / t[0]);
+  }
+  const sa = a.stateDict(), sb = b.stateDict();
+  const same = Object.keys(sa).every((k) => sa[k].every((v, i) => Object.is(v, sb[k][i])));
+  console.log(`${m.name.padEnd(38)} ${build.padEnd(8)} ${threads}T  A ${median(ta).toFixed(2)} ms  B ${median(tb).toFixed(2)} ms  ` +
+    `B/A ${median(ratio).toFixed(3)} (${Math.min(...ratio).toFixed(2)}–${Math.max(...ratio).toFixed(2)})  same bits: ${same}`);
+  a.dispose();
+  b.dispose();
+}
