@@ -26,7 +26,7 @@
 // What depends on the latent variable (Gaussian, categorical, a flow) is its kind's (latent/).
 import { ACT, type Kernels } from "../../bindings/abi.js";
 import { inputGrads, packLayer, weightGrads, type Layer } from "../nn/dense.js";
-import { isSparse, mlpForward } from "../nn/mlp.js";
+import { isSparse, mlpBackward, mlpForward } from "../nn/mlp.js";
 import type { StaticPlan } from "../nn/plan.js";
 import type { Workspace } from "../nn/workspace.js";
 import { kindOf, type BackwardArgs, type Relaxation, type RowArgs } from "../latent/index.js";
@@ -103,9 +103,7 @@ export function backwardRows(k: Kernels, p: StaticPlan, ws: Workspace, a: Backwa
     const lv = p.decLogvar >= 0 ? p.pParams + 4 * p.decLogvar : 0;
     k.gaussianBackward(ws.dOut, ws.out, ws.x, ws.c, lv, p.likelihood.logVar, K, p.D, r0, r1);
   }
-  for (let i = p.dec.length - 1; i > 0; i--) {
-    inputGrads(k, p, [{ l: p.dec[i], dy: decoderDy(p, ws, i) }], ws.dec[i - 1], ws.dDec[i - 1], p.dec[i - 1].act, r0, r1, scratch);
-  }
+  mlpBackward(k, p, p.dec, ws.dec, ws.dDec, ws.dOut, r0, r1, scratch);
   inputGrads(k, p, [{ l: p.dec[0], dy: decoderDy(p, ws, 0) }], ws.z, ws.dz, ACT.identity, r0, r1, scratch);
   const kind = kindOf(p);
   kind.backward(k, p, ws, a, b0, b1, scratch);

@@ -11,11 +11,9 @@ import type { Arena } from "../../bindings/arena.js";
 import { ensureMemory, type Runtime } from "../../bindings/load.js";
 import { flushSubnormal } from "../estimators/index.js";
 import type { Parameters } from "../model/params.js";
-import {
-  biasGrads, inputGrads, partForward, partInputGrads, partWeightGrads, scratchFloats, weightGrads, type Layer,
-} from "../nn/dense.js";
+import { biasGrads, partForward, partInputGrads, partWeightGrads, scratchFloats, type Layer } from "../nn/dense.js";
 import type { ParamLayout } from "../nn/layout.js";
-import { mlpForward } from "../nn/mlp.js";
+import { mlpBackward, mlpForward, mlpWeightGrads } from "../nn/mlp.js";
 import { layOut, type SlotTable } from "../nn/workspace.js";
 
 /** The configuration of an M2 model (saved with it). */
@@ -45,39 +43,28 @@ interface Dims extends Nets {
 const hiddenOf = (net: (d: Dims) => Layer[], rows: (d: Dims) => number) => ({
   count: (d: Dims) => net(d).length - 1, floats: (d: Dims, i: number) => rows(d) * net(d)[i].outDim,
 });
-const Bc = (d: Dims) => d.Bc, R = (d: Dims) => d.R;
+/** rows × width floats */
+const per = (rows: (d: Dims) => number, width: (d: Dims) => number) => ({ floats: (d: Dims) => rows(d) * width(d) });
+const Bc = (d: Dims) => d.Bc, R = (d: Dims) => d.R, one = () => 1;
+const D = (d: Dims) => d.config.inputDim, C = (d: Dims) => d.config.classes, Z = (d: Dims) => d.config.latentDim;
 
 /** The workspace: each network's hidden layers and their gradients, and the step's rows. */
 const SLOTS = {
   clsHidden: hiddenOf((d) => d.cls, Bc), clsDHidden: hiddenOf((d) => d.cls, Bc),
   encHidden: hiddenOf((d) => d.enc, R), encDHidden: hiddenOf((d) => d.enc, R),
   decHidden: hiddenOf((d) => d.dec, R), decDHidden: hiddenOf((d) => d.dec, R),
-  xc: { floats: (d: Dims) => d.Bc * d.config.inputDim },
-  logits: { floats: (d: Dims) => d.Bc * d.config.classes },
-  dLogits: { floats: (d: Dims) => d.Bc * d.config.classes },
+  xc: per(Bc, D), logits: per(Bc, C), dLogits: per(Bc, C),
   /** y of every encoder/decoder row [R, C] (one-hot or relaxed), the encoder's x part once per example [Bc, H₀] and its gradient */
-  yIn: { floats: (d: Dims) => d.R * d.config.classes },
-  encA: { floats: (d: Dims) => d.Bc * d.enc[0].outDim },
-  dEncA: { floats: (d: Dims) => d.Bc * d.enc[0].outDim },
-  h: { floats: (d: Dims) => d.R * 2 * d.config.latentDim },
-  dh: { floats: (d: Dims) => d.R * 2 * d.config.latentDim },
-  eps: { floats: (d: Dims) => d.R * d.config.latentDim },
-  z: { floats: (d: Dims) => d.R * d.config.latentDim },
-  decIn: { floats: (d: Dims) => d.R * (d.config.latentDim + d.config.classes) },
-  out: { floats: (d: Dims) => d.R * d.config.inputDim },
-  dOut: { floats: (d: Dims) => d.R * d.config.inputDim },
-  dz: { floats: (d: Dims) => d.R * d.config.latentDim },
-  logpx: { floats: R }, kl: { floats: R }, c: { floats: R },
+  yIn: per(R, C), encA: per(Bc, (d) => d.enc[0].outDim), dEncA: per(Bc, (d) => d.enc[0].outDim),
+  h: per(R, (d) => 2 * Z(d)), dh: per(R, (d) => 2 * Z(d)), eps: per(R, Z), z: per(R, Z),
+  decIn: per(R, (d) => Z(d) + C(d)), out: per(R, D), dOut: per(R, D), dz: per(R, Z),
+  logpx: per(R, one), kl: per(R, one), c: per(R, one),
   /** Gumbel-softmax of the unlabelled rows' y: noise, sample, relaxed sample, its gradient, KL [Bc·C] */
-  g: { floats: (d: Dims) => d.Bc * d.config.classes },
-  y: { floats: (d: Dims) => d.Bc * d.config.classes },
-  ys: { floats: (d: Dims) => d.Bc * d.config.classes },
-  dys: { floats: (d: Dims) => d.Bc * d.config.classes },
-  klY: { floats: Bc },
+  g: per(Bc, C), y: per(Bc, C), ys: per(Bc, C), dys: per(Bc, C), klY: per(Bc, one),
   scratch: {
     floats: (d: Dims) => {
-      const { inputDim: D, classes: C, latentDim: Z, hidden } = d.config;
-      return scratchFloats(Math.max(D + C, Z + C, 2 * Z, ...hidden, d.R, d.Bc));
+      const { inputDim, classes, latentDim, hidden } = d.config;
+      return scratchFloats(Math.max(inputDim + classes, latentDim + classes, 2 * latentDim, ...hidden, d.R, d.Bc));
     },
   },
 } satisfies SlotTable<Dims>;
@@ -179,23 +166,6 @@ export class M2Objective {
     partWeightGrads(k, p, l0, 0, D, ws.dEncA, ws.xc, Bc, ws.scratch); // dW_x = dAᵀ·X
     partWeightGrads(k, p, l0, D, D + C, dy0, ws.yIn, R, ws.scratch); // dW_y = dY0ᵀ·Y
     biasGrads(k, p, l0, dy0, R);
-  }
-
-  /** dY of a network's output layer in `dOut` → every hidden layer's dY (not the input's). */
-  private backwardNet(L: Layer[], hidden: number[], dHidden: number[], dOut: number, rows: number): void {
-    for (let i = L.length - 1; i > 0; i--) {
-      const dy = i === L.length - 1 ? dOut : dHidden[i];
-      inputGrads(this.k, this.params.blocks, [{ l: L[i], dy }], hidden[i - 1], dHidden[i - 1], L[i - 1].act, 0, rows, this.ws!.scratch);
-    }
-  }
-
-  /** Every layer's weight gradients from layer `from` on (x: the first layer's input). */
-  private weightGradsNet(L: Layer[], hidden: number[], dHidden: number[], x: number, dOut: number, rows: number, from = 0): void {
-    L.forEach((l, i) => {
-      if (i < from) return;
-      const dy = i === L.length - 1 ? dOut : dHidden[i];
-      weightGrads(this.k, this.params.blocks, l, dy, i === 0 ? x : hidden[i - 1], rows, 0, l.outDim, this.ws!.scratch);
-    });
   }
 
   /** Rows of [v, onehot(y)] into dst ([rows, width + C]); rows from `from` on take y from `soft` instead when given. */
@@ -305,13 +275,13 @@ export class M2Objective {
     // backward: decoder rows weighted by c, then z, the encoder head and the encoder
     if (Bl) k.bernoulliBackward(ws.dOut, ws.out, ws.xc, ws.c, 1, D, 0, Bl);
     if (Bu) k.bernoulliBackward(ws.dOut + 4 * Bl * D, ou, xu, ws.c + 4 * Bl, E, D, 0, Bu * E);
-    this.backwardNet(dec, ws.decHidden, ws.decDHidden, ws.dOut, R);
+    mlpBackward(k, this.params.blocks, dec, ws.decHidden, ws.decDHidden, ws.dOut, 0, R, scratch);
     // dz = dY₀·W₀[:, 0:Z]: the z columns of the decoder's first layer (its y columns need no gradient)
     const p = this.params.blocks, l0 = dec[0], dy0 = dec.length > 1 ? ws.decDHidden[0] : ws.dOut;
     partInputGrads(k, p, l0, 0, Z, dy0, ws.dz, 0, R, scratch, 0);
     // analytic KL with each row's own weight c_r (K = 1: the rows are the encoder's examples)
     k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, 0, 1, Z, GRAD.analyticPerExample, 0, 0, R);
-    this.backwardNet(enc, ws.encHidden, ws.encDHidden, ws.dh, R);
+    mlpBackward(k, p, enc, ws.encHidden, ws.encDHidden, ws.dh, 0, R, scratch);
     if (tau && Bu) {
       // ∂loss/∂y_soft from the y columns of the encoder's and the decoder's first layers, then
       // through the relaxed sample (and the closed-form KL) to the classifier's logits
@@ -320,11 +290,11 @@ export class M2Objective {
       partInputGrads(k, p, l0, Z, Z + C, dy0 + 4 * Bl * l0.outDim, ws.dys, 0, Bu, scratch, 1);
       k.categoricalBackward(ws.dLogits + 4 * Bl * C, ws.dys, ws.ys, lu, 1, 1, C, tau, 1 / Bu, 0, Bu);
     }
-    this.backwardNet(cls, ws.clsHidden, ws.clsDHidden, ws.dLogits, Bc);
-    this.weightGradsNet(dec, ws.decHidden, ws.decDHidden, ws.decIn, ws.dOut, R);
-    this.weightGradsNet(enc, ws.encHidden, ws.encDHidden, 0, ws.dh, R, 1);
+    mlpBackward(k, p, cls, ws.clsHidden, ws.clsDHidden, ws.dLogits, 0, Bc, scratch);
+    mlpWeightGrads(k, p, dec, ws.decHidden, ws.decDHidden, ws.decIn, ws.dOut, R, scratch);
+    mlpWeightGrads(k, p, enc, ws.encHidden, ws.encDHidden, 0, ws.dh, R, scratch, 1);
     this.encoderFirstLayerGrads(ws, Bl, Bu, E);
-    this.weightGradsNet(cls, ws.clsHidden, ws.clsDHidden, ws.xc, ws.dLogits, Bc);
+    mlpWeightGrads(k, p, cls, ws.clsHidden, ws.clsDHidden, ws.xc, ws.dLogits, Bc, scratch);
     return { loss, unlabelled: -unlabelled / Math.max(Bu, 1), correct };
   }
 

@@ -3,7 +3,7 @@
 // nonzero list and its dW skips, per panel of 8 inputs, the examples that are all zero there
 // (assembly/sparse.ts). Skipped terms are exact zeros, so the results are bitwise the dense ones.
 import type { Kernels } from "../../bindings/abi.js";
-import { linearForward, type Layer, type ParamBlocks } from "./dense.js";
+import { inputGrads, linearForward, weightGrads, type Layer, type ParamBlocks } from "./dense.js";
 
 /** Inputs at most this dense take the sparse first layer (MNIST digits: ~0.19 nonzero). */
 export const SPARSE_DENSITY = 0.5;
@@ -42,5 +42,27 @@ export function mlpForward(k: Kernels, p: ParamBlocks, layers: readonly Layer[],
     if (i === 0 && lists) firstLayer(k, p, l, y, x, m0, m1, scratch, lists);
     else linearForward(k, p, l, y, x, m0, m1, scratch);
     x = y;
+  });
+}
+
+/**
+ * Back through an MLP's layers over rows [r0, r1): dOut (the last layer's dY) in, every hidden
+ * layer's dY out (dHidden[i], after its activation's derivative); not the input's gradient.
+ */
+export function mlpBackward(k: Kernels, p: ParamBlocks, layers: readonly Layer[], hidden: readonly number[], dHidden: readonly number[],
+  dOut: number, r0: number, r1: number, scratch: number): void {
+  for (let i = layers.length - 1; i > 0; i--) {
+    const dy = i === layers.length - 1 ? dOut : dHidden[i];
+    inputGrads(k, p, [{ l: layers[i], dy }], hidden[i - 1], dHidden[i - 1], layers[i - 1].act, r0, r1, scratch);
+  }
+}
+
+/** Every layer's weight and bias gradients (all outputs) over `rows` rows, from layer `from` on; x is the first layer's input. */
+export function mlpWeightGrads(k: Kernels, p: ParamBlocks, layers: readonly Layer[], hidden: readonly number[], dHidden: readonly number[],
+  x: number, dOut: number, rows: number, scratch: number, from = 0): void {
+  layers.forEach((l, i) => {
+    if (i < from) return;
+    const dy = i === layers.length - 1 ? dOut : dHidden[i];
+    weightGrads(k, p, l, dy, i === 0 ? x : hidden[i - 1], rows, 0, l.outDim, scratch);
   });
 }
