@@ -20,7 +20,7 @@ import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, instantiate, warmUp, type BuildName } from "../bindings/load.js";
 import { decodeSafetensors } from "./files/safetensors.js";
 import { layOutNets, M2Objective, type SemiSupervisedConfig } from "./m2/objective.js";
-import { Parameters } from "./model/params.js";
+import { fileTensors, Parameters } from "./model/params.js";
 import { epochOrder, trainEpochs } from "./model/train.js";
 import { ParamLayout } from "./nn/layout.js";
 import { SeededRandom } from "./util/random.js";
@@ -105,18 +105,13 @@ export class SemiSupervisedVAE {
   static async create(options: SemiSupervisedOptions = {}): Promise<SemiSupervisedVAE> {
     const fn = "SemiSupervisedVAE.create";
     checkKeys(fn, "options", options, ["inputDim", "classes", "latentDim", "hidden", "activation", "seed", "build"]);
-    const hidden = options.hidden ?? [500];
-    if (!Array.isArray(hidden)) fail(fn, "options.hidden", "an array of layer sizes, e.g. [500]", hidden);
-    const config: SemiSupervisedConfig = {
-      inputDim: checkInt(fn, "options.inputDim", options.inputDim ?? 784, 1, 1 << 20),
-      classes: checkInt(fn, "options.classes", options.classes ?? 10, 2, 1 << 12),
-      latentDim: checkInt(fn, "options.latentDim", options.latentDim ?? 50, 1, 1 << 12),
-      hidden: hidden.map((h, i) => checkInt(fn, `options.hidden[${i}]`, h, 1, 1 << 16)),
-      activation: checkOneOf(fn, "options.activation", options.activation ?? "relu", ["relu", "tanh"] as const),
-      seed: checkInt(fn, "options.seed", options.seed ?? 0, 0, 0xffffffff),
-    };
-    const build = options.build ?? defaultBuild();
-    checkOneOf(fn, "options.build", build, ["relaxed", "simd", "scalar"] as const);
+    const { build: _b, ...rest } = options;
+    return SemiSupervisedVAE.start(fn, resolveM2Config(fn, rest, "options"), options.build);
+  }
+
+  /** The model for a resolved configuration (`build`: checked here). */
+  private static async start(fn: string, config: SemiSupervisedConfig, buildOption: unknown): Promise<SemiSupervisedVAE> {
+    const build = checkOneOf(fn, "options.build", buildOption ?? defaultBuild(), ["relaxed", "simd", "scalar"] as const);
     const module = await compileBuild(build, false);
     warmUp(module, build, false);
     return new SemiSupervisedVAE(config, build, module);
@@ -354,13 +349,27 @@ export class SemiSupervisedVAE {
     return this.params.save({ format: FORMAT, config: JSON.stringify(this.config), steps: String(this.steps) });
   }
 
+  /** A model written by save(): the file, its metadata and its tensors are checked before memory is taken; every failure names this function. */
   static async load(bytes: Uint8Array, options: { build?: BuildName } = {}): Promise<SemiSupervisedVAE> {
     const fn = "SemiSupervisedVAE.load";
+    checkKeys(fn, "options", options, ["build"]);
     const { tensors, metadata } = decodeSafetensors(bytes, fn);
-    if (metadata.format !== FORMAT || !metadata.config) throw new Error(`${fn}: not an M2 model file written by SemiSupervisedVAE.save (format '${metadata.format ?? "none"}')`);
-    const m = await SemiSupervisedVAE.create({ ...(JSON.parse(metadata.config) as SemiSupervisedConfig), build: options.build });
-    m.params.load(fn, m.params.fromFile(fn, tensors));
-    m.steps = Number(metadata.steps ?? 0);
+    if (metadata.format !== FORMAT || metadata.config === undefined) throw new Error(`${fn}: not an M2 model file written by SemiSupervisedVAE.save (format '${(metadata.format ?? "none").slice(0, 40)}')`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(metadata.config);
+    } catch (e) {
+      throw new Error(`${fn}: metadata.config is not JSON (${(e as Error).message})`);
+    }
+    const config = resolveM2Config(fn, parsed, "metadata.config");
+    const steps = /^\d{1,10}$/.test(metadata.steps ?? "0") ? Number(metadata.steps ?? 0) : NaN;
+    if (!(steps <= 0xffffffff)) fail(fn, "metadata.steps", "an integer in [0, 4294967295] (the optimiser steps taken)", metadata.steps);
+    const L = new ParamLayout();
+    layOutNets(L, config);
+    const dict = fileTensors(fn, L.tensors, tensors);
+    const m = await SemiSupervisedVAE.start(fn, config, options.build);
+    m.params.load(fn, dict, false, (name) => `tensor '${name}'`);
+    m.steps = steps;
     return m;
   }
 
@@ -387,4 +396,21 @@ export class SemiSupervisedVAE {
     }
     return out;
   }
+}
+
+/** M2's configuration from its options (named `arg` in messages), with the defaults. */
+function resolveM2Config(fn: string, o: unknown, arg: string): SemiSupervisedConfig {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) fail(fn, arg, "an options object", o);
+  const v = o as SemiSupervisedOptions;
+  checkKeys(fn, arg, v, ["inputDim", "classes", "latentDim", "hidden", "activation", "seed"]);
+  const hidden = v.hidden ?? [500];
+  if (!Array.isArray(hidden)) fail(fn, `${arg}.hidden`, "an array of layer sizes, e.g. [500]", hidden);
+  return {
+    inputDim: checkInt(fn, `${arg}.inputDim`, v.inputDim ?? 784, 1, 1 << 20),
+    classes: checkInt(fn, `${arg}.classes`, v.classes ?? 10, 2, 1 << 12),
+    latentDim: checkInt(fn, `${arg}.latentDim`, v.latentDim ?? 50, 1, 1 << 12),
+    hidden: hidden.map((h, i) => checkInt(fn, `${arg}.hidden[${i}]`, h, 1, 1 << 16)),
+    activation: checkOneOf(fn, `${arg}.activation`, v.activation ?? "relu", ["relu", "tanh"] as const),
+    seed: checkInt(fn, `${arg}.seed`, v.seed ?? 0, 0, 0xffffffff),
+  };
 }

@@ -18,6 +18,9 @@ import type {
 import { VaeModel } from "./model/vae-model.js";
 import { checkKeys, fail, VAEArgumentError, type MatrixLike } from "./util/validate.js";
 
+/** Metadata keys the library writes itself. */
+const RESERVED_METADATA = ["format", "config", "steps", "checksum"];
+
 export class VAE {
   readonly #m: VaeModel;
 
@@ -225,6 +228,7 @@ export class VAE {
     const extra = opts.metadata ?? {};
     for (const [k, v] of Object.entries(extra)) {
       if (typeof v !== "string") fail(fn, `options.metadata['${k}']`, "a string (safetensors metadata is string → string)", v);
+      if (RESERVED_METADATA.includes(k)) fail(fn, "options.metadata", `keys other than ${RESERVED_METADATA.join(", ")} (the library writes those)`, k);
     }
     return this.#m.save(extra);
   }

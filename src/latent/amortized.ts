@@ -16,9 +16,9 @@ function amortized(type: "planar" | "radial") {
   return flowKind<AmortizedPlan>({
     type,
     keys: ["length"],
-    resolve(fn, o) {
-      const length = checkInt(fn, "options.flow.length", o.length, 1, 64);
-      if (o.hidden !== undefined) fail(fn, "options.flow.hidden", "nothing: it sizes IAF's masked networks only", o.hidden);
+    resolve(fn, o, _latentDim, arg) {
+      const length = checkInt(fn, `${arg}.flow.length`, o.length, 1, 64);
+      if (o.hidden !== undefined) fail(fn, `${arg}.flow.hidden`, "nothing: it sizes IAF's masked networks only", o.hidden);
       return { type, length };
     },
     provides: ["density"],

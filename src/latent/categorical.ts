@@ -48,11 +48,11 @@ export const categorical: LatentKind = {
     key: "latent",
     keys: ["variables", "categories"],
     form: "{type: 'categorical', variables, categories}",
-    resolve(fn, o, latentDim, given) {
-      const variables = checkInt(fn, "options.latent.variables", o.variables, 1, 1 << 16);
-      const categories = checkInt(fn, "options.latent.categories", o.categories, 2, 1 << 16);
+    resolve(fn, o, latentDim, given, arg) {
+      const variables = checkInt(fn, `${arg}.latent.variables`, o.variables, 1, 1 << 16);
+      const categories = checkInt(fn, `${arg}.latent.categories`, o.categories, 2, 1 << 16);
       if (given && latentDim !== variables * categories) {
-        fail(fn, "options.latentDim", `${variables * categories} (variables × categories) or nothing for a categorical latent`, latentDim);
+        fail(fn, `${arg}.latentDim`, `${variables * categories} (variables × categories) or nothing for a categorical latent`, latentDim);
       }
       return { resolved: { type: "categorical", variables, categories }, latentDim: variables * categories };
     },

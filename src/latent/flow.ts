@@ -30,7 +30,7 @@ export interface FlowSteps<F extends FlowPlan> {
   /** its option's keys besides `type` */
   readonly keys: readonly string[];
   /** the resolved option (`{type, length, …}`) from the given one */
-  resolve(fn: string, o: Record<string, unknown>, latentDim: number): object;
+  resolve(fn: string, o: Record<string, unknown>, latentDim: number, arg: string): object;
   readonly provides: readonly Capability[];
   /** why an estimator that needs `missing` (not the analytic KL) cannot be used */
   why(name: string, missing: readonly Capability[]): string;
@@ -67,7 +67,7 @@ export function flowKind<F extends FlowPlan>(s: FlowSteps<F>): LatentKind {
       key: "flow",
       keys: s.keys,
       form: `{type: '${s.type}', ${s.keys.join(", ")}}`,
-      resolve: (fn, o, latentDim) => ({ resolved: s.resolve(fn, o, latentDim), latentDim }),
+      resolve: (fn, o, latentDim, _given, arg) => ({ resolved: s.resolve(fn, o, latentDim, arg), latentDim }),
     },
     provides: s.provides,
     refuse: (name, missing, allowed) => `${orList(allowed)} for a model with a ${s.type} flow: ${

@@ -86,10 +86,11 @@ const steps = (d: SlotDims) => (d.p.latent as IafPlan).T;
 export const iaf = flowKind<IafPlan>({
   type: "iaf",
   keys: ["length", "hidden"],
-  resolve(fn, o, latentDim) {
-    const length = checkInt(fn, "options.flow.length", o.length, 1, 64);
-    if (latentDim < 2) fail(fn, "options.latentDim", "at least 2 for an IAF flow (an autoregressive map of one variable has no inputs)", latentDim);
-    return { type: "iaf", length, hidden: checkInt(fn, "options.flow.hidden", o.hidden ?? 4 * latentDim, 1, 1 << 16) };
+  resolve(fn, o, latentDim, arg) {
+    const length = checkInt(fn, `${arg}.flow.length`, o.length, 1, 64);
+    if (latentDim < 2) fail(fn, `${arg}.latentDim`, "at least 2 for an IAF flow (an autoregressive map of one variable has no inputs)", latentDim);
+    // (each step's masks take hidden × latentDim floats: bounded at 2^24)
+    return { type: "iaf", length, hidden: checkInt(fn, `${arg}.flow.hidden`, o.hidden ?? 4 * latentDim, 1, Math.min(1 << 16, Math.floor(2 ** 24 / latentDim))) };
   },
   provides: ["density", "pathScore"],
   why: (name) => `'${name}' needs ∇φ log q(z|x) at a fixed z, i.e. the flow's inverse as a function of its parameters, which this library does not compute`,

@@ -27,7 +27,7 @@ export function kindOf(p: StaticPlan): LatentKind {
  * The latent and flow options resolved by their kinds (each kind checks its own option), and
  * the latent width (a kind may set it, e.g. variables × categories).
  */
-export function resolveLatent(fn: string, o: { latent?: unknown; flow?: unknown; latentDim?: unknown }, latentDim: number):
+export function resolveLatent(fn: string, o: { latent?: unknown; flow?: unknown; latentDim?: unknown }, latentDim: number, arg = "options"):
   LatentOptions & { latentDim: number } {
   const withKey = (key: "latent" | "flow") => Object.entries(KINDS).filter(([, k]) => k.option.key === key);
   const lt = o.latent ?? "gaussian";
@@ -35,10 +35,10 @@ export function resolveLatent(fn: string, o: { latent?: unknown; flow?: unknown;
   const type = typeof lt === "string" ? lt : typeof lt === "object" && lt !== null ? (lt as { type?: unknown }).type : undefined;
   const found = types.find(([n]) => n === type);
   // (a string names only a kind without other keys)
-  if (!found || (typeof lt === "string" && found[1].option.keys.length > 0)) fail(fn, "options.latent", types.map(([, k]) => k.option.form).join(" or "), lt);
+  if (!found || (typeof lt === "string" && found[1].option.keys.length > 0)) fail(fn, `${arg}.latent`, types.map(([, k]) => k.option.form).join(" or "), lt);
   const [, kind] = found;
-  if (typeof lt === "object") checkKeys(fn, "options.latent", lt, ["type", ...kind.option.keys]);
-  const r = kind.option.resolve(fn, typeof lt === "object" ? lt as Record<string, unknown> : { type }, latentDim, o.latentDim !== undefined);
+  if (typeof lt === "object") checkKeys(fn, `${arg}.latent`, lt, ["type", ...kind.option.keys]);
+  const r = kind.option.resolve(fn, typeof lt === "object" ? lt as Record<string, unknown> : { type }, latentDim, o.latentDim !== undefined, arg);
   const latent = r.resolved as LatentOptions["latent"];
   let flow: LatentOptions["flow"] = null;
   if (o.flow !== undefined && o.flow !== null) {
@@ -46,11 +46,11 @@ export function resolveLatent(fn: string, o: { latent?: unknown; flow?: unknown;
     const f = o.flow;
     const keys = [...new Set(flows.flatMap(([, k]) => k.option.keys))];
     const optional = (key: string) => (flows.every(([, k]) => k.option.keys.includes(key)) ? key : `${key}?`);
-    if (typeof f !== "object") fail(fn, "options.flow", `{type: ${flows.map(([n]) => `'${n}'`).join(" | ")}, ${keys.map(optional).join(", ")}}`, f);
-    checkKeys(fn, "options.flow", f, ["type", ...keys]);
-    const name = checkOneOf(fn, "options.flow.type", (f as { type?: unknown }).type, flows.map(([n]) => n));
-    if (latent.type !== "gaussian") fail(fn, "options.flow", `no flow with a ${latent.type} latent (flows transform a Gaussian q(z|x))`, f);
-    flow = KINDS[name].option.resolve(fn, f as Record<string, unknown>, r.latentDim, true).resolved as LatentOptions["flow"];
+    if (typeof f !== "object") fail(fn, `${arg}.flow`, `{type: ${flows.map(([n]) => `'${n}'`).join(" | ")}, ${keys.map(optional).join(", ")}}`, f);
+    checkKeys(fn, `${arg}.flow`, f, ["type", ...keys]);
+    const name = checkOneOf(fn, `${arg}.flow.type`, (f as { type?: unknown }).type, flows.map(([n]) => n));
+    if (latent.type !== "gaussian") fail(fn, `${arg}.flow`, `no flow with a ${latent.type} latent (flows transform a Gaussian q(z|x))`, f);
+    flow = KINDS[name].option.resolve(fn, f as Record<string, unknown>, r.latentDim, true, arg).resolved as LatentOptions["flow"];
   }
   return { latent, flow, latentDim: r.latentDim };
 }

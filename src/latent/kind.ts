@@ -52,9 +52,10 @@ export interface LatentOption {
   form: string;
   /**
    * The resolved option (kept in the model's configuration) from the given one, and the latent
-   * width, from the width given (or its default; `given`: whether it was given).
+   * width, from the width given (or its default; `given`: whether it was given). `arg` names the
+   * options in messages ('options', or 'metadata.config' for a file's).
    */
-  resolve(fn: string, o: Record<string, unknown>, latentDim: number, given: boolean): { resolved: object; latentDim: number };
+  resolve(fn: string, o: Record<string, unknown>, latentDim: number, given: boolean, arg: string): { resolved: object; latentDim: number };
 }
 
 /** What a kind's build gets: the latent width, the width of the encoder's last hidden layer (or D), its options. */

@@ -78,32 +78,33 @@ export interface ResolvedConfig extends LatentOptions {
 
 export const VAE_OPTION_KEYS = ["inputDim", "latentDim", "latent", "flow", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads"] as const;
 
-/** Checks the options and fills in the defaults (the configuration a model file keeps). */
-export function resolveConfig(fn: string, o: VAEOptions): ResolvedConfig {
-  checkKeys(fn, "options", o, VAE_OPTION_KEYS);
-  const inputDim = checkInt(fn, "options.inputDim", o.inputDim ?? 784, 1, 1 << 20);
-  const latentDim0 = checkInt(fn, "options.latentDim", o.latentDim ?? 20, 1, 1 << 16);
+/** Checks the options (named `arg` in messages) and fills in the defaults (the configuration a model file keeps). */
+export function resolveConfig(fn: string, o: VAEOptions, arg = "options"): ResolvedConfig {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) fail(fn, arg, "an options object", o);
+  checkKeys(fn, arg, o, VAE_OPTION_KEYS);
+  const inputDim = checkInt(fn, `${arg}.inputDim`, o.inputDim ?? 784, 1, 1 << 20);
+  const latentDim0 = checkInt(fn, `${arg}.latentDim`, o.latentDim ?? 20, 1, 1 << 16);
   const layers = (arg: string, v: unknown): number[] => {
     if (!Array.isArray(v)) fail(fn, arg, "an array of layer sizes, e.g. [400] (or [] for none)", v);
     return v.map((h, i) => checkInt(fn, `${arg}[${i}]`, h, 1, 1 << 20));
   };
-  const hidden = layers("options.hidden", o.hidden ?? [400]);
-  const decoderHidden = layers("options.decoderHidden", o.decoderHidden ?? [...hidden].reverse());
-  const activation = checkOneOf(fn, "options.activation", o.activation ?? "relu", ACTIVATIONS);
-  const seed = checkInt(fn, "options.seed", o.seed ?? 0, 0, 0xffffffff);
+  const hidden = layers(`${arg}.hidden`, o.hidden ?? [400]);
+  const decoderHidden = layers(`${arg}.decoderHidden`, o.decoderHidden ?? [...hidden].reverse());
+  const activation = checkOneOf(fn, `${arg}.activation`, o.activation ?? "relu", ACTIVATIONS);
+  const seed = checkInt(fn, `${arg}.seed`, o.seed ?? 0, 0, 0xffffffff);
   let likelihood: ResolvedConfig["likelihood"];
   const l = o.likelihood ?? "bernoulli";
   if (l === "bernoulli" || (typeof l === "object" && l !== null && l.type === "bernoulli")) {
     likelihood = { type: "bernoulli" };
   } else if (l === "gaussian" || (typeof l === "object" && l !== null && l.type === "gaussian")) {
     const g = typeof l === "object" ? l : { type: "gaussian" as const };
-    checkKeys(fn, "options.likelihood", g, ["type", "variance", "learnVariance"]);
-    const variance = checkNumber(fn, "options.likelihood.variance", g.variance ?? 1, { gt: 0 });
-    const learnVariance = checkBool(fn, "options.likelihood.learnVariance", g.learnVariance ?? false);
+    checkKeys(fn, `${arg}.likelihood`, g, ["type", "variance", "learnVariance"]);
+    const variance = checkNumber(fn, `${arg}.likelihood.variance`, g.variance ?? 1, { gt: 0 });
+    const learnVariance = checkBool(fn, `${arg}.likelihood.learnVariance`, g.learnVariance ?? false);
     likelihood = { type: "gaussian", variance, learnVariance };
   } else {
-    fail(fn, "options.likelihood", "'bernoulli', 'gaussian' or {type: 'gaussian', variance?, learnVariance?}", l);
+    fail(fn, `${arg}.likelihood`, "'bernoulli', 'gaussian' or {type: 'gaussian', variance?, learnVariance?}", l);
   }
-  const { latent, flow, latentDim } = resolveLatent(fn, o, latentDim0);
+  const { latent, flow, latentDim } = resolveLatent(fn, o, latentDim0, arg);
   return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, latent, flow, seed };
 }

@@ -86,12 +86,15 @@ export class Parameters {
     return Object.fromEntries(this.tensors.map((t) => [t.name, p.slice(t.offset, t.offset + t.size)]));
   }
 
-  /** Sets tensors by name (each must match its shape and be finite; others keep their values); `strict`: every tensor must be given. */
-  load(fn: string, dict: Record<string, ArrayLike<number>>, strict = false): void {
+  /**
+   * Sets tensors by name (each must match its shape and be finite; others keep their values);
+   * `strict`: every tensor must be given. `arg` names a tensor in messages.
+   */
+  load(fn: string, dict: Record<string, ArrayLike<number>>, strict = false, arg = (name: string) => `dict['${name}']`): void {
     if (!dict || typeof dict !== "object") fail(fn, "dict", "an object of name → Float32Array", dict);
     const byName = new Map(this.tensors.map((t) => [t.name, t]));
     for (const name of Object.keys(dict)) {
-      if (!byName.has(name)) fail(fn, `dict['${name}']`, `one of the model's tensors (${[...byName.keys()].join(", ")})`, name);
+      if (!byName.has(name)) fail(fn, arg(name), `one of the model's tensors (${[...byName.keys()].join(", ")})`, name);
     }
     if (strict) {
       for (const name of byName.keys()) if (!(name in dict)) fail(fn, "dict", `every tensor of the model (missing '${name}')`, Object.keys(dict));
@@ -100,10 +103,10 @@ export class Parameters {
     for (const [name, values] of Object.entries(dict)) {
       const t = byName.get(name)!;
       if (!values || typeof (values as ArrayLike<number>).length !== "number" || values.length !== t.size) {
-        fail(fn, `dict['${name}']`, `${t.size} values (shape [${t.shape.join(", ")}])`, values);
+        fail(fn, arg(name), `${t.size} values (shape [${t.shape.join(", ")}])`, values);
       }
       for (let i = 0; i < t.size; i++) {
-        if (!Number.isFinite(values[i])) fail(fn, `dict['${name}'][${i}]`, "a finite number", values[i]);
+        if (!Number.isFinite(values[i])) fail(fn, `${arg(name)}[${i}]`, "a finite number", values[i]);
       }
       p.set(values, t.offset);
     }
@@ -122,18 +125,18 @@ export class Parameters {
     const p = this.values();
     return encodeSafetensors(this.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.subarray(t.offset, t.offset + t.size) })), metadata);
   }
+}
 
-  /** The file's tensors for this layout: every one present with its shape (the file may hold more). */
-  fromFile(fn: string, tensors: Map<string, SafeTensor>): Record<string, Float32Array> {
-    const dict: Record<string, Float32Array> = {};
-    for (const t of this.tensors) {
-      const f = tensors.get(t.name);
-      if (!f) throw new Error(`${fn}: tensor '${t.name}' (shape [${t.shape.join(", ")}]) is missing from the file (it has: ${[...tensors.keys()].join(", ")})`);
-      if (f.shape.join(",") !== t.shape.join(",")) {
-        throw new Error(`${fn}: tensor '${t.name}' has shape [${f.shape.join(", ")}] in the file; the configuration needs [${t.shape.join(", ")}]`);
-      }
-      dict[t.name] = f.data;
+/** The file's tensors for these specs: every one present with its shape (the file may hold more). */
+export function fileTensors(fn: string, specs: readonly TensorSpec[], tensors: Map<string, SafeTensor>): Record<string, Float32Array> {
+  const dict: Record<string, Float32Array> = {};
+  for (const t of specs) {
+    const f = tensors.get(t.name);
+    if (!f) throw new Error(`${fn}: tensor '${t.name}' (shape [${t.shape.join(", ")}]) is missing from the file (it has: ${[...tensors.keys()].join(", ").slice(0, 400)})`);
+    if (f.shape.join(",") !== t.shape.join(",")) {
+      throw new Error(`${fn}: tensor '${t.name}' has shape [${f.shape.join(", ")}] in the file; the configuration needs [${t.shape.join(", ")}]`);
     }
-    return dict;
+    dict[t.name] = f.data;
   }
+  return dict;
 }

@@ -4,7 +4,7 @@
 // (model/fit.ts, evaluate.ts, diagnostics.ts).
 import { ACT, type Kernels } from "../../bindings/abi.js";
 import { Arena } from "../../bindings/arena.js";
-import { compileBuild, defaultBuild, instantiate, warmUp, type BuildName, type Runtime } from "../../bindings/load.js";
+import { compileBuild, defaultBuild, instantiate, SHARED_MAX_PAGES, warmUp, type BuildName, type Runtime } from "../../bindings/load.js";
 import { CMD, CTRL } from "../engine/ctrl.js";
 import { decodeRows } from "../engine/step.js";
 import { makeEstimator } from "../estimators/index.js";
@@ -13,9 +13,9 @@ import type { Layer } from "../nn/dense.js";
 import { ParamLayout } from "../nn/layout.js";
 import type { StaticPlan } from "../nn/plan.js";
 import { decodeSafetensors } from "../files/safetensors.js";
-import { checkKeys, checkOneOf, toMatrix, type Matrix } from "../util/validate.js";
+import { checkKeys, checkOneOf, fail, toMatrix, type Matrix } from "../util/validate.js";
 import { resolveConfig, type ResolvedConfig, type VAEOptions } from "./config.js";
-import { Parameters } from "./params.js";
+import { fileTensors, Parameters } from "./params.js";
 import { Runner } from "./runner.js";
 import { availableCores, resolveThreads } from "./threads.js";
 
@@ -34,15 +34,20 @@ export class VaeModel implements LatentModel {
   disposed = false;
   private rt: Runtime;
 
-  /** Compiles (once per process) the build and creates a model; threads > 1 start the worker pool. */
-  static async create(fn: string, options: VAEOptions): Promise<VaeModel> {
-    const config = resolveConfig(fn, options);
+  /**
+   * Compiles (once per process) the build and creates a model; threads > 1 start the worker pool.
+   * `layout` (from a file being loaded) saves laying the model out twice.
+   */
+  static async create(fn: string, options: VAEOptions, resolved?: { config: ResolvedConfig; layout: VaeLayout }): Promise<VaeModel> {
+    const config = resolved?.config ?? resolveConfig(fn, options);
     const build = options.build ?? defaultBuild();
     checkOneOf(fn, "options.build", build, ["relaxed", "simd", "scalar"] as const);
     const threads = resolveThreads(fn, options.threads ?? 1, options.threads === "auto" ? await availableCores() : 1);
+    const layout = resolved?.layout ?? layOutVae(config);
+    checkSize(fn, layout.L, threads > 1);
     const module = await compileBuild(build, threads > 1);
     warmUp(module, build, threads > 1); // once per module: the first training step runs optimised code
-    const m = new VaeModel(config, build, module, threads);
+    const m = new VaeModel(config, build, module, threads, layout);
     if (threads > 1) {
       try {
         await m.runner.startPool();
@@ -54,41 +59,14 @@ export class VaeModel implements LatentModel {
     return m;
   }
 
-  private constructor(readonly config: ResolvedConfig, readonly build: BuildName, module: WebAssembly.Module, readonly threads: number) {
+  private constructor(readonly config: ResolvedConfig, readonly build: BuildName, module: WebAssembly.Module, readonly threads: number,
+    v: VaeLayout) {
     // Parameters are laid out first; instantiate with room for them, grow for the workspace.
     this.rt = instantiate(module, build, 1 << 20, threads > 1);
     const arena = new Arena(this.rt.k.heapBase());
-    const { inputDim: D, latentDim: Z, hidden, decoderHidden, activation, likelihood: lik } = config;
-    const { name, kind } = kindFor(config);
-    this.kind = kind;
-    const L = new ParamLayout();
-    const act = ACT[activation];
-    const enc: Layer[] = [], dec: Layer[] = [];
-    let prev = D;
-    hidden.forEach((h, i) => {
-      const l = L.dense(prev, h, act);
-      L.linear(`encoder.hidden.${i}`, l);
-      enc.push(l);
-      prev = h;
-    });
-    const { head, plan: latent } = kind.build(L, { Z, top: prev, latent: config.latent, flow: config.flow });
-    if (latent.kind !== name) throw new Error(`vae-wasm: the '${name}' latent kind built a '${latent.kind}' plan`);
-    enc.push(head);
-    prev = Z;
-    decoderHidden.forEach((h, i) => {
-      const l = L.dense(prev, h, act);
-      L.linear(`decoder.hidden.${i}`, l);
-      dec.push(l);
-      prev = h;
-    });
-    const out = L.dense(prev, D, ACT.identity);
-    L.linear("decoder.out", out);
-    dec.push(out);
-    let decLogvar = -1; // float offset of the learned per-output log-variance
-    if (lik.type === "gaussian" && lik.learnVariance) {
-      decLogvar = L.vector(D);
-      L.tensor("decoder.logvar", [D], decLogvar);
-    }
+    const { inputDim: D, latentDim: Z, likelihood: lik } = config;
+    const { L, enc, dec, latent, decLogvar } = v;
+    this.kind = v.kind;
     this.params = new Parameters(this.rt, arena, L);
     const plan: Omit<StaticPlan, "pLayout" | "layoutSlots"> = {
       D, Z, enc, dec, latent, decLogvar, nParams: L.floats, ...this.params.blocks,
@@ -100,7 +78,7 @@ export class VaeModel implements LatentModel {
     // initialisation: nn.Linear's default, then the learned variance and the kind's own
     this.params.initUniform(config.seed);
     if (decLogvar >= 0) this.params.values().fill(Math.log((lik as { variance: number }).variance), decLogvar, decLogvar + D);
-    kind.init?.(this.params.values(), this.runner.plan);
+    this.kind.init?.(this.params.values(), this.runner.plan);
     this.params.repack();
   }
 
@@ -221,23 +199,43 @@ export class VaeModel implements LatentModel {
 
   /**
    * A model from a file written by save(), or any safetensors file with the documented tensor
-   * names when `config` gives the architecture.
+   * names when `config` gives the architecture. Everything is checked before memory is taken:
+   * the file against the format (and its checksum), its metadata, and its tensors against the
+   * configuration's; every failure names `fn`.
    */
   static async load(fn: string, bytes: Uint8Array, options: { config?: VAEOptions; build?: BuildName; threads?: number | "auto" }): Promise<VaeModel> {
     checkKeys(fn, "options", options, ["config", "build", "threads"]);
     const { tensors, metadata } = decodeSafetensors(bytes, fn);
-    let config: VAEOptions;
-    if (options.config) {
-      config = options.config;
-    } else if (metadata.config) {
-      config = JSON.parse(metadata.config) as VAEOptions;
+    if (metadata.format !== undefined && metadata.format !== VAE_FORMAT) {
+      throw new Error(`${fn}: the file's format is '${metadata.format.slice(0, 40)}', not '${VAE_FORMAT}'` +
+        (metadata.format.startsWith("vae-wasm-m2/") ? " (an M2 model: load it with SemiSupervisedVAE.load)" : ""));
+    }
+    let config: ResolvedConfig;
+    if (options.config !== undefined) {
+      config = resolveConfig(fn, options.config, "options.config");
+    } else if (metadata.config !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(metadata.config);
+      } catch (e) {
+        throw new Error(`${fn}: metadata.config is not JSON (${(e as Error).message})`);
+      }
+      config = resolveConfig(fn, parsed as VAEOptions, "metadata.config");
     } else {
       throw new Error(`${fn}: the file has no vae-wasm configuration in its metadata; pass options.config ` +
         "({inputDim, latentDim, hidden, decoderHidden, activation, likelihood}) to load foreign weights");
     }
-    const m = await VaeModel.create("VAE.create", { ...config, build: options.build, threads: options.threads });
-    m.params.load("VAE.loadStateDict", m.params.fromFile(fn, tensors));
-    if (metadata.steps && /^\d+$/.test(metadata.steps)) m.steps = Number(metadata.steps);
+    let steps = 0;
+    if (metadata.steps !== undefined) {
+      steps = /^\d{1,10}$/.test(metadata.steps) ? Number(metadata.steps) : NaN;
+      if (!(steps <= 0xffffffff)) fail(fn, "metadata.steps", "an integer in [0, 4294967295] (the optimiser steps taken)", metadata.steps);
+    }
+    const layout = layOutVae(config);
+    checkSize(fn, layout.L, false);
+    const dict = fileTensors(fn, layout.L.tensors, tensors);
+    const m = await VaeModel.create(fn, { build: options.build, threads: options.threads }, { config, layout });
+    m.params.load(fn, dict, false, (name) => `tensor '${name}'`);
+    m.steps = steps;
     return m;
   }
 
@@ -247,5 +245,61 @@ export class VaeModel implements LatentModel {
     this.disposed = true;
     // Drop the references; the memory is garbage collected with the instance.
     this.rt = null as unknown as Runtime;
+  }
+}
+
+/** A VAE's layers, named tensors and latent plan, from its configuration alone (no memory). */
+export interface VaeLayout {
+  L: ParamLayout;
+  kind: LatentKind;
+  enc: Layer[];
+  dec: Layer[];
+  latent: { kind: string };
+  /** float offset of the learned per-output log-variance, or -1 */
+  decLogvar: number;
+}
+
+export function layOutVae(config: ResolvedConfig): VaeLayout {
+  const { inputDim: D, latentDim: Z, hidden, decoderHidden, activation, likelihood: lik } = config;
+  const { name, kind } = kindFor(config);
+  const L = new ParamLayout();
+  const act = ACT[activation];
+  const enc: Layer[] = [], dec: Layer[] = [];
+  let prev = D;
+  hidden.forEach((h, i) => {
+    const l = L.dense(prev, h, act);
+    L.linear(`encoder.hidden.${i}`, l);
+    enc.push(l);
+    prev = h;
+  });
+  const { head, plan: latent } = kind.build(L, { Z, top: prev, latent: config.latent, flow: config.flow });
+  if (latent.kind !== name) throw new Error(`vae-wasm: the '${name}' latent kind built a '${latent.kind}' plan`);
+  enc.push(head);
+  prev = Z;
+  decoderHidden.forEach((h, i) => {
+    const l = L.dense(prev, h, act);
+    L.linear(`decoder.hidden.${i}`, l);
+    dec.push(l);
+    prev = h;
+  });
+  const out = L.dense(prev, D, ACT.identity);
+  L.linear("decoder.out", out);
+  dec.push(out);
+  let decLogvar = -1;
+  if (lik.type === "gaussian" && lik.learnVariance) {
+    decLogvar = L.vector(D);
+    L.tensor("decoder.logvar", [D], decLogvar);
+  }
+  return { L, kind, enc, dec, latent, decLogvar };
+}
+
+/** Refuses a model whose parameter blocks alone would not fit in WebAssembly's memory. */
+function checkSize(fn: string, L: ParamLayout, shared: boolean): void {
+  // values, gradients, m, v; the forward panels; the masks
+  const bytes = 4 * (4 * L.floats + L.packedFloats + L.maskFloats);
+  const limit = (shared ? SHARED_MAX_PAGES : 65536) * 65536;
+  if (bytes > limit) {
+    throw new Error(`${fn}: the model has ${L.floats.toLocaleString("en")} parameters: their values, gradients and Adam's moments ` +
+      `need ${(bytes / 2 ** 30).toFixed(1)} GiB, more than WebAssembly's ${limit / 2 ** 30} GiB memory${shared ? " with threads" : ""}`);
   }
 }

@@ -98,6 +98,25 @@ describe("the npm package", () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
   });
 
+  it("the library's modules import only relative paths: it loads unbundled in a browser's module worker (no import map reaches one)", () => {
+    // every module reachable by static imports from the entry points and the worker script
+    const seen = new Set<string>();
+    const bare: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, "utf8");
+      for (const m of text.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s*["']([^"']+)["']|^\s*import\s*["']([^"']+)["']/gm)) {
+        const spec = m[1] ?? m[2];
+        if (spec.startsWith(".")) visit(join(file, "..", spec));
+        else bare.push(`${file.slice(ROOT.length)} imports '${spec}'`);
+      }
+    };
+    for (const entry of ["index.js", "edge.js", "engine/worker.js"]) visit(join(ROOT, "dist/src", entry));
+    expect(seen.size).toBeGreaterThan(40);
+    expect(bare).toEqual([]);
+  });
+
   it("its CLI runs from the installed package and says how to get MNIST when it is missing", () => {
     const bin = join(app, "node_modules/.bin/vae-wasm");
     const help = spawnSync(bin, ["help"], { encoding: "utf8", timeout: 60_000 });
