@@ -110,10 +110,17 @@ export function toMatrix(fn: string, arg: string, x: unknown, dim: number,
       if ((row as ArrayLike<number>).length !== dim) fail(fn, `${arg}[${i}]`, `a row of ${dim} numbers (the model's input size)`, row);
       data.set(row as ArrayLike<number>, i * dim);
     }
-  } else if (x && typeof x === "object" && (x as Matrix).data instanceof Float32Array) {
+  } else if (x && typeof x === "object" && !ArrayBuffer.isView(x) && "data" in x) {
+    // a matrix: its rows and cols must describe its data exactly
     const m = x as Matrix;
+    if (!(m.data instanceof Float32Array)) fail(fn, `${arg}.data`, "a Float32Array of rows × cols values", m.data);
+    if (!Number.isSafeInteger(m.cols) || m.cols < 1) fail(fn, `${arg}.cols`, "an integer ≥ 1", m.cols);
     if (m.cols !== dim) fail(fn, `${arg}.cols`, `${dim} (the model's input size)`, m.cols);
-    data = m.data.subarray(0, m.rows * m.cols);
+    if (!Number.isSafeInteger(m.rows) || m.rows < 1) fail(fn, `${arg}.rows`, "an integer ≥ 1", m.rows);
+    if (m.rows * m.cols !== m.data.length) {
+      fail(fn, arg, `rows × cols = ${m.rows} × ${m.cols} = ${m.rows * m.cols} values in data`, new Described(`a Float32Array of length ${m.data.length}`));
+    }
+    data = m.data;
   } else {
     fail(fn, arg, `a Float32Array, number[], number[][] or {data, rows, cols} with ${dim} columns`, x);
   }
