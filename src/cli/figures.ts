@@ -1,5 +1,6 @@
 // `figures`: the pictures that need small trainings of their own (also written by `demo`).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { writeFileAtomicSync } from "../files/atomic.js";
 import { join } from "node:path";
 import type { Dataset } from "../data/mnist.js";
 import { takeRows } from "../data/rows.js";
@@ -26,7 +27,7 @@ export async function figures(args: Args, ds: Dataset, standalone: boolean): Pro
     await vae.fit(train, { epochs, batchSize: 128 });
     const grid = manifold(vae, 20);
     for (let i = 0; i < grid.length; i++) grid[i] = Math.min(1, Math.max(0, grid[i]));
-    writeFileSync(join(out, name), gridPng(grid, 400, { columns: 20, gap: 0, scale: 1 }));
+    writeFileAtomicSync(join(out, name), gridPng(grid, 400, { columns: 20, gap: 0, scale: 1 }));
     files.push(join(out, name));
     vae.dispose();
   }
@@ -47,13 +48,13 @@ export async function figures(args: Args, ds: Dataset, standalone: boolean): Pro
   const every = Math.max(1, Math.floor(Math.ceil(train.rows / 128) / 10)); // ten records per epoch
   await vae.fit(train, { epochs: 1, batchSize: 128, estimator: "stl", onProgress: (p) => { if (p.step % every === 0) record(); } });
   vae.dispose();
-  writeFileSync(join(out, "variance.svg"), await varianceFigure(records, "Encoder gradient variance and SNR during training (MNIST, 784-400-20, 100 test digits, 20 draws)"));
+  writeFileAtomicSync(join(out, "variance.svg"), await varianceFigure(records, "Encoder gradient variance and SNR during training (MNIST, 784-400-20, 100 test digits, 20 draws)"));
   files.push(join(out, "variance.svg"));
   const last = records.filter((r) => r.step === records[records.length - 1].step);
   const ratio = (a: string, b: string) => last.find((r) => r.estimator === a)!.varianceTrace / last.find((r) => r.estimator === b)!.varianceTrace;
   log(args, `figures: after training, encoder variance STL/TD = ${ratio("stl", "td").toFixed(3)}, DReG/IWAE (K=5) = ${ratio("dreg (K=5)", "iwae (K=5)").toFixed(3)}`);
   // 3. the seed's trajectory figure
-  writeFileSync(join(out, "trajectory.svg"), await trajectoryFigure());
+  writeFileAtomicSync(join(out, "trajectory.svg"), await trajectoryFigure());
   files.push(join(out, "trajectory.svg"));
   return files;
 }

@@ -1,5 +1,6 @@
 // `sample` and `reconstruct`: PNG grids from a saved model.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { writeFileAtomicSync } from "../files/atomic.js";
 import { dirname, join } from "node:path";
 import { loadMnist } from "../data/mnist.js";
 import { takeRows } from "../data/rows.js";
@@ -17,13 +18,13 @@ export async function pictures(args: Args, what: "sample" | "reconstruct"): Prom
   const grid = { width: side, height: side, columns: 8 };
   if (what === "sample") {
     const n = args.count ?? 64;
-    writeFileSync(file, gridPng(vae.sample(n, { seed: args.seed }), n, grid));
+    writeFileAtomicSync(file, gridPng(vae.sample(n, { seed: args.seed }), n, grid));
   } else {
     const n = args.count ?? 32;
     const ds = await loadMnist(args.data);
     const inputs = takeRows(ds.test, n).data;
     const pairs = pairsGrid(inputs, vae.reconstruct(inputs), n, 8, D);
-    writeFileSync(file, gridPng(pairs, pairs.length / D, grid));
+    writeFileAtomicSync(file, gridPng(pairs, pairs.length / D, grid));
   }
   process.stdout.write(`wrote ${file}\n`);
   vae.dispose();

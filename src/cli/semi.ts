@@ -1,5 +1,6 @@
 // `semi`: semi-supervised M2 on MNIST with N labels.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { writeFileAtomicSync } from "../files/atomic.js";
 import { join } from "node:path";
 import { loadMnist } from "../data/mnist.js";
 import { takeRows } from "../data/rows.js";
@@ -48,9 +49,9 @@ export async function semiSupervised(args: Args): Promise<void> {
   }
   const picture = join(args.outDir, "m2-generation.png");
   const side = Math.round(Math.sqrt(D));
-  writeFileSync(picture, gridPng(m.generate(z, Array.from({ length: rows * C }, (_, i) => i % C)), rows * C, { width: side, height: side, columns: C }));
+  writeFileAtomicSync(picture, gridPng(m.generate(z, Array.from({ length: rows * C }, (_, i) => i % C)), rows * C, { width: side, height: side, columns: C }));
   const file = args.out ?? "m2.safetensors";
-  writeFileSync(file, m.save());
+  writeFileAtomicSync(file, m.save());
   const seconds = (performance.now() - t0) / 1000;
   if (args.json) {
     process.stdout.write(JSON.stringify({ labels: picked.length, unlabelled: u, config: m.config, alpha: o.alpha, gumbelSoftmax: o.tau || null,

@@ -1,5 +1,6 @@
 // `train` and `demo`: train on MNIST, report the test loss, save the model (demo: and the pictures).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { writeFileAtomicSync } from "../files/atomic.js";
 import { dirname, join } from "node:path";
 import cliProgress from "cli-progress";
 import { loadMnist } from "../data/mnist.js";
@@ -91,19 +92,19 @@ export async function train(args: Args, demo: boolean): Promise<void> {
   }
   const outFile = args.out ?? (demo ? join(args.outDir, "model.safetensors") : "model.safetensors");
   mkdirSync(dirname(outFile) || ".", { recursive: true });
-  writeFileSync(outFile, vae.save({ metadata: { training: JSON.stringify({ estimator: args.estimator, samples: args.samples, binarize: args.binarize, preset: args.preset?.name ?? null, epochs: history.length }) } }));
+  writeFileAtomicSync(outFile, vae.save({ metadata: { training: JSON.stringify({ estimator: args.estimator, samples: args.samples, binarize: args.binarize, preset: args.preset?.name ?? null, epochs: history.length }) } }));
   const files: string[] = [outFile];
   if (demo) {
     mkdirSync(args.outDir, { recursive: true });
-    writeFileSync(join(args.outDir, "curves.svg"), await curvesFigure(history, `${ds.train.cols}-${args.hidden.join("-")}-${args.latent} VAE on MNIST: training curves`));
+    writeFileAtomicSync(join(args.outDir, "curves.svg"), await curvesFigure(history, `${ds.train.cols}-${args.hidden.join("-")}-${args.latent} VAE on MNIST: training curves`));
     files.push(join(args.outDir, "curves.svg"));
     const samples = vae.sample(64, { seed: args.seed });
-    writeFileSync(join(args.outDir, "samples.png"), gridPng(samples, 64, { columns: 8 }));
+    writeFileAtomicSync(join(args.outDir, "samples.png"), gridPng(samples, 64, { columns: 8 }));
     const n = 32;
     const inputs = testSet.data.subarray(0, n * testSet.cols);
     const recon = vae.reconstruct(inputs);
     const pairs = pairsGrid(inputs, recon, n, 8, testSet.cols);
-    writeFileSync(join(args.outDir, "reconstructions.png"), gridPng(pairs, pairs.length / testSet.cols, { columns: 8 }));
+    writeFileAtomicSync(join(args.outDir, "reconstructions.png"), gridPng(pairs, pairs.length / testSet.cols, { columns: 8 }));
     files.push(join(args.outDir, "samples.png"), join(args.outDir, "reconstructions.png"));
     if (!aborted) files.push(...await figures(args, ds, false));
   }
