@@ -3,10 +3,13 @@
 //   p -= stepSize · m / (sqrt(v)·invSqrtBc2 + eps),  stepSize = lr/(1-β1^t), invSqrtBc2 = 1/sqrt(1-β2^t)
 // Optional L2 weight decay as in torch (g += wd·p before the moments).
 // Elementwise, so threads split the parameter range [i0, i1) and get the same bits.
+// The new values go to (pOut, mOut, vOut): the same pointers update in place (each element is
+// read before it is written); other ones keep the old values intact (a worker pool writes the
+// other bank, so a step interrupted by a dying worker leaves the last step's state whole).
 
-/** One Adam step over params[i0:i1) with gradient g and moments m, v (all f32). */
+/** One Adam step over params[i0:i1) with gradient g and moments m, v (all f32), written to pOut, mOut, vOut. */
 export function adam(
-  p: usize, g: usize, m: usize, v: usize, i0: i32, i1: i32,
+  p: usize, g: usize, m: usize, v: usize, pOut: usize, mOut: usize, vOut: usize, i0: i32, i1: i32,
   stepSize: f32, beta1: f32, beta2: f32, eps: f32, invSqrtBc2: f32, weightDecay: f32,
 ): void {
   let i = i0;
@@ -22,10 +25,10 @@ export function adam(
       if (weightDecay != 0) gv = f32x4.add(gv, f32x4.mul(wd, pv));
       const mv = f32x4.add(f32x4.mul(b1, v128.load(m + o)), f32x4.mul(c1, gv));
       const vv = f32x4.add(f32x4.mul(b2, v128.load(v + o)), f32x4.mul(c2, f32x4.mul(gv, gv)));
-      v128.store(m + o, mv);
-      v128.store(v + o, vv);
+      v128.store(mOut + o, mv);
+      v128.store(vOut + o, vv);
       const den = f32x4.add(f32x4.mul(f32x4.sqrt(vv), ib), ev);
-      v128.store(p + o, f32x4.sub(pv, f32x4.mul(ss, f32x4.div(mv, den))));
+      v128.store(pOut + o, f32x4.sub(pv, f32x4.mul(ss, f32x4.div(mv, den))));
     }
   }
   // leftovers
@@ -36,8 +39,8 @@ export function adam(
     if (weightDecay != 0) gv += weightDecay * pv;
     const mv = beta1 * load<f32>(m + o) + (1 - beta1) * gv;
     const vv = beta2 * load<f32>(v + o) + (1 - beta2) * (gv * gv);
-    store<f32>(m + o, mv);
-    store<f32>(v + o, vv);
-    store<f32>(p + o, pv - stepSize * (mv / (Mathf.sqrt(vv) * invSqrtBc2 + eps)));
+    store<f32>(mOut + o, mv);
+    store<f32>(vOut + o, vv);
+    store<f32>(pOut + o, pv - stepSize * (mv / (Mathf.sqrt(vv) * invSqrtBc2 + eps)));
   }
 }

@@ -112,9 +112,12 @@ export interface Kernels {
 
   /** Index of the first non-finite value of p[0:n) (or, with unit = 1, the first outside [0, 1]), else -1. */
   firstInvalid(p: number, n: number, unit: number): number;
-  /** Fused Adam (torch.optim.Adam arithmetic) over params [i0, i1). */
+  /**
+   * Fused Adam (torch.optim.Adam arithmetic) over params [i0, i1), the new values written to
+   * (pOut, mOut, vOut): the same pointers update in place, others leave (p, m, v) as they were.
+   */
   adam(
-    p: number, g: number, m: number, v: number, i0: number, i1: number,
+    p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, i0: number, i1: number,
     stepSize: number, beta1: number, beta2: number, eps: number, invSqrtBc2: number, weightDecay: number,
   ): void;
 

@@ -170,7 +170,7 @@ export function warmUp(module: WebAssembly.Module, build: BuildName, shared = fa
     k.gemm(c, S, a, S, 1, b, 1, S, d, 0, S, S, S, 0, 1, scratch, packed);
     k.biasGrad(d, c, S, 0, S, S, 0);
     k.actBackward(c, a, 0, S * S, 1);
-    k.adam(a, b, c, d, 0, S * S, 1e-3, 0.9, 0.999, 1e-8, 1, 0);
+    k.adam(a, b, c, d, a, c, d, 0, S * S, 1e-3, 0.9, 0.999, 1e-8, 1, 0);
     k.randomNormal(e, 1, 1, i, 2, S / 2, 0, S, 0, 0);
     k.bernoulliSample(g, a, 1, 2, i, S, 0, S, 0);
     k.reparameterize(c, e, a, 2, S / 2, 0, S / 2);

@@ -1,6 +1,7 @@
 // The API every runtime gets (Node, browsers, edge): src/index.ts adds the Node-only file
 // loaders, src/edge.ts is this alone.
 export { VAE, VAEArgumentError } from "./vae.js";
+export { WorkerLostError } from "./engine/pool.js";
 export { SemiSupervisedVAE } from "./m2.js";
 export type { SemiSupervisedOptions, SemiSupervisedConfig, SemiSupervisedFitOptions, SemiSupervisedEpoch } from "./m2.js";
 export type {

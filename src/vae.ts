@@ -52,9 +52,12 @@ export class VAE {
     return this.#m.build;
   }
 
-  /** Threads the model runs on (1 = the calling thread only). */
+  /**
+   * Threads the model runs on (1 = the calling thread only). After a pool worker died it is 1
+   * until fit() starts a new pool.
+   */
   get threads(): number {
-    return this.#m.threads;
+    return this.#m.runningThreads;
   }
 
   /** Number of trainable scalars. */

@@ -1,24 +1,48 @@
 // The thread pool: T - 1 workers plus the calling thread over one shared WebAssembly.Memory.
-// The module is compiled once and posted to every worker. A command is dispatched by writing
-// it into the control block, bumping the generation and Atomics.notify; the caller runs share 0
-// itself, then Atomics.wait-s for the others. Waking a thread that sleeps in Atomics.wait takes
-// ~0.1 ms on the 2-core VMs measured (vs ~0.03 ms when it just went to sleep), a lot next to a
-// 1–2 ms phase, so each side first polls for at most `spinMs` (default 0.2 ms) and then sleeps:
-// a short bounded poll while a step is in flight, never a long spin (spin loops collapse on a
-// loaded machine). A worker that throws or exits writes the reason into the control block and
-// acknowledges the command, so the caller wakes and rethrows it; a silent worker times out.
+// The module is compiled once and posted to a supervisor thread (engine/supervise.ts), which
+// starts the workers and watches them. A command is dispatched by writing it into the control
+// block, bumping the generation and Atomics.notify; the caller runs share 0 itself, then
+// Atomics.wait-s for the others. Waking a thread that sleeps in Atomics.wait takes ~0.1 ms on the
+// 2-core VMs measured (vs ~0.03 ms when it just went to sleep), a lot next to a 1–2 ms phase, so
+// each side first polls for at most `spinMs` (default 0.2 ms) and then sleeps: a short bounded
+// poll while a step is in flight, never a long spin (spin loops collapse on a loaded machine).
+//
+// Failures: a worker that throws reports the error in the control block and acknowledges, so the
+// caller wakes and rethrows it (the pool goes on). A worker that dies — terminated, exited, an
+// uncaught error, out of memory — cannot acknowledge: the supervisor records the death in the
+// control block and wakes the caller, whose wait is cut into slices of WAIT_SLICE_MS that check
+// that record and the supervisor's heartbeat; the run then throws a WorkerLostError and the pool
+// stops for good (the model goes on without it: model/runner.ts). A worker alive but silent for
+// `timeoutMs` also stops the pool.
 // Each command's split between the threads (the cuts in the control block) comes from the
 // balancer (engine/balance.ts), fed with each thread's start time and busy time of the last run.
 import { isNode } from "../../bindings/load.js";
 import type { StaticPlan } from "../nn/plan.js";
 import { Balancer, evenSplit, share } from "./balance.js";
-import { CMD, CTRL, type Ctrl } from "./ctrl.js";
-import type { WorkerInit } from "./worker-loop.js";
+import { CMD, CTRL, CTRL_F64, readText, type Ctrl } from "./ctrl.js";
+import { HEARTBEAT_MS, type FromSupervisor, type SupervisorInit, type ToSupervisor } from "./supervise.js";
 
 interface AnyWorker {
-  postMessage(m: unknown): void;
+  postMessage(m: ToSupervisor): void;
   terminate(): unknown;
 }
+
+/** How long a waiting caller sleeps between checks that every worker is alive. */
+export const WAIT_SLICE_MS = 50;
+/** How long, after a worker died mid-command, the caller waits for the others to finish their share. */
+export const QUIESCE_MS = 2500;
+/** A supervisor whose heartbeat is older than this is taken for dead (it beats every HEARTBEAT_MS). */
+export const SUPERVISOR_SILENCE_MS = 30 * HEARTBEAT_MS;
+
+/** A pool worker died (or the pool's supervisor stopped): the pool is gone; what ran on it did not finish. */
+export class WorkerLostError extends Error {
+  constructor(message: string, readonly worker: number, readonly during: string) {
+    super(message);
+    this.name = "WorkerLostError";
+  }
+}
+
+const COMMAND_NAMES: Record<number, string> = { [CMD.forward]: "forward", [CMD.backward]: "backward", [CMD.weights]: "weight-update", [CMD.encode]: "encode", [CMD.sample]: "sample" };
 
 export interface PoolOptions {
   /** how long to wait for the workers of one command before giving up (default 120 s) */
@@ -29,6 +53,8 @@ export interface PoolOptions {
   balance?: boolean;
   /** @internal the worker script (tests run workers that can be made to fail); default ./worker.js */
   workerUrl?: URL;
+  /** @internal worker_threads resource limits of each worker (Node; tests run one out of memory) */
+  resourceLimits?: SupervisorInit["resourceLimits"];
 }
 
 const DEFAULT_SPIN_MS = 0.2;
@@ -37,8 +63,8 @@ const WEIGHT_STEPS = 64;
 
 export class Pool {
   private disposed = false;
-  /** set when a worker died: every later run throws it */
-  private broken: string | null = null;
+  /** set when the pool stopped for good (a worker died): every later run throws it */
+  private broken: WorkerLostError | null = null;
   /** commands run on the workers so far (tests check work really went to the pool) */
   runs = 0;
   /** @internal tests: the cuts of every command instead of the balancer's (model/internals.ts setCuts) */
@@ -46,7 +72,7 @@ export class Pool {
   private readonly balancer: Balancer | null;
   private constructor(
     readonly threads: number,
-    private readonly workers: AnyWorker[],
+    private readonly supervisor: AnyWorker,
     private readonly ctrl: Ctrl,
     private readonly timeoutMs: number,
     private readonly spinMs: number,
@@ -55,60 +81,73 @@ export class Pool {
     this.balancer = balance ? new Balancer() : null;
   }
 
-  /** Starts threads - 1 workers; resolves when each has instantiated the module. */
+  /** Starts the supervisor and, through it, threads - 1 workers; resolves when each has instantiated the module. */
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, plan: StaticPlan, pCtrl: number, ctrl: Ctrl,
     threads: number, opts: PoolOptions = {}): Promise<Pool> {
-    const workers: AnyWorker[] = [];
-    const ready: Promise<void>[] = [];
     const spinMs = opts.spinMs ?? DEFAULT_SPIN_MS;
+    // first a new pool id (a worker of an earlier pool that still runs reads it after the command, and leaves)
+    const id = Atomics.add(ctrl.i, CTRL.pool, 1) + 1;
     Atomics.store(ctrl.i, CTRL.cmd, 0);
-    for (let index = 1; index < threads; index++) {
-      const init: WorkerInit = { module, memory, plan, pCtrl, index, threads, spinMs };
-      if (isNode) {
-        const { Worker } = await import("node:worker_threads");
-        const w = new Worker(opts.workerUrl ?? new URL("./worker.js", import.meta.url));
-        ready.push(new Promise((resolve, reject) => {
-          w.once("message", () => resolve());
-          w.once("error", reject);
-          w.once("exit", (code) => reject(new Error(`vae-wasm: worker ${index} exited with code ${code} while starting`)));
-        }));
-        w.postMessage(init);
-        workers.push(w as unknown as AnyWorker);
-      } else {
-        // written inline so bundlers (Vite, webpack) recognise and emit the worker
-        const w = opts.workerUrl ? new Worker(opts.workerUrl, { type: "module" }) : new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-        ready.push(new Promise((resolve, reject) => {
-          w.onmessage = () => resolve();
-          w.onerror = (e) => reject(new Error(`vae-wasm: worker ${index} failed to start: ${e.message}`));
-        }));
-        w.postMessage(init);
-        workers.push(w);
-      }
+    Atomics.store(ctrl.i, CTRL.dead, 0);
+    ctrl.leave.fill(0);
+    const init: SupervisorInit = {
+      module, memory, plan, pCtrl, threads, spinMs, pool: id,
+      workerUrl: opts.workerUrl?.href, resourceLimits: opts.resourceLimits,
+      lockPrefix: `vae-wasm-pool-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`,
+    };
+    let pool: Pool | null = null;
+    let sup: AnyWorker;
+    let answered: (m: FromSupervisor) => void = () => {};
+    const answer = new Promise<FromSupervisor>((resolve) => (answered = resolve));
+    // the supervisor's own end (rare: it does nothing but watch) stops the pool when the caller is
+    // not waiting; while it waits, the stale heartbeat tells it
+    const supervisorEnded = (why: string) => {
+      answered({ failed: `vae-wasm: the thread pool's supervisor ${why} while starting` });
+      pool?.ended(new WorkerLostError(`the thread pool's supervisor ${why} while idle`, 0, "while idle"));
+    };
+    if (isNode) {
+      const { Worker } = await import("node:worker_threads");
+      const w = new Worker(new URL("./supervisor.js", import.meta.url));
+      w.once("message", (m: FromSupervisor) => answered(m));
+      w.on("error", (e) => supervisorEnded(`failed (${e.message})`));
+      w.on("exit", (code) => supervisorEnded(`exited (code ${code})`));
+      sup = w as unknown as AnyWorker;
+    } else {
+      // written inline so bundlers (Vite, webpack) recognise and emit the worker
+      const w = new Worker(new URL("./supervisor.js", import.meta.url), { type: "module" });
+      w.onmessage = (e: MessageEvent<FromSupervisor>) => answered(e.data);
+      w.onerror = (e) => supervisorEnded(`failed (${e.message})`);
+      sup = w;
     }
-    try {
-      await Promise.all(ready);
-    } catch (e) {
-      for (const w of workers) w.terminate();
-      throw e;
+    sup.postMessage({ init });
+    const m = await answer;
+    if ("failed" in m) {
+      sup.terminate();
+      throw new Error(m.failed);
     }
     // an idle pool must not keep a Node process alive (only after start: unref'd workers
     // would let the process exit while we wait for them to be ready)
-    for (const w of workers) (w as { unref?: () => void }).unref?.();
-    return new Pool(threads, workers, ctrl, opts.timeoutMs ?? 120_000, spinMs, opts.balance ?? true);
+    (sup as { unref?: () => void }).unref?.();
+    pool = new Pool(threads, sup, ctrl, opts.timeoutMs ?? 120_000, spinMs, opts.balance ?? true);
+    return pool;
   }
 
   /**
    * Runs the command already written into the control block on the first `active` threads
    * (the others wake, skip and count themselves done): the calling thread runs share(0, active),
-   * each worker its own share of the command; throws a worker's error.
+   * each worker its own share of the command; throws a worker's error, or a WorkerLostError when
+   * a worker died (before or during the command).
    */
   run(share0: (t: number, T: number) => void, active = this.threads): void {
-    if (this.broken) throw new Error(`vae-wasm: the thread pool stopped after a worker failed (${this.broken}); dispose this model and create a new one`);
+    if (this.broken) throw this.broken;
     if (this.disposed) throw new Error("vae-wasm: the thread pool was disposed");
     const i = this.ctrl.i;
+    const cmd = i[CTRL.cmd];
+    const name = COMMAND_NAMES[cmd] ?? `#${cmd}`;
+    // (it died since the last command: the pool was idle)
+    if (Atomics.load(i, CTRL.dead)) this.lost(`before a ${name} command`);
     i[CTRL.threads] = active;
     this.runs++;
-    const cmd = i[CTRL.cmd];
     // the split: forced (tests), balanced by measured speed, or even
     const key = `${cmd}:${i[CTRL.B]}:${i[CTRL.K]}:${active}`;
     // commands split by examples get whole examples, in pairs when an example has an odd number
@@ -141,8 +180,9 @@ export class Pool {
     // about one run in four that way; instrumented, the late worker's last command was the
     // previous one). Where the extra count came from is not established; with per-worker
     // acknowledgements the coordinator no longer depends on it. CTRL.done is now only the
-    // address the coordinator sleeps on: every finish bumps it (never reset; Atomics.wait
-    // compares for equality, so wrapping is harmless) and the coordinator re-checks the slots.
+    // address the coordinator sleeps on: every finish (and the supervisor's record of a death)
+    // bumps it (never reset; Atomics.wait compares for equality, so wrapping is harmless) and
+    // the coordinator re-checks the slots.
     const until = performance.now() + this.spinMs;
     while (this.pending(gen) > 0 && performance.now() < until);
     const deadline = Date.now() + this.timeoutMs;
@@ -150,27 +190,50 @@ export class Pool {
       const done = Atomics.load(i, CTRL.done); // read before the check: a finish after it changes the value we sleep on
       const pending = this.pending(gen);
       if (pending === 0) break;
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        this.dispose();
-        throw new Error(`vae-wasm: ${pending} worker(s) did not finish a step within ${this.timeoutMs} ms; the pool was stopped`);
+      // sliced: a dead worker never acknowledges; the supervisor says so, and its heartbeat says it is there to say it
+      const during = `during a ${name} command`;
+      if (Atomics.load(i, CTRL.dead)) this.lost(during, gen);
+      const now = Date.now();
+      if (now - this.ctrl.f[CTRL_F64.heartbeat] > SUPERVISOR_SILENCE_MS) {
+        this.stop(new WorkerLostError(`the thread pool's supervisor has not answered for ${SUPERVISOR_SILENCE_MS} ms ${during}`, 0, during));
       }
-      Atomics.wait(i, CTRL.done, done, Math.min(left, 1000));
+      if (now >= deadline) {
+        this.stop(new WorkerLostError(`${pending} worker(s) did not finish a command within ${this.timeoutMs} ms (${during})`, 0, during));
+      }
+      Atomics.wait(i, CTRL.done, done, Math.min(WAIT_SLICE_MS, deadline - now));
     }
     if (mine) throw mine;
     const failed = Atomics.load(i, CTRL.error);
-    if (!failed && this.balancer) this.measured(key, cmd, cuts, dispatched, active);
-    if (failed) {
-      const bytes = this.ctrl.msg;
-      const end = bytes.indexOf(0);
-      const message = new TextDecoder().decode(bytes.slice(0, end < 0 ? bytes.length : end)) || `vae-wasm: worker ${Math.abs(failed)} failed`;
-      if (failed < 0) {
-        // a dead worker never answers again: stop the rest now rather than time out later
-        this.broken = message;
-        this.dispose();
+    if (failed) throw new Error(readText(this.ctrl.msg) || `vae-wasm: worker ${failed} failed`);
+    if (this.balancer) this.measured(key, cmd, cuts, dispatched, active);
+  }
+
+  /** The supervisor recorded a death: the pool stops for good. */
+  private lost(during: string, gen = 0): never {
+    const i = this.ctrl.i, dead = Atomics.load(i, CTRL.dead);
+    // the others first finish their share of the command in flight: the model's next step, on
+    // this thread alone, must not race their last writes (bounded: another may have died too)
+    const until = Date.now() + QUIESCE_MS;
+    for (let w = 1; gen && w < this.threads; w++) {
+      while (w !== dead && Atomics.load(this.ctrl.ack, w) !== gen && Date.now() < until) {
+        Atomics.wait(i, CTRL.done, Atomics.load(i, CTRL.done), WAIT_SLICE_MS);
       }
-      throw new Error(message);
     }
+    const text = readText(this.ctrl.death) || `worker ${dead} died`;
+    return this.stop(new WorkerLostError(`${text} ${during}`, dead, during));
+  }
+
+  /** Stops the pool for good with `e` (later runs throw it too) and throws it. */
+  private stop(e: WorkerLostError): never {
+    this.ended(e);
+    throw this.broken ?? e;
+  }
+
+  /** The pool ended by `e` (unless it was disposed first): later runs throw it. */
+  private ended(e: WorkerLostError): void {
+    if (this.disposed) return;
+    this.broken = e;
+    this.dispose();
   }
 
   /** Feeds the balancer what each thread of the finished command did and how long it took. */
@@ -194,22 +257,26 @@ export class Pool {
     return n;
   }
 
-  /** Stops every worker. */
+  /** Stops every worker and the supervisor. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     Atomics.store(this.ctrl.i, CTRL.cmd, CMD.stop);
     Atomics.add(this.ctrl.i, CTRL.gen, 1);
     Atomics.notify(this.ctrl.i, CTRL.gen);
-    for (const w of this.workers) w.terminate();
+    // (the workers are the supervisor's: they end with it)
+    this.supervisor.terminate();
+  }
+
+  /**
+   * @internal tests: terminates worker `index` from outside (0: the supervisor ends, and its
+   * workers with it), once the next command is dispatched (`atNextCommand`), after `delayMs`.
+   */
+  kill(index: number, opts: { atNextCommand?: boolean; delayMs?: number } = {}): void {
+    this.supervisor.postMessage({ kill: index, afterGen: opts.atNextCommand ? Atomics.load(this.ctrl.i, CTRL.gen) : undefined, delayMs: opts.delayMs });
   }
 
   get alive(): boolean {
     return !this.disposed;
-  }
-
-  /** @internal the worker objects (tests) */
-  get workerObjects(): readonly unknown[] {
-    return this.workers;
   }
 }

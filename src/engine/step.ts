@@ -22,12 +22,14 @@
 //             needed since every row's chain is its own (each layer keeps its own dY buffer);
 //   weights   outputs: dW = dYᵀ·X and db for this thread's share of every layer's outputs,
 //             then Adam on exactly those parameters and the re-packing of their panels
-//             (nothing reads W in this phase, so updating it in place is safe).
+//             (nothing reads W in this phase, so updating it in place is safe). With two
+//             parameter banks (a pool's model) every command reads the bank in CTRL.bank and
+//             Adam writes the other one (nn/plan.ts atBank).
 // What depends on the latent variable (Gaussian, categorical, a flow) is its kind's (latent/).
 import { ACT, type Kernels } from "../../bindings/abi.js";
 import { inputGrads, packLayer, weightGrads, type Layer } from "../nn/dense.js";
 import { isSparse, mlpBackward, mlpForward } from "../nn/mlp.js";
-import type { StaticPlan } from "../nn/plan.js";
+import { atBank, type StaticPlan } from "../nn/plan.js";
 import type { Workspace } from "../nn/workspace.js";
 import { kindOf, type BackwardArgs, type Relaxation, type RowArgs } from "../latent/index.js";
 import { share } from "./balance.js";
@@ -125,7 +127,7 @@ function encoderDy(p: StaticPlan, ws: Workspace, i: number): number {
  * Every parameter gradient over the whole batch (after backwardRows on every row), this thread
  * taking the panels of 8 outputs of every layer (and 8 columns of the Gaussian decoder's
  * log-variance) whose midpoint falls in its share [f0, f1) of that layer; with `adam`, then
- * updates exactly those parameters. Any share gives the same bits (each output is computed
+ * updates exactly those parameters, writing them (and their panels) to the bank of `adam.to`. Any share gives the same bits (each output is computed
  * alone). Nothing in this phase reads W, so updating it in place is safe. (Whole layers per
  * thread instead, so that a layer's inputs are read by one thread only, measured 2–3 % slower
  * on the two-thread VAE step and no better on the IWAE step.)
@@ -149,7 +151,7 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
     if (adam) {
       adamRange(k, p, adam, l.w + o0 * l.inDim, l.w + o1 * l.inDim);
       adamRange(k, p, adam, l.b + o0, l.b + o1);
-      packLayer(k, p, l, o0, o1);
+      packLayer(k, adam.to, l, o0, o1);
     }
   };
   if (p.decLogvar >= 0) {
@@ -169,6 +171,8 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
 // ---------------------------------------------------------------- optimiser
 
 export interface AdamArgs {
+  /** the plan of the bank the new values, m and v go to (the same plan: in place) */
+  to: StaticPlan;
   stepSize: number;
   beta1: number;
   beta2: number;
@@ -179,14 +183,17 @@ export interface AdamArgs {
 
 export function adamRange(k: Kernels, p: StaticPlan, a: AdamArgs, i0: number, i1: number): void {
   if (i0 >= i1) return;
-  k.adam(p.pParams, p.pGrads, p.pM, p.pV, i0, i1, a.stepSize, a.beta1, a.beta2, a.eps, a.invSqrtBc2, a.weightDecay);
+  const q = a.to;
+  k.adam(p.pParams, p.pGrads, p.pM, p.pV, q.pParams, q.pM, q.pV, i0, i1, a.stepSize, a.beta1, a.beta2, a.eps, a.invSqrtBc2, a.weightDecay);
 }
 
 // ---------------------------------------------------------------- phases, driven by the control block
 
 /** Thread t of T runs its share of the command in the control block. */
-export function runShare(k: Kernels, p: StaticPlan, ws: Workspace, ctrl: Ctrl, t: number, T: number): void {
+export function runShare(k: Kernels, plan: StaticPlan, ws: Workspace, ctrl: Ctrl, t: number, T: number): void {
   const i = ctrl.i, f = ctrl.f;
+  const bank = i[CTRL.bank];
+  const p = atBank(plan, bank);
   const cmd = i[CTRL.cmd];
   const scratch = ws.scratch[t];
   const B = i[CTRL.B], K = i[CTRL.K];
@@ -230,6 +237,7 @@ export function runShare(k: Kernels, p: StaticPlan, ws: Workspace, ctrl: Ctrl, t
     }
     case CMD.weights: {
       const adam = i[CTRL.adam] ? {
+        to: atBank(plan, 1 - bank),
         stepSize: f[CTRL_F64.stepSize], beta1: f[CTRL_F64.beta1], beta2: f[CTRL_F64.beta2], eps: f[CTRL_F64.eps],
         invSqrtBc2: f[CTRL_F64.invSqrtBc2], weightDecay: f[CTRL_F64.weightDecay],
       } : null;

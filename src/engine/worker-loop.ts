@@ -1,13 +1,14 @@
 // The loop of a pool worker: instantiates the shared module over the shared memory, then waits
 // on the control block (Atomics.wait) and runs its share of each command with the handler it
-// was given (engine/worker.ts: the engine's runShare). Errors, and the worker's own exit, are
-// reported through the control block so the coordinator, which is blocked in Atomics.wait and
-// cannot receive messages, wakes with the reason.
+// was given (engine/worker.ts: the engine's runShare). An error in a share is reported through
+// the control block (the coordinator, blocked in Atomics.wait, cannot receive messages) and the
+// worker lives on; its death, however it comes, is reported by the pool's supervisor
+// (engine/supervise.ts), which started it.
 import type { Kernels } from "../../bindings/abi.js";
 import { isNode } from "../../bindings/load.js";
 import type { StaticPlan } from "../nn/plan.js";
 import type { Workspace } from "../nn/workspace.js";
-import { CMD, CTRL, ctrlViews, type Ctrl } from "./ctrl.js";
+import { CMD, CTRL, ctrlViews, describeError, writeText, type Ctrl } from "./ctrl.js";
 import { layoutView, readLayout } from "./workspace.js";
 
 export interface WorkerInit {
@@ -19,10 +20,14 @@ export interface WorkerInit {
   threads: number;
   /** how long to poll for the next command before sleeping (ms; see Pool) */
   spinMs: number;
+  /** the Web Lock this worker holds while it lives (browsers: how the supervisor sees it die) */
+  lock?: string;
+  /** the pool it belongs to (CTRL.pool while that pool lives) */
+  pool: number;
 }
 
 interface Port {
-  postMessage(m: unknown): void;
+  postMessage(m: { ready: number } | { fatal: string }): void;
   on?(ev: "message", f: (m: WorkerInit) => void): void;
   onmessage?: ((e: { data: WorkerInit }) => void) | null;
 }
@@ -47,12 +52,15 @@ export async function serveWorker(handler: ShareHandler): Promise<void> {
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const k = instance.exports as unknown as Kernels;
   const ctrl = ctrlViews(memory.buffer, pCtrl);
-  // error slot: +index for a thrown error (the worker lives on), -index when the worker exits
-  const fail = (message: string, exiting = false) => {
-    const bytes = new TextEncoder().encode(message.slice(0, 900));
-    ctrl.msg.fill(0);
-    ctrl.msg.set(bytes);
-    Atomics.store(ctrl.i, CTRL.error, exiting ? -index : index);
+  if (!isNode && init.lock) {
+    // held until this worker is gone: the supervisor, asking for it too, is granted it then
+    const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+    if (locks) await new Promise<void>((held) => void locks.request(init.lock!, () => (held(), new Promise<never>(() => {}))));
+  }
+  // a thrown error: its text, and the worker's index in the error slot
+  const fail = (message: string) => {
+    writeText(ctrl.msg, message.slice(0, 900));
+    Atomics.store(ctrl.i, CTRL.error, index);
   };
   // this worker finished generation `gen`: its own acknowledgement slot, then the shared counter
   // whose change wakes the coordinator (which checks every slot, not the count)
@@ -61,15 +69,6 @@ export async function serveWorker(handler: ShareHandler): Promise<void> {
     Atomics.add(ctrl.i, CTRL.done, 1);
     Atomics.notify(ctrl.i, CTRL.done);
   };
-  if (isNode) {
-    // a worker that exits while the coordinator waits must still wake it
-    process.on("exit", (code) => {
-      if (Atomics.load(ctrl.i, CTRL.cmd) !== CMD.stop) {
-        fail(`vae-wasm worker ${index} exited (code ${code}) during a step`, true);
-        finish(Atomics.load(ctrl.i, CTRL.gen));
-      }
-    });
-  }
   // Read the generation BEFORE announcing readiness: a command dispatched right after "ready"
   // must look new to this worker, or it would wait for the next one and the caller forever.
   // the workspace layout, re-read only when its block changed (a re-lay), not at every command
@@ -88,10 +87,13 @@ export async function serveWorker(handler: ShareHandler): Promise<void> {
     // to sleep (the coordinator preempted between its add and its notify, which happens on a
     // loaded machine); treating that wake-up as a new command re-ran command N, e.g. a second
     // Adam update of this worker's panels, and broke the bitwise equality across thread counts.
-    while (Atomics.load(ctrl.i, CTRL.gen) === seen) Atomics.wait(ctrl.i, CTRL.gen, seen);
+    while (Atomics.load(ctrl.i, CTRL.gen) === seen && !Atomics.load(ctrl.leave, index)) Atomics.wait(ctrl.i, CTRL.gen, seen);
+    // being terminated: return to the event loop, where a browser can end this worker (it
+    // cannot while the loop runs: Chromium forces it only 2 s later)
+    if (Atomics.load(ctrl.leave, index)) break;
     seen = Atomics.load(ctrl.i, CTRL.gen);
     const cmd = Atomics.load(ctrl.i, CTRL.cmd);
-    if (cmd === CMD.stop) break;
+    if (cmd === CMD.stop || Atomics.load(ctrl.i, CTRL.pool) !== init.pool) break;
     try {
       const active = Atomics.load(ctrl.i, CTRL.threads);
       if (index < active) {
@@ -107,8 +109,24 @@ export async function serveWorker(handler: ShareHandler): Promise<void> {
         ctrl.busy[index] = performance.now() - t0;
       }
     } catch (e) {
-      fail(`vae-wasm worker ${index}: ${(e as Error)?.stack ?? String(e)}`);
+      fail(`vae-wasm worker ${index}: ${describeError(e, true)}`);
     }
     finish(seen);
   }
+}
+
+/**
+ * Ends a worker whose loop failed (not a share: errors in a share are reported and the worker
+ * lives on). Node ends it with this error, which the supervisor's 'error' event carries; a browser
+ * worker would outlive an uncaught error without its loop, so it says why and closes itself.
+ */
+export function failWorker(e: unknown): void {
+  if (isNode) {
+    setTimeout(() => {
+      throw e;
+    });
+    return;
+  }
+  (self as unknown as Port).postMessage({ fatal: describeError(e) });
+  close();
 }

@@ -1,8 +1,6 @@
-// The script of a pool worker (the pool starts it by URL; bundlers emit it): the worker loop
-// running the engine's share of each command.
+// The script of a pool worker (the pool's supervisor starts it by URL; bundlers emit it): the
+// worker loop running the engine's share of each command.
 import { runShare } from "./step.js";
-import { serveWorker } from "./worker-loop.js";
+import { failWorker, serveWorker } from "./worker-loop.js";
 
-serveWorker(runShare).catch((e) => {
-  console.error("vae-wasm worker failed to start:", e);
-});
+serveWorker(runShare).catch(failWorker);

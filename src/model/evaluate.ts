@@ -168,6 +168,7 @@ export function logLikelihood(m: VaeModel, x: MatrixLike, opts: LogLikelihoodOpt
       standardError[s + b] = Math.sqrt(Math.max(meanSq - mean * mean, 0) / K) / mean;
     }
     opts.onProgress?.(s + B, x0.rows);
+    m.runner.caller = fn; // (the callback may have used the model under another name)
   }
   let sum = 0;
   for (const v of perExample) sum += v;

@@ -26,6 +26,7 @@ function tauAt(m: VaeModel, fn: string, cfg: StepConfig, epoch: number): number 
  */
 function step(m: VaeModel, fn: string, ws: Workspace, B: number, cfg: StepConfig, lr: number, where: string, tau = 1): number {
   const r = m.runner;
+  r.caller = fn; // (a callback between steps may have used the model under another name)
   const t = m.steps + 1;
   r.backwardArgs(B, cfg.K, cfg.est, { lr, beta1: cfg.beta1, beta2: cfg.beta2, adamEps: cfg.adamEps, weightDecay: cfg.weightDecay, t });
   // row-local weights: the backward rows run inside the forward dispatch (one barrier fewer)
@@ -88,6 +89,7 @@ export async function fit(m: VaeModel, data: MatrixLike, options: FitOptions): P
     fail(fn, "options.signal", "an AbortSignal", signal);
   }
   signal?.throwIfAborted();
+  await m.ensurePool(fn); // (after a worker died: a new pool)
   let record: ((force: boolean) => void) | null = null;
   if (options.gradientStats !== undefined) {
     const g = options.gradientStats;

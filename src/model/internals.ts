@@ -33,9 +33,11 @@ export function setCuts(vae: object, f: ((cmd: number, T: number) => number[]) |
   if (pool) pool.cutsOverride = f;
 }
 
-/** The pool's worker objects (worker_threads Workers in Node). */
-export function workers(vae: object): readonly unknown[] {
-  return modelOf(vae).runner.pool?.workerObjects ?? [];
+/** Terminates pool worker `index` from outside (through the pool's supervisor), at once or once the next command is dispatched. */
+export function killWorker(vae: object, index: number, opts: { atNextCommand?: boolean; delayMs?: number } = {}): void {
+  const pool = modelOf(vae).runner.pool;
+  if (!pool) throw new Error("internals: this model has no worker pool");
+  pool.kill(index, opts);
 }
 
 /** Replaces the model's worker pool by a new one (e.g. workers of another script). */

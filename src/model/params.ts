@@ -2,6 +2,10 @@
 // ParamLayout, their gradients, Adam's two moments (each block contiguous, so Adam is one pass),
 // the forward panels and the masks. Initialisation, the state dict in PyTorch's vocabulary, and
 // the safetensors file: shared by the VAE and M2.
+//
+// With two banks (a model on a worker pool) the values and both moments exist twice: a step reads
+// the current bank and Adam writes the other, which becomes current (flip) only when the whole
+// update has finished; a step that fails half-way leaves the current bank as it was.
 import type { Kernels } from "../../bindings/abi.js";
 import type { Arena } from "../../bindings/arena.js";
 import { ensureMemory, type Runtime } from "../../bindings/load.js";
@@ -11,21 +15,41 @@ import type { ParamLayout, TensorSpec } from "../nn/layout.js";
 import { SeededRandom } from "../util/random.js";
 import { fail } from "../util/validate.js";
 
+type Blocks = ParamBlocks & { pM: number; pV: number };
+
 export class Parameters {
   readonly n: number;
-  /** byte pointers: values, gradients, forward panels, masks, Adam's m and v */
-  readonly blocks: ParamBlocks & { pM: number; pV: number };
+  /** byte pointers of bank 0: values, gradients, forward panels, masks, Adam's m and v */
+  readonly base: Blocks;
+  /** bytes from bank 0 of the values, m and v to bank 1 (0: one bank) */
+  readonly bankBytes: number;
+  /** the current bank (0 or 1) */
+  bank = 0;
+  private readonly banks: [Blocks, Blocks];
 
-  /** Reserves the blocks in `arena` (values, gradients, m, v, panels, masks) and writes the masks. */
-  constructor(private readonly rt: Runtime, arena: Arena, readonly layout: ParamLayout) {
+  /** Reserves the blocks in `arena` (values, gradients, m, v, panels, masks; `banks` copies of values, m, v) and writes the masks. */
+  constructor(private readonly rt: Runtime, arena: Arena, readonly layout: ParamLayout, banks: 1 | 2 = 1) {
     const n = layout.floats;
     this.n = n;
-    const pParams = arena.floats(n), pGrads = arena.floats(n), pM = arena.floats(n), pV = arena.floats(n);
+    const pParams = arena.floats(banks * n), pGrads = arena.floats(n), pM = arena.floats(banks * n), pV = arena.floats(banks * n);
     const pPacked = arena.floats(layout.packedFloats);
     const pMask = layout.maskFloats ? arena.floats(layout.maskFloats) : 0;
-    this.blocks = { pParams, pGrads, pPacked, pMask, pM, pV };
+    this.base = { pParams, pGrads, pPacked, pMask, pM, pV };
+    this.bankBytes = banks === 2 ? 4 * n : 0;
+    const d = this.bankBytes;
+    this.banks = [this.base, { ...this.base, pParams: pParams + d, pM: pM + d, pV: pV + d }];
     ensureMemory(rt, arena.end);
     for (const { layer, mask } of layout.masks) this.view(pMask + 4 * layer.mask!, mask.length).set(mask);
+  }
+
+  /** Byte pointers of the current bank. */
+  get blocks(): Blocks {
+    return this.banks[this.bank];
+  }
+
+  /** Makes the other bank current (after Adam wrote all of it); nothing with one bank. */
+  flip(): void {
+    if (this.bankBytes) this.bank ^= 1;
   }
 
   get k(): Kernels {
@@ -116,7 +140,9 @@ export class Parameters {
   /** Adam over every parameter at step t (torch.optim.Adam's arithmetic), then the panels re-packed. */
   adamAll(lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void {
     const { pParams, pGrads, pM, pV } = this.blocks;
-    this.k.adam(pParams, pGrads, pM, pV, 0, this.n, lr / (1 - beta1 ** t), beta1, beta2, eps, 1 / Math.sqrt(1 - beta2 ** t), weightDecay);
+    const to = this.banks[this.bankBytes ? this.bank ^ 1 : this.bank];
+    this.k.adam(pParams, pGrads, pM, pV, to.pParams, to.pM, to.pV, 0, this.n, lr / (1 - beta1 ** t), beta1, beta2, eps, 1 / Math.sqrt(1 - beta2 ** t), weightDecay);
+    this.flip();
     this.repack();
   }
 

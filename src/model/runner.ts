@@ -2,17 +2,25 @@
 // pool of workers, and the commands of a step (forward, backward, weights) written into the
 // control block and run on the calling thread or shared with the workers. The estimator's part
 // of every command comes from estimators/index.ts stepFields.
+//
+// Losing a worker: the pool throws a WorkerLostError and is gone. The model is intact: Adam
+// wrote the parameters' other bank (model/params.ts), which becomes current only after a whole
+// weight update, so the current bank holds the last finished step; the forward panels, which
+// the interrupted update may have half re-packed, are re-packed from it. The runner then goes on
+// on the calling thread alone (a later startPool makes a new pool) and rethrows the error with
+// the caller's name and the model's state.
 import { STREAM, type Kernels } from "../../bindings/abi.js";
 import type { Arena } from "../../bindings/arena.js";
 import { ensureMemory, type Runtime } from "../../bindings/load.js";
 import { CMD, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, FUSE, type Ctrl } from "../engine/ctrl.js";
-import { Pool, type PoolOptions } from "../engine/pool.js";
+import { Pool, WorkerLostError, type PoolOptions } from "../engine/pool.js";
 import { runShare } from "../engine/step.js";
 import { layOutWorkspace, layoutSlots, layoutView } from "../engine/workspace.js";
 import { flushSubnormal, stepFields, type Estimator } from "../estimators/index.js";
-import type { StaticPlan } from "../nn/plan.js";
+import { atBank, type StaticPlan } from "../nn/plan.js";
 import type { Workspace } from "../nn/workspace.js";
 import type { Matrix } from "../util/validate.js";
+import type { Parameters } from "./params.js";
 
 /** below this many FLOPs a forward or backward pass stays on the calling thread */
 const SMALL_WORK_FLOPS = 2e6;
@@ -56,10 +64,14 @@ export class Runner {
   private readonly flopsPerRow: number;
   pool: Pool | null = null;
   private ws: Workspace | null = null;
+  /** the public method running now (model.checkAlive sets it): errors from the pool name it */
+  caller = "vae-wasm";
+  /** the model's state in words, for the message of a lost worker */
+  describeState: () => string = () => "its last finished step";
 
   /** Reserves the control block and the layout block after the parameters; `plan` lacks only the latter. */
   constructor(readonly rt: Runtime, readonly arena: Arena, plan: Omit<StaticPlan, "pLayout" | "layoutSlots">, readonly threads: number,
-    flopsPerRow: number) {
+    flopsPerRow: number, private readonly params: Parameters) {
     this.pCtrl = arena.floats(CTRL_BYTES / 4);
     const slots = layoutSlots({ ...plan, pLayout: 0, layoutSlots: 0 }, threads);
     this.plan = { ...plan, pLayout: arena.floats(slots), layoutSlots: slots };
@@ -76,7 +88,13 @@ export class Runner {
   /** Starts the worker pool (threads > 1). */
   async startPool(opts: PoolOptions = {}): Promise<void> {
     this.pool?.dispose();
+    this.pool = null;
     this.pool = await Pool.start(this.rt.module, this.rt.memory, this.plan, this.pCtrl, this.ctrl, this.threads, opts);
+  }
+
+  /** The plan with the current parameter bank's pointers (for kernels run directly on this thread). */
+  get livePlan(): StaticPlan {
+    return atBank(this.plan, this.params.bank);
   }
 
   /** Lays out activations for up to B examples × K samples (re-lays only when outgrown). */
@@ -125,8 +143,30 @@ export class Runner {
       if (rows * this.flopsPerRow < SMALL_WORK_FLOPS) threads = 1;
     }
     i[CTRL.cmd] = cmd;
-    if (this.pool && threads > 1) this.pool.run((t, T) => runShare(this.k, this.plan, ws, this.ctrl, t, T), threads); // (writes the active count)
-    else runShare(this.k, this.plan, ws, this.ctrl, 0, 1);
+    i[CTRL.bank] = this.params.bank;
+    if (this.pool && threads > 1) {
+      try {
+        this.pool.run((t, T) => runShare(this.k, this.plan, ws, this.ctrl, t, T), threads); // (writes the active count)
+      } catch (e) {
+        if (e instanceof WorkerLostError) this.lost(e, cmd);
+        throw e;
+      }
+    } else {
+      runShare(this.k, this.plan, ws, this.ctrl, 0, 1);
+    }
+    // a whole Adam update: its bank becomes current
+    if (cmd === CMD.weights && i[CTRL.adam]) this.params.flip();
+  }
+
+  /** The pool lost a worker during command `cmd`: go on without the pool, the model intact; throws. */
+  private lost(e: WorkerLostError, cmd: number): never {
+    this.pool = null;
+    const updating = cmd === CMD.weights && this.ctrl.i[CTRL.adam] !== 0;
+    if (updating) this.params.repack();
+    throw new WorkerLostError(
+      `${this.caller}: ${e.message}. The model is intact: it holds ${this.describeState()}` +
+      `${updating ? " (the update in progress was not applied)" : ""}, and runs on this thread alone until a new pool is started ` +
+      "(fit() starts one; so does creating or loading the model again)", e.worker, e.during);
   }
 
   /** Forward over B examples in ws.x with K samples; eps drawn at (seed, stream, step) unless drawEps is false. */

@@ -67,14 +67,16 @@ export class VaeModel implements LatentModel {
     const { inputDim: D, latentDim: Z, likelihood: lik } = config;
     const { L, enc, dec, latent, decLogvar } = v;
     this.kind = v.kind;
-    this.params = new Parameters(this.rt, arena, L);
+    // (on a pool, two banks of values and moments: a step interrupted by a dying worker leaves the last one whole)
+    this.params = new Parameters(this.rt, arena, L, threads > 1 ? 2 : 1);
     const plan: Omit<StaticPlan, "pLayout" | "layoutSlots"> = {
-      D, Z, enc, dec, latent, decLogvar, nParams: L.floats, ...this.params.blocks,
+      D, Z, enc, dec, latent, decLogvar, nParams: L.floats, ...this.params.base, bankBytes: this.params.bankBytes,
       likelihood: lik.type === "bernoulli" ? { type: "bernoulli" } : { type: "gaussian", logVar: Math.log(lik.variance) },
       maxDim: Math.max(D, ...L.layers.flatMap((l) => [l.inDim, l.outDim])),
     };
     const flopsPerRow = 2 * L.layers.reduce((a, l) => a + l.inDim * l.outDim, 0);
-    this.runner = new Runner(this.rt, arena, plan, threads, flopsPerRow);
+    this.runner = new Runner(this.rt, arena, plan, threads, flopsPerRow, this.params);
+    this.runner.describeState = () => `the parameters and Adam moments of optimiser step ${this.steps}`;
     // initialisation: nn.Linear's default, then the learned variance and the kind's own
     this.params.initUniform(config.seed);
     if (decLogvar >= 0) this.params.values().fill(Math.log((lik as { variance: number }).variance), decLogvar, decLogvar + D);
@@ -100,6 +102,25 @@ export class VaeModel implements LatentModel {
 
   checkAlive(fn: string): void {
     if (this.disposed) throw new Error(`${fn}: this VAE was disposed; create or load a new one`);
+    this.runner.caller = fn;
+  }
+
+  /** Threads it runs on now: 1 after a pool worker died, until a new pool starts (ensurePool). */
+  get runningThreads(): number {
+    return this.runner.pool ? this.threads : 1;
+  }
+
+  /**
+   * Starts a new worker pool when the model has threads but lost its pool (a worker died); if
+   * that fails, says why once and goes on on one thread.
+   */
+  async ensurePool(fn: string): Promise<void> {
+    if (this.threads === 1 || this.runner.pool) return;
+    try {
+      await this.runner.startPool();
+    } catch (e) {
+      console.warn(`${fn}: could not start a new pool of ${this.threads} threads (${(e as Error).message}); running on one thread`);
+    }
   }
 
   /** x as a matrix of the model's input width (values in [0, 1] for a Bernoulli likelihood). */
@@ -135,7 +156,7 @@ export class VaeModel implements LatentModel {
       const R = Math.min(CHUNK, rows - s);
       const ws = this.runner.workspace(1, R);
       this.f32(ws.z, R * Z).set(z.subarray(s * Z, (s + R) * Z));
-      decodeRows(this.k, this.plan, ws, 0, R, ws.scratch[0]);
+      decodeRows(this.k, this.runner.livePlan, ws, 0, R, ws.scratch[0]);
       const y = this.f32(ws.out, R * D);
       if (this.config.likelihood.type === "bernoulli") {
         for (let i = 0; i < R * D; i++) out[s * D + i] = 1 / (1 + Math.exp(-y[i]));
@@ -295,11 +316,11 @@ export function layOutVae(config: ResolvedConfig): VaeLayout {
 
 /** Refuses a model whose parameter blocks alone would not fit in WebAssembly's memory. */
 function checkSize(fn: string, L: ParamLayout, shared: boolean): void {
-  // values, gradients, m, v; the forward panels; the masks
-  const bytes = 4 * (4 * L.floats + L.packedFloats + L.maskFloats);
+  // values, m and v (twice with threads: model/params.ts), gradients; the forward panels; the masks
+  const bytes = 4 * ((shared ? 7 : 4) * L.floats + L.packedFloats + L.maskFloats);
   const limit = (shared ? SHARED_MAX_PAGES : 65536) * 65536;
   if (bytes > limit) {
-    throw new Error(`${fn}: the model has ${L.floats.toLocaleString("en")} parameters: their values, gradients and Adam's moments ` +
+    throw new Error(`${fn}: the model has ${L.floats.toLocaleString("en")} parameters: their values, gradients and Adam's moments${shared ? " (values and moments twice with threads)" : ""} ` +
       `need ${(bytes / 2 ** 30).toFixed(1)} GiB, more than WebAssembly's ${limit / 2 ** 30} GiB memory${shared ? " with threads" : ""}`);
   }
 }

@@ -20,8 +20,31 @@ export interface StaticPlan extends ParamBlocks {
   /** byte pointers of Adam's m and v */
   pM: number;
   pV: number;
+  /**
+   * bytes from bank 0 of the values, m and v to bank 1 (0: one bank, updated in place). With two,
+   * a step reads one bank and Adam writes the other (atBank).
+   */
+  bankBytes: number;
   /** Int32 block of the workspace layout (engine/workspace.ts), re-read at every dispatch */
   pLayout: number;
   /** its size in Int32 slots */
   layoutSlots: number;
+}
+
+const bank1 = new WeakMap<StaticPlan, StaticPlan>();
+
+/**
+ * The plan whose values, m and v pointers are those of bank `bank` (the plan itself for bank 0
+ * or with one bank). A pool's model keeps two banks: a step reads the current one and Adam
+ * writes the other, which becomes current only once every thread has finished, so a step that
+ * fails half-way (a worker died) leaves the last step's parameters and moments whole.
+ */
+export function atBank(p: StaticPlan, bank: number): StaticPlan {
+  if (bank === 0 || p.bankBytes === 0) return p;
+  let q = bank1.get(p);
+  if (!q) {
+    q = { ...p, pParams: p.pParams + p.bankBytes, pM: p.pM + p.bankBytes, pV: p.pV + p.bankBytes };
+    bank1.set(p, q);
+  }
+  return q;
 }

@@ -13,7 +13,7 @@ export const haveBrowser = existsSync(CHROMIUM);
 if (!haveBrowser && process.env.CI) throw new Error(`browser tests: ${CHROMIUM} is missing (apt-get install chromium)`);
 
 const TYPES: Record<string, string> = {
-  ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".css": "text/css",
+  ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".css": "text/css",
   ".svg": "image/svg+xml", ".png": "image/png",
 };
 

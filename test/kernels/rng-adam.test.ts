@@ -143,7 +143,7 @@ describe.each(BUILDS)("rng and adam, %s build", (build) => {
     for (let t = 1; t <= 5; t++) {
       env.write(pg, grads[t - 1]);
       const stepSize = lr / (1 - b1 ** t), ib = 1 / Math.sqrt(1 - b2 ** t);
-      env.k.adam(pp, pg, pm, pv, 0, n, stepSize, b1, b2, eps, ib, wd);
+      env.k.adam(pp, pg, pm, pv, pp, pm, pv, 0, n, stepSize, b1, b2, eps, ib, wd);
       for (let i = 0; i < n; i++) {
         const g = grads[t - 1][i] + wd * p[i];
         m[i] = b1 * m[i] + (1 - b1) * g;
@@ -152,5 +152,21 @@ describe.each(BUILDS)("rng and adam, %s build", (build) => {
       }
     }
     expectClose(env.read(pp, n), p, 1e-6, 1e-5);
+  });
+
+  it("adam out of place writes the same bits as in place and leaves the inputs as they were", async () => {
+    const env = await kernelEnv(build);
+    const r = rng(9);
+    const n = 37;
+    const p0 = f32(uniform(n, -1, 1, r)), g0 = f32(uniform(n, -2, 2, r)), m0 = f32(uniform(n, -0.1, 0.1, r)), v0 = f32(uniform(n, 0, 0.1, r));
+    const ins = [env.put(p0), env.put(g0), env.put(m0), env.put(v0)] as const;
+    const outs = [env.zeros(n), env.zeros(n), env.zeros(n)] as const;
+    env.k.adam(ins[0], ins[1], ins[2], ins[3], outs[0], outs[1], outs[2], 0, n, 1e-2, 0.9, 0.999, 1e-8, 1.2, 0.01);
+    for (const [ptr, want] of [[ins[0], p0], [ins[1], g0], [ins[2], m0], [ins[3], v0]] as const) expect(env.read(ptr, n)).toEqual(Float32Array.from(want));
+    env.k.adam(ins[0], ins[1], ins[2], ins[3], ins[0], ins[2], ins[3], 0, n, 1e-2, 0.9, 0.999, 1e-8, 1.2, 0.01);
+    expect(env.read(outs[0], n)).toEqual(env.read(ins[0], n));
+    expect(env.read(outs[1], n)).toEqual(env.read(ins[2], n));
+    expect(env.read(outs[2], n)).toEqual(env.read(ins[3], n));
+    expect(env.read(outs[0], n)).not.toEqual(p0);
   });
 });
