@@ -11,7 +11,9 @@
 //  8. Soak: 1e5 training steps of a small model; wasm memory and process RSS along the way.
 //  6. PyTorch on the same machine (when python3 with torch is installed): the two steps at its
 //     1-thread and 2-thread settings against vae-wasm on 1 and 2 threads.
-// Recorded on the 2-core Zen3 machine class (Node 20), see README "Performance".
+//  9. Model files: save (safetensors with its CRC-32) and load of the 784-400-20 model, against
+//     tfjs-core's io.encodeWeights / decodeWeights of the same tensors.
+// Results, with the CPU each ran on: docs/performance.md.
 import v8 from "node:v8";
 import os from "node:os";
 import { readFileSync } from "node:fs";
@@ -302,7 +304,8 @@ if (run(5)) {
   };
   const rows: [string, Uint8Array][] = [
     ["library JS (index, minified)", await bundle("index.js")],
-    ["worker JS (threads only, minified)", await bundle("worker.js")],
+    ["worker JS (threads only, minified)", await bundle("engine/worker.js")],
+    ["supervisor JS (threads only, minified)", await bundle("engine/supervisor.js")],
     ["vae.simd.wasm", readFileSync(`${root}dist/build/vae.simd.wasm`)],
     ["vae.simd.shared.wasm (threads)", readFileSync(`${root}dist/build/vae.simd.shared.wasm`)],
   ];
@@ -387,7 +390,8 @@ if (run(8)) {
   const vae = await VAE.create({ inputDim: D, latentDim: 8, hidden: [32], seed: 1 });
   const xb = x.subarray(0, 32 * D);
   const rssMB = () => process.memoryUsage().rss / 2 ** 20;
-  const wasmMB = () => (vae as unknown as { rt: { memory: WebAssembly.Memory } }).rt.memory.buffer.byteLength / 2 ** 20;
+  const { modelOf } = await import("../src/model/internals.js");
+  const wasmMB = () => modelOf(vae).runner.rt.memory.buffer.byteLength / 2 ** 20;
   const marks: string[] = [];
   const t0 = performance.now();
   let rssAtWarm = 0, wasmAtWarm = 0, rssMax = 0;
@@ -404,5 +408,39 @@ if (run(8)) {
   console.log("   " + marks.join("; "));
   console.log(`   after warm-up (step ${steps / 10}) → end: wasm memory ${wasmAtWarm.toFixed(1)} → ${wasmMB().toFixed(1)} MB, ` +
     `process RSS ${rssAtWarm.toFixed(0)} → ${rssMB().toFixed(0)} MB (max ${rssMax.toFixed(0)} MB)`);
+  vae.dispose();
+}
+
+// ---- 9. model files
+if (run(9)) {
+  const tf = await import("@tensorflow/tfjs-core");
+  const { crc32 } = await import("../src/files/crc32.js");
+  const vae = await VAE.create({ inputDim: D, hidden: [H], latentDim: Z, seed: 1 });
+  vae.trainStep(x);
+  const shapes = vae.parameterShapes;
+  const named = Object.entries(vae.stateDict()).map(([name, t]) => ({ name, tensor: tf.tensor(t, shapes[name]) }));
+  const ms: Record<string, number[]> = { save: [], crc: [], load: [], tfEncode: [], tfDecode: [] };
+  let bytes: Uint8Array = new Uint8Array(0), tfBytes = 0;
+  const timed = async (k: string, f: () => unknown) => {
+    const t0 = performance.now();
+    await f();
+    ms[k].push(performance.now() - t0);
+  };
+  for (let r = 0; r < (quick ? 10 : 40); r++) {
+    await timed("save", () => (bytes = vae.save()));
+    await timed("crc", () => crc32(bytes));
+    await timed("load", async () => (await VAE.load(bytes)).dispose());
+    const enc = await tf.io.encodeWeights(named);
+    tfBytes = enc.data.byteLength;
+    await timed("tfEncode", () => tf.io.encodeWeights(named));
+    await timed("tfDecode", () => Object.values(tf.io.decodeWeights(enc.data, enc.specs)).forEach((t) => t.dispose()));
+  }
+  const m = (k: string) => median(ms[k]);
+  console.log(`\n9. model files: the 784-400-20 model (${(bytes.length / 2 ** 20).toFixed(2)} MB), medians of ${ms.save.length} alternating rounds`);
+  console.log(`   vae-wasm save ${m("save").toFixed(2)} ms (of which the CRC-32 ${m("crc").toFixed(2)} ms; max ${Math.max(...ms.save).toFixed(2)} ms), ` +
+    `load (checked, verified, into a new model) ${m("load").toFixed(2)} ms`);
+  console.log(`   tfjs-core io.encodeWeights ${m("tfEncode").toFixed(2)} ms, decodeWeights ${m("tfDecode").toFixed(2)} ms (${(tfBytes / 2 ** 20).toFixed(2)} MB, no checksum)`);
+  console.log(`   save / tfjs encode ${(m("save") / m("tfEncode")).toFixed(2)}×`);
+  named.forEach((n) => n.tensor.dispose());
   vae.dispose();
 }
