@@ -20,7 +20,10 @@ import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, instantiate, warmUp, type BuildName } from "../bindings/load.js";
 import { decodeSafetensors } from "./files/safetensors.js";
 import { layOutNets, M2Objective, type SemiSupervisedConfig } from "./m2/objective.js";
+import { crc32 } from "./files/crc32.js";
+import { CHECKPOINT_KEY, checkSameData, encodeCheckpoint, LiveRun, restore, resumedOptions, trainingState, type Run } from "./model/checkpoint.js";
 import { fileTensors, Parameters } from "./model/params.js";
+import type { FitProgress } from "./model/options.js";
 import { epochOrder, trainEpochs } from "./model/train.js";
 import { ParamLayout } from "./nn/layout.js";
 import { SeededRandom } from "./util/random.js";
@@ -73,6 +76,8 @@ export interface SemiSupervisedFitOptions {
    * and the closed-form KL. C times cheaper per unlabelled example, biased. Default: enumeration.
    */
   gumbelSoftmax?: { temperature: number };
+  /** Called after every step: where the epoch stands and its running loss. */
+  onProgress?: (p: FitProgress) => void;
   /** Called after every epoch; `accuracy` when `validation` was given. */
   onEpochEnd?: (r: SemiSupervisedEpoch) => void;
   validation?: { x: MatrixLike; labels: ArrayLike<number> };
@@ -91,7 +96,7 @@ export interface SemiSupervisedEpoch {
   seconds: number;
 }
 
-const FIT_KEYS = ["epochs", "batchSize", "labelledBatchSize", "learningRate", "alpha", "labelledWeight", "binarize", "gumbelSoftmax", "onEpochEnd", "validation", "signal"] as const;
+const FIT_KEYS = ["epochs", "batchSize", "labelledBatchSize", "learningRate", "alpha", "labelledWeight", "binarize", "gumbelSoftmax", "onProgress", "onEpochEnd", "validation", "signal"] as const;
 const FORMAT = "vae-wasm-m2/1";
 
 /** The M2 semi-supervised VAE. Single-threaded. */
@@ -99,7 +104,14 @@ export class SemiSupervisedVAE {
   readonly config: SemiSupervisedConfig;
   readonly build: BuildName;
   private obj: M2Objective;
-  private steps = 0;
+  /** @internal optimiser steps taken (the key of noise and of the row orders) */
+  steps = 0;
+  /** @internal Adam's t: steps since its moments started at zero (0 after load()) */
+  adamSteps = 0;
+  /** @internal the fit in progress or last finished, and a checkpoint's run that the next fit continues */
+  private run: LiveRun | null = null;
+  /** @internal */
+  resumeFrom: Run | null = null;
   private disposed = false;
 
   static async create(options: SemiSupervisedOptions = {}): Promise<SemiSupervisedVAE> {
@@ -130,7 +142,8 @@ export class SemiSupervisedVAE {
     this.obj = new M2Objective(rt, arena, params, nets, config);
   }
 
-  private get params(): Parameters {
+  /** @internal */
+  get params(): Parameters {
     return this.obj.params;
   }
 
@@ -153,19 +166,31 @@ export class SemiSupervisedVAE {
     return this.params.n;
   }
 
+  /** Optimiser steps taken so far. */
+  get stepCount(): number {
+    return this.steps;
+  }
+
   /**
    * Trains on labelled examples (x with their class labels 0…C−1) and unlabelled ones with
    * Adam. Resolves with one record per epoch (an epoch is one pass over the unlabelled data).
    */
-  async fit(labelled: { x: MatrixLike; labels: ArrayLike<number> }, unlabelled: MatrixLike, options: SemiSupervisedFitOptions = {}):
+  async fit(labelled: { x: MatrixLike; labels: ArrayLike<number> }, unlabelled: MatrixLike, given: SemiSupervisedFitOptions = {}):
     Promise<SemiSupervisedEpoch[]> {
     const fn = "SemiSupervisedVAE.fit";
     this.checkAlive(fn);
-    checkKeys(fn, "options", options, FIT_KEYS);
+    checkKeys(fn, "options", given, FIT_KEYS);
     if (!labelled || typeof labelled !== "object") fail(fn, "labelled", "{x, labels}", labelled);
     const xl = this.input(fn, labelled.x, "labelled.x");
     const yl = this.labels(fn, labelled.labels, xl.rows, "labelled.labels");
     const xu = this.input(fn, unlabelled, "unlabelled");
+    // after resume(): the checkpoint's run goes on where it stopped, with its options unless given
+    const resume = this.resumeFrom;
+    const options = resume ? resumedOptions(fn, resume.options, given, ["batchSize", "labelledBatchSize"]) : given;
+    if (resume) checkSameData(fn, "unlabelled", resume, xu);
+    if (typeof options.gumbelSoftmax === "number") {
+      options.gumbelSoftmax = (options.gumbelSoftmax as number) > 0 ? { temperature: options.gumbelSoftmax } : undefined;
+    }
     const epochs = checkInt(fn, "options.epochs", options.epochs ?? 10, 1);
     const Bu = checkInt(fn, "options.batchSize", options.batchSize ?? 100, 1, 1 << 16);
     const Bl = checkInt(fn, "options.labelledBatchSize", options.labelledBatchSize ?? Math.min(100, xl.rows), 1, xl.rows);
@@ -174,25 +199,53 @@ export class SemiSupervisedVAE {
     const lw = checkNumber(fn, "options.labelledWeight", options.labelledWeight ?? xl.rows / xu.rows, { gt: 0 });
     const binarize = checkBool(fn, "options.binarize", options.binarize ?? false);
     const tau = this.relaxation(fn, options.gumbelSoftmax);
-    if (options.onEpochEnd !== undefined && typeof options.onEpochEnd !== "function") fail(fn, "options.onEpochEnd", "a function", options.onEpochEnd);
+    for (const cb of ["onProgress", "onEpochEnd"] as const) {
+      if (options[cb] !== undefined && typeof options[cb] !== "function") fail(fn, `options.${cb}`, "a function", options[cb]);
+    }
     const val = options.validation;
     const valX = val ? this.input(fn, val.x, "options.validation.x") : null;
     const valY = val && valX ? this.labels(fn, val.labels, valX.rows, "options.validation.labels") : null;
     const signal = options.signal;
     signal?.throwIfAborted();
     const { inputDim: D, seed } = this.config;
-    let lOrder = new SeededRandom(seed ^ 0x2545f491, 0).permutation(xl.rows), lPos = 0;
+    const labelledCrc = crc32(new Uint8Array(yl.buffer), crc32(new Uint8Array(xl.data.buffer, xl.data.byteOffset, xl.data.byteLength)));
+    if (resume && (resume.extra.labelledRows !== xl.rows || resume.extra.labelledCrc !== labelledCrc)) {
+      throw new Error(`${fn}: the checkpoint's run trained on other labelled data (${resume.extra.labelledRows} rows); ` +
+        `labelled has ${xl.rows} rows${resume.extra.labelledRows === xl.rows ? " with other values or labels" : ""}. Resume with the same data.`);
+    }
+    if (resume) {
+      for (const k of ["lStream", "lPos", "uSum", "correct", "epochSteps"]) {
+        const v = resume.extra[k];
+        if (v === undefined || (k !== "uSum" && !(Number.isInteger(v) && v >= 0 && (k !== "lPos" || v <= xl.rows)))) {
+          fail(fn, `the checkpoint's metadata.checkpoint.run.extra.${k}`, k === "uSum" ? "a number" : `an integer ≥ 0${k === "lPos" ? ` and ≤ ${xl.rows}` : ""}`, v);
+        }
+      }
+    }
+    // the labelled set's order: a permutation keyed by the step count at which the pass began
+    const from = resume?.position ?? { epoch: 0, step: 0, epochStart: this.steps, lossSum: 0, seen: 0, seconds: 0 };
+    const st = resume?.extra ?? { lStream: 0, lPos: 0, uSum: 0, correct: 0, epochSteps: 0 };
+    let { lStream, lPos, uSum, correct, epochSteps } = st;
+    let lOrder = new SeededRandom(seed ^ 0x2545f491, lStream).permutation(xl.rows);
+    this.resumeFrom = null;
+    const run = this.run = new LiveRun(xu, {
+      epochs, batchSize: Bu, labelledBatchSize: Bl, learningRate: lr, alpha, labelledWeight: lw, binarize, gumbelSoftmax: tau,
+    }, from);
     const stepLabels = new Int32Array(Bl);
-    let uSum = 0, correct = 0, steps = 0;
     return trainEpochs<SemiSupervisedEpoch>({
-      epochs, rows: xu.rows, batchSize: Bu, signal,
-      order: () => epochOrder(seed, this.steps, xu.rows),
+      epochs, rows: xu.rows, batchSize: Bu, signal, from,
+      steps: () => this.steps,
+      at: (p) => {
+        run.position = p;
+        run.extra = { lStream, lPos, uSum, correct, epochSteps, labelledRows: xl.rows, labelledCrc };
+      },
+      order: (epochStart) => epochOrder(seed, epochStart, xu.rows),
       step: (order, s, bu, epoch) => {
         const ws = this.obj.workspace(Bl, Bu);
         const xc = this.f32(ws.xc, (Bl + bu) * D);
         for (let b = 0; b < Bl; b++) {
           if (lPos === xl.rows) {
-            lOrder = new SeededRandom(seed ^ 0x2545f491, this.steps + 1).permutation(xl.rows);
+            lStream = this.steps + 1;
+            lOrder = new SeededRandom(seed ^ 0x2545f491, lStream).permutation(xl.rows);
             lPos = 0;
           }
           const i = lOrder[lPos++];
@@ -209,20 +262,24 @@ export class SemiSupervisedVAE {
           throw new Error(`${fn}: the loss became ${r.loss} at epoch ${epoch + 1} (optimiser step ${this.steps + 1}); ` +
             "the parameters are those of the last finite step. Try a lower learningRate or alpha.");
         }
-        this.params.adamAll(lr, 0.9, 0.999, 1e-8, 0, ++this.steps);
+        this.params.adamAll(lr, 0.9, 0.999, 1e-8, 0, ++this.adamSteps);
+        this.steps++;
         uSum += r.unlabelled * bu;
         correct += r.correct;
-        steps++;
+        epochSteps++;
         return r.loss;
       },
       record: (epoch, lossSum, seen, seconds) => {
         const rec: SemiSupervisedEpoch = {
-          epoch: epoch + 1, loss: lossSum / steps, unlabelledLoss: uSum / seen, labelledAccuracy: correct / (steps * Bl), seconds,
+          epoch: epoch + 1, loss: lossSum / epochSteps, unlabelledLoss: uSum / seen, labelledAccuracy: correct / (epochSteps * Bl), seconds,
         };
         if (valX && valY) rec.accuracy = this.accuracy(valX, valY);
-        uSum = correct = steps = 0;
+        uSum = correct = epochSteps = 0;
         return rec;
       },
+      progress: options.onProgress && ((epoch, s, stepsPerEpoch, lossSum, seen, seconds) => options.onProgress!({
+        epoch: epoch + 1, epochs, step: s + 1, stepsPerEpoch, loss: lossSum / (s + 1), examplesPerSecond: seen / Math.max(seconds, 1e-9),
+      })),
       onEpochEnd: options.onEpochEnd,
     });
   }
@@ -349,9 +406,33 @@ export class SemiSupervisedVAE {
     return this.params.save({ format: FORMAT, config: JSON.stringify(this.config), steps: String(this.steps) });
   }
 
-  /** A model written by save(): the file, its metadata and its tensors are checked before memory is taken; every failure names this function. */
+  /**
+   * The model with Adam's moments and the training state (where the last fit stands, its
+   * options, a checksum of its data): resume() continues the run bit for bit. load() also reads it.
+   */
+  checkpoint(): Uint8Array {
+    this.checkAlive("SemiSupervisedVAE.checkpoint");
+    return this.params.save({
+      format: FORMAT, config: JSON.stringify(this.config), steps: String(this.steps),
+      [CHECKPOINT_KEY]: encodeCheckpoint({ adamSteps: this.adamSteps, run: this.run?.stored() ?? null }),
+    }, true);
+  }
+
+  /** A model from a checkpoint(), with its optimizer state: the next fit continues the run where it stopped. */
+  static async resume(bytes: Uint8Array, options: { build?: BuildName } = {}): Promise<SemiSupervisedVAE> {
+    return SemiSupervisedVAE.read("SemiSupervisedVAE.resume", bytes, options, true);
+  }
+
+  /**
+   * A model written by save() or checkpoint() (Adam starts afresh: step 0, zero moments). The
+   * file, its metadata and its tensors are checked before memory is taken; every failure names
+   * this function.
+   */
   static async load(bytes: Uint8Array, options: { build?: BuildName } = {}): Promise<SemiSupervisedVAE> {
-    const fn = "SemiSupervisedVAE.load";
+    return SemiSupervisedVAE.read("SemiSupervisedVAE.load", bytes, options, false);
+  }
+
+  private static async read(fn: string, bytes: Uint8Array, options: { build?: BuildName }, resume: boolean): Promise<SemiSupervisedVAE> {
     checkKeys(fn, "options", options, ["build"]);
     const { tensors, metadata } = decodeSafetensors(bytes, fn);
     if (metadata.format !== FORMAT || metadata.config === undefined) throw new Error(`${fn}: not an M2 model file written by SemiSupervisedVAE.save (format '${(metadata.format ?? "none").slice(0, 40)}')`);
@@ -367,9 +448,9 @@ export class SemiSupervisedVAE {
     const L = new ParamLayout();
     layOutNets(L, config);
     const dict = fileTensors(fn, L.tensors, tensors);
+    const state = trainingState(fn, metadata, tensors, resume, "SemiSupervisedVAE.load");
     const m = await SemiSupervisedVAE.start(fn, config, options.build);
-    m.params.load(fn, dict, false, (name) => `tensor '${name}'`);
-    m.steps = steps;
+    restore(fn, m, dict, steps, state, tensors);
     return m;
   }
 

@@ -19,7 +19,18 @@ import { VaeModel } from "./model/vae-model.js";
 import { checkKeys, fail, VAEArgumentError, type MatrixLike } from "./util/validate.js";
 
 /** Metadata keys the library writes itself. */
-const RESERVED_METADATA = ["format", "config", "steps", "checksum"];
+const RESERVED_METADATA = ["format", "config", "steps", "checksum", "checkpoint"];
+
+/** A save's or checkpoint's own metadata, checked: strings, and none of the keys the library writes. */
+function userMetadata(fn: string, opts: { metadata?: Record<string, string> }): Record<string, string> {
+  checkKeys(fn, "options", opts, ["metadata"]);
+  const extra = opts.metadata ?? {};
+  for (const [k, v] of Object.entries(extra)) {
+    if (typeof v !== "string") fail(fn, `options.metadata['${k}']`, "a string (safetensors metadata is string → string)", v);
+    if (RESERVED_METADATA.includes(k)) fail(fn, "options.metadata", `keys other than ${RESERVED_METADATA.join(", ")} (the library writes those)`, k);
+  }
+  return extra;
+}
 
 export class VAE {
   readonly #m: VaeModel;
@@ -35,11 +46,22 @@ export class VAE {
   }
 
   /**
-   * Loads a model written by save(), or any safetensors file with the documented tensor names
-   * (e.g. weights exported from PyTorch, README) when `options.config` gives the architecture.
+   * Loads a model written by save() or checkpoint(), or any safetensors file with the documented
+   * tensor names (e.g. weights exported from PyTorch, README) when `options.config` gives the
+   * architecture. Adam starts afresh (step 0, zero moments); a checkpoint's optimizer state is
+   * ignored (VAE.resume reads it).
    */
   static async load(bytes: Uint8Array, options: { config?: VAEOptions; build?: BuildName; threads?: number | "auto" } = {}): Promise<VAE> {
     return new VAE(await VaeModel.load("VAE.load", bytes, options));
+  }
+
+  /**
+   * A model from a file written by checkpoint(), with Adam's moments and step and the run's
+   * position: the next fit() continues that run exactly where it stopped (same data; the run's
+   * options unless given again), bit for bit as if it had never stopped, on any thread count.
+   */
+  static async resume(bytes: Uint8Array, options: { build?: BuildName; threads?: number | "auto" } = {}): Promise<VAE> {
+    return new VAE(await VaeModel.load("VAE.resume", bytes, options, true));
   }
 
   /** The resolved configuration (saved with the model). */
@@ -225,15 +247,20 @@ export class VAE {
    * nn.Linear layout, the configuration and step count in the header's metadata.
    */
   save(opts: { metadata?: Record<string, string> } = {}): Uint8Array {
-    const fn = "VAE.save";
-    this.#m.checkAlive(fn);
-    checkKeys(fn, "options", opts, ["metadata"]);
-    const extra = opts.metadata ?? {};
-    for (const [k, v] of Object.entries(extra)) {
-      if (typeof v !== "string") fail(fn, `options.metadata['${k}']`, "a string (safetensors metadata is string → string)", v);
-      if (RESERVED_METADATA.includes(k)) fail(fn, "options.metadata", `keys other than ${RESERVED_METADATA.join(", ")} (the library writes those)`, k);
-    }
-    return this.#m.save(extra);
+    this.#m.checkAlive("VAE.save");
+    return this.#m.save(userMetadata("VAE.save", opts));
+  }
+
+  /**
+   * The model and its whole training state as one safetensors file: the parameters (it is a
+   * model file: VAE.load reads it), Adam's moments (tensors optimizer.exp_avg.NAME and
+   * optimizer.exp_avg_sq.NAME) and step, and the current or last fit's position (epoch, step in
+   * it, the epoch's running loss), options and a CRC-32 of its data. Take it between steps (in
+   * onProgress or onEpochEnd) or after fit stopped (an abort); VAE.resume continues from it.
+   */
+  checkpoint(opts: { metadata?: Record<string, string> } = {}): Uint8Array {
+    this.#m.checkAlive("VAE.checkpoint");
+    return this.#m.save(userMetadata("VAE.checkpoint", opts), true);
   }
 
   /** Releases the model's WebAssembly memory and terminates its workers; every later call throws. */

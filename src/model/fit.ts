@@ -12,6 +12,20 @@ import { epochOrder, trainEpochs } from "./train.js";
 import type { VaeModel } from "./vae-model.js";
 import { stepFields } from "../estimators/index.js";
 import { FUSE } from "../engine/ctrl.js";
+import { checkSameData, CUSTOM, LiveRun, resumedOptions, SCHEDULE, type StoredOption } from "./checkpoint.js";
+
+/** The options of a run as a checkpoint keeps them (model/checkpoint.ts). */
+function storedOptions(o: FitOptions, cfg: StepConfig, epochs: number, batchSize: number, shuffle: boolean): Record<string, StoredOption> {
+  const lr = o.learningRate ?? 1e-3;
+  const stored: Record<string, StoredOption> = {
+    epochs, batchSize, shuffle, learningRate: typeof lr === "function" ? SCHEDULE : lr,
+    estimator: typeof o.estimator === "object" ? CUSTOM : cfg.est.name, samples: cfg.K, binarize: cfg.binarize,
+    betas: [cfg.beta1, cfg.beta2], adamEps: cfg.adamEps, weightDecay: cfg.weightDecay,
+  };
+  if (o.temperature !== undefined) stored.temperature = typeof o.temperature === "function" ? SCHEDULE : o.temperature;
+  if (o.straightThrough !== undefined) stored.straightThrough = cfg.hard;
+  return stored;
+}
 
 /** The current temperature of a step config. */
 function tauAt(m: VaeModel, fn: string, cfg: StepConfig, epoch: number): number {
@@ -27,8 +41,7 @@ function tauAt(m: VaeModel, fn: string, cfg: StepConfig, epoch: number): number 
 function step(m: VaeModel, fn: string, ws: Workspace, B: number, cfg: StepConfig, lr: number, where: string, tau = 1): number {
   const r = m.runner;
   r.caller = fn; // (a callback between steps may have used the model under another name)
-  const t = m.steps + 1;
-  r.backwardArgs(B, cfg.K, cfg.est, { lr, beta1: cfg.beta1, beta2: cfg.beta2, adamEps: cfg.adamEps, weightDecay: cfg.weightDecay, t });
+  r.backwardArgs(B, cfg.K, cfg.est, { lr, beta1: cfg.beta1, beta2: cfg.beta2, adamEps: cfg.adamEps, weightDecay: cfg.weightDecay, t: m.adamSteps + 1 });
   // row-local weights: the backward rows run inside the forward dispatch (one barrier fewer)
   const fuse = stepFields(cfg.est).fuse;
   r.forward(ws, B, cfg.K, cfg.est, { drawEps: true, seed: m.config.seed, step: m.steps, binarize: cfg.binarize, threads: cfg.threads, tau, hard: cfg.hard, fuse });
@@ -39,7 +52,8 @@ function step(m: VaeModel, fn: string, ws: Workspace, B: number, cfg: StepConfig
       "the parameters are those of the last finite step. Try a lower learningRate, or check the data scale.");
   }
   r.backward(ws, cfg.threads, fuse !== FUSE.none); // gradients and the Adam update
-  m.steps = t;
+  m.steps++;
+  m.adamSteps++;
   return objective;
 }
 
@@ -56,6 +70,8 @@ export function trainStep(m: VaeModel, x: MatrixLike, options: StepOptions & { l
   const x0 = m.input(fn, x, "x", true);
   const cfg = stepConfig(m, fn, options);
   const lr = checkNumber(fn, "options.learningRate", options.learningRate ?? 1e-3, { gt: 0 });
+  m.run = null; // (a step outside fit: no run for a checkpoint to continue)
+  m.resumeFrom = null;
   const ws = m.runner.workspace(x0.rows, cfg.K);
   m.runner.loadBatch(ws, x0, null, 0, x0.rows);
   const bad = m.k.firstInvalid(ws.x, x0.data.length, m.config.likelihood.type === "bernoulli" ? 1 : 0);
@@ -69,11 +85,15 @@ export function trainStep(m: VaeModel, x: MatrixLike, options: StepOptions & { l
  * reason and leaves the parameters of the last completed step in place. A non-finite loss
  * stops training before the update that would spread it, with an error saying what to try.
  */
-export async function fit(m: VaeModel, data: MatrixLike, options: FitOptions): Promise<EpochRecord[]> {
+export async function fit(m: VaeModel, data: MatrixLike, given: FitOptions): Promise<EpochRecord[]> {
   const fn = "VAE.fit";
   m.checkAlive(fn);
-  checkKeys(fn, "options", options, FIT_KEYS);
+  checkKeys(fn, "options", given, FIT_KEYS);
   const x = m.input(fn, data, "data");
+  // after VAE.resume: the checkpoint's run goes on where it stopped, with its options unless given
+  const resume = m.resumeFrom;
+  const options = resume ? resumedOptions(fn, resume.options, given, ["batchSize", "shuffle"]) : given;
+  if (resume) checkSameData(fn, "data", resume, x);
   const epochs = checkInt(fn, "options.epochs", options.epochs ?? 10, 1);
   const batch = checkInt(fn, "options.batchSize", options.batchSize ?? 128, 1, 1 << 20);
   const lrOpt = options.learningRate ?? 1e-3;
@@ -106,9 +126,14 @@ export async function fit(m: VaeModel, data: MatrixLike, options: FitOptions): P
   }
   const B0 = Math.min(batch, x.rows);
   m.runner.workspace(B0, cfg.K);
+  const from = resume?.position ?? { epoch: 0, step: 0, epochStart: m.steps, lossSum: 0, seen: 0, seconds: 0 };
+  m.resumeFrom = null;
+  const run = m.run = new LiveRun(x, storedOptions(options, cfg, epochs, batch, shuffle), from);
   return trainEpochs<EpochRecord>({
-    epochs, rows: x.rows, batchSize: batch, signal,
-    order: () => epochOrder(m.config.seed, m.steps, x.rows, shuffle),
+    epochs, rows: x.rows, batchSize: batch, signal, from,
+    at: (p) => (run.position = p),
+    steps: () => m.steps,
+    order: (epochStart) => epochOrder(m.config.seed, epochStart, x.rows, shuffle),
     step: (order, start, B, epoch, s) => {
       const lr = typeof lrOpt === "function" ? checkNumber(fn, `options.learningRate(${epoch}, ${s})`, lrOpt(epoch, s), { gt: 0 }) : lrOpt;
       // re-fetched every step (free when unchanged): a callback may have used the model with a

@@ -146,12 +146,49 @@ export class Parameters {
     this.repack();
   }
 
-  /** The values as a safetensors file with `metadata`. */
-  save(metadata: Record<string, string>): Uint8Array {
-    const p = this.values();
-    return encodeSafetensors(this.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.subarray(t.offset, t.offset + t.size) })), metadata);
+  /**
+   * The values as a safetensors file with `metadata`; `withMoments` adds Adam's moments as
+   * tensors `optimizer.exp_avg.NAME` and `optimizer.exp_avg_sq.NAME` (PyTorch's names for them).
+   */
+  save(metadata: Record<string, string>, withMoments = false): Uint8Array {
+    const of = (p: Float32Array, prefix: string) =>
+      this.tensors.map((t) => ({ name: prefix + t.name, shape: t.shape, data: p.subarray(t.offset, t.offset + t.size) }));
+    const { pM, pV } = this.blocks;
+    return encodeSafetensors([
+      ...of(this.values(), ""),
+      ...(withMoments ? [...of(this.view(pM, this.n), MOMENTS.m), ...of(this.view(pV, this.n), MOMENTS.v)] : []),
+    ], metadata);
+  }
+
+  /** Whether a file's tensors include Adam's moments (any of them). */
+  static hasMoments(tensors: Map<string, SafeTensor>): boolean {
+    return [...tensors.keys()].some((k) => k.startsWith(MOMENTS.m) || k.startsWith(MOMENTS.v));
+  }
+
+  /**
+   * Sets Adam's moments from a file's tensors: every one present with its parameter's shape,
+   * finite, the second moments ≥ 0; failures name `fn` and the tensor.
+   */
+  loadMoments(fn: string, tensors: Map<string, SafeTensor>): void {
+    const { pM, pV } = this.blocks;
+    for (const [prefix, ptr, nonNegative] of [[MOMENTS.m, pM, false], [MOMENTS.v, pV, true]] as const) {
+      const dict = fileTensors(fn, this.tensors.map((t) => ({ ...t, name: prefix + t.name })), tensors);
+      const block = this.view(ptr, this.n);
+      for (const t of this.tensors) {
+        const d = dict[prefix + t.name];
+        for (let i = 0; i < d.length; i++) {
+          if (!Number.isFinite(d[i]) || (nonNegative && d[i] < 0)) {
+            fail(fn, `tensor '${prefix + t.name}'[${i}]`, nonNegative ? "a finite number ≥ 0 (Adam's second moment)" : "a finite number", d[i]);
+          }
+        }
+        block.set(d, t.offset);
+      }
+    }
   }
 }
+
+/** Name prefixes of Adam's first and second moments in a checkpoint (torch.optim.Adam's state names). */
+export const MOMENTS = { m: "optimizer.exp_avg.", v: "optimizer.exp_avg_sq." } as const;
 
 /** The file's tensors for these specs: every one present with its shape (the file may hold more). */
 export function fileTensors(fn: string, specs: readonly TensorSpec[], tensors: Map<string, SafeTensor>): Record<string, Float32Array> {

@@ -11,13 +11,30 @@ export function epochOrder(seed: number, step: number, rows: number, shuffle = t
   return shuffle ? new SeededRandom(seed ^ SHUFFLE_SEED, step).permutation(rows) : null;
 }
 
+/**
+ * Where a run stands: the next step is step `step` (0-based) of epoch `epoch`, whose row order
+ * was made from the optimiser step count `epochStart`; the running sums of that epoch so far.
+ * After an epoch's last step, `step` equals the steps per epoch until its record is made; then
+ * the position moves to step 0 of the next epoch.
+ */
+export interface Position {
+  epoch: number;
+  step: number;
+  epochStart: number;
+  lossSum: number;
+  seen: number;
+  seconds: number;
+}
+
 export interface Loop<R> {
   epochs: number;
   /** rows per epoch and rows per step (the last step takes the rest) */
   rows: number;
   batchSize: number;
-  /** the epoch's row order, made at its start (null: in order) */
-  order(epoch: number): Uint32Array | null;
+  /** optimiser steps taken so far (the key of an epoch's order) */
+  steps(): number;
+  /** the order of an epoch that starts at optimiser step `epochStart` (null: in order) */
+  order(epochStart: number): Uint32Array | null;
   /** one optimiser step on rows [start, start + B) of the order; returns its loss summed over those rows */
   step(order: Uint32Array | null, start: number, B: number, epoch: number, s: number): number;
   /** after each step: the running sums of the epoch */
@@ -27,6 +44,10 @@ export interface Loop<R> {
   onEpochEnd?: (r: R) => void;
   /** aborts between steps: the loop rejects with the signal's reason */
   signal?: AbortSignal;
+  /** continue a run from here (a checkpoint's position) instead of epoch 0 */
+  from?: Position;
+  /** the position after every step (before progress) and after every epoch's record (before onEpochEnd) */
+  at?(p: Position): void;
 }
 
 /** Yields to the event loop (a macrotask: timers, I/O and the signal's abort get their turn). */
@@ -34,21 +55,29 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise<void>((resolve) => setTimeout(resolve, 0));
 }
 
-/** Runs the epochs; resolves with one record per epoch. Yields at most every 50 ms of steps and after every epoch. */
+/**
+ * Runs the epochs (from `loop.from` when given); resolves with one record per epoch it ended.
+ * Yields at most every 50 ms of steps and after every epoch.
+ */
 export async function trainEpochs<R>(loop: Loop<R>): Promise<R[]> {
   const stepsPerEpoch = Math.ceil(loop.rows / loop.batchSize);
   const history: R[] = [];
   let lastYield = performance.now();
-  for (let epoch = 0; epoch < loop.epochs; epoch++) {
-    const t0 = performance.now();
-    const order = loop.order(epoch);
-    let lossSum = 0;
-    let seen = 0;
-    for (let s = 0; s < stepsPerEpoch; s++) {
+  const from = loop.from;
+  for (let epoch = from?.epoch ?? 0; epoch < loop.epochs; epoch++) {
+    const resumed = from && from.epoch === epoch ? from : null;
+    const t0 = performance.now() - 1000 * (resumed?.seconds ?? 0);
+    const epochStart = resumed ? resumed.epochStart : loop.steps();
+    const order = loop.order(epochStart);
+    let lossSum = resumed?.lossSum ?? 0;
+    let seen = resumed?.seen ?? 0;
+    for (let s = resumed?.step ?? 0; s < stepsPerEpoch; s++) {
       const B = Math.min(loop.batchSize, loop.rows - s * loop.batchSize);
       lossSum += loop.step(order, s * loop.batchSize, B, epoch, s);
       seen += B;
-      loop.progress?.(epoch, s, stepsPerEpoch, lossSum, seen, (performance.now() - t0) / 1000);
+      const seconds = (performance.now() - t0) / 1000;
+      loop.at?.({ epoch, step: s + 1, epochStart, lossSum, seen, seconds });
+      loop.progress?.(epoch, s, stepsPerEpoch, lossSum, seen, seconds);
       if (performance.now() - lastYield > 50) {
         await yieldToEventLoop();
         lastYield = performance.now();
@@ -57,6 +86,7 @@ export async function trainEpochs<R>(loop: Loop<R>): Promise<R[]> {
     }
     const rec = loop.record(epoch, lossSum, seen, (performance.now() - t0) / 1000);
     history.push(rec);
+    loop.at?.({ epoch: epoch + 1, step: 0, epochStart: loop.steps(), lossSum: 0, seen: 0, seconds: 0 });
     loop.onEpochEnd?.(rec);
     await yieldToEventLoop();
     loop.signal?.throwIfAborted();

@@ -15,6 +15,7 @@ import type { StaticPlan } from "../nn/plan.js";
 import { decodeSafetensors } from "../files/safetensors.js";
 import { checkKeys, checkOneOf, fail, toMatrix, type Matrix } from "../util/validate.js";
 import { resolveConfig, type ResolvedConfig, type VAEOptions } from "./config.js";
+import { CHECKPOINT_KEY, encodeCheckpoint, restore, trainingState, type LiveRun, type Run } from "./checkpoint.js";
 import { fileTensors, Parameters } from "./params.js";
 import { Runner } from "./runner.js";
 import { availableCores, resolveThreads } from "./threads.js";
@@ -29,8 +30,17 @@ export class VaeModel implements LatentModel {
   readonly kind: LatentKind;
   readonly params: Parameters;
   readonly runner: Runner;
-  /** Optimiser steps taken (Adam's t, and the RNG step key of training noise). */
+  /** Optimiser steps taken (the key of training noise and of an epoch's row order). */
   steps = 0;
+  /**
+   * Adam's step count t (its bias correction): the steps since its moments started at zero.
+   * Equal to `steps` while a model trains; 0 after VAE.load (which starts Adam afresh).
+   */
+  adamSteps = 0;
+  /** The fit in progress or last finished (null after steps outside fit): what a checkpoint continues. */
+  run: LiveRun | null = null;
+  /** A checkpoint's run, which the next fit continues (VAE.resume). */
+  resumeFrom: Run | null = null;
   disposed = false;
   private rt: Runtime;
 
@@ -213,9 +223,14 @@ export class VaeModel implements LatentModel {
 
   // ---------------------------------------------------------------- files
 
-  /** The model as a safetensors file: tensors by name, the configuration and step count in the metadata. */
-  save(extra: Record<string, string>): Uint8Array {
-    return this.params.save({ ...extra, format: VAE_FORMAT, config: JSON.stringify(this.config), steps: String(this.steps) });
+  /**
+   * The model as a safetensors file: tensors by name, the configuration and step count in the
+   * metadata; `checkpoint` adds Adam's moments and the training state (model/checkpoint.ts).
+   */
+  save(extra: Record<string, string>, checkpoint = false): Uint8Array {
+    const meta: Record<string, string> = { ...extra, format: VAE_FORMAT, config: JSON.stringify(this.config), steps: String(this.steps) };
+    if (checkpoint) meta[CHECKPOINT_KEY] = encodeCheckpoint({ adamSteps: this.adamSteps, run: this.run?.stored() ?? null });
+    return this.params.save(meta, checkpoint);
   }
 
   /**
@@ -224,7 +239,8 @@ export class VaeModel implements LatentModel {
    * the file against the format (and its checksum), its metadata, and its tensors against the
    * configuration's; every failure names `fn`.
    */
-  static async load(fn: string, bytes: Uint8Array, options: { config?: VAEOptions; build?: BuildName; threads?: number | "auto" }): Promise<VaeModel> {
+  static async load(fn: string, bytes: Uint8Array, options: { config?: VAEOptions; build?: BuildName; threads?: number | "auto" },
+    resume = false): Promise<VaeModel> {
     checkKeys(fn, "options", options, ["config", "build", "threads"]);
     const { tensors, metadata } = decodeSafetensors(bytes, fn);
     if (metadata.format !== undefined && metadata.format !== VAE_FORMAT) {
@@ -251,12 +267,17 @@ export class VaeModel implements LatentModel {
       steps = /^\d{1,10}$/.test(metadata.steps) ? Number(metadata.steps) : NaN;
       if (!(steps <= 0xffffffff)) fail(fn, "metadata.steps", "an integer in [0, 4294967295] (the optimiser steps taken)", metadata.steps);
     }
+    const state = trainingState(fn, metadata, tensors, resume, "VAE.load");
     const layout = layOutVae(config);
     checkSize(fn, layout.L, false);
     const dict = fileTensors(fn, layout.L.tensors, tensors);
     const m = await VaeModel.create(fn, { build: options.build, threads: options.threads }, { config, layout });
-    m.params.load(fn, dict, false, (name) => `tensor '${name}'`);
-    m.steps = steps;
+    try {
+      restore(fn, m, dict, steps, state, tensors);
+    } catch (e) {
+      m.dispose();
+      throw e;
+    }
     return m;
   }
 

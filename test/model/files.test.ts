@@ -103,8 +103,8 @@ describe("VAE.load reads safetensors to the letter of the format", async () => {
   });
 
   it("save refuses metadata keys the library writes itself; a metadata value like the checksum placeholder stays as given", async () => {
-    for (const key of ["format", "config", "steps", "checksum"]) {
-      expect(() => vae.save({ metadata: { [key]: "x" } })).toThrow(new RegExp(`^VAE\\.save: options\\.metadata must be keys other than format, config, steps, checksum .*got "?${key}`));
+    for (const key of ["format", "config", "steps", "checksum", "checkpoint"]) {
+      expect(() => vae.save({ metadata: { [key]: "x" } })).toThrow(new RegExp(`^VAE\\.save: options\\.metadata must be keys other than format, config, steps, checksum, checkpoint .*got "?${key}`));
     }
     const tricky = vae.save({ metadata: { note: 'crc32:00000000", "checksum":"crc32:00000000' } });
     const loaded = await VAE.load(tricky);
