@@ -2,6 +2,8 @@
 export * from "./core.js";
 export { readIdxFile } from "./data/idx.js";
 export { loadMnist } from "./data/mnist.js";
+export { loadDataset } from "./data/dataset.js";
+export type { Dataset, DatasetFormat, LoadDatasetOptions } from "./data/dataset.js";
 export { iwaeMnist, PRESETS } from "./model/presets.js";
 export type { Preset } from "./model/presets.js";
 export { linearGaussian, linearGaussianVAE, posteriorEncoder, exactElbo, exactLogMarginal } from "./toy/linear-gaussian.js";
