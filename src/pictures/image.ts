@@ -14,11 +14,13 @@ export interface GridOptions {
   scale?: number;
   /** grey level of the gaps, 0..1 (default 0.5: MNIST digits are white on black) */
   background?: number;
+  /** 1: grey levels; 3: RGB, each pixel's channels together (height × width × 3). Default 1. */
+  channels?: 1 | 3;
 }
 
-/** Tiles n images (rows of `images`, each width·height grey levels in [0, 1]) into one RGBA picture. */
+/** Tiles n images (rows of `images`, each width·height grey levels or RGB triples in [0, 1]) into one RGBA picture. */
 export function tileImages(images: Float32Array, n: number, opts: GridOptions = {}): { width: number; height: number; rgba: Uint8Array } {
-  const w = opts.width ?? 28, h = opts.height ?? 28, gap = opts.gap ?? 2, s = opts.scale ?? 2;
+  const w = opts.width ?? 28, h = opts.height ?? 28, gap = opts.gap ?? 2, s = opts.scale ?? 2, C = opts.channels ?? 1;
   const cols = opts.columns ?? Math.ceil(Math.sqrt(n));
   const rows = Math.ceil(n / cols);
   const W = (cols * (w + gap) + gap) * s, H = (rows * (h + gap) + gap) * s;
@@ -29,11 +31,15 @@ export function tileImages(images: Float32Array, n: number, opts: GridOptions = 
     const ox = (gap + (t % cols) * (w + gap)) * s, oy = (gap + Math.floor(t / cols) * (h + gap)) * s;
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        const v = Math.round(255 * Math.min(1, Math.max(0, images[t * w * h + y * w + x])));
+        const at = (t * w * h + y * w + x) * C;
+        const level = (c: number) => Math.round(255 * Math.min(1, Math.max(0, images[at + c])));
+        const r = level(0), g = C === 3 ? level(1) : r, b = C === 3 ? level(2) : r;
         for (let dy = 0; dy < s; dy++) {
           for (let dx = 0; dx < s; dx++) {
             const o = ((oy + y * s + dy) * W + ox + x * s + dx) * 4;
-            rgba[o] = rgba[o + 1] = rgba[o + 2] = v;
+            rgba[o] = r;
+            rgba[o + 1] = g;
+            rgba[o + 2] = b;
           }
         }
       }

@@ -101,7 +101,7 @@ describe("vae-wasm CLI", () => {
     const bad = cli("semi", "--labels", "55", "--epochs", "1");
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--labels must be a multiple of 10/);
-    expect(cli("train", "--alpha", "3").stderr).toMatch(/--alpha is an option of the semi command/);
+    expect(cli("train", "--alpha", "3").stderr).toMatch(/--alpha is not an option of train \(it is one of semi\)/);
   }, 60_000);
 
   it("eval --json reports NLL, ELBO, IWAE bounds and active units for that model", () => {
@@ -157,7 +157,10 @@ describe("vae-wasm CLI", () => {
     [["train", "--estimator", "iwea"], /--estimator must be one of analytic, td, stl, iwae, iwae-stl, dreg, score; got 'iwea'/],
     [["train", "--preset", "iwae-mnist", "--epochs", "3"], /--epochs is set by --preset iwae-mnist; use --stages/],
     [["train", "--preset", "mnist-2000"], /--preset must be one of iwae-mnist; got 'mnist-2000'/],
-    [["train", "--bogus"], /Unknown option '--bogus'/],
+    [["train", "--bogus"], /unknown flag --bogus\n/],
+    [["train", "--epoch", "3"], /unknown flag --epoch; did you mean --epochs\?/],
+    [["sample", "m.safetensors", "--epochs", "3"], /--epochs is not an option of sample \(it is one of train, demo, semi, figures\); see vae-wasm sample --help/],
+    [["frobnicate"], /unknown command 'frobnicate'; the commands are demo, train, eval/],
     [["eval"], /eval needs the model file/],
     [["variance", "m.safetensors", "--estimators", "td,reinforce"], /--estimators must list names from analytic, td/],
     [["fly"], /unknown command 'fly'/],
@@ -165,6 +168,40 @@ describe("vae-wasm CLI", () => {
     const r = cli(...(args as string[]));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(message as RegExp);
+  });
+
+  it("every command explains itself: COMMAND --help lists its flags with defaults and an example; --version", () => {
+    for (const command of ["demo", "train", "eval", "variance", "figures", "semi", "sample", "reconstruct"]) {
+      const r = cli(command, "--help");
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^vae-wasm ${command}`));
+      expect(r.stdout).toMatch(new RegExp(`Example:\\n  vae-wasm ${command} `));
+      expect(r.stdout).toMatch(/--seed N +seed for initialisation, shuffling and noise \(default 1\)/);
+      // only its own flags
+      if (command !== "semi") expect(r.stdout).not.toMatch(/--labels/);
+    }
+    expect(cli("train", "--help").stdout).toMatch(/--epochs N +passes over the training data \(default 10\)/);
+    expect(cli("help", "eval").stdout).toBe(cli("eval", "--help").stdout);
+    const v = cli("--version");
+    expect(v.stdout).toBe(`vae-wasm ${JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version}\n`);
+  });
+
+  it("every flag the README shows exists, for the command it is shown with", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const help = cli("help").stdout;
+    const flags = new Set([...readme.matchAll(/(?<![\w-])--([a-z][a-z-]+)/g)].map((m) => m[1]));
+    // (npm's own flags, in the install lines)
+    for (const npmFlag of ["no-audit", "no-fund"]) flags.delete(npmFlag);
+    const missing = [...flags].filter((f) => !new RegExp(`\\n  --${f}\\b`).test(help));
+    expect(missing).toEqual([]);
+    // each command line in the README parses (run with --help appended: nothing trains)
+    const lines = [...readme.matchAll(/^(?:node dist\/src\/cli\.js|vae-wasm) (\w+)([^\n#]*)/gm)];
+    expect(lines.length).toBeGreaterThan(15);
+    for (const [line, command, rest] of lines) {
+      if (command === "help") continue;
+      const r = cli(command, ...rest.trim().split(/\s+/).filter((t) => t !== ""), "--help");
+      expect(r.status, `${line}\n${r.stderr}`).toBe(0);
+    }
   });
 
   it("a missing model file is reported, exit 1", () => {
