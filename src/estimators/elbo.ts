@@ -5,7 +5,8 @@ import { sumMeanOverK, type Estimator, type StepRows } from "./estimator.js";
 
 /**
  * Analytic KL (Kingma & Welling 2014, eq. 10): ELBO = E_q[log p(x|z)] - KL(q‖p), with the KL in
- * closed form and only the likelihood estimated by reparameterized samples. The PyTorch and
+ * closed form and only the likelihood estimated by reparameterized samples; with β ≠ 1 the
+ * β-VAE objective E_q[log p(x|z)] - β·KL (Higgins et al. 2017). The PyTorch and
  * Keras example VAEs use this. Prefer it for a Gaussian q with a standard normal prior: lowest
  * variance of the single-sample estimators, but it needs a closed-form KL (no flows).
  */
@@ -19,7 +20,7 @@ export class AnalyticKL implements Estimator {
     s.c.fill(1 / (s.K * s.B), 0, s.K * s.B);
     let kl = 0;
     for (let b = 0; b < s.B; b++) kl += s.kl[b];
-    return sumMeanOverK(s.logpx, s.K, s.B) - kl;
+    return sumMeanOverK(s.logpx, s.K, s.B) - s.beta * kl;
   }
 }
 

@@ -19,6 +19,8 @@ export interface StepRows {
   kl: Float32Array;    // [B] (filled only when analyticKL)
   wt: Float32Array;    // [B·K] normalized importance weights w̃ (filled only when importanceWeighted)
   bound: Float32Array; // [B] log mean_k w (filled only when importanceWeighted)
+  /** the weight β of the analytic KL (β-VAE; 1 for the ELBO) */
+  beta: number;
   c: Float32Array;     // [B·K] out
   r: Float32Array;     // [B·K] out (when usesEncoderFactor)
 }

@@ -5,7 +5,7 @@ import type { Workspace } from "../nn/workspace.js";
 import { gradientStats } from "./diagnostics.js";
 import { elbo } from "./evaluate.js";
 import {
-  estimatorFor, FIT_KEYS, relaxationOptions, STEP_KEYS, stepConfig,
+  estimatorFor, FIT_KEYS, klWeight, relaxationOptions, STEP_KEYS, stepConfig,
   type EpochRecord, type FitOptions, type LossAndGrads, type StepConfig, type StepOptions, type EstimatorOption,
 } from "./options.js";
 import { epochOrder, trainEpochs } from "./train.js";
@@ -20,7 +20,7 @@ function storedOptions(o: FitOptions, cfg: StepConfig, epochs: number, batchSize
   const stored: Record<string, StoredOption> = {
     epochs, batchSize, shuffle, learningRate: typeof lr === "function" ? SCHEDULE : lr,
     estimator: typeof o.estimator === "object" ? CUSTOM : cfg.est.name, samples: cfg.K, binarize: cfg.binarize,
-    betas: [cfg.beta1, cfg.beta2], adamEps: cfg.adamEps, weightDecay: cfg.weightDecay,
+    betas: [cfg.beta1, cfg.beta2], adamEps: cfg.adamEps, weightDecay: cfg.weightDecay, beta: cfg.beta, klWarmup: cfg.klWarmup,
   };
   if (o.temperature !== undefined) stored.temperature = typeof o.temperature === "function" ? SCHEDULE : o.temperature;
   if (o.straightThrough !== undefined) stored.straightThrough = cfg.hard;
@@ -40,12 +40,14 @@ function tauAt(m: VaeModel, fn: string, cfg: StepConfig, epoch: number): number 
  */
 function step(m: VaeModel, fn: string, ws: Workspace, B: number, cfg: StepConfig, lr: number, where: string, tau = 1): number {
   const r = m.runner;
+  // β, warmed up linearly over the first klWarmup optimiser steps
+  const beta = cfg.klWarmup ? cfg.beta * Math.min(1, (m.steps + 1) / cfg.klWarmup) : cfg.beta;
   r.caller = fn; // (a callback between steps may have used the model under another name)
-  r.backwardArgs(B, cfg.K, cfg.est, { lr, beta1: cfg.beta1, beta2: cfg.beta2, adamEps: cfg.adamEps, weightDecay: cfg.weightDecay, t: m.adamSteps + 1 });
+  r.backwardArgs(B, cfg.K, cfg.est, { lr, beta1: cfg.beta1, beta2: cfg.beta2, adamEps: cfg.adamEps, weightDecay: cfg.weightDecay, t: m.adamSteps + 1 }, beta);
   // row-local weights: the backward rows run inside the forward dispatch (one barrier fewer)
   const fuse = stepFields(cfg.est).fuse;
   r.forward(ws, B, cfg.K, cfg.est, { drawEps: true, seed: m.config.seed, step: m.steps, binarize: cfg.binarize, threads: cfg.threads, tau, hard: cfg.hard, fuse });
-  const objective = r.weigh(ws, B, cfg.K, cfg.est);
+  const objective = r.weigh(ws, B, cfg.K, cfg.est, beta);
   if (!Number.isFinite(objective)) {
     throw new Error(
       `${fn}: the loss became ${-objective} ${where}(optimiser step ${m.steps + 1}); ` +
@@ -164,15 +166,16 @@ export async function fit(m: VaeModel, data: MatrixLike, given: FitOptions): Pro
  */
 export function lossAndGrads(m: VaeModel, x: MatrixLike, opts: {
   estimator?: EstimatorOption; samples?: number; eps?: Float32Array | number[]; seed?: number; step?: number;
-  temperature?: number; straightThrough?: boolean;
+  temperature?: number; straightThrough?: boolean; beta?: number;
 }): LossAndGrads {
   const fn = "VAE.lossAndGrads";
   m.checkAlive(fn);
-  checkKeys(fn, "options", opts, ["estimator", "samples", "eps", "seed", "step", "temperature", "straightThrough"]);
+  checkKeys(fn, "options", opts, ["estimator", "samples", "eps", "seed", "step", "temperature", "straightThrough", "beta"]);
   const x0 = m.input(fn, x);
   const K = checkInt(fn, "options.samples", opts.samples ?? 1, 1, 1 << 16);
   const est = estimatorFor(m, fn, "options.estimator", opts.estimator);
   const relax = relaxationOptions(m, fn, opts, false);
+  const beta = klWeight(fn, est, opts.beta, undefined).beta;
   const B = x0.rows;
   const Z = m.config.latentDim;
   const ws = m.runner.workspace(B, K);
@@ -185,9 +188,9 @@ export function lossAndGrads(m: VaeModel, x: MatrixLike, opts: {
     m.f32(ws.eps, K * B * Z).set(e.data);
   }
   m.runner.forward(ws, B, K, est, { drawEps: opts.eps === undefined, seed, step: stepKey, tau: relax.temperature as number, hard: relax.hard });
-  const objective = m.runner.weigh(ws, B, K, est);
+  const objective = m.runner.weigh(ws, B, K, est, beta);
   if (!Number.isFinite(objective)) throw new Error(`${fn}: the objective is ${objective} at these parameters and inputs`);
-  m.runner.backwardArgs(B, K, est, null);
+  m.runner.backwardArgs(B, K, est, null, beta);
   m.runner.backward(ws);
   return { loss: -objective / B, grads: m.params.dict("gradients") };
 }

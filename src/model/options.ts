@@ -46,9 +46,16 @@ export interface StepOptions {
   temperature?: number | ((epoch: number, step: number) => number);
   /** Categorical latent only: straight-through — the decoder sees the hard one-hot sample, gradients flow through the relaxed one. Default false. */
   straightThrough?: boolean;
+  /**
+   * β-VAE (Higgins et al. 2017): the loss is −E_q[log p(x|z)] + β·KL(q‖p) per example. The
+   * analytic estimator only (its KL is in closed form). Default 1 (the ELBO).
+   */
+  beta?: number;
+  /** KL warm-up: β rises linearly from β/N to β over the first N optimiser steps (the model's step count). Default 0 (none). */
+  klWarmup?: number;
 }
 
-export const STEP_KEYS = ["betas", "adamEps", "weightDecay", "estimator", "samples", "binarize", "learningRate", "threads", "temperature", "straightThrough"] as const;
+export const STEP_KEYS = ["betas", "adamEps", "weightDecay", "estimator", "samples", "binarize", "learningRate", "threads", "temperature", "straightThrough", "beta", "klWarmup"] as const;
 
 export interface FitOptions extends StepOptions {
   epochs?: number;
@@ -73,6 +80,7 @@ export interface FitOptions extends StepOptions {
 export const FIT_KEYS = [
   "epochs", "batchSize", "learningRate", "betas", "adamEps", "weightDecay", "estimator", "samples",
   "binarize", "shuffle", "validationData", "onProgress", "onEpochEnd", "signal", "threads", "gradientStats", "temperature", "straightThrough",
+  "beta", "klWarmup",
 ] as const;
 
 export interface LossAndGrads {
@@ -154,6 +162,8 @@ export interface GradientStats {
 export interface StepConfig {
   K: number; beta1: number; beta2: number; adamEps: number; weightDecay: number; est: Estimator; binarize: boolean; threads: number;
   temperature: number | ((epoch: number, step: number) => number); hard: boolean;
+  /** the KL weight and its warm-up steps (0: none) */
+  beta: number; klWarmup: number;
 }
 
 /**
@@ -209,5 +219,18 @@ export function stepConfig(m: VaeModel, fn: string, o: StepOptions): StepConfig 
   const threads = callThreads(fn, (o as { threads?: unknown }).threads, m.threads);
   checkLatentEstimator(m, fn, "options.estimator", est);
   const { temperature, hard } = relaxationOptions(m, fn, o, true);
-  return { K, beta1, beta2, adamEps, weightDecay, est, binarize, threads, temperature, hard };
+  const { beta, klWarmup } = klWeight(fn, est, o.beta, o.klWarmup);
+  return { K, beta1, beta2, adamEps, weightDecay, est, binarize, threads, temperature, hard, beta, klWarmup };
+}
+
+/** β and the warm-up, checked: other than the ELBO's only for an estimator with a closed-form KL. */
+export function klWeight(fn: string, est: Estimator, betaOpt: unknown, warmupOpt: unknown): { beta: number; klWarmup: number } {
+  const beta = checkNumber(fn, "options.beta", betaOpt ?? 1, { min: 0 });
+  const klWarmup = checkInt(fn, "options.klWarmup", warmupOpt ?? 0, 0);
+  if ((beta !== 1 || klWarmup !== 0) && !est.analyticKL) {
+    const arg = beta !== 1 ? "options.beta" : "options.klWarmup";
+    fail(fn, arg, `left out with estimator '${est.name}': a KL weight applies to the 'analytic' estimator (a closed-form KL term to weigh) in this version`,
+      beta !== 1 ? betaOpt : warmupOpt);
+  }
+  return { beta, klWarmup };
 }

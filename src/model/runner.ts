@@ -194,14 +194,14 @@ export class Runner {
    * The backward's arguments: the estimator's gradient mode and factor, the KL's weight, and
    * Adam's (with `adam`) for the weight phase.
    */
-  backwardArgs(B: number, K: number, est: Estimator, adam: AdamStep | null): void {
+  backwardArgs(B: number, K: number, est: Estimator, adam: AdamStep | null, beta = 1): void {
     const i = this.ctrl.i;
     const f = stepFields(est);
     i[CTRL.B] = B; i[CTRL.K] = K;
     i[CTRL.gradMode] = f.gradMode;
     i[CTRL.useR] = f.useR;
     i[CTRL.adam] = adam ? 1 : 0;
-    this.ctrl.f[CTRL_F64.klScale] = 1 / B;
+    this.ctrl.f[CTRL_F64.klScale] = beta / B;
     if (adam) {
       const c = this.ctrl.f;
       c[CTRL_F64.stepSize] = adam.lr / (1 - Math.pow(adam.beta1, adam.t));
@@ -220,11 +220,11 @@ export class Runner {
   }
 
   /** The estimator's view of one step's rows; its subnormal row weights then flushed to 0 (flushSubnormal). */
-  weigh(ws: Workspace, B: number, K: number, est: Estimator): number {
+  weigh(ws: Workspace, B: number, K: number, est: Estimator, beta = 1): number {
     const R = K * B;
     const c = this.f32(ws.c, R), r = this.f32(ws.r, R);
     const objective = est.weigh({
-      K, B,
+      K, B, beta,
       logpx: this.f32(ws.logpx, R), logw: this.f32(ws.logw, R), kl: this.f32(ws.kl, B),
       wt: this.f32(ws.wt, R), bound: this.f32(ws.bound, B),
       c, r,

@@ -38,11 +38,11 @@ interface GradModel {
  * eps from `r`, the parameters as f64 and lossAndGrads' answer there: the inputs of
  * expectMatchesReference.
  */
-export function lossAndGradsAt(vae: GradModel, estimator: string, r: () => number, B: number, K: number) {
+export function lossAndGradsAt(vae: GradModel, estimator: string, r: () => number, B: number, K: number, extra: { beta?: number } = {}) {
   const cfg = vae.config;
   const x = f32(cfg.likelihood.type === "bernoulli" ? uniform(B * cfg.inputDim, 0, 1, r) : uniform(B * cfg.inputDim, -1, 1, r));
   const eps = f32(gaussian(K * B * cfg.latentDim, r));
   const p0 = toF64(vae.stateDict());
-  const got = vae.lossAndGrads(Float32Array.from(x), { estimator, eps: Float32Array.from(eps), samples: K });
+  const got = vae.lossAndGrads(Float32Array.from(x), { estimator, eps: Float32Array.from(eps), samples: K, ...extra });
   return { x, eps, p0, got };
 }

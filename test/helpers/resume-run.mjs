@@ -12,7 +12,7 @@ const labels = Int32Array.from({ length: 20 }, (_, i) => i % 3);
 
 /** The runs: a model, its fit options (3 epochs of 6 steps), and whether it is M2. */
 export const RUNS = {
-  analytic: { model: { hidden: [16], latentDim: 3 }, fit: { estimator: "analytic", binarize: true } },
+  analytic: { model: { hidden: [16], latentDim: 3 }, fit: { estimator: "analytic", binarize: true, beta: 2, klWarmup: 10 } },
   "dreg K=5": { model: { hidden: [16], latentDim: 3 }, fit: { estimator: "dreg", samples: 5 } },
   "IAF flow": { model: { hidden: [16], latentDim: 3, flow: { type: "iaf", length: 2 } }, fit: { estimator: "td", learningRate: 3e-3 } },
   categorical: {

@@ -134,4 +134,18 @@ describe("loading a model starts Adam afresh; a checkpoint carries its state", (
     }
     vae.dispose();
   });
+
+  it("β and KL warm-up: each step's loss is the β-weighted one at that step's β; other estimators refuse a weight", async () => {
+    const vae = await create();
+    const x = data.subarray(0, 10 * D);
+    for (let s = 0; s < 6; s++) {
+      const beta = 3 * Math.min(1, (s + 1) / 4);
+      const want = vae.lossAndGrads(x, { beta, step: vae.stepCount }).loss;
+      expect(vae.trainStep(x, { beta: 3, klWarmup: 4 })).toBeCloseTo(want, 4);
+    }
+    expect(() => vae.trainStep(x, { estimator: "td", beta: 2 })).toThrow(/^VAE\.trainStep: options\.beta must be left out with estimator 'td': a KL weight applies to the 'analytic' estimator/);
+    expect(() => vae.trainStep(x, { estimator: "iwae", klWarmup: 10 })).toThrow(/^VAE\.trainStep: options\.klWarmup must be left out with estimator 'iwae'/);
+    expect(() => vae.trainStep(x, { beta: -1 })).toThrow(/^VAE\.trainStep: options\.beta must be a finite number ≥ 0; got -1/);
+    vae.dispose();
+  });
 });

@@ -82,6 +82,16 @@ describe.each(BUILDS)("every estimator's lossAndGrads against finite differences
     });
   });
 
+  it.each([0, 0.3, 4])("β-VAE: the analytic estimator with β = %s", async (beta) => {
+    for (const c of CASES) {
+      const vae = await VAE.create({ ...c.opts, seed: c.seed, build });
+      const { x, eps, p0, got } = lossAndGradsAt(vae, "analytic", rng(c.inputs), c.B, c.K, { beta });
+      const f = (p: Params) => referenceLoss(vae.config, p, x, eps, c.K, "analytic", p0, undefined, beta);
+      expectGradients(got, p0, f(p0), () => f);
+      vae.dispose();
+    }
+  });
+
   it("the IWAE bound is at least the ELBO on the same samples, and equals it for K = 1", async () => {
     const vae = await VAE.create({ ...CASES[4].opts, seed: 6, build });
     const r = rng(5);
