@@ -7,7 +7,7 @@ export type { SemiSupervisedOptions, SemiSupervisedConfig, SemiSupervisedFitOpti
 export type {
   VAEOptions, FlowOptions, ResolvedConfig, Likelihood, Activation, FitOptions, StepOptions, LogLikelihoodOptions, LogLikelihoodResult,
   GradientStats, GradientStatsOptions, GroupStats, FitProgress, EpochRecord, LossAndGrads, ElboOptions,
-  EstimatorOption,
+  EstimatorOption, LatentDimension, Traversal,
 } from "./vae.js";
 export { AnalyticKL, TotalDerivative, PathDerivative, IWAE, IWAEPath, DReG, ScoreFunction, makeEstimator, ESTIMATOR_NAMES } from "./estimators/index.js";
 export type { Estimator, EstimatorName, StepRows } from "./estimators/index.js";

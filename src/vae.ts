@@ -9,6 +9,7 @@ import { gradientStats } from "./model/diagnostics.js";
 import {
   activeUnits, decode, elbo, encode, latentProbs, logLikelihood, noise, reconstruct, sample,
 } from "./model/evaluate.js";
+import { interpolate, traversal, type Traversal } from "./model/explore.js";
 import { fit, lossAndGrads, trainStep } from "./model/fit.js";
 import { bind } from "./model/internals.js";
 import type {
@@ -263,6 +264,25 @@ export class VAE {
     return this.#m.save(userMetadata("VAE.checkpoint", opts), true);
   }
 
+  /**
+   * Latent traversal: each dimension varied over quantiles of N(0, 1) (default 9, from the 5 % to
+   * the 95 % quantile) while the others stay at row `row` (default 0) of `data`'s code mu(x);
+   * dimensions ordered by their mean KL over `data`, most used first, each with its activity
+   * (inactive below `threshold`, default 0.01). `images`: Z·steps decoded rows. Gaussian latents
+   * without a flow.
+   */
+  traversal(data: MatrixLike, options: { row?: number; steps?: number; quantile?: number; threshold?: number } = {}): Traversal {
+    return traversal(this.#m, data, options);
+  }
+
+  /**
+   * The decoded path between the codes of rows `a` and `b` ([steps, D], default 10 points):
+   * `path: 'linear'` (default) or `'spherical'`. Gaussian latents without a flow.
+   */
+  interpolate(a: MatrixLike, b: MatrixLike, options: { steps?: number; path?: "linear" | "spherical" } = {}): Float32Array {
+    return interpolate(this.#m, a, b, options);
+  }
+
   /** Releases the model's WebAssembly memory and terminates its workers; every later call throws. */
   dispose(): void {
     this.#m.dispose();
@@ -270,6 +290,7 @@ export class VAE {
 }
 
 export { VAEArgumentError };
+export type { LatentDimension, Traversal } from "./model/explore.js";
 export type { Activation, FlowOptions, Likelihood, ResolvedConfig, VAEOptions } from "./model/config.js";
 export type {
   ElboOptions, EpochRecord, EstimatorOption, FitOptions, FitProgress, GradientStats, GradientStatsOptions, GroupStats,

@@ -17,7 +17,7 @@ export interface Args {
   trainSize?: number; testSize?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
   checkpoint?: string; checkpointEvery: number | "epoch"; resume?: string; argv?: string[];
-  helpFor?: string; beta: number; klWarmup: number;
+  helpFor?: string; beta: number; klWarmup: number; patience?: number; steps?: number; row: number;
   testData?: string; validationSplit: number; scale: number; likelihood: "bernoulli" | "gaussian" | "gaussian:learned";
   threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean; count?: number;
   categorical?: { variables: number; categories: number }; temperature?: number; anneal?: number; straightThrough: boolean;
@@ -70,7 +70,7 @@ export function parse(argv: string[]): { command: string; args: Args } {
   } else if (command !== "help") {
     usageError(`unknown command '${command}'; the commands are ${Object.keys(COMMANDS).join(", ")}`);
   }
-  const takesModel = ["eval", "variance", "sample", "reconstruct"].includes(command);
+  const takesModel = ["eval", "variance", "sample", "reconstruct", "traverse", "interpolate"].includes(command);
   const model = takesModel ? positionals[1] : undefined;
   if (takesModel && !model) usageError(`${command} needs the model file: vae-wasm ${command} MODEL.safetensors`);
   if (positionals.length > (takesModel ? 2 : 1)) usageError(`unexpected argument '${positionals[positionals.length - 1]}'`);
@@ -150,6 +150,8 @@ export function parse(argv: string[]): { command: string; args: Args } {
       trainSize: v["train-size"] === undefined ? undefined : num("train-size", v["train-size"], 0, true, 1),
       testSize: v["test-size"] === undefined ? undefined : num("test-size", v["test-size"], 0, true, 1),
       checkpoint: v.checkpoint, resume: v.resume, testData: v["test-data"],
+      steps: v.steps === undefined ? undefined : num("steps", v.steps, 0, true, 2), row: num("row", v.row, 0, true, 0),
+      patience: v.patience === undefined ? undefined : num("patience", v.patience, 0, true, 1),
       beta: num("beta", v.beta, 1, false, 0), klWarmup: num("kl-warmup", v["kl-warmup"], 0, true, 0),
       validationSplit: v["validation-split"] === undefined ? 0.1 : fraction(v["validation-split"]),
       scale: num("scale", v.scale, 1, false, Number.MIN_VALUE), likelihood: likelihood(v.likelihood),

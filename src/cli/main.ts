@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { parse, runFlags, usageError } from "./args.js";
 import { helpText } from "./flags.js";
 import { evaluate, variance } from "./evaluate.js";
+import { explore } from "./explore.js";
 import { figures } from "./figures.js";
 import { pictures } from "./pictures.js";
 import { semiSupervised } from "./semi.js";
@@ -35,6 +36,9 @@ export async function main(argv: string[]): Promise<void> {
     case "sample":
     case "reconstruct":
       return pictures(args, command);
+    case "traverse":
+    case "interpolate":
+      return explore(args, command);
     case "semi": return semiSupervised(args);
     case "figures": {
       const files = await figures(args, await loadMnist(args.data), true);

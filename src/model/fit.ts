@@ -126,6 +126,9 @@ export async function fit(m: VaeModel, data: MatrixLike, given: FitOptions): Pro
     };
     record(true);
   }
+  const patience = options.patience === undefined ? 0 : checkInt(fn, "options.patience", options.patience, 1);
+  if (patience && !val) fail(fn, "options.patience", "given with options.validationData (the loss it watches)", patience);
+  let best = { loss: Infinity, epoch: 0, params: null as Record<string, Float32Array> | null }, stale = 0;
   const B0 = Math.min(batch, x.rows);
   m.runner.workspace(B0, cfg.K);
   const from = resume?.position ?? { epoch: 0, step: 0, epochStart: m.steps, lossSum: 0, seen: 0, seconds: 0 };
@@ -152,7 +155,17 @@ export async function fit(m: VaeModel, data: MatrixLike, given: FitOptions): Pro
     record: (epoch, lossSum, seen, seconds) => {
       const rec: EpochRecord = { epoch: epoch + 1, loss: lossSum / seen, seconds };
       if (val) rec.validationLoss = -elbo(m, val, {});
+      if (patience) {
+        if (rec.validationLoss! < best.loss) [best, stale] = [{ loss: rec.validationLoss!, epoch: rec.epoch, params: m.params.dict() }, 0];
+        else stale++;
+      }
       return rec;
+    },
+    done: () => {
+      if (!patience || stale < patience) return false;
+      // (the best epoch's parameters back; Adam's moments stay those of the last step)
+      m.params.load(fn, best.params!);
+      return true;
     },
     onEpochEnd: options.onEpochEnd,
   });

@@ -68,6 +68,11 @@ export interface FitOptions extends StepOptions {
   onEpochEnd?: (r: EpochRecord) => void;
   /** Aborts between steps; the model keeps the parameters of the last completed step. */
   signal?: AbortSignal;
+  /**
+   * Early stopping: with validationData, stop after `patience` epochs in a row without a lower
+   * validation loss, and restore the parameters of the best epoch. Default: none.
+   */
+  patience?: number;
   /** Threads for this call, at most the model's `threads` (default: all of them). */
   threads?: number;
   /**
@@ -80,7 +85,7 @@ export interface FitOptions extends StepOptions {
 export const FIT_KEYS = [
   "epochs", "batchSize", "learningRate", "betas", "adamEps", "weightDecay", "estimator", "samples",
   "binarize", "shuffle", "validationData", "onProgress", "onEpochEnd", "signal", "threads", "gradientStats", "temperature", "straightThrough",
-  "beta", "klWarmup",
+  "beta", "klWarmup", "patience",
 ] as const;
 
 export interface LossAndGrads {

@@ -48,6 +48,8 @@ export interface Loop<R> {
   from?: Position;
   /** the position after every step (before progress) and after every epoch's record (before onEpochEnd) */
   at?(p: Position): void;
+  /** after each epoch's onEpochEnd: true ends the run there (early stopping) */
+  done?(): boolean;
 }
 
 /** Yields to the event loop (a macrotask: timers, I/O and the signal's abort get their turn). */
@@ -88,6 +90,7 @@ export async function trainEpochs<R>(loop: Loop<R>): Promise<R[]> {
     history.push(rec);
     loop.at?.({ epoch: epoch + 1, step: 0, epochStart: loop.steps(), lossSum: 0, seen: 0, seconds: 0 });
     loop.onEpochEnd?.(rec);
+    if (loop.done?.()) break;
     await yieldToEventLoop();
     loop.signal?.throwIfAborted();
   }

@@ -148,4 +148,17 @@ describe("loading a model starts Adam afresh; a checkpoint carries its state", (
     expect(() => vae.trainStep(x, { beta: -1 })).toThrow(/^VAE\.trainStep: options\.beta must be a finite number ≥ 0; got -1/);
     vae.dispose();
   });
+
+  it("early stopping: after `patience` epochs without a lower validation loss fit stops and the best epoch's parameters are back", async () => {
+    const vae = await VAE.create({ inputDim: D, latentDim: 4, hidden: [64], seed: 3 });
+    const train = data.subarray(0, 8 * D), val = data.subarray(8 * D);
+    const history = await vae.fit(train, { epochs: 300, batchSize: 8, learningRate: 1e-2, validationData: val, patience: 3 });
+    const losses = history.map((h) => h.validationLoss!);
+    const bestAt = losses.indexOf(Math.min(...losses));
+    expect(history.length).toBeLessThan(300); // (8 rows and a 64-unit layer overfit: it did stop)
+    expect(history.length).toBe(bestAt + 1 + 3);
+    expect(-vae.elbo(val)).toBe(losses[bestAt]);
+    await expect(vae.fit(train, { patience: 2 })).rejects.toThrow(/^VAE\.fit: options\.patience must be given with options\.validationData/);
+    vae.dispose();
+  });
 });

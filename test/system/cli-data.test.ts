@@ -47,6 +47,22 @@ describe("vae-wasm on your own data", () => {
     expect(Number(ck.metadata.steps)).toBe(60 * Math.ceil(540 / 32));
   }, 120_000);
 
+  it("traverse and interpolate draw the model's latent space as pictures of its rows, with a legend", () => {
+    // (the README's model: 16 values per row, drawn as 4×4; 2 latent dimensions)
+    const t = cli("traverse", "model.safetensors", "--data", "my.csv", "--steps", "5", "--out", "t.png");
+    expect(t.status, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/rows: latent dimensions by KL, most used first[\s\S]*z[01]: KL \d+\.\d+ nats, activity[\s\S]*columns: z = -1\.64, -0\.60, 0\.00, 0\.60, 1\.64/);
+    const tp = decodePng(readFileSync(join(dir, "t.png")));
+    expect([tp.width, tp.height]).toEqual([(6 * 6 + 2) * 2, (2 * 6 + 2) * 2]);
+    const i = cli("interpolate", "model.safetensors", "--data", "my.csv", "--count", "2", "--steps", "4", "--out", "i.png");
+    expect(i.status, i.stderr).toBe(0);
+    const ip = decodePng(readFileSync(join(dir, "i.png")));
+    expect([ip.width, ip.height]).toEqual([(6 * 6 + 2) * 2, (4 * 6 + 2) * 2]);
+    const flow = cli("train", "--data", "my.csv", "--epochs", "1", "--hidden", "8", "--latent", "2", "--flow", "planar:1", "--out", "f.safetensors", "--quiet");
+    expect(flow.status, flow.stderr).toBe(0);
+    expect(cli("traverse", "f.safetensors", "--data", "my.csv").stderr).toMatch(/VAE\.traversal: this model has a planar flow on q\(z\|x\); VAE\.traversal needs a Gaussian latent without one/);
+  }, 60_000);
+
   it("Ctrl-C writes a checkpoint; --resume in a new process ends with the uninterrupted run's weights", async () => {
     const flags = ["--data", "my.csv", "--epochs", "150", "--batch-size", "8", "--hidden", "128", "--latent", "2"];
     expect(cli("train", ...flags, "--out", "full.safetensors", "--quiet").status).toBe(0);
