@@ -69,15 +69,20 @@ export function gaussianLogProbs(
   }
 }
 
-/** kl[b] = KL(q(z|x_b) ‖ N(0, I)) = 1/2 Σ_j (mu² + exp(logvar) - 1 - logvar), b in [b0, b1). */
-export function klStandardNormal(kl: usize, h: usize, Z: i32, b0: i32, b1: i32): void {
+/**
+ * kl[b] = KL(q(z|x_b) ‖ N(0, I)) = 1/2 Σ_j (mu² + exp(logvar) - 1 - logvar), b in [b0, b1); with
+ * freeBits λ > 0, Σ_j max(λ, KL_j) (free bits per dimension and example, Kingma et al. 2016).
+ */
+export function klStandardNormal(kl: usize, h: usize, Z: i32, freeBits: f32, b0: i32, b1: i32): void {
   for (let b = b0; b < b1; b++) {
     const ph = h + (<usize>(b * 2 * Z) << 2);
     let s: f64 = 0;
     for (let j = 0; j < Z; j++) {
       const mu = <f64>load<f32>(ph + (<usize>j << 2));
       const lv = <f64>clampLogvar(load<f32>(ph + (<usize>(Z + j) << 2)));
-      s += mu * mu + Math.exp(lv) - 1 - lv;
+      const t = mu * mu + Math.exp(lv) - 1 - lv;
+      // (the floor compares 1/2·t with λ: the same test as latentBackward's)
+      s += freeBits > 0 && 0.5 * t < <f64>freeBits ? 2 * <f64>freeBits : t;
     }
     store<f32>(kl + (<usize>b << 2), <f32>(0.5 * s));
   }
@@ -99,7 +104,9 @@ export const GRAD_BASE_PATH: i32 = 6;             // PATH at the base z0 of a fl
  *   dz[B,K,Z] = ∂loss/∂z through the decoder only (= -c·∂log p(x|z)/∂z),
  *   c[B·K]    = the weight of row r in the loss, loss = -Σ_r c_r·log w_r (1/(K·B) for the ELBO, w̃/B for IWAE),
  *   r[B·K]    = an extra per-row factor on the encoder path (w̃ for DReG), or 0 for all ones,
- *   klScale   = weight of the analytic KL term (mode GRAD_ANALYTIC only; 1/B for a batch mean).
+ *   klScale   = weight of the analytic KL term (mode GRAD_ANALYTIC only; 1/B for a batch mean),
+ *   freeBits  = λ: in the ANALYTIC modes, a dimension whose KL_j is below λ gets no KL gradient
+ *               (its term is the constant floor λ; klStandardNormal makes the same test).
  * Per row, with e = eps, s = sigma (docs/design.md derives them):
  *   ANALYTIC: dmu = Σ_k dz + klScale·mu,               dlv = Σ_k dz·s·e/2 + klScale·(s² - 1)/2
  *   TOTAL:    dmu = Σ_k (dz + c·z),                    dlv = Σ_k [(dz + c·z)·s·e/2 - c/2]
@@ -114,7 +121,7 @@ export const GRAD_BASE_PATH: i32 = 6;             // PATH at the base z0 of a fl
  */
 export function latentBackward(
   dh: usize, dz: usize, z: usize, eps: usize, h: usize, c: usize, r: usize,
-  K: i32, Z: i32, mode: i32, klScale: f32, b0: i32, b1: i32,
+  K: i32, Z: i32, mode: i32, klScale: f32, freeBits: f32, b0: i32, b1: i32,
 ): void {
   for (let b = b0; b < b1; b++) {
     const ph = h + (<usize>(b * 2 * Z) << 2);
@@ -142,8 +149,16 @@ export function latentBackward(
           gmu += g;
           glv += g * sigma * load<f32>(eps + o) * 0.5;
         }
-        gmu += ks * load<f32>(ph + jo);
-        glv += ks * (sigma * sigma - 1) * 0.5;
+        const mu = load<f32>(ph + jo);
+        let floored = false;
+        if (freeBits > 0) {
+          const m = <f64>mu, l = <f64>lv;
+          floored = 0.5 * (m * m + Math.exp(l) - 1 - l) < <f64>freeBits;
+        }
+        if (!floored) {
+          gmu += ks * mu;
+          glv += ks * (sigma * sigma - 1) * 0.5;
+        }
       } else {
         const invSigma: f32 = 1 / sigma;
         for (let k = 0; k < K; k++) {

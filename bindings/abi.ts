@@ -50,12 +50,12 @@ export interface Kernels {
     /** per-row Σ log|det J| of a flow (z is then z_T), or 0 */
     logdet: number,
   ): void;
-  /** kl[b] = KL(q(z|x_b) ‖ N(0, I)). */
-  klStandardNormal(kl: number, h: number, Z: number, b0: number, b1: number): void;
+  /** kl[b] = KL(q(z|x_b) ‖ N(0, I)); with freeBits λ > 0, Σ_j max(λ, KL_j). */
+  klStandardNormal(kl: number, h: number, Z: number, freeBits: number, b0: number, b1: number): void;
   /** dh[b] = (dmu, dlogvar) for one gradient mode (GRAD: analytic, total, path, score, base of a flow, analytic with c[b·K] as the KL weight, path at a flow's base). */
   latentBackward(
     dh: number, dz: number, z: number, eps: number, h: number, c: number, r: number,
-    K: number, Z: number, mode: number, klScale: number, b0: number, b1: number,
+    K: number, Z: number, mode: number, klScale: number, freeBits: number, b0: number, b1: number,
   ): void;
   /** bound[b] = logmeanexp_k logw, wt = softmax_k logw. */
   importanceWeights(bound: number, wt: number, logw: number, K: number, b0: number, b1: number): void;

@@ -17,7 +17,7 @@ export interface Args {
   trainSize?: number; testSize?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
   checkpoint?: string; checkpointEvery: number | "epoch"; resume?: string; argv?: string[];
-  helpFor?: string; beta: number; klWarmup: number; patience?: number; steps?: number; row: number;
+  helpFor?: string; beta: number; klWarmup: number; patience?: number; freeBits: number; steps?: number; row: number;
   testData?: string; validationSplit: number; scale: number; likelihood: "bernoulli" | "gaussian" | "gaussian:learned";
   threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean; count?: number;
   categorical?: { variables: number; categories: number }; temperature?: number; anneal?: number; straightThrough: boolean;
@@ -152,6 +152,7 @@ export function parse(argv: string[]): { command: string; args: Args } {
       checkpoint: v.checkpoint, resume: v.resume, testData: v["test-data"],
       steps: v.steps === undefined ? undefined : num("steps", v.steps, 0, true, 2), row: num("row", v.row, 0, true, 0),
       patience: v.patience === undefined ? undefined : num("patience", v.patience, 0, true, 1),
+      freeBits: num("free-bits", v["free-bits"], 0, false, 0),
       beta: num("beta", v.beta, 1, false, 0), klWarmup: num("kl-warmup", v["kl-warmup"], 0, true, 0),
       validationSplit: v["validation-split"] === undefined ? 0.1 : fraction(v["validation-split"]),
       scale: num("scale", v.scale, 1, false, Number.MIN_VALUE), likelihood: likelihood(v.likelihood),

@@ -59,6 +59,7 @@ export const FLAGS: readonly Flag[] = [
   { section: "Training", name: "binarize", help: "dynamic binarization of the training data (eval: binarize the test rows once)", def: "grey levels as targets", for: [...TRAINING, "eval", "variance", "semi"] },
   { section: "Training", name: "beta", arg: "B", help: "β-VAE: the KL term's weight (analytic estimator)", def: "1", for: TRAINING },
   { section: "Training", name: "kl-warmup", arg: "N", help: "β rises linearly to --beta over the first N steps (analytic estimator)", def: "0", for: TRAINING },
+  { section: "Training", name: "free-bits", arg: "L", help: "free bits: each latent dimension's KL term is max(L, KL_j) nats (analytic estimator)", def: "0", for: TRAINING },
   { section: "Training", name: "patience", arg: "N", help: "early stopping: stop after N epochs without a lower test loss and keep the best epoch's weights", for: ["train"] },
   { section: "Training", name: "train-size", arg: "N", help: "use the first N training rows", def: "all", for: [...TRAINING, "semi", "figures"] },
   { section: "Training", name: "test-size", arg: "N", help: "evaluate on the first N test rows", def: "all (variance: 100)", for: [...DATA, "semi"] },

@@ -70,7 +70,7 @@ export async function train(args: Args, demo: boolean): Promise<void> {
       ...(args.preset?.fit ?? {}),
       epochs: args.epochs, batchSize: args.batchSize, learningRate: args.preset?.fit.learningRate ?? args.lr, estimator: args.estimator as never,
       samples: args.samples, binarize: args.binarize, validationData: testSet, signal: ctrl.signal, ...relax,
-      ...(args.patience ? { patience: args.patience } : {}),
+      ...(args.patience ? { patience: args.patience } : {}), ...(args.freeBits ? { freeBits: args.freeBits } : {}),
       ...(args.beta !== 1 ? { beta: args.beta } : {}), ...(args.klWarmup ? { klWarmup: args.klWarmup } : {}),
       onProgress: (p: FitProgress) => {
         if (args.checkpoint && typeof args.checkpointEvery === "number" && vae.stepCount % args.checkpointEvery === 0) checkpoint();

@@ -23,6 +23,8 @@ export const CTRL_F64 = {
   klScale: 0, stepSize: 1, beta1: 2, beta2: 3, eps: 4, invSqrtBc2: 5, weightDecay: 6, tau: 7,
   /** Date.now() as the supervisor last wrote it (every HEARTBEAT_MS): it is alive */
   heartbeat: 8,
+  /** free bits λ of the analytic KL in this command (0: none) */
+  freeBits: 9,
 } as const;
 export const CTRL_INTS = 32;
 export const CTRL_F64S = 10;

@@ -75,6 +75,8 @@ export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, 
 export interface ForwardArgs extends RowArgs {
   B: number;
   needKL: boolean;
+  /** free bits λ of the analytic KL (0: none) */
+  freeBits: number;
   importanceWeights: boolean;
 }
 
@@ -83,7 +85,7 @@ export function forwardRows(k: Kernels, p: StaticPlan, ws: Workspace, a: Forward
   if (b0 >= b1) return;
   encodeRows(k, p, ws, b0, b1, scratch);
   sampleRows(k, p, ws, a.K, b0, b1, scratch, true, a.relax);
-  if (a.needKL) kindOf(p).kl!(k, p, ws, b0, b1);
+  if (a.needKL) kindOf(p).kl!(k, p, ws, b0, b1, a.freeBits);
   if (a.importanceWeights) k.importanceWeights(ws.bound, ws.wt, ws.logw, a.K, b0, b1);
 }
 
@@ -198,7 +200,7 @@ export function runShare(k: Kernels, plan: StaticPlan, ws: Workspace, ctrl: Ctrl
   const scratch = ws.scratch[t];
   const B = i[CTRL.B], K = i[CTRL.K];
   const relax = (): Relaxation => ({ tau: f[CTRL_F64.tau], hard: i[CTRL.hard] !== 0 });
-  const backwardArgs = (): BackwardArgs => ({ K, relax: relax(), gradMode: i[CTRL.gradMode], useR: i[CTRL.useR] !== 0, klScale: f[CTRL_F64.klScale] });
+  const backwardArgs = (): BackwardArgs => ({ K, relax: relax(), gradMode: i[CTRL.gradMode], useR: i[CTRL.useR] !== 0, klScale: f[CTRL_F64.klScale], freeBits: f[CTRL_F64.freeBits] });
   switch (cmd) {
     case CMD.forward:
     case CMD.encode:
@@ -219,7 +221,7 @@ export function runShare(k: Kernels, plan: StaticPlan, ws: Workspace, ctrl: Ctrl
         sampleRows(k, p, ws, K, b0, b1, scratch, false, relax()); // log-weights only
         return;
       }
-      forwardRows(k, p, ws, { B, K, relax: relax(), needKL: i[CTRL.needKL] !== 0, importanceWeights: i[CTRL.iw] !== 0 }, b0, b1, scratch);
+      forwardRows(k, p, ws, { B, K, relax: relax(), needKL: i[CTRL.needKL] !== 0, freeBits: f[CTRL_F64.freeBits], importanceWeights: i[CTRL.iw] !== 0 }, b0, b1, scratch);
       const fuse = i[CTRL.fuse];
       if (fuse) {
         // a training step whose row weights are row-local: this thread's c, then its row-wise

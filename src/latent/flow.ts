@@ -111,7 +111,7 @@ export function flowKind<F extends FlowPlan>(s: FlowSteps<F>): LatentKind {
       // the total derivative, or the path derivative where the kind provides it (the model refuses the rest)
       const path = a.gradMode === GRAD.path;
       s.backward(k, p, plan(p), ws, a.K, b0, b1, scratch, path, a.useR);
-      k.latentBackward(ws.dh, ws.dz, flowSlab(p, ws, 0), ws.eps, ws.h, ws.c, 0, a.K, p.Z, path ? GRAD.basePath : GRAD.base, a.klScale, b0, b1);
+      k.latentBackward(ws.dh, ws.dz, flowSlab(p, ws, 0), ws.eps, ws.h, ws.c, 0, a.K, p.Z, path ? GRAD.basePath : GRAD.base, a.klScale, 0, b0, b1);
     },
     sideHeads: (p, ws) => [{ l: plan(p).head, dy: ws.dhf as number }],
     ownLayers: (p, ws, B, R) => [{ l: plan(p).head, dy: ws.dhf as number, x: encoderTop(p, ws), rows: B }, ...(s.ownLayers?.(p, plan(p), ws, B, R) ?? [])],

@@ -56,11 +56,11 @@ export const gaussian: LatentKind = {
   logDensities(k, p, ws, K, b0, b1) {
     k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1, 0);
   },
-  kl(k, p, ws, b0, b1) {
-    k.klStandardNormal(ws.kl, ws.h, p.Z, b0, b1);
+  kl(k, p, ws, b0, b1, freeBits) {
+    k.klStandardNormal(ws.kl, ws.h, p.Z, freeBits, b0, b1);
   },
   backward(k, p, ws, a, b0, b1) {
-    k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, a.useR ? ws.r : 0, a.K, p.Z, a.gradMode, a.klScale, b0, b1);
+    k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, a.useR ? ws.r : 0, a.K, p.Z, a.gradMode, a.klScale, a.freeBits, b0, b1);
   },
 
   encode: gaussianEncode,

@@ -31,6 +31,8 @@ export interface BackwardArgs extends RowArgs {
   useR: boolean;
   /** weight of the analytic KL (1/B for a batch mean) */
   klScale: number;
+  /** free bits λ of the analytic KL (0: none) */
+  freeBits: number;
 }
 
 /** The resolved latent options of a model (model/config.ts ResolvedConfig has them). */
@@ -119,7 +121,8 @@ export interface LatentKind {
   /** log p(z), log q(z|x) and log w = log p(x|z) + log p(z) − log q(z|x) per row (kinds with a density) */
   logDensities?(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number): void;
   /** the analytic KL per example (kinds that provide it) */
-  kl?(k: Kernels, p: StaticPlan, ws: Workspace, b0: number, b1: number): void;
+  /** the analytic KL per example; `freeBits` λ > 0 floors each dimension's at λ (kinds that take it: `freeBits`) */
+  kl?(k: Kernels, p: StaticPlan, ws: Workspace, b0: number, b1: number, freeBits: number): void;
   /** ∂loss/∂z (ws.dz, from the decoder) → ∂loss/∂head (ws.dh), with the estimator's row weights */
   backward(k: Kernels, p: StaticPlan, ws: Workspace, a: BackwardArgs, b0: number, b1: number, scratch: number): void;
   /** heads of the kind's own that read the encoder's last hidden layer: their layer and dY */

@@ -217,7 +217,7 @@ export class M2Objective {
     const xu = ws.xc + 4 * Bl * D, ou = ws.out + 4 * Bl * D;
     if (Bl) k.bernoulliLogProb(ws.logpx, ws.out, ws.out, ws.xc, 1, D, 0, Bl);
     if (Bu) k.bernoulliLogProb(ws.logpx + 4 * Bl, ou, ou, xu, E, D, 0, Bu * E);
-    k.klStandardNormal(ws.kl, ws.h, Z, 0, R);
+    k.klStandardNormal(ws.kl, ws.h, Z, 0, 0, R);
     // the objective, the row weights c and the classifier's gradient, in f64
     const logits = this.f32(ws.logits, Bc * C), dLogits = this.f32(ws.dLogits, Bc * C);
     const logpx = this.f32(ws.logpx, R), kl = this.f32(ws.kl, R), c = this.f32(ws.c, R);
@@ -280,7 +280,7 @@ export class M2Objective {
     const p = this.params.blocks, l0 = dec[0], dy0 = dec.length > 1 ? ws.decDHidden[0] : ws.dOut;
     partInputGrads(k, p, l0, 0, Z, dy0, ws.dz, 0, R, scratch, 0);
     // analytic KL with each row's own weight c_r (K = 1: the rows are the encoder's examples)
-    k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, 0, 1, Z, GRAD.analyticPerExample, 0, 0, R);
+    k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, 0, 1, Z, GRAD.analyticPerExample, 0, 0, 0, R);
     mlpBackward(k, p, enc, ws.encHidden, ws.encDHidden, ws.dh, 0, R, scratch);
     if (tau && Bu) {
       // ∂loss/∂y_soft from the y columns of the encoder's and the decoder's first layers, then

@@ -20,7 +20,7 @@ function storedOptions(o: FitOptions, cfg: StepConfig, epochs: number, batchSize
   const stored: Record<string, StoredOption> = {
     epochs, batchSize, shuffle, learningRate: typeof lr === "function" ? SCHEDULE : lr,
     estimator: typeof o.estimator === "object" ? CUSTOM : cfg.est.name, samples: cfg.K, binarize: cfg.binarize,
-    betas: [cfg.beta1, cfg.beta2], adamEps: cfg.adamEps, weightDecay: cfg.weightDecay, beta: cfg.beta, klWarmup: cfg.klWarmup,
+    betas: [cfg.beta1, cfg.beta2], adamEps: cfg.adamEps, weightDecay: cfg.weightDecay, beta: cfg.beta, klWarmup: cfg.klWarmup, freeBits: cfg.freeBits,
   };
   if (o.temperature !== undefined) stored.temperature = typeof o.temperature === "function" ? SCHEDULE : o.temperature;
   if (o.straightThrough !== undefined) stored.straightThrough = cfg.hard;
@@ -46,7 +46,7 @@ function step(m: VaeModel, fn: string, ws: Workspace, B: number, cfg: StepConfig
   r.backwardArgs(B, cfg.K, cfg.est, { lr, beta1: cfg.beta1, beta2: cfg.beta2, adamEps: cfg.adamEps, weightDecay: cfg.weightDecay, t: m.adamSteps + 1 }, beta);
   // row-local weights: the backward rows run inside the forward dispatch (one barrier fewer)
   const fuse = stepFields(cfg.est).fuse;
-  r.forward(ws, B, cfg.K, cfg.est, { drawEps: true, seed: m.config.seed, step: m.steps, binarize: cfg.binarize, threads: cfg.threads, tau, hard: cfg.hard, fuse });
+  r.forward(ws, B, cfg.K, cfg.est, { drawEps: true, seed: m.config.seed, step: m.steps, binarize: cfg.binarize, threads: cfg.threads, tau, hard: cfg.hard, fuse, freeBits: cfg.freeBits });
   const objective = r.weigh(ws, B, cfg.K, cfg.est, beta);
   if (!Number.isFinite(objective)) {
     throw new Error(
@@ -179,16 +179,16 @@ export async function fit(m: VaeModel, data: MatrixLike, given: FitOptions): Pro
  */
 export function lossAndGrads(m: VaeModel, x: MatrixLike, opts: {
   estimator?: EstimatorOption; samples?: number; eps?: Float32Array | number[]; seed?: number; step?: number;
-  temperature?: number; straightThrough?: boolean; beta?: number;
+  temperature?: number; straightThrough?: boolean; beta?: number; freeBits?: number;
 }): LossAndGrads {
   const fn = "VAE.lossAndGrads";
   m.checkAlive(fn);
-  checkKeys(fn, "options", opts, ["estimator", "samples", "eps", "seed", "step", "temperature", "straightThrough", "beta"]);
+  checkKeys(fn, "options", opts, ["estimator", "samples", "eps", "seed", "step", "temperature", "straightThrough", "beta", "freeBits"]);
   const x0 = m.input(fn, x);
   const K = checkInt(fn, "options.samples", opts.samples ?? 1, 1, 1 << 16);
   const est = estimatorFor(m, fn, "options.estimator", opts.estimator);
   const relax = relaxationOptions(m, fn, opts, false);
-  const beta = klWeight(fn, est, opts.beta, undefined).beta;
+  const { beta, freeBits } = klWeight(m, fn, est, opts.beta, undefined, opts.freeBits);
   const B = x0.rows;
   const Z = m.config.latentDim;
   const ws = m.runner.workspace(B, K);
@@ -200,7 +200,7 @@ export function lossAndGrads(m: VaeModel, x: MatrixLike, opts: {
     if (e.rows !== K * B) fail(fn, "options.eps", `${K * B * Z} values ([rows=${B}, samples=${K}, latentDim=${Z}])`, opts.eps);
     m.f32(ws.eps, K * B * Z).set(e.data);
   }
-  m.runner.forward(ws, B, K, est, { drawEps: opts.eps === undefined, seed, step: stepKey, tau: relax.temperature as number, hard: relax.hard });
+  m.runner.forward(ws, B, K, est, { drawEps: opts.eps === undefined, seed, step: stepKey, tau: relax.temperature as number, hard: relax.hard, freeBits });
   const objective = m.runner.weigh(ws, B, K, est, beta);
   if (!Number.isFinite(objective)) throw new Error(`${fn}: the objective is ${objective} at these parameters and inputs`);
   m.runner.backwardArgs(B, K, est, null, beta);

@@ -53,9 +53,15 @@ export interface StepOptions {
   beta?: number;
   /** KL warm-up: β rises linearly from β/N to β over the first N optimiser steps (the model's step count). Default 0 (none). */
   klWarmup?: number;
+  /**
+   * Free bits (Kingma et al. 2016), per dimension and example: each dimension's KL term is
+   * max(λ, KL_j), so the loss stops pushing a dimension's KL below λ nats. The analytic estimator
+   * on a Gaussian latent. Default 0 (none).
+   */
+  freeBits?: number;
 }
 
-export const STEP_KEYS = ["betas", "adamEps", "weightDecay", "estimator", "samples", "binarize", "learningRate", "threads", "temperature", "straightThrough", "beta", "klWarmup"] as const;
+export const STEP_KEYS = ["betas", "adamEps", "weightDecay", "estimator", "samples", "binarize", "learningRate", "threads", "temperature", "straightThrough", "beta", "klWarmup", "freeBits"] as const;
 
 export interface FitOptions extends StepOptions {
   epochs?: number;
@@ -85,7 +91,7 @@ export interface FitOptions extends StepOptions {
 export const FIT_KEYS = [
   "epochs", "batchSize", "learningRate", "betas", "adamEps", "weightDecay", "estimator", "samples",
   "binarize", "shuffle", "validationData", "onProgress", "onEpochEnd", "signal", "threads", "gradientStats", "temperature", "straightThrough",
-  "beta", "klWarmup", "patience",
+  "beta", "klWarmup", "freeBits", "patience",
 ] as const;
 
 export interface LossAndGrads {
@@ -168,7 +174,7 @@ export interface StepConfig {
   K: number; beta1: number; beta2: number; adamEps: number; weightDecay: number; est: Estimator; binarize: boolean; threads: number;
   temperature: number | ((epoch: number, step: number) => number); hard: boolean;
   /** the KL weight and its warm-up steps (0: none) */
-  beta: number; klWarmup: number;
+  beta: number; klWarmup: number; freeBits: number;
 }
 
 /**
@@ -224,18 +230,23 @@ export function stepConfig(m: VaeModel, fn: string, o: StepOptions): StepConfig 
   const threads = callThreads(fn, (o as { threads?: unknown }).threads, m.threads);
   checkLatentEstimator(m, fn, "options.estimator", est);
   const { temperature, hard } = relaxationOptions(m, fn, o, true);
-  const { beta, klWarmup } = klWeight(fn, est, o.beta, o.klWarmup);
-  return { K, beta1, beta2, adamEps, weightDecay, est, binarize, threads, temperature, hard, beta, klWarmup };
+  const { beta, klWarmup, freeBits } = klWeight(m, fn, est, o.beta, o.klWarmup, o.freeBits);
+  return { K, beta1, beta2, adamEps, weightDecay, est, binarize, threads, temperature, hard, beta, klWarmup, freeBits };
 }
 
 /** β and the warm-up, checked: other than the ELBO's only for an estimator with a closed-form KL. */
-export function klWeight(fn: string, est: Estimator, betaOpt: unknown, warmupOpt: unknown): { beta: number; klWarmup: number } {
+export function klWeight(m: VaeModel, fn: string, est: Estimator, betaOpt: unknown, warmupOpt: unknown, freeBitsOpt: unknown):
+  { beta: number; klWarmup: number; freeBits: number } {
   const beta = checkNumber(fn, "options.beta", betaOpt ?? 1, { min: 0 });
   const klWarmup = checkInt(fn, "options.klWarmup", warmupOpt ?? 0, 0);
+  const freeBits = checkNumber(fn, "options.freeBits", freeBitsOpt ?? 0, { min: 0 });
+  if (freeBits > 0 && (!est.analyticKL || !m.kind.encode)) {
+    fail(fn, "options.freeBits", `left out ${m.kind.encode ? `with estimator '${est.name}'` : `for ${m.kind.describe}`}: free bits floor the closed-form KL of a Gaussian latent ('analytic' estimator); IWAE-type and Monte Carlo bounds have no per-dimension KL term`, freeBitsOpt);
+  }
   if ((beta !== 1 || klWarmup !== 0) && !est.analyticKL) {
     const arg = beta !== 1 ? "options.beta" : "options.klWarmup";
     fail(fn, arg, `left out with estimator '${est.name}': a KL weight applies to the 'analytic' estimator (a closed-form KL term to weigh) in this version`,
       beta !== 1 ? betaOpt : warmupOpt);
   }
-  return { beta, klWarmup };
+  return { beta, klWarmup, freeBits };
 }

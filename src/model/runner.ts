@@ -42,6 +42,8 @@ export interface ForwardOptions {
   hard?: boolean;
   /** run the backward rows in the same dispatch (a training step whose row weights are row-local) */
   fuse?: number;
+  /** free bits λ of the analytic KL, for this forward and the backward after it (default 0: none) */
+  freeBits?: number;
 }
 
 /** Adam's arguments for one step. */
@@ -175,6 +177,7 @@ export class Runner {
     const f = stepFields(est);
     i[CTRL.fuse] = o.fuse ?? FUSE.none;
     this.ctrl.f[CTRL_F64.tau] = o.tau ?? 1;
+    this.ctrl.f[CTRL_F64.freeBits] = o.freeBits ?? 0;
     i[CTRL.hard] = o.hard ? 1 : 0;
     i[CTRL.B] = B; i[CTRL.K] = K;
     i[CTRL.needKL] = f.needKL;

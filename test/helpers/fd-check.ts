@@ -38,7 +38,7 @@ interface GradModel {
  * eps from `r`, the parameters as f64 and lossAndGrads' answer there: the inputs of
  * expectMatchesReference.
  */
-export function lossAndGradsAt(vae: GradModel, estimator: string, r: () => number, B: number, K: number, extra: { beta?: number } = {}) {
+export function lossAndGradsAt(vae: GradModel, estimator: string, r: () => number, B: number, K: number, extra: { beta?: number; freeBits?: number } = {}) {
   const cfg = vae.config;
   const x = f32(cfg.likelihood.type === "bernoulli" ? uniform(B * cfg.inputDim, 0, 1, r) : uniform(B * cfg.inputDim, -1, 1, r));
   const eps = f32(gaussian(K * B * cfg.latentDim, r));

@@ -60,12 +60,12 @@ function logLikelihood(cfg: ResolvedConfig, p: Params, z: Float64Array, x: Float
 
 /**
  * loss = -mean_b objective_b for B rows of x ([B, D]) and eps ([B, K, Z], row b·K + k):
- *   analytic: mean_k log p(x|z) - β·KL(q‖p);   td/stl: mean_k [log p(x|z) + log p(z) - log q(z|x)].
+ *   analytic: mean_k log p(x|z) - β·Σ_j max(λ, KL_j) (λ = freeBits, 0: the KL);   td/stl: mean_k [log p(x|z) + log p(z) - log q(z|x)].
  * For 'stl', log q's parameters come from `stop` (the parameters at which the gradient is taken,
  * held fixed), so finite differences in `p` give exactly the path derivative.
  */
 export function referenceLoss(cfg: ResolvedConfig, p: Params, x: Float64Array, eps: Float64Array, K: number,
-  estimator: "analytic" | "td" | "stl", stop?: Params, kinks?: { min: number }, beta = 1): number {
+  estimator: "analytic" | "td" | "stl", stop?: Params, kinks?: { min: number }, beta = 1, freeBits = 0, klFloor?: { min: number }): number {
   const D = cfg.inputDim, Z = cfg.latentDim, B = x.length / D;
   let total = 0;
   for (let b = 0; b < B; b++) {
@@ -85,7 +85,12 @@ export function referenceLoss(cfg: ResolvedConfig, p: Params, x: Float64Array, e
       obj += estimator === "analytic" ? lpx / K : (lpx + lpz - lqz) / K;
     }
     if (estimator === "analytic") {
-      for (let j = 0; j < Z; j++) obj -= beta * 0.5 * (mu[j] ** 2 + Math.exp(lv[j]) - 1 - lv[j]);
+      for (let j = 0; j < Z; j++) {
+        const kl = 0.5 * (mu[j] ** 2 + Math.exp(lv[j]) - 1 - lv[j]);
+        // (free bits: max(λ, KL_j); klFloor records how close any KL_j comes to the kink)
+        if (klFloor && freeBits > 0) klFloor.min = Math.min(klFloor.min, Math.abs(kl - freeBits));
+        obj -= beta * Math.max(freeBits, kl);
+      }
     }
     total += obj;
   }

@@ -46,6 +46,14 @@ function klRef(h: Float64Array, b: number) {
   return 0.5 * s;
 }
 
+/** Each dimension's KL_j of example b (free bits floor these). */
+function klDims(h: Float64Array, b: number): number[] {
+  return Array.from({ length: Z }, (_, j) => {
+    const mu = h[b * 2 * Z + j], lv = h[b * 2 * Z + Z + j];
+    return 0.5 * (mu * mu + Math.exp(lv) - 1 - lv);
+  });
+}
+
 describe.each(BUILDS)("latent kernels, %s build", (build) => {
   const r0 = rng(99);
   const h = f32(uniform(B * 2 * Z, -1.5, 1.5, r0));
@@ -53,6 +61,12 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
   const logpx = f32(uniform(R, -90, -60, r0));
   const c = f32(uniform(R, 0.01, 0.2, r0));
   const rr = f32(uniform(R, 0.1, 1, r0));
+  /** λ for the free-bits tests: a float32 halfway between two middle KL_j (about half are floored; none at the kink) */
+  const freeBitsLambda = () => {
+    const all = Array.from({ length: B }, (_, b) => klDims(h, b)).flat().sort((x, y) => x - y);
+    const m = all.length >> 1;
+    return Math.fround((all[m - 1] + all[m]) / 2);
+  };
 
   it("reparameterize, log p(z), log q(z|x), log w and KL match the f64 reference", async () => {
     const env = await kernelEnv(build);
@@ -66,8 +80,12 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     expectClose(env.read(plqz, R), ref.logqz, 1e-5, 1e-6);
     expectClose(env.read(plw, R), Array.from(logpx, (v, i) => v + ref.logpz[i] - ref.logqz[i]), 1e-4, 1e-6);
     const pkl = env.zeros(B);
-    env.k.klStandardNormal(pkl, ph, Z, 0, B);
+    env.k.klStandardNormal(pkl, ph, Z, 0, 0, B);
     expectClose(env.read(pkl, B), Array.from({ length: B }, (_, b) => klRef(h, b)), 1e-6, 1e-6);
+    // free bits: Σ_j max(λ, KL_j), λ the median of the KL_j (so about half are floored)
+    const lambda = freeBitsLambda();
+    env.k.klStandardNormal(pkl, ph, Z, lambda, 0, B);
+    expectClose(env.read(pkl, B), Array.from({ length: B }, (_, b) => klDims(h, b).reduce((a, v) => a + Math.max(Math.fround(lambda), v), 0)), 1e-6, 1e-6);
   });
 
   // Each mode's dh against finite differences of the objective it is the gradient of:
@@ -109,9 +127,30 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     for (let r = 0; r < R; r++) for (let j = 0; j < Z; j++) dz[r * Z + j] = -c[r] * dfRow(ref.z, r, j);
     const ph = env.put(h), pe = env.put(eps), pz = env.zeros(R * Z), pdh = env.zeros(B * 2 * Z);
     env.k.reparameterize(pz, pe, ph, K, Z, 0, B);
-    env.k.latentBackward(pdh, env.put(dz), pz, pe, ph, env.put(c), withR || mode === GRAD.score ? env.put(rr) : 0, K, Z, mode, klScale, 0, B);
+    env.k.latentBackward(pdh, env.put(dz), pz, pe, ph, env.put(c), withR || mode === GRAD.score ? env.put(rr) : 0, K, Z, mode, klScale, 0, 0, B);
     const want = numericGrad(objective, Float64Array.from(h), 1e-6);
     expectClose(env.read(pdh, B * 2 * Z), want, 2e-5, 2e-4);
+  });
+
+  it("latentBackward (analytic with free bits) matches finite differences of -Σ c f + klScale·Σ max(λ, KL_j)", async () => {
+    const env = await kernelEnv(build);
+    const klScale = 0.25, lambda = freeBitsLambda();
+    // (no KL_j within 1e-3 of λ: the finite differences never cross the floor's kink)
+    for (let b = 0; b < B; b++) for (const v of klDims(h, b)) expect(Math.abs(v - lambda)).toBeGreaterThan(1e-3);
+    const objective = (hv: Float64Array) => {
+      const ref = latentRef(hv, hv, eps);
+      let L = 0;
+      for (let r = 0; r < R; r++) L -= c[r] * fRow(ref.z, r);
+      for (let b = 0; b < B; b++) for (const v of klDims(hv, b)) L += klScale * Math.max(lambda, v);
+      return L;
+    };
+    const ref = latentRef(h, h, eps);
+    const dz = new Float64Array(R * Z);
+    for (let r = 0; r < R; r++) for (let j = 0; j < Z; j++) dz[r * Z + j] = -c[r] * dfRow(ref.z, r, j);
+    const ph = env.put(h), pe = env.put(eps), pz = env.zeros(R * Z), pdh = env.zeros(B * 2 * Z);
+    env.k.reparameterize(pz, pe, ph, K, Z, 0, B);
+    env.k.latentBackward(pdh, env.put(dz), pz, pe, ph, env.put(c), 0, K, Z, GRAD.analytic, klScale, lambda, 0, B);
+    expectClose(env.read(pdh, B * 2 * Z), numericGrad(objective, Float64Array.from(h), 1e-6), 2e-5, 2e-4);
   });
 
   it("logvar is clamped to ±30: finite outputs and no gradient beyond the clamp", async () => {
@@ -123,11 +162,11 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     env.k.reparameterize(pz, pe, ph, K, Z, 0, B);
     expect(env.read(pz, R * Z).every(Number.isFinite)).toBe(true);
     const pkl = env.zeros(B);
-    env.k.klStandardNormal(pkl, ph, Z, 0, B);
+    env.k.klStandardNormal(pkl, ph, Z, 0, 0, B);
     expect(env.read(pkl, B).every(Number.isFinite)).toBe(true);
     for (const mode of [GRAD.analytic, GRAD.total, GRAD.path, GRAD.score]) {
       const pdh = env.zeros(B * 2 * Z);
-      env.k.latentBackward(pdh, env.put(new Float64Array(R * Z).fill(0.01)), pz, pe, ph, env.put(c), env.put(rr), K, Z, mode, 0.25, 0, B);
+      env.k.latentBackward(pdh, env.put(new Float64Array(R * Z).fill(0.01)), pz, pe, ph, env.put(c), env.put(rr), K, Z, mode, 0.25, 0, 0, B);
       const dh = env.read(pdh, B * 2 * Z);
       expect(dh.every(Number.isFinite)).toBe(true);
       expect(dh[Z]).toBe(0);

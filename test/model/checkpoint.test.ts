@@ -145,6 +145,7 @@ describe("loading a model starts Adam afresh; a checkpoint carries its state", (
     }
     expect(() => vae.trainStep(x, { estimator: "td", beta: 2 })).toThrow(/^VAE\.trainStep: options\.beta must be left out with estimator 'td': a KL weight applies to the 'analytic' estimator/);
     expect(() => vae.trainStep(x, { estimator: "iwae", klWarmup: 10 })).toThrow(/^VAE\.trainStep: options\.klWarmup must be left out with estimator 'iwae'/);
+    expect(() => vae.trainStep(x, { estimator: "stl", freeBits: 0.5 })).toThrow(/^VAE\.trainStep: options\.freeBits must be left out with estimator 'stl': free bits floor the closed-form KL/);
     expect(() => vae.trainStep(x, { beta: -1 })).toThrow(/^VAE\.trainStep: options\.beta must be a finite number ≥ 0; got -1/);
     vae.dispose();
   });

@@ -92,6 +92,23 @@ describe.each(BUILDS)("every estimator's lossAndGrads against finite differences
     }
   });
 
+  it("free bits: the analytic estimator with λ = 0.07 and 0.35 nats per dimension (β = 2)", async () => {
+    for (const freeBits of [0.07, 0.35]) {
+      for (const c of CASES) {
+        const vae = await VAE.create({ ...c.opts, seed: c.seed, build });
+        const { x, eps, p0, got } = lossAndGradsAt(vae, "analytic", rng(c.inputs), c.B, c.K, { beta: 2, freeBits });
+        const near = { min: Infinity };
+        const f = (p: Params) => referenceLoss(vae.config, p, x, eps, c.K, "analytic", p0, undefined, 2, Math.fround(freeBits));
+        referenceLoss(vae.config, p0, x, eps, c.K, "analytic", p0, undefined, 2, Math.fround(freeBits), near);
+        expect(near.min, "a KL_j sits on the floor's kink; pick another λ").toBeGreaterThan(1e-4);
+        expectGradients(got, p0, f(p0), () => f);
+        // (the floor did bind: the loss is above the plain β-weighted one)
+        expect(got.loss).toBeGreaterThan(vae.lossAndGrads(Float32Array.from(x), { estimator: "analytic", eps: Float32Array.from(eps), samples: c.K, beta: 2 }).loss);
+        vae.dispose();
+      }
+    }
+  });
+
   it("the IWAE bound is at least the ELBO on the same samples, and equals it for K = 1", async () => {
     const vae = await VAE.create({ ...CASES[4].opts, seed: 6, build });
     const r = rng(5);
