@@ -61,6 +61,16 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
   const logpx = f32(uniform(R, -90, -60, r0));
   const c = f32(uniform(R, 0.01, 0.2, r0));
   const rr = f32(uniform(R, 0.1, 1, r0));
+  /** latentBackward's dh at (h, eps), with dz = -c·∂f/∂z from the reference decoder f. */
+  const runLatentBackward = (env: Awaited<ReturnType<typeof kernelEnv>>, r: Float64Array | null, mode: number, klScale: number, freeBits: number) => {
+    const ref = latentRef(h, h, eps);
+    const dz = new Float64Array(R * Z);
+    for (let i = 0; i < R; i++) for (let j = 0; j < Z; j++) dz[i * Z + j] = -c[i] * dfRow(ref.z, i, j);
+    const ph = env.put(h), pe = env.put(eps), pz = env.zeros(R * Z), pdh = env.zeros(B * 2 * Z);
+    env.k.reparameterize(pz, pe, ph, K, Z, 0, B);
+    env.k.latentBackward(pdh, env.put(dz), pz, pe, ph, env.put(c), r ? env.put(r) : 0, K, Z, mode, klScale, freeBits, 0, B);
+    return env.read(pdh, B * 2 * Z);
+  };
   /** λ for the free-bits tests: a float32 halfway between two middle KL_j (about half are floored; none at the kink) */
   const freeBitsLambda = () => {
     const all = Array.from({ length: B }, (_, b) => klDims(h, b)).flat().sort((x, y) => x - y);
@@ -122,14 +132,8 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
       if (mode === GRAD.analyticPerExample) for (let b = 0; b < B; b++) L += c[b * K] * klRef(hv, b);
       return L;
     };
-    const ref = latentRef(h, h, eps);
-    const dz = new Float64Array(R * Z);
-    for (let r = 0; r < R; r++) for (let j = 0; j < Z; j++) dz[r * Z + j] = -c[r] * dfRow(ref.z, r, j);
-    const ph = env.put(h), pe = env.put(eps), pz = env.zeros(R * Z), pdh = env.zeros(B * 2 * Z);
-    env.k.reparameterize(pz, pe, ph, K, Z, 0, B);
-    env.k.latentBackward(pdh, env.put(dz), pz, pe, ph, env.put(c), withR || mode === GRAD.score ? env.put(rr) : 0, K, Z, mode, klScale, 0, 0, B);
-    const want = numericGrad(objective, Float64Array.from(h), 1e-6);
-    expectClose(env.read(pdh, B * 2 * Z), want, 2e-5, 2e-4);
+    const dh = runLatentBackward(env, withR || mode === GRAD.score ? rr : null, mode, klScale, 0);
+    expectClose(dh, numericGrad(objective, Float64Array.from(h), 1e-6), 2e-5, 2e-4);
   });
 
   it("latentBackward (analytic with free bits) matches finite differences of -Σ c f + klScale·Σ max(λ, KL_j)", async () => {
@@ -144,13 +148,7 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
       for (let b = 0; b < B; b++) for (const v of klDims(hv, b)) L += klScale * Math.max(lambda, v);
       return L;
     };
-    const ref = latentRef(h, h, eps);
-    const dz = new Float64Array(R * Z);
-    for (let r = 0; r < R; r++) for (let j = 0; j < Z; j++) dz[r * Z + j] = -c[r] * dfRow(ref.z, r, j);
-    const ph = env.put(h), pe = env.put(eps), pz = env.zeros(R * Z), pdh = env.zeros(B * 2 * Z);
-    env.k.reparameterize(pz, pe, ph, K, Z, 0, B);
-    env.k.latentBackward(pdh, env.put(dz), pz, pe, ph, env.put(c), 0, K, Z, GRAD.analytic, klScale, lambda, 0, B);
-    expectClose(env.read(pdh, B * 2 * Z), numericGrad(objective, Float64Array.from(h), 1e-6), 2e-5, 2e-4);
+    expectClose(runLatentBackward(env, null, GRAD.analytic, klScale, lambda), numericGrad(objective, Float64Array.from(h), 1e-6), 2e-5, 2e-4);
   });
 
   it("logvar is clamped to ±30: finite outputs and no gradient beyond the clamp", async () => {
