@@ -17,7 +17,7 @@ export interface Args {
   trainSize?: number; testSize?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
   checkpoint?: string; checkpointEvery: number | "epoch"; resume?: string; argv?: string[];
-  helpFor?: string; beta: number; klWarmup: number; patience?: number; freeBits: number; steps?: number; row: number;
+  helpFor?: string; labelColumn?: string; beta: number; klWarmup: number; patience?: number; freeBits: number; steps?: number; row: number;
   testData?: string; validationSplit: number; scale: number; likelihood: "bernoulli" | "gaussian" | "gaussian:learned";
   threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean; count?: number;
   categorical?: { variables: number; categories: number }; temperature?: number; anneal?: number; straightThrough: boolean;
@@ -126,7 +126,7 @@ export function parse(argv: string[]): { command: string; args: Args } {
     args: {
       flow,
       semi: command === "semi" ? {
-        labels: num("labels", v.labels, 100, true, 10), alpha: num("alpha", v.alpha, 50, false, 0),
+        labels: num("labels", v.labels, 100, true, 2), alpha: num("alpha", v.alpha, 50, false, 0),
         tau: v["gumbel-softmax"] === undefined ? 0 : num("gumbel-softmax", v["gumbel-softmax"], 1, false, 1e-6),
         hidden: v.hidden === undefined ? [500] : hidden, latent: num("latent", v.latent, 50, true, 1),
         batchSize: num("batch-size", v["batch-size"], 100, true, 1), binarize: v.binarize ?? true,
@@ -152,7 +152,7 @@ export function parse(argv: string[]): { command: string; args: Args } {
       checkpoint: v.checkpoint, resume: v.resume, testData: v["test-data"],
       steps: v.steps === undefined ? undefined : num("steps", v.steps, 0, true, 2), row: num("row", v.row, 0, true, 0),
       patience: v.patience === undefined ? undefined : num("patience", v.patience, 0, true, 1),
-      freeBits: num("free-bits", v["free-bits"], 0, false, 0),
+      freeBits: num("free-bits", v["free-bits"], 0, false, 0), labelColumn: v["label-column"],
       beta: num("beta", v.beta, 1, false, 0), klWarmup: num("kl-warmup", v["kl-warmup"], 0, true, 0),
       validationSplit: v["validation-split"] === undefined ? 0.1 : fraction(v["validation-split"]),
       scale: num("scale", v.scale, 1, false, Number.MIN_VALUE), likelihood: likelihood(v.likelihood),

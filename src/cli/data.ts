@@ -17,6 +17,9 @@ export interface CliData {
   name: string;
   /** one row as an image: [H, W] grey or [H, W, 3] RGB; null when the rows are not images */
   image: number[] | null;
+  /** class labels of the rows (MNIST's, or --label-column's), when there are */
+  trainLabels: ArrayLike<number> | null;
+  testLabels: ArrayLike<number> | null;
   /** MNIST as loaded (with labels), when the data is MNIST */
   mnist: Awaited<ReturnType<typeof loadMnist>> | null;
 }
@@ -33,20 +36,25 @@ function isMnistDir(path: string): boolean {
  */
 export async function cliData(args: Args, evaluate = false): Promise<CliData> {
   if (args.data === undefined || (existsSync(args.data) && isMnistDir(args.data))) {
+    if (args.labelColumn !== undefined) usageError("--label-column reads labels from your own CSV (--data PATH); MNIST has its labels");
     const ds = await loadMnist(args.data);
     return {
       train: args.trainSize ? takeRows(ds.train, args.trainSize) : ds.train,
       test: args.testSize ? takeRows(ds.test, args.testSize) : ds.test,
+      trainLabels: ds.trainLabels, testLabels: ds.testLabels,
       name: "MNIST", image: [28, 28], mnist: ds,
     };
   }
-  const own = await loadDataset(args.data);
+  const labelColumn = args.labelColumn === undefined ? undefined : /^\d+$/.test(args.labelColumn) ? Number(args.labelColumn) : args.labelColumn;
+  const own = await loadDataset(args.data, { labelColumn });
   let train: Matrix = own, test: Matrix;
+  let trainLabels: ArrayLike<number> | null = own.labels ?? null, testLabels: ArrayLike<number> | null = own.labels ?? null;
   if (args.testData !== undefined) {
-    const t = await loadDataset(args.testData);
+    const t = await loadDataset(args.testData, { labelColumn });
     if (t.cols !== own.cols) usageError(`--test-data ${args.testData} has ${t.cols} values per row; --data ${args.data} has ${own.cols}`);
     test = t;
-    if (evaluate) train = t;
+    testLabels = t.labels ?? null;
+    if (evaluate) [train, trainLabels] = [t, testLabels];
   } else if (evaluate) {
     test = own;
   } else {
@@ -55,6 +63,7 @@ export async function cliData(args: Args, evaluate = false): Promise<CliData> {
     if (n >= own.rows) usageError(`--validation-split ${args.validationSplit} leaves no training rows of the ${own.rows} in ${args.data}; give --test-data or a smaller split`);
     train = { data: own.data.subarray(0, (own.rows - n) * own.cols), rows: own.rows - n, cols: own.cols };
     test = { data: own.data.subarray((own.rows - n) * own.cols), rows: n, cols: own.cols };
+    if (own.labels) [trainLabels, testLabels] = [own.labels.subarray(0, own.rows - n), own.labels.subarray(own.rows - n)];
   }
   if (args.trainSize) train = takeRows(train, args.trainSize);
   if (args.testSize) test = takeRows(test, args.testSize);
@@ -64,7 +73,7 @@ export async function cliData(args: Args, evaluate = false): Promise<CliData> {
       for (let i = 0; i < all.length; i++) all[i] *= args.scale;
     }
   }
-  return { train, test, name: args.data, image: imageShape(own), mnist: null };
+  return { train, test, trainLabels, testLabels, name: args.data, image: imageShape(own), mnist: null };
 }
 
 /** A row's image shape: the PNG's, or a square grey image when the row length is a square; else null. */

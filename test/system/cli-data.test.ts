@@ -113,6 +113,22 @@ describe("vae-wasm on your own data", () => {
     expect(Array.from(png.rgba.subarray(o, o + 3))).toEqual([0, 0, 200]);
   }, 120_000);
 
+  it("semi trains M2 on a CSV with a label column: --label-column names it, --labels N picks N/C per class", () => {
+    const lines = ["label," + Array.from({ length: 16 }, (_, j) => `p${j}`).join(",")];
+    for (let i = 0; i < 400; i++) lines.push(`${i % 4},` + Array.from({ length: 16 }, (_, j) => (j % 4 === i % 4 ? 0.9 : 0.1) + ((i * 7 + j * 3) % 10) / 100).map((v) => v.toFixed(3)).join(","));
+    writeFileSync(join(dir, "labelled.csv"), lines.join("\n") + "\n");
+    const r = cli("semi", "--data", "labelled.csv", "--label-column", "label", "--labels", "8", "--epochs", "3", "--hidden", "16", "--latent", "2",
+      "--batch-size", "20", "--json", "--quiet", "--out", "semi.safetensors", "--out-dir", "semi-out");
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect([out.labels, out.unlabelled, out.testImages, out.config.classes]).toEqual([8, 352, 40, 4]);
+    expect(out.testAccuracy).toBeGreaterThan(0.5); // (four well-separated prototypes; chance is 0.25)
+    expect(decodePng(readFileSync(join(dir, "semi-out", "m2-generation.png"))).width).toBe((4 * 6 + 2) * 2);
+    const none = cli("semi", "--data", "my.csv", "--epochs", "1");
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/semi needs class labels: give the CSV column that holds them with --label-column C/);
+  }, 60_000);
+
   it("data a Bernoulli decoder cannot model is refused with what to do; --likelihood gaussian trains on it", () => {
     writeFileSync(join(dir, "wide.csv"), "1,2,3\n4,5,6\n7,8,9\n10,11,12\n");
     const r = cli("train", "--data", "wide.csv", "--epochs", "1", "--hidden", "4", "--latent", "1");

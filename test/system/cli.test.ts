@@ -100,7 +100,7 @@ describe("vae-wasm CLI", () => {
     m.dispose();
     const bad = cli("semi", "--labels", "55", "--epochs", "1");
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/--labels must be a multiple of 10/);
+    expect(bad.stderr).toMatch(/--labels must be a multiple of the 10 classes and at most half the 60000 training rows; got 55/);
     expect(cli("train", "--alpha", "3").stderr).toMatch(/--alpha is not an option of train \(it is one of semi\)/);
   }, 60_000);
 
