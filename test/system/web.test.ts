@@ -48,6 +48,30 @@ describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outsi
 
   const lossNow = (page: Page) => page.evaluate(() => parseFloat(document.getElementById("loss-now")!.textContent ?? ""));
 
+  it("Pause, Reset and Train in quick succession: training starts again on the new model, no error", async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${base}/isolated/`);
+    await page.waitForFunction(() => (document.getElementById("train") as HTMLButtonElement).textContent === "Train", undefined, { timeout: 60_000 });
+    await page.click("#train");
+    await page.waitForFunction(() => Number(document.getElementById("step")!.textContent) >= 30, undefined, { timeout: 60_000 });
+    // three clicks in one task: the worker sees pause, reset, start in order, each after the last
+    await page.evaluate(() => {
+      for (const id of ["train", "reset", "train"]) (document.getElementById(id) as HTMLButtonElement).click();
+    });
+    // the step count went back to 0 (the new model) and climbs again
+    await page.waitForFunction(() => Number(document.getElementById("step")!.textContent) < 30, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => Number(document.getElementById("step")!.textContent) >= 20, undefined, { timeout: 60_000 });
+    await page.waitForTimeout(500);
+    expect(await page.textContent("#status")).not.toMatch(/error/);
+    expect(await page.textContent("#train")).toBe("Pause");
+    expect(await page.textContent("#rate")).toMatch(/^\d+ steps\/s$/);
+    expect(Number((await page.textContent("#rate"))!.split(" ")[0])).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
   it("isolated: trains on 2 threads, the loss falls, pictures appear, a drawn digit is placed", async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
     const errors: string[] = [];

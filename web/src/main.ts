@@ -180,7 +180,16 @@ worker.onerror = (e) => {
 };
 send({ type: "init", dataUrl: new URL("mnist/", document.baseURI).href });
 
-trainButton.onclick = () => send({ type: running ? "pause" : "start" });
+trainButton.onclick = () => {
+  // (the worker's progress messages confirm it; a quick second click must already see the change)
+  running = !running;
+  trainButton.textContent = running ? "Pause" : "Resume";
+  send({ type: running ? "start" : "pause" });
+};
+resetButton.addEventListener("click", () => {
+  running = false;
+  trainButton.textContent = "Train";
+});
 resetButton.onclick = () => send({ type: "reset" });
 
 // ---- the drawing pad: white strokes on black, like MNIST

@@ -73,6 +73,8 @@ async function main(base: string) {
   };
 
   const loop = async () => {
+    // the rate counts every millisecond between slices: the steps, the snapshots, the yields
+    let mark = performance.now();
     while (running) {
       const t0 = performance.now();
       // a slice of steps, then yield so messages (pause, a drawn digit) get through
@@ -86,8 +88,9 @@ async function main(base: string) {
         step++;
         n++;
       }
-      rate = 0.8 * rate + 0.2 * ((1000 * n) / (performance.now() - t0));
       const now = performance.now();
+      rate = 0.8 * rate + 0.2 * ((1000 * n) / (now - mark));
+      mark = now;
       if (now - lastProgress > 200) {
         lastProgress = now;
         post({ type: "progress", step, epoch: (step * BATCH) / N, loss: smoothed, stepsPerSecond: rate, running });
@@ -100,18 +103,32 @@ async function main(base: string) {
     }
   };
 
-  self.onmessage = async (e: MessageEvent<ToWorker>) => {
-    const m = e.data;
+  // Messages are handled one at a time, in order, each after the one before has finished (a
+  // reset awaits the new model before a start that follows it is looked at), and stopping waits
+  // for the training loop to leave: no step ever runs on a disposed model.
+  let loopDone: Promise<void> = Promise.resolve();
+  const stop = async () => {
+    running = false;
+    await loopDone;
+  };
+  let queue: Promise<void> = Promise.resolve();
+  self.onmessage = (e: MessageEvent<ToWorker>) => {
+    queue = queue.then(() => handle(e.data));
+  };
+  const handle = async (m: ToWorker) => {
     try {
       if (m.type === "start" && !running) {
         running = true;
-        void loop();
+        rate = 0;
+        loopDone = loop().catch((err) => {
+          running = false;
+          post({ type: "error", message: String((err as Error)?.message ?? err) });
+        });
       } else if (m.type === "pause") {
-        running = false;
+        await stop();
         post({ type: "progress", step, epoch: (step * BATCH) / N, loss: smoothed, stepsPerSecond: 0, running });
       } else if (m.type === "reset") {
-        running = false;
-        await new Promise((r) => setTimeout(r, 60));
+        await stop();
         vae.dispose();
         vae = await create();
         step = 0;
