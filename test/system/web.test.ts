@@ -46,14 +46,20 @@ describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outsi
     return Math.sqrt(s2 / n - (s / n) ** 2);
   }, id);
 
-  const lossNow = (page: Page) => page.evaluate(() => parseFloat(document.getElementById("loss-now")!.textContent ?? ""));
-
-  it("Pause, Reset and Train in quick succession: training starts again on the new model, no error", async () => {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  /** The isolated page at a viewport size, once its model is ready; page errors collected. */
+  async function openIsolated(width: number, height: number): Promise<{ page: Page; errors: string[] }> {
+    const page = await browser.newPage({ viewport: { width, height } });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(`${base}/isolated/`);
     await page.waitForFunction(() => (document.getElementById("train") as HTMLButtonElement).textContent === "Train", undefined, { timeout: 60_000 });
+    return { page, errors };
+  }
+
+  const lossNow = (page: Page) => page.evaluate(() => parseFloat(document.getElementById("loss-now")!.textContent ?? ""));
+
+  it("Pause, Reset and Train in quick succession: training starts again on the new model, no error", async () => {
+    const { page, errors } = await openIsolated(1200, 900);
     await page.click("#train");
     await page.waitForFunction(() => Number(document.getElementById("step")!.textContent) >= 30, undefined, { timeout: 60_000 });
     // three clicks in one task: the worker sees pause, reset, start in order, each after the last
@@ -73,11 +79,7 @@ describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outsi
   }, 120_000);
 
   it("isolated: trains on 2 threads, the loss falls, pictures appear, a drawn digit is placed", async () => {
-    const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`${base}/isolated/`);
-    await page.waitForFunction(() => (document.getElementById("train") as HTMLButtonElement).textContent === "Train", undefined, { timeout: 60_000 });
+    const { page, errors } = await openIsolated(1440, 1100);
     expect(await page.evaluate(() => document.getElementById("status")!.dataset.threads)).toBe("2");
     expect(await page.textContent("#status")).toMatch(/2 threads over shared memory/);
 
