@@ -1,5 +1,6 @@
 // The page: draws what the training worker sends and forwards the user's drawing to it. All
 // computation happens in the worker, so this thread stays free for input and painting.
+import { placeByCentreOfMass } from "./centre";
 import { EXTENT, GRID, SAMPLES, type FromWorker, type ToWorker } from "./protocol";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -237,7 +238,7 @@ $("clear").onclick = () => {
   drawLatent();
 };
 
-/** MNIST-style preprocessing: the ink's bounding box scaled into 20×20, centred in 28×28. */
+/** MNIST's preprocessing: the ink's bounding box scaled into 20×20, then placed by its centre of mass (centre.ts). */
 function encodeDrawing(): void {
   const { data } = pctx.getImageData(0, 0, pad.width, pad.height);
   let x0 = pad.width, y0 = pad.height, x1 = -1, y1 = -1;
@@ -250,15 +251,17 @@ function encodeDrawing(): void {
   }
   if (x1 < 0) return;
   const w = x1 - x0 + 1, h = y1 - y0 + 1, s = 20 / Math.max(w, h);
-  const small = new OffscreenCanvas(28, 28);
+  const sw = Math.max(1, Math.round(w * s)), sh = Math.max(1, Math.round(h * s));
+  const small = new OffscreenCanvas(sw, sh);
   const sctx = small.getContext("2d")!;
   sctx.fillStyle = "#000";
-  sctx.fillRect(0, 0, 28, 28);
+  sctx.fillRect(0, 0, sw, sh);
   sctx.imageSmoothingQuality = "high";
-  sctx.drawImage(pad, x0, y0, w, h, 14 - (w * s) / 2, 14 - (h * s) / 2, w * s, h * s);
-  const px = sctx.getImageData(0, 0, 28, 28).data;
-  const pixels = new Float32Array(784);
-  for (let i = 0; i < 784; i++) pixels[i] = px[4 * i] / 255;
+  sctx.drawImage(pad, x0, y0, w, h, 0, 0, sw, sh);
+  const px = sctx.getImageData(0, 0, sw, sh).data;
+  const grey = new Float32Array(sw * sh);
+  for (let i = 0; i < grey.length; i++) grey[i] = px[4 * i] / 255;
+  const pixels = placeByCentreOfMass(grey, sw, sh);
   send({ type: "encode", pixels }, [pixels.buffer]);
 }
 
