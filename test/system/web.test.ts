@@ -78,6 +78,17 @@ describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outsi
     await page.close();
   }, 120_000);
 
+  it("fits a phone's width (400 px) and a desktop's without sideways scrolling", async () => {
+    for (const [width, height] of [[400, 860], [1440, 1100]]) {
+      const { page, errors } = await openIsolated(width, height);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow, `${width} px wide`).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: `${OUT}page-${width}.png`, fullPage: true });
+      expect(errors).toEqual([]);
+      await page.close();
+    }
+  }, 120_000);
+
   it("isolated: trains on 2 threads, the loss falls, pictures appear, a drawn digit is placed", async () => {
     const { page, errors } = await openIsolated(1440, 1100);
     expect(await page.evaluate(() => document.getElementById("status")!.dataset.threads)).toBe("2");
