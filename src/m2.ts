@@ -229,15 +229,12 @@ export class SemiSupervisedVAE {
     this.resumeFrom = null;
     const run = this.run = new LiveRun(xu, {
       epochs, batchSize: Bu, labelledBatchSize: Bl, learningRate: lr, alpha, labelledWeight: lw, binarize, gumbelSoftmax: tau,
-    }, from);
+    }, from, () => ({ lStream, lPos, uSum, correct, epochSteps, labelledRows: xl.rows, labelledCrc }));
     const stepLabels = new Int32Array(Bl);
     return trainEpochs<SemiSupervisedEpoch>({
       epochs, rows: xu.rows, batchSize: Bu, signal, from,
       steps: () => this.steps,
-      at: (p) => {
-        run.position = p;
-        run.extra = { lStream, lPos, uSum, correct, epochSteps, labelledRows: xl.rows, labelledCrc };
-      },
+      at: (p) => (run.position = p),
       order: (epochStart) => epochOrder(seed, epochStart, xu.rows),
       step: (order, s, bu, epoch) => {
         const ws = this.obj.workspace(Bl, Bu);

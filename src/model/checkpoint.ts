@@ -35,21 +35,21 @@ export interface CheckpointState {
   run: Run | null;
 }
 
-/** A run being trained: its data, so that the CRC is taken only when a checkpoint asks for it. */
+/**
+ * A run being trained: its data (the CRC is taken only when a checkpoint asks for it), its
+ * position (the training loop's, updated in place), and its model's own loop state, read when a
+ * checkpoint is taken (between steps).
+ */
 export class LiveRun {
   private crc: string | null = null;
 
   constructor(private readonly data: Matrix, readonly options: Record<string, StoredOption>, public position: Position,
-    public extra: Record<string, number> = {}) {}
-
-  get rows(): number {
-    return this.data.rows;
-  }
+    private readonly extra: () => Record<string, number> = () => ({})) {}
 
   /** The run as a checkpoint stores it. */
   stored(): Run {
     this.crc ??= dataCrc(this.data);
-    return { rows: this.data.rows, cols: this.data.cols, dataCrc: this.crc, options: this.options, position: { ...this.position }, extra: { ...this.extra } };
+    return { rows: this.data.rows, cols: this.data.cols, dataCrc: this.crc, options: this.options, position: { ...this.position }, extra: this.extra() };
   }
 }
 

@@ -46,7 +46,10 @@ export interface Loop<R> {
   signal?: AbortSignal;
   /** continue a run from here (a checkpoint's position) instead of epoch 0 */
   from?: Position;
-  /** the position after every step (before progress) and after every epoch's record (before onEpochEnd) */
+  /**
+   * the position after every step (before progress) and after every epoch's record (before
+   * onEpochEnd): one object, updated in place (copy it to keep it)
+   */
   at?(p: Position): void;
   /** after each epoch's onEpochEnd: true ends the run there (early stopping) */
   done?(): boolean;
@@ -66,6 +69,11 @@ export async function trainEpochs<R>(loop: Loop<R>): Promise<R[]> {
   const history: R[] = [];
   let lastYield = performance.now();
   const from = loop.from;
+  const pos: Position = { epoch: 0, step: 0, epochStart: 0, lossSum: 0, seen: 0, seconds: 0 };
+  const report = (epoch: number, step: number, epochStart: number, lossSum: number, seen: number, seconds: number) => {
+    pos.epoch = epoch; pos.step = step; pos.epochStart = epochStart; pos.lossSum = lossSum; pos.seen = seen; pos.seconds = seconds;
+    loop.at?.(pos);
+  };
   for (let epoch = from?.epoch ?? 0; epoch < loop.epochs; epoch++) {
     const resumed = from && from.epoch === epoch ? from : null;
     const t0 = performance.now() - 1000 * (resumed?.seconds ?? 0);
@@ -78,7 +86,7 @@ export async function trainEpochs<R>(loop: Loop<R>): Promise<R[]> {
       lossSum += loop.step(order, s * loop.batchSize, B, epoch, s);
       seen += B;
       const seconds = (performance.now() - t0) / 1000;
-      loop.at?.({ epoch, step: s + 1, epochStart, lossSum, seen, seconds });
+      report(epoch, s + 1, epochStart, lossSum, seen, seconds);
       loop.progress?.(epoch, s, stepsPerEpoch, lossSum, seen, seconds);
       if (performance.now() - lastYield > 50) {
         await yieldToEventLoop();
@@ -88,7 +96,7 @@ export async function trainEpochs<R>(loop: Loop<R>): Promise<R[]> {
     }
     const rec = loop.record(epoch, lossSum, seen, (performance.now() - t0) / 1000);
     history.push(rec);
-    loop.at?.({ epoch: epoch + 1, step: 0, epochStart: loop.steps(), lossSum: 0, seen: 0, seconds: 0 });
+    report(epoch + 1, 0, loop.steps(), 0, 0, 0);
     loop.onEpochEnd?.(rec);
     if (loop.done?.()) break;
     await yieldToEventLoop();
