@@ -30,26 +30,32 @@ export interface CsvTable {
 
 const NL = 10, CR = 13, QUOTE = 34;
 
-/** A line (without its line end) of the first bytes of a source. */
+/** The first non-blank line of a source (without its line end); "" when there is none. */
 function firstLine(src: ByteSource): string {
   let text = "";
   try {
     src.read((b) => {
-      const i = b.indexOf(NL);
-      text += new TextDecoder().decode(i >= 0 ? b.subarray(0, i) : b);
-      if (i >= 0 || text.length > 1 << 20) throw FOUND;
+      let from = 0;
+      for (let i = b.indexOf(NL); ; i = b.indexOf(NL, from)) {
+        text += new TextDecoder().decode(i >= 0 ? b.subarray(from, i) : b.subarray(from));
+        if (i < 0) break;
+        if (text.trim() !== "") throw FOUND;
+        text = "";
+        from = i + 1;
+      }
+      if (text.length > 1 << 20) throw FOUND;
     });
   } catch (e) {
     if (e !== FOUND) throw e;
   }
-  return text.replace(/\r$/, "");
+  return text.trim() === "" ? "" : text.replace(/\r$/, "");
 }
 const FOUND = Symbol("found");
 
 /** Parses a numeric CSV/TSV; `fn` starts every error message. */
 export function parseCsv(fn: string, src: ByteSource, opts: CsvOptions = {}): CsvTable {
   const first = firstLine(src);
-  if (first.trim() === "" && countLines(src).lines === 0) throw new Error(`${fn}: ${src.name} is empty (no rows)`);
+  if (first === "") throw new Error(`${fn}: ${src.name} is empty (no rows)`);
   const delimiter = opts.delimiter ?? (first.includes("\t") ? "\t" : ",");
   if (![",", "\t", ";", " "].includes(delimiter)) throw new Error(`${fn}: options.delimiter must be ',', '\\t', ';' or ' '; got ${JSON.stringify(delimiter)}`);
   const firstCell = first.split(delimiter)[0].trim().replace(/^"(.*)"$/, "$1");
@@ -57,7 +63,7 @@ export function parseCsv(fn: string, src: ByteSource, opts: CsvOptions = {}): Cs
   const { lines } = countLines(src);
   const rows = lines - (header ? 1 : 0);
   if (rows <= 0) throw new Error(`${fn}: ${src.name} has no data rows${header ? " (only a header line)" : ""}`);
-  const cols = first === "" ? 0 : (header ? first.split(delimiter).length : countCells(first, delimiter));
+  const cols = first.split(delimiter).length;
   const data = new Float32Array(rows * cols);
   const d = delimiter.charCodeAt(0);
   let line = 1, col = 0, cellLen = 0, lineHasContent = false, skippingHeader = header;
@@ -131,10 +137,6 @@ function countLines(src: ByteSource): { lines: number } {
     }
   });
   return { lines: lines + (content ? 1 : 0) };
-}
-
-function countCells(line: string, delimiter: string): number {
-  return line.split(delimiter).length;
 }
 
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);

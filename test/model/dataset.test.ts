@@ -105,6 +105,12 @@ describe("loadDataset reads the values that were written", () => {
     await expect(loadDataset(mixed)).rejects.toThrow(/^loadDataset: .*b\.png is 2×2; a\.png \(the first image\) is 3×2\. All images must be the same size/);
   });
 
+  it("blank lines before the header or the first row are skipped", async () => {
+    const ds = await loadDataset(enc("\n  \r\n\nx,y\n1,2\n\n3,4\n"));
+    expect([ds.rows, ds.cols, Array.from(ds.data), ds.columns]).toEqual([2, 2, [1, 2, 3, 4], ["x", "y"]]);
+    await expect(loadDataset(enc("\n \n"))).rejects.toThrow(/^loadDataset: the data is empty \(no rows\)/);
+  });
+
   it("a label column comes out of the data as integers", async () => {
     const ds = await loadDataset(enc("label,a,b\n3,0.5,0.25\n1,1,0\n"), { labelColumn: "label" });
     expect([ds.cols, Array.from(ds.labels!), Array.from(ds.data), ds.columns]).toEqual([2, [3, 1], [0.5, 0.25, 1, 0], ["a", "b"]]);
