@@ -1,15 +1,12 @@
-// The command line's flags: the help text, the parsed arguments and their checks, and the
-// progress output every command shares.
+// The command line's parsed arguments and their checks (the flags themselves, and the help made
+// from them: cli/flags.ts), and the progress output every command shares.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { supportedBuilds, type BuildName } from "../../bindings/load.js";
 import { ESTIMATOR_NAMES } from "../estimators/index.js";
-import { COMMANDS, FLAGS, helpText, nearestFlag, parserOptions } from "./flags.js";
+import { COMMANDS, FLAGS, nearestFlag, parserOptions } from "./flags.js";
 import { PRESETS, type Preset } from "../model/presets.js";
-
-/** `vae-wasm help` (every command and flag: cli/flags.ts). */
-export const HELP = helpText();
 
 export interface Args {
   latent: number; hidden: number[]; activation: string; seed: number; build?: BuildName;
