@@ -33,16 +33,35 @@ export function reparameterize(z: usize, eps: usize, h: usize, K: i32, Z: i32, b
 }
 
 /**
+ * The Monte Carlo KL of dimension j of example b, mean_k [log q_j(z) - log p_j(z)] =
+ * mean_k (z² - eps² - logvar)/2 over the example's K samples, in f64 (the free-bits test of the
+ * Monte Carlo estimators: gaussianLogProbs and latentBackward make it with this one function).
+ */
+// @ts-ignore: decorator
+@inline function monteCarloKlDim(z: usize, eps: usize, lv: f64, b: i32, j: i32, K: i32, Z: i32): f64 {
+  let s: f64 = 0;
+  for (let k = 0; k < K; k++) {
+    const o = <usize>((b * K + k) * Z + j) << 2;
+    const zv = <f64>load<f32>(z + o), ev = <f64>load<f32>(eps + o);
+    s += zv * zv - ev * ev;
+  }
+  return 0.5 * (s / <f64>K - lv);
+}
+
+/**
  * Per row r = b·K + k for examples b in [b0, b1):
  *   logpz[r] = -1/2 Σ_j (z² + log 2π)
  *   logqz[r] = -1/2 Σ_j (eps² + log 2π) - Σ_j logvar/2     (log q at z on the sample path)
  *              - logdet[r]                                 (with a flow: z = z_T, logdet ≠ 0)
  *   logw[r]  = logpx[r] + logpz[r] - logqz[r]
- * Sums in f64. logdet = 0: no flow.
+ * Sums in f64. logdet = 0: no flow. With freeBits λ > 0 (no flow), each dimension whose Monte
+ * Carlo KL over the example's samples (monteCarloKlDim) is below λ contributes -λ to every row's
+ * log w instead of its log p_j - log q_j, so mean_k log w = mean_k log p(x|z) - Σ_j max(λ, KL_j).
+ * (O(K²·Z) per example: the floor is tested per row; free bits are a training option, K small.)
  */
 export function gaussianLogProbs(
   logw: usize, logpz: usize, logqz: usize, logpx: usize,
-  z: usize, eps: usize, h: usize, K: i32, Z: i32, b0: i32, b1: i32, logdet: usize,
+  z: usize, eps: usize, h: usize, K: i32, Z: i32, b0: i32, b1: i32, logdet: usize, freeBits: f32,
 ): void {
   for (let b = b0; b < b1; b++) {
     const plv = h + (<usize>(b * 2 * Z + Z) << 2);
@@ -64,7 +83,17 @@ export function gaussianLogProbs(
       if (logdet) lqz -= <f64>load<f32>(logdet + ro);
       store<f32>(logpz + ro, <f32>lpz);
       store<f32>(logqz + ro, <f32>lqz);
-      store<f32>(logw + ro, <f32>(<f64>load<f32>(logpx + ro) + lpz - lqz));
+      let floorShift: f64 = 0; // Σ over floored j of (log q_j - log p_j) - λ
+      if (freeBits > 0) {
+        for (let j = 0; j < Z; j++) {
+          const lv = <f64>clampLogvar(load<f32>(plv + (<usize>j << 2)));
+          if (monteCarloKlDim(z, eps, lv, b, j, K, Z) < <f64>freeBits) {
+            const zv = <f64>load<f32>(z + o + (<usize>j << 2)), ev = <f64>load<f32>(eps + o + (<usize>j << 2));
+            floorShift += 0.5 * (zv * zv - ev * ev - lv) - <f64>freeBits;
+          }
+        }
+      }
+      store<f32>(logw + ro, <f32>(<f64>load<f32>(logpx + ro) + lpz - lqz + floorShift));
     }
   }
 }
@@ -104,9 +133,13 @@ export const GRAD_BASE_PATH: i32 = 6;             // PATH at the base z0 of a fl
  *   dz[B,K,Z] = ∂loss/∂z through the decoder only (= -c·∂log p(x|z)/∂z),
  *   c[B·K]    = the weight of row r in the loss, loss = -Σ_r c_r·log w_r (1/(K·B) for the ELBO, w̃/B for IWAE),
  *   r[B·K]    = an extra per-row factor on the encoder path (w̃ for DReG), or 0 for all ones,
- *   klScale   = weight of the analytic KL term (mode GRAD_ANALYTIC only; 1/B for a batch mean),
+ *   klScale   = ANALYTIC: the weight of the analytic KL term (β/B for a batch mean);
+ *               TOTAL, PATH: β, the weight of log p(z) - log q(z|x) beside log p(x|z) (c·β
+ *               replaces c below; 1 for the ELBO and the IWAE bounds); the other modes ignore it,
  *   freeBits  = λ: in the ANALYTIC modes, a dimension whose KL_j is below λ gets no KL gradient
- *               (its term is the constant floor λ; klStandardNormal makes the same test).
+ *               (its term is the constant floor λ; klStandardNormal makes the same test); in
+ *               TOTAL and PATH, a dimension whose Monte Carlo KL over the example's samples is
+ *               below λ gets no prior or entropy gradient (gaussianLogProbs makes the same test).
  * Per row, with e = eps, s = sigma (docs/design.md derives them):
  *   ANALYTIC: dmu = Σ_k dz + klScale·mu,               dlv = Σ_k dz·s·e/2 + klScale·(s² - 1)/2
  *   TOTAL:    dmu = Σ_k (dz + c·z),                    dlv = Σ_k [(dz + c·z)·s·e/2 - c/2]
@@ -161,10 +194,16 @@ export function latentBackward(
         }
       } else {
         const invSigma: f32 = 1 / sigma;
+        // TOTAL and PATH: the prior and entropy terms weighted by β, or dropped under the floor
+        let klw: f32 = 1;
+        if (mode == GRAD_TOTAL || mode == GRAD_PATH) {
+          klw = klScale;
+          if (freeBits > 0 && monteCarloKlDim(z, eps, <f64>lv, b, j, K, Z) < <f64>freeBits) klw = 0;
+        }
         for (let k = 0; k < K; k++) {
           const row = b * K + k;
           const o = (<usize>(row * Z) << 2) + jo;
-          const cr = load<f32>(c + (<usize>row << 2));
+          const cr = load<f32>(c + (<usize>row << 2)) * klw;
           const e = load<f32>(eps + o);
           const zv = load<f32>(z + o);
           let g: f32;

@@ -49,6 +49,8 @@ export interface Kernels {
     z: number, eps: number, h: number, K: number, Z: number, b0: number, b1: number,
     /** per-row Σ log|det J| of a flow (z is then z_T), or 0 */
     logdet: number,
+    /** free bits λ of the Monte Carlo estimators (no flow): a dimension whose Monte Carlo KL is below λ adds -λ to log w instead */
+    freeBits: number,
   ): void;
   /** kl[b] = KL(q(z|x_b) ‖ N(0, I)); with freeBits λ > 0, Σ_j max(λ, KL_j). */
   klStandardNormal(kl: number, h: number, Z: number, freeBits: number, b0: number, b1: number): void;

@@ -176,7 +176,7 @@ export function warmUp(module: WebAssembly.Module, build: BuildName, shared = fa
     k.reparameterize(c, e, a, 2, S / 2, 0, S / 2);
     k.bernoulliLogProb(d, b, b, a, 2, S, 0, S);
     k.bernoulliBackward(b, b, a, d, 2, S, 0, S);
-    k.gaussianLogProbs(d, e, g, d, c, e, a, 2, S / 2, 0, S / 2, 0);
+    k.gaussianLogProbs(d, e, g, d, c, e, a, 2, S / 2, 0, S / 2, 0, 0);
     k.klStandardNormal(g, a, S / 2, 0, 0, S / 2);
     k.importanceWeights(g, e, d, 2, 0, S / 2);
     k.latentBackward(b, c, c, e, a, d, 0, 2, S / 2, 1, 1, 0, 0, S / 2);

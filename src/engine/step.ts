@@ -56,7 +56,7 @@ const NO_RELAXATION: Relaxation = { tau: 1, hard: false };
  * decoder's ws.out then holds probabilities (the backward pass needs them; evaluation does not).
  */
 export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, scratch: number, probs = true,
-  relax: Relaxation = NO_RELAXATION): void {
+  relax: Relaxation = NO_RELAXATION, freeBits = 0): void {
   const r0 = b0 * K, r1 = b1 * K;
   const kind = kindOf(p);
   kind.sample(k, p, ws, { K, relax }, b0, b1, scratch);
@@ -69,13 +69,13 @@ export function sampleRows(k: Kernels, p: StaticPlan, ws: Workspace, K: number, 
   }
   // (a kind without a density, the categorical, allows only the analytic-KL estimator, which
   // reads logpx and kl)
-  kind.logDensities?.(k, p, ws, K, b0, b1);
+  kind.logDensities?.(k, p, ws, K, b0, b1, freeBits);
 }
 
 export interface ForwardArgs extends RowArgs {
   B: number;
   needKL: boolean;
-  /** free bits λ of the analytic KL (0: none) */
+  /** free bits λ of the KL (0: none) */
   freeBits: number;
   importanceWeights: boolean;
 }
@@ -84,7 +84,8 @@ export interface ForwardArgs extends RowArgs {
 export function forwardRows(k: Kernels, p: StaticPlan, ws: Workspace, a: ForwardArgs, b0: number, b1: number, scratch: number): void {
   if (b0 >= b1) return;
   encodeRows(k, p, ws, b0, b1, scratch);
-  sampleRows(k, p, ws, a.K, b0, b1, scratch, true, a.relax);
+  // (free bits floor the analytic KL when the estimator reads it, else the Monte Carlo one in log w)
+  sampleRows(k, p, ws, a.K, b0, b1, scratch, true, a.relax, a.needKL ? 0 : a.freeBits);
   if (a.needKL) kindOf(p).kl!(k, p, ws, b0, b1, a.freeBits);
   if (a.importanceWeights) k.importanceWeights(ws.bound, ws.wt, ws.logw, a.K, b0, b1);
 }

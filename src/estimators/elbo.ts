@@ -14,6 +14,7 @@ export class AnalyticKL implements Estimator {
   readonly name = "analytic";
   readonly gradMode = GRAD.analytic;
   readonly analyticKL = true;
+  readonly weighsKL = true;
   readonly usesEncoderFactor = false;
   readonly rowWeights = "uniform";
   weigh(s: StepRows): number {
@@ -28,17 +29,20 @@ export class AnalyticKL implements Estimator {
  * Total derivative of the Monte Carlo ELBO, mean_k log w_k (Kingma & Welling 2014, eq. 6): every
  * path through which (mu, logvar) reach log w is differentiated, including the score function
  * ∂log q/∂φ at fixed z, whose expectation is zero but whose variance is not. The baseline the
- * seed improves upon; prefer 'stl' for a Gaussian q.
+ * seed improves upon; prefer 'stl' for a Gaussian q. With β ≠ 1 the objective is
+ * mean_k [log p(x|z) + β·(log p(z) − log q(z|x))] (the β-VAE's, with the KL estimated by samples).
  */
 export class TotalDerivative implements Estimator {
   readonly name: string = "td";
   readonly gradMode: number = GRAD.total;
   readonly analyticKL = false;
+  readonly weighsKL = true;
   readonly usesEncoderFactor = false;
   readonly rowWeights = "uniform";
   weigh(s: StepRows): number {
     s.c.fill(1 / (s.K * s.B), 0, s.K * s.B);
-    return sumMeanOverK(s.logw, s.K, s.B);
+    if (s.beta === 1) return sumMeanOverK(s.logw, s.K, s.B);
+    return (1 - s.beta) * sumMeanOverK(s.logpx, s.K, s.B) + s.beta * sumMeanOverK(s.logw, s.K, s.B);
   }
 }
 

@@ -19,7 +19,7 @@ export interface StepRows {
   kl: Float32Array;    // [B] (filled only when analyticKL)
   wt: Float32Array;    // [B·K] normalized importance weights w̃ (filled only when importanceWeighted)
   bound: Float32Array; // [B] log mean_k w (filled only when importanceWeighted)
-  /** the weight β of the analytic KL (β-VAE; 1 for the ELBO) */
+  /** the weight β of the KL (β-VAE; 1 for the ELBO): of the analytic KL, or of log p(z) − log q(z|x) in log w */
   beta: number;
   c: Float32Array;     // [B·K] out
   r: Float32Array;     // [B·K] out (when usesEncoderFactor)
@@ -32,6 +32,12 @@ export interface Estimator {
   readonly gradMode: number;
   /** Whether the step must compute the analytic KL (it replaces log p(z) - log q(z|x)). */
   readonly analyticKL: boolean;
+  /**
+   * Whether the objective weighs its KL term: by β (StepRows.beta) and, in the step's kernels,
+   * free bits — the analytic KL, or log p(z) − log q(z|x) of the total and path derivatives.
+   * Absent: β, KL warm-up and free bits are refused with this estimator.
+   */
+  readonly weighsKL?: boolean;
   /** Whether r[] is filled (a per-row factor on the encoder path gradient). */
   readonly usesEncoderFactor: boolean;
   /** Whether the step must compute w̃ and the IWAE bound (in WebAssembly) before weigh. */

@@ -9,4 +9,9 @@ export type Capability =
   /** ∂log q(z|x)/∂z with q's parameters held fixed: the path derivative's stopped score */
   | "pathScore"
   /** ∇φ log q(z|x) at a fixed z: the score function */
-  | "paramScore";
+  | "paramScore"
+  /**
+   * log p(z) − log q(z|x) weighed per dimension by the Monte Carlo estimators: β and free bits
+   * with the total and path derivatives
+   */
+  | "weighedDensity";

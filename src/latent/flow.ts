@@ -105,7 +105,7 @@ export function flowKind<F extends FlowPlan>(s: FlowSteps<F>): LatentKind {
       s.forward(k, p, plan(p), ws, a.K, b0, b1, scratch);
     },
     logDensities(k, p, ws, K, b0, b1) {
-      k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1, ws.logdet as number);
+      k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1, ws.logdet as number, 0);
     },
     backward(k, p, ws, a, b0, b1, scratch) {
       // the total derivative, or the path derivative where the kind provides it (the model refuses the rest)

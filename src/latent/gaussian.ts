@@ -39,7 +39,7 @@ export function normalPrior(m: LatentModel, n: number, seed: number): Float32Arr
 export const gaussian: LatentKind = {
   describe: "Gaussian",
   option: { key: "latent", keys: [], form: "'gaussian'", resolve: (_fn, _o, latentDim) => ({ resolved: { type: "gaussian" }, latentDim }) },
-  provides: ["analyticKL", "density", "pathScore", "paramScore"],
+  provides: ["analyticKL", "density", "pathScore", "paramScore", "weighedDensity"],
   refuse: () => "any estimator", // (a Gaussian latent provides everything an estimator needs)
   defaultEstimator: "analytic",
   noise: "normal",
@@ -53,8 +53,8 @@ export const gaussian: LatentKind = {
   sample(k, p, ws, a, b0, b1) {
     k.reparameterize(ws.z, ws.eps, ws.h, a.K, p.Z, b0, b1);
   },
-  logDensities(k, p, ws, K, b0, b1) {
-    k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1, 0);
+  logDensities(k, p, ws, K, b0, b1, freeBits) {
+    k.gaussianLogProbs(ws.logw, ws.logpz, ws.logqz, ws.logpx, ws.z, ws.eps, ws.h, K, p.Z, b0, b1, 0, freeBits);
   },
   kl(k, p, ws, b0, b1, freeBits) {
     k.klStandardNormal(ws.kl, ws.h, p.Z, freeBits, b0, b1);

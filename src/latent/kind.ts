@@ -29,9 +29,9 @@ export interface BackwardArgs extends RowArgs {
   gradMode: number;
   /** scale the encoder gradient per row by ws.r */
   useR: boolean;
-  /** weight of the analytic KL (1/B for a batch mean) */
+  /** the analytic estimators: the weight of the analytic KL (β/B for a batch mean); the total and path derivatives: β */
   klScale: number;
-  /** free bits λ of the analytic KL (0: none) */
+  /** free bits λ of the KL (0: none) */
   freeBits: number;
 }
 
@@ -118,9 +118,11 @@ export interface LatentKind {
   encodeExtras?(k: Kernels, p: StaticPlan, ws: Workspace, b0: number, b1: number, scratch: number): void;
   /** z (ws.z, the decoder's input) from the head (ws.h) and the noise (ws.eps) */
   sample(k: Kernels, p: StaticPlan, ws: Workspace, a: RowArgs, b0: number, b1: number, scratch: number): void;
-  /** log p(z), log q(z|x) and log w = log p(x|z) + log p(z) − log q(z|x) per row (kinds with a density) */
-  logDensities?(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number): void;
-  /** the analytic KL per example (kinds that provide it) */
+  /**
+   * log p(z), log q(z|x) and log w = log p(x|z) + log p(z) − log q(z|x) per row (kinds with a
+   * density); `freeBits` λ > 0 floors each dimension's Monte Carlo KL (kinds providing 'weighedDensity')
+   */
+  logDensities?(k: Kernels, p: StaticPlan, ws: Workspace, K: number, b0: number, b1: number, freeBits: number): void;
   /** the analytic KL per example; `freeBits` λ > 0 floors each dimension's at λ (kinds that take it: `freeBits`) */
   kl?(k: Kernels, p: StaticPlan, ws: Workspace, b0: number, b1: number, freeBits: number): void;
   /** ∂loss/∂z (ws.dz, from the decoder) → ∂loss/∂head (ws.dh), with the estimator's row weights */

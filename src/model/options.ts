@@ -47,16 +47,18 @@ export interface StepOptions {
   /** Categorical latent only: straight-through — the decoder sees the hard one-hot sample, gradients flow through the relaxed one. Default false. */
   straightThrough?: boolean;
   /**
-   * β-VAE (Higgins et al. 2017): the loss is −E_q[log p(x|z)] + β·KL(q‖p) per example. The
-   * analytic estimator only (its KL is in closed form). Default 1 (the ELBO).
+   * β-VAE (Higgins et al. 2017): the loss is −E_q[log p(x|z)] + β·KL(q‖p) per example, with the
+   * analytic KL ('analytic') or its Monte Carlo estimate log q(z|x) − log p(z) ('td', 'stl'; a
+   * Gaussian latent without a flow). Default 1 (the ELBO).
    */
   beta?: number;
   /** KL warm-up: β rises linearly from β/N to β over the first N optimiser steps (the model's step count). Default 0 (none). */
   klWarmup?: number;
   /**
    * Free bits (Kingma et al. 2016), per dimension and example: each dimension's KL term is
-   * max(λ, KL_j), so the loss stops pushing a dimension's KL below λ nats. The analytic estimator
-   * on a Gaussian latent. Default 0 (none).
+   * max(λ, KL_j), so the loss stops pushing a dimension's KL below λ nats. KL_j is the analytic
+   * KL ('analytic') or, for 'td' and 'stl', its Monte Carlo estimate over the example's K samples.
+   * A Gaussian latent without a flow. Default 0 (none).
    */
   freeBits?: number;
 }
@@ -234,19 +236,30 @@ export function stepConfig(m: VaeModel, fn: string, o: StepOptions): StepConfig 
   return { K, beta1, beta2, adamEps, weightDecay, est, binarize, threads, temperature, hard, beta, klWarmup, freeBits };
 }
 
-/** β and the warm-up, checked: other than the ELBO's only for an estimator with a closed-form KL. */
+/**
+ * β, the warm-up and free bits, checked: they need an estimator whose objective has a KL term
+ * (analytic, td, stl), and free bits a per-dimension KL (a Gaussian latent without a flow); the
+ * Monte Carlo estimators need a latent whose log p(z) − log q(z|x) the kernels weigh.
+ */
 export function klWeight(m: VaeModel, fn: string, est: Estimator, betaOpt: unknown, warmupOpt: unknown, freeBitsOpt: unknown):
   { beta: number; klWarmup: number; freeBits: number } {
   const beta = checkNumber(fn, "options.beta", betaOpt ?? 1, { min: 0 });
   const klWarmup = checkInt(fn, "options.klWarmup", warmupOpt ?? 0, 0);
   const freeBits = checkNumber(fn, "options.freeBits", freeBitsOpt ?? 0, { min: 0 });
-  if (freeBits > 0 && (!est.analyticKL || !m.kind.encode)) {
-    fail(fn, "options.freeBits", `left out ${m.kind.encode ? `with estimator '${est.name}'` : `for ${m.kind.describe}`}: free bits floor the closed-form KL of a Gaussian latent ('analytic' estimator); IWAE-type and Monte Carlo bounds have no per-dimension KL term`, freeBitsOpt);
+  const used = [["options.beta", beta !== 1, betaOpt], ["options.klWarmup", klWarmup !== 0, warmupOpt], ["options.freeBits", freeBits > 0, freeBitsOpt]] as const;
+  const first = used.find((u) => u[1]);
+  if (!first) return { beta, klWarmup, freeBits };
+  const [arg, , given] = first;
+  if (!est.weighsKL) {
+    fail(fn, arg, `left out with estimator '${est.name}': a KL weight or floor needs an objective with a KL term ('analytic', 'td' or 'stl'); ` +
+      "an importance-weighted bound or the score function has none to weigh", given);
   }
-  if ((beta !== 1 || klWarmup !== 0) && !est.analyticKL) {
-    const arg = beta !== 1 ? "options.beta" : "options.klWarmup";
-    fail(fn, arg, `left out with estimator '${est.name}': a KL weight applies to the 'analytic' estimator (a closed-form KL term to weigh) in this version`,
-      beta !== 1 ? betaOpt : warmupOpt);
+  if (!est.analyticKL && !m.kind.provides.includes("weighedDensity")) {
+    fail(fn, arg, `left out for ${m.kind.describe} with estimator '${est.name}': β, KL warm-up and free bits need a plain Gaussian latent with 'td' or 'stl' ` +
+      "(a flow's log-determinant is not split per dimension in this version)", given);
+  }
+  if (freeBits > 0 && !m.kind.encode) {
+    fail(fn, "options.freeBits", `left out for ${m.kind.describe}: free bits floor each dimension of a Gaussian latent's KL`, freeBitsOpt);
   }
   return { beta, klWarmup, freeBits };
 }

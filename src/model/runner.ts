@@ -204,7 +204,8 @@ export class Runner {
     i[CTRL.gradMode] = f.gradMode;
     i[CTRL.useR] = f.useR;
     i[CTRL.adam] = adam ? 1 : 0;
-    this.ctrl.f[CTRL_F64.klScale] = beta / B;
+    // the analytic KL's weight per example, or β on the Monte Carlo estimators' log p(z) − log q(z|x)
+    this.ctrl.f[CTRL_F64.klScale] = est.analyticKL ? beta / B : beta;
     if (adam) {
       const c = this.ctrl.f;
       c[CTRL_F64.stepSize] = adam.lr / (1 - Math.pow(adam.beta1, adam.t));

@@ -60,7 +60,9 @@ function logLikelihood(cfg: ResolvedConfig, p: Params, z: Float64Array, x: Float
 
 /**
  * loss = -mean_b objective_b for B rows of x ([B, D]) and eps ([B, K, Z], row b·K + k):
- *   analytic: mean_k log p(x|z) - β·Σ_j max(λ, KL_j) (λ = freeBits, 0: the KL);   td/stl: mean_k [log p(x|z) + log p(z) - log q(z|x)].
+ *   analytic: mean_k log p(x|z) - β·Σ_j max(λ, KL_j) (λ = freeBits, 0: the KL);
+ *   td/stl:   mean_k [log p(x|z) + β(log p(z) - log q(z|x))], or with λ > 0
+ *             mean_k log p(x|z) - β·Σ_j max(λ, KL_j), KL_j = mean_k (log q_j - log p_j) (Monte Carlo).
  * For 'stl', log q's parameters come from `stop` (the parameters at which the gradient is taken,
  * held fixed), so finite differences in `p` give exactly the path derivative.
  */
@@ -73,16 +75,27 @@ export function referenceLoss(cfg: ResolvedConfig, p: Params, x: Float64Array, e
     const { mu, lv } = encode(cfg, p, xb, kinks);
     const q = estimator === "stl" && stop ? encode(cfg, stop, xb) : { mu, lv };
     let obj = 0;
+    const mcKl = new Float64Array(Z); // Σ_k (log q_j - log p_j)
     for (let k = 0; k < K; k++) {
       const z = new Float64Array(Z);
       let lpz = 0, lqz = 0;
       for (let j = 0; j < Z; j++) {
         z[j] = mu[j] + Math.exp(lv[j] / 2) * eps[(b * K + k) * Z + j];
-        lpz += -0.5 * (z[j] * z[j] + LOG_2PI);
-        lqz += -0.5 * ((z[j] - q.mu[j]) ** 2 / Math.exp(q.lv[j]) + LOG_2PI + q.lv[j]);
+        const lp = -0.5 * (z[j] * z[j] + LOG_2PI);
+        const lq = -0.5 * ((z[j] - q.mu[j]) ** 2 / Math.exp(q.lv[j]) + LOG_2PI + q.lv[j]);
+        lpz += lp;
+        lqz += lq;
+        mcKl[j] += lq - lp;
       }
       const lpx = logLikelihood(cfg, p, z, xb, kinks);
-      obj += estimator === "analytic" ? lpx / K : (lpx + lpz - lqz) / K;
+      obj += estimator === "analytic" || freeBits > 0 ? lpx / K : (lpx + beta * (lpz - lqz)) / K;
+    }
+    if (estimator !== "analytic" && freeBits > 0) {
+      for (let j = 0; j < Z; j++) {
+        const kl = mcKl[j] / K;
+        if (klFloor) klFloor.min = Math.min(klFloor.min, Math.abs(kl - freeBits));
+        obj -= beta * Math.max(freeBits, kl);
+      }
     }
     if (estimator === "analytic") {
       for (let j = 0; j < Z; j++) {

@@ -8,9 +8,12 @@ import { BUILDS, f32, gaussian, kernelEnv, numericGrad, rng, uniform, expectClos
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 const K = 3, B = 4, Z = 5, R = K * B;
 
-/** f64 model of the rows: z, log p(z), log q(z|x) on the sample path, with q's parameters `hq`. */
+/**
+ * f64 model of the rows: z, log p(z), log q(z|x) on the sample path, with q's parameters `hq`,
+ * and each dimension's log q_j − log p_j (dkl[r·Z + j]).
+ */
 function latentRef(h: Float64Array, hq: Float64Array, eps: Float64Array) {
-  const z = new Float64Array(R * Z), logpz = new Float64Array(R), logqz = new Float64Array(R);
+  const z = new Float64Array(R * Z), logpz = new Float64Array(R), logqz = new Float64Array(R), dkl = new Float64Array(R * Z);
   for (let k = 0; k < K; k++) {
     for (let b = 0; b < B; b++) {
       const r = b * K + k;
@@ -18,14 +21,26 @@ function latentRef(h: Float64Array, hq: Float64Array, eps: Float64Array) {
         const mu = h[b * 2 * Z + j], lv = h[b * 2 * Z + Z + j];
         const zz = mu + Math.exp(lv / 2) * eps[r * Z + j];
         z[r * Z + j] = zz;
-        logpz[r] += -0.5 * zz * zz - HALF_LOG_2PI;
+        const lp = -0.5 * zz * zz - HALF_LOG_2PI;
         // log q evaluated with (possibly stopped) parameters hq at the sample z
         const muq = hq[b * 2 * Z + j], lvq = hq[b * 2 * Z + Z + j];
-        logqz[r] += -0.5 * (zz - muq) ** 2 / Math.exp(lvq) - HALF_LOG_2PI - lvq / 2;
+        const lq = -0.5 * (zz - muq) ** 2 / Math.exp(lvq) - HALF_LOG_2PI - lvq / 2;
+        logpz[r] += lp;
+        logqz[r] += lq;
+        dkl[r * Z + j] = lq - lp;
       }
     }
   }
-  return { z, logpz, logqz };
+  return { z, logpz, logqz, dkl };
+}
+
+/** Each dimension's Monte Carlo KL of example b, mean_k (log q_j − log p_j) (free bits of 'td'/'stl' floor these). */
+function mcKlDims(dkl: Float64Array, b: number): number[] {
+  return Array.from({ length: Z }, (_, j) => {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += dkl[(b * K + k) * Z + j];
+    return s / K;
+  });
 }
 
 /** A smooth stand-in for log p(x|z): f(z) = Σ_j a_j sin(z_j) + 0.1 z_j², per row. */
@@ -85,7 +100,7 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     const ref = latentRef(h, h, eps);
     expectClose(env.read(pz, R * Z), ref.z, 1e-6, 1e-6);
     const plw = env.zeros(R), plpz = env.zeros(R), plqz = env.zeros(R);
-    env.k.gaussianLogProbs(plw, plpz, plqz, env.put(logpx), pz, pe, ph, K, Z, 0, B, 0);
+    env.k.gaussianLogProbs(plw, plpz, plqz, env.put(logpx), pz, pe, ph, K, Z, 0, B, 0, 0);
     expectClose(env.read(plpz, R), ref.logpz, 1e-5, 1e-6);
     expectClose(env.read(plqz, R), ref.logqz, 1e-5, 1e-6);
     expectClose(env.read(plw, R), Array.from(logpx, (v, i) => v + ref.logpz[i] - ref.logqz[i]), 1e-4, 1e-6);
@@ -100,8 +115,8 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
 
   // Each mode's dh against finite differences of the objective it is the gradient of:
   //   ANALYTIC: L = -Σ_r c_r f(z_r) + klScale·Σ_b KL_b
-  //   TOTAL:    L = -Σ_r c_r [f(z_r) + log p(z_r) - log q(z_r; φ)]
-  //   PATH:     L = -Σ_r r_r c_r [f(z_r) + log p(z_r) - log q(z_r; φ0)]  (φ0 fixed: score stopped)
+  //   TOTAL:    L = -Σ_r c_r [f(z_r) + β(log p(z_r) - log q(z_r; φ))]            (β = klScale)
+  //   PATH:     L = -Σ_r r_r c_r [f(z_r) + β(log p(z_r) - log q(z_r; φ0))]  (φ0 fixed: score stopped)
   //   SCORE:    L = Σ_r r_r·log q(z_r; φ) with z_r held at its sample (REINFORCE's ∇ log q)
   const modes = [["analytic", GRAD.analytic], ["analytic, KL weighted by c per example", GRAD.analyticPerExample], ["total derivative", GRAD.total], ["path derivative", GRAD.path], ["path derivative with DReG factor", GRAD.path], ["score function", GRAD.score]] as const;
   it.each(modes)("latentBackward (%s) matches finite differences", async (name, mode) => {
@@ -126,7 +141,7 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
       for (let r = 0; r < R; r++) {
         const f = fRow(ref.z, r);
         if (mode === GRAD.analytic || mode === GRAD.analyticPerExample) L -= c[r] * f;
-        else L -= (withR ? rr[r] : 1) * c[r] * (f + ref.logpz[r] - ref.logqz[r]);
+        else L -= (withR ? rr[r] : 1) * c[r] * (f + klScale * (ref.logpz[r] - ref.logqz[r]));
       }
       if (mode === GRAD.analytic) for (let b = 0; b < B; b++) L += klScale * klRef(hv, b);
       if (mode === GRAD.analyticPerExample) for (let b = 0; b < B; b++) L += c[b * K] * klRef(hv, b);
@@ -150,6 +165,46 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
     };
     expectClose(runLatentBackward(env, null, GRAD.analytic, klScale, lambda), numericGrad(objective, Float64Array.from(h), 1e-6), 2e-5, 2e-4);
   });
+
+  // Free bits of the Monte Carlo estimators: a dimension whose KL_j = mean_k (log q_j − log p_j)
+  // is below λ contributes the constant −λ to every row (φ0: q's parameters, held fixed by PATH):
+  //   L = -Σ_r c_r [f(z_r) + β Σ_{j not floored} (log p_j(z_r) - log q_j(z_r; φ or φ0))]
+  it.each([["total derivative", GRAD.total], ["path derivative", GRAD.path]] as const)(
+    "latentBackward (%s) with β and free bits matches finite differences; log w carries the floor", async (_name, mode) => {
+      const env = await kernelEnv(build);
+      const beta = 0.6;
+      const kls = Array.from({ length: B }, (_, b) => mcKlDims(latentRef(h, h, eps).dkl, b));
+      const all = kls.flat().sort((x, y) => x - y), m = all.length >> 1;
+      const lambda = Math.fround((all[m - 1] + all[m]) / 2);
+      // (no KL_j within 1e-3 of λ: the finite differences never cross the floor's kink)
+      for (const v of all) expect(Math.abs(v - lambda)).toBeGreaterThan(1e-3);
+      const floored = kls.map((row) => row.map((v) => v < lambda));
+      const objective = (hv: Float64Array) => {
+        const ref = latentRef(hv, mode === GRAD.path ? h : hv, eps);
+        let L = 0;
+        for (let r = 0; r < R; r++) {
+          const b = Math.floor(r / K);
+          let t = fRow(ref.z, r);
+          for (let j = 0; j < Z; j++) if (!floored[b][j]) t -= beta * ref.dkl[r * Z + j];
+          L -= c[r] * t;
+        }
+        return L;
+      };
+      expectClose(runLatentBackward(env, null, mode, beta, lambda), numericGrad(objective, Float64Array.from(h), 1e-6), 2e-5, 2e-4);
+      // log w: mean_k log w = mean_k log p(x|z) - Σ_j max(λ, KL_j) per example
+      const ph = env.put(h), pe = env.put(eps), pz = env.zeros(R * Z), plw = env.zeros(R);
+      env.k.reparameterize(pz, pe, ph, K, Z, 0, B);
+      env.k.gaussianLogProbs(plw, env.zeros(R), env.zeros(R), env.put(logpx), pz, pe, ph, K, Z, 0, B, 0, lambda);
+      const lw = env.read(plw, R);
+      const ref = latentRef(h, h, eps);
+      for (let r = 0; r < R; r++) {
+        const b = Math.floor(r / K);
+        let want = logpx[r];
+        for (let j = 0; j < Z; j++) want -= floored[b][j] ? lambda : ref.dkl[r * Z + j];
+        expect(Math.abs(lw[r] - want), `log w of row ${r}`).toBeLessThan(1e-4 * Math.abs(want));
+      }
+      expect(floored.flat().filter(Boolean).length).toBeGreaterThan(0);
+    });
 
   it("logvar is clamped to ±30: finite outputs and no gradient beyond the clamp", async () => {
     const env = await kernelEnv(build);

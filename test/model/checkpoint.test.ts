@@ -135,19 +135,32 @@ describe("loading a model starts Adam afresh; a checkpoint carries its state", (
     vae.dispose();
   });
 
-  it("β and KL warm-up: each step's loss is the β-weighted one at that step's β; other estimators refuse a weight", async () => {
+  it.each(["analytic", "stl"] as const)("β and KL warm-up (%s): each step's loss is the β-weighted one at that step's β", async (estimator) => {
     const vae = await create();
     const x = data.subarray(0, 10 * D);
     for (let s = 0; s < 6; s++) {
       const beta = 3 * Math.min(1, (s + 1) / 4);
-      const want = vae.lossAndGrads(x, { beta, step: vae.stepCount }).loss;
-      expect(vae.trainStep(x, { beta: 3, klWarmup: 4 })).toBeCloseTo(want, 4);
+      const want = vae.lossAndGrads(x, { estimator, beta, step: vae.stepCount }).loss;
+      expect(vae.trainStep(x, { estimator, beta: 3, klWarmup: 4 })).toBeCloseTo(want, 4);
     }
-    expect(() => vae.trainStep(x, { estimator: "td", beta: 2 })).toThrow(/^VAE\.trainStep: options\.beta must be left out with estimator 'td': a KL weight applies to the 'analytic' estimator/);
-    expect(() => vae.trainStep(x, { estimator: "iwae", klWarmup: 10 })).toThrow(/^VAE\.trainStep: options\.klWarmup must be left out with estimator 'iwae'/);
-    expect(() => vae.trainStep(x, { estimator: "stl", freeBits: 0.5 })).toThrow(/^VAE\.trainStep: options\.freeBits must be left out with estimator 'stl': free bits floor the closed-form KL/);
+    vae.dispose();
+  });
+
+  it("a KL weight or floor where it has no meaning is refused, saying why", async () => {
+    const vae = await create();
+    const x = data.subarray(0, 10 * D);
+    expect(() => vae.trainStep(x, { estimator: "iwae", klWarmup: 10 })).toThrow(/^VAE\.trainStep: options\.klWarmup must be left out with estimator 'iwae': a KL weight or floor needs an objective with a KL term \('analytic', 'td' or 'stl'\); an importance-weighted bound/);
+    expect(() => vae.trainStep(x, { estimator: "dreg", samples: 2, freeBits: 0.5 })).toThrow(/^VAE\.trainStep: options\.freeBits must be left out with estimator 'dreg'/);
+    expect(() => vae.trainStep(x, { estimator: "score", samples: 2, beta: 2 })).toThrow(/^VAE\.trainStep: options\.beta must be left out with estimator 'score'/);
     expect(() => vae.trainStep(x, { beta: -1 })).toThrow(/^VAE\.trainStep: options\.beta must be a finite number ≥ 0; got -1/);
     vae.dispose();
+    const flow = await VAE.create({ inputDim: D, latentDim: 3, hidden: [8], flow: { type: "planar", length: 2 }, seed: 1 });
+    expect(() => flow.trainStep(x, { estimator: "td", beta: 2 })).toThrow(/^VAE\.trainStep: options\.beta must be left out for Gaussian with a planar flow with estimator 'td': β, KL warm-up and free bits need a plain Gaussian latent/);
+    flow.dispose();
+    const cat = await VAE.create({ inputDim: D, latentDim: 6, hidden: [8], latent: { type: "categorical", variables: 2, categories: 3 }, seed: 1 });
+    expect(() => cat.trainStep(x, { freeBits: 0.1 })).toThrow(/^VAE\.trainStep: options\.freeBits must be left out for categorical \(Gumbel-softmax\): free bits floor each dimension of a Gaussian latent's KL/);
+    cat.trainStep(x, { beta: 2 }); // (a categorical latent's closed-form KL takes a weight)
+    cat.dispose();
   });
 
   it("early stopping: after `patience` epochs without a lower validation loss fit stops and the best epoch's parameters are back", async () => {

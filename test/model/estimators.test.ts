@@ -109,6 +109,26 @@ describe.each(BUILDS)("every estimator's lossAndGrads against finite differences
     }
   });
 
+  it.each(["td", "stl"] as const)("β-VAE and free bits: the Monte Carlo estimator '%s' with β = 0.3 and 4, and λ = 0.07 and 0.35 nats (β = 2)", async (estimator) => {
+    for (const [beta, freeBits] of [[0.3, 0], [4, 0], [2, 0.07], [2, 0.35]]) {
+      for (const c of CASES) {
+        const vae = await VAE.create({ ...c.opts, seed: c.seed, build });
+        const { x, eps, p0, got } = lossAndGradsAt(vae, estimator, rng(c.inputs), c.B, c.K, { beta, freeBits });
+        const lambda = Math.fround(freeBits);
+        const near = { min: Infinity };
+        const f = (p: Params) => referenceLoss(vae.config, p, x, eps, c.K, estimator, p0, undefined, beta, lambda);
+        referenceLoss(vae.config, p0, x, eps, c.K, estimator, p0, undefined, beta, lambda, near);
+        expectGradients(got, p0, f(p0), () => f);
+        if (freeBits > 0) {
+          expect(near.min, "a Monte Carlo KL_j sits on the floor's kink; pick another λ").toBeGreaterThan(1e-4);
+          // (the floor did bind: the loss is above the plain β-weighted one)
+          expect(got.loss).toBeGreaterThan(vae.lossAndGrads(Float32Array.from(x), { estimator, eps: Float32Array.from(eps), samples: c.K, beta }).loss);
+        }
+        vae.dispose();
+      }
+    }
+  });
+
   it("the IWAE bound is at least the ELBO on the same samples, and equals it for K = 1", async () => {
     const vae = await VAE.create({ ...CASES[4].opts, seed: 6, build });
     const r = rng(5);
