@@ -18,6 +18,8 @@ export interface LoadDatasetOptions {
   header?: boolean;
   /** CSV/TSV: a column (0-based index, or header name) holding integer class labels, taken out of the data */
   labelColumn?: number | string;
+  /** bytes only: the file name errors give (and whose extension picks .tsv), e.g. a File's name; default 'the data' */
+  name?: string;
 }
 
 export interface Dataset {
@@ -47,7 +49,10 @@ const CHUNK = 4 << 20;
 export async function loadDataset(source: string | Uint8Array, options: LoadDatasetOptions = {}): Promise<Dataset> {
   if (typeof options !== "object" || options === null) throw new Error(`${FN}: options must be an object; got ${String(options)}`);
   for (const k of Object.keys(options)) {
-    if (!["format", "delimiter", "header", "labelColumn"].includes(k)) throw new Error(`${FN}: unknown option '${k}' (options are format, delimiter, header, labelColumn)`);
+    if (!["format", "delimiter", "header", "labelColumn", "name"].includes(k)) throw new Error(`${FN}: unknown option '${k}' (options are format, delimiter, header, labelColumn, name)`);
+  }
+  if (options.name !== undefined && (typeof options.name !== "string" || options.name === "")) {
+    throw new Error(`${FN}: options.name must be a non-empty string (the file name errors give); got ${JSON.stringify(options.name)}`);
   }
   if (options.format !== undefined && !["csv", "tsv", "npy", "idx", "png"].includes(options.format)) {
     throw new Error(`${FN}: options.format must be csv, tsv, npy, idx or png; got ${JSON.stringify(options.format)}`);
@@ -57,11 +62,11 @@ export async function loadDataset(source: string | Uint8Array, options: LoadData
     if (!isNode) throw new Error(`${FN}: reading a path needs Node; in a browser pass the file's bytes (new Uint8Array(await file.arrayBuffer()))`);
     ds = await fromPath(source, options);
   } else if (source instanceof Uint8Array) {
-    ds = await fromBytes("the data", source, options);
+    ds = await fromBytes(options.name ?? "the data", source, options);
   } else {
     throw new Error(`${FN}: source must be a path or a Uint8Array of the file's bytes; got ${Object.prototype.toString.call(source)}`);
   }
-  checkFinite(ds, typeof source === "string" ? source : "the data");
+  checkFinite(ds, typeof source === "string" ? source : options.name ?? "the data");
   return ds;
 }
 

@@ -111,6 +111,13 @@ describe("loadDataset reads the values that were written", () => {
     await expect(loadDataset(enc("\n \n"))).rejects.toThrow(/^loadDataset: the data is empty \(no rows\)/);
   });
 
+  it("bytes with a name: errors name the file, and .tsv picks the tab delimiter", async () => {
+    await expect(loadDataset(enc("1,2\n3,x\n"), { name: "my.csv" })).rejects.toThrow(/^loadDataset: my\.csv line 2, column 2/);
+    const ds = await loadDataset(enc("1\t2\n3\t4\n"), { name: "t.tsv" });
+    expect([ds.rows, ds.cols, ds.format]).toEqual([2, 2, "tsv"]);
+    await expect(loadDataset(enc("1\n"), { name: "" })).rejects.toThrow(/^loadDataset: options\.name must be a non-empty string/);
+  });
+
   it("a label column comes out of the data as integers", async () => {
     const ds = await loadDataset(enc("label,a,b\n3,0.5,0.25\n1,1,0\n"), { labelColumn: "label" });
     expect([ds.cols, Array.from(ds.labels!), Array.from(ds.data), ds.columns]).toEqual([2, [3, 1], [0.5, 0.25, 1, 0], ["a", "b"]]);

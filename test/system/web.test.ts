@@ -136,6 +136,74 @@ describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outsi
     await page.close();
   }, 180_000);
 
+  it("settings: a new model size and estimator train; your own data (a CSV, PNG images) trains in the tab; a bad file is named", async () => {
+    const { page, errors } = await openIsolated(1440, 1100);
+    // settings: 128 hidden units, 5 latent dimensions, stl with K = 5 on one thread
+    await page.selectOption("select[name=hidden]", "128");
+    await page.selectOption("select[name=latentDim]", "5");
+    await page.selectOption("select[name=estimator]", "stl");
+    await page.selectOption("select[name=samples]", "5");
+    await page.selectOption("select[name=threads]", "1");
+    await page.click("#apply");
+    await page.waitForFunction(() => /new model: 784–128–5, 1 thread/.test(document.getElementById("settings-note")!.textContent ?? ""), undefined, { timeout: 30_000 });
+    expect(await page.evaluate(() => document.getElementById("status")!.dataset.threads)).toBe("1");
+    expect(await page.textContent("#status")).toMatch(/^1 thread over shared memory/);
+    await page.click("#train");
+    await page.waitForFunction(() => Number(document.getElementById("step")!.textContent) >= 20, undefined, { timeout: 60_000 });
+    expect(Number.isFinite(await lossNow(page))).toBe(true);
+    // a learning-rate change applies without a new model: the step count keeps climbing
+    await page.selectOption("select[name=learningRate]", "0.003");
+    await page.click("#apply");
+    await page.waitForFunction(() => /from the next step/.test(document.getElementById("settings-note")!.textContent ?? ""), undefined, { timeout: 30_000 });
+    expect(Number(await page.textContent("#step"))).toBeGreaterThanOrEqual(20);
+    await page.click("#train");
+
+    // a CSV of 8×8 "images" with values 0…255 (Gaussian decoder on standardised columns), picked with the file input
+    const rows: string[] = ["p" + Array.from({ length: 64 }, (_, j) => j).join(",p")];
+    for (let r = 0; r < 300; r++) {
+      const t = (r % 8) / 8;
+      rows.push(Array.from({ length: 64 }, (_, j) => Math.round(255 * Math.abs(Math.sin(3 * t + (j % 8) / 3 + Math.floor(j / 8) / 5)))).join(","));
+    }
+    await page.setInputFiles("#file", { name: "waves.csv", mimeType: "text/csv", buffer: Buffer.from(rows.join("\n")) });
+    await page.waitForFunction(() => /^waves\.csv: 300 rows × 64 values \(8×8 images\), values in \[0, 255\]: standardised per column, Gaussian decoder/.test(document.getElementById("data-note")!.textContent ?? ""), undefined, { timeout: 30_000 });
+    expect(await page.isHidden("#pad")).toBe(true);
+    expect(await page.textContent("#draw-note")).toMatch(/needs 28×28 greyscale data/);
+    await page.click("#train");
+    await page.waitForFunction(() => Number(document.getElementById("step")!.textContent) >= 100, undefined, { timeout: 60_000 });
+    expect(Number.isFinite(await lossNow(page))).toBe(true);
+    await page.waitForTimeout(1300); // the next snapshot of pictures
+    expect(await inkSpread(page, "recon")).toBeGreaterThan(20);
+    await page.screenshot({ path: `${OUT}web-own-csv.png`, fullPage: true });
+    await page.click("#train");
+
+    // 30 RGB PNG images, 10×12
+    const { PNG } = await import("pngjs");
+    const pngs = Array.from({ length: 30 }, (_, i) => {
+      const png = new PNG({ width: 10, height: 12 });
+      for (let p = 0; p < 120; p++) {
+        png.data[4 * p] = (p * 7 + i * 11) % 256; png.data[4 * p + 1] = (i * 40) % 256; png.data[4 * p + 2] = 255 - p; png.data[4 * p + 3] = 255;
+      }
+      return { name: `img${i + 1}.png`, mimeType: "image/png", buffer: PNG.sync.write(png) };
+    });
+    await page.setInputFiles("#file", pngs);
+    await page.waitForFunction(() => /^30 PNG images: 30 rows × 360 values \(12×10 RGB images\), values in \[0, 1\]: Bernoulli decoder/.test(document.getElementById("data-note")!.textContent ?? ""), undefined, { timeout: 30_000 });
+    await page.click("#train");
+    await page.waitForFunction(() => Number(document.getElementById("step")!.textContent) >= 50, undefined, { timeout: 60_000 });
+    expect(Number.isFinite(await lossNow(page))).toBe(true);
+    await page.click("#train");
+
+    // a ragged CSV: the error names the file and the line; the PNG data stays in use
+    await page.setInputFiles("#file", { name: "bad.csv", mimeType: "text/csv", buffer: Buffer.from("1,2,3\n4,5\n") });
+    await page.waitForFunction(() => /error: .*bad\.csv line 2/.test(document.getElementById("status")!.textContent ?? ""), undefined, { timeout: 30_000 });
+    expect(await page.textContent("#data-note")).toMatch(/^30 PNG images/);
+    // back to MNIST: the pad is back
+    await page.click("#use-mnist");
+    await page.waitForFunction(() => /^MNIST/.test(document.getElementById("data-note")!.textContent ?? ""), undefined, { timeout: 30_000 });
+    expect(await page.isVisible("#pad")).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 240_000);
+
   it("not isolated (and .gz data sent with Content-Encoding: gzip, as Vite's dev server does): trains on one thread and says why", async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/encoded/`);

@@ -1,7 +1,8 @@
 // The page: draws what the training worker sends and forwards the user's drawing to it. All
 // computation happens in the worker, so this thread stays free for input and painting.
 import { placeByCentreOfMass } from "./centre";
-import { EXTENT, GRID, SAMPLES, type FromWorker, type ToWorker } from "./protocol";
+import { paintRows } from "./paint";
+import { DEFAULT_SETTINGS, EXTENT, GRID, SAMPLES, type DataView, type FromWorker, type Settings, type ToWorker } from "./protocol";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const worker = new Worker(new URL("./trainer.ts", import.meta.url), { type: "module" });
@@ -13,27 +14,10 @@ const status = $<HTMLSpanElement>("status");
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 let running = false;
 const losses: { step: number; loss: number }[] = [];
-let latents: { z: Float32Array; labels: Uint8Array } | null = null;
+let latents: { z: Float32Array; labels: Uint8Array | null } | null = null;
 let drawnZ: [number, number] | null = null;
-
-/** Paints 28×28 images (values in [0, 1]) into a canvas as a cols-wide grid of `cell`-pixel tiles. */
-function paintDigits(canvas: HTMLCanvasElement, pixels: Float32Array, count: number, cols: number, cell: number): void {
-  const ctx = canvas.getContext("2d")!;
-  const img = ctx.createImageData(cols * 28, Math.ceil(count / cols) * 28);
-  for (let n = 0; n < count; n++) {
-    const ox = (n % cols) * 28, oy = Math.floor(n / cols) * 28;
-    for (let p = 0; p < 784; p++) {
-      const v = Math.round(255 * Math.min(1, Math.max(0, pixels[n * 784 + p])));
-      const o = 4 * ((oy + Math.floor(p / 28)) * img.width + ox + (p % 28));
-      img.data[o] = img.data[o + 1] = img.data[o + 2] = v;
-      img.data[o + 3] = 255;
-    }
-  }
-  const tmp = new OffscreenCanvas(img.width, img.height);
-  tmp.getContext("2d")!.putImageData(img, 0, 0);
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(tmp, 0, 0, img.width * (cell / 28), img.height * (cell / 28));
-}
+/** how the current data's rows are drawn (MNIST until the worker says otherwise) */
+let view: DataView = { name: "MNIST", note: "", D: 784, image: { h: 28, w: 28, c: 1 }, range: [0, 1], drawable: true, labelled: true, mnist: true };
 
 function drawLoss(): void {
   const c = $<HTMLCanvasElement>("loss");
@@ -89,8 +73,8 @@ function drawLatent(): void {
   ctx.moveTo(S / 2, 0); ctx.lineTo(S / 2, S); ctx.moveTo(0, S / 2); ctx.lineTo(S, S / 2);
   ctx.stroke();
   if (latents) {
-    for (let i = 0; i < latents.labels.length; i++) {
-      ctx.fillStyle = COLORS[latents.labels[i]];
+    for (let i = 0; i < latents.z.length / 2; i++) {
+      ctx.fillStyle = latents.labels ? COLORS[latents.labels[i] % COLORS.length] : "#3b5bdb";
       ctx.globalAlpha = 0.75;
       ctx.beginPath();
       ctx.arc(toPlane(latents.z[2 * i], S), S - toPlane(latents.z[2 * i + 1], S), 2.6, 0, 2 * Math.PI);
@@ -118,7 +102,7 @@ let manifoldPixels: Float32Array | null = null;
 function drawManifold(): void {
   if (!manifoldPixels) return;
   const c = $<HTMLCanvasElement>("manifold");
-  paintDigits(c, manifoldPixels, GRID * GRID, GRID, c.width / GRID);
+  paintRows(c, manifoldPixels, GRID * GRID, GRID, 28, view);
   if (drawnZ) {
     // the grid's cell centres run from −EXTENT to EXTENT
     const cell = c.width / GRID;
@@ -129,14 +113,93 @@ function drawManifold(): void {
 
 $("legend").innerHTML = COLORS.map((c, d) => `<span><i style="background:${c}"></i>${d}</span>`).join("");
 
+/** The pictures' titles and the drawing pad for the data now in use. */
+function showData(v: DataView): void {
+  view = v;
+  $("data-note").textContent = v.note;
+  $<HTMLButtonElement>("use-mnist").disabled = v.mnist;
+  const what = v.mnist ? "test digits" : "held-out rows";
+  $("recon-title").textContent = `${SAMPLES} ${what} (top) and what the model makes of them (bottom)`;
+  $("latent-title").textContent = `encoder means of the ${what} in latent dimensions 1 and 2${v.labelled ? " by label" : ""}${v.drawable ? "; ✕ your drawing" : ""}`;
+  $("manifold-title").textContent = `the decoder over latent dimensions 1 and 2 (the others 0), z ∈ [−4, 4]²`;
+  $("legend").hidden = !v.labelled;
+  $("draw-note").hidden = v.drawable;
+  $("draw-note").textContent = v.drawable ? "" : "The drawing pad needs 28×28 greyscale data with values in [0, 1] (like MNIST).";
+  $<HTMLElement>("pad").parentElement!.hidden = !v.drawable;
+  $("clear").hidden = !v.drawable;
+  manifoldPixels = null;
+  latents = null;
+  drawnZ = null;
+  $("z").textContent = "z = –";
+}
+
+// ---- settings: read from the form; model size and threads make a new model (the worker decides)
+const form = $<HTMLFormElement>("settings");
+function readSettings(): Settings {
+  const f = new FormData(form);
+  const num = (k: keyof Settings) => Number(f.get(k) ?? DEFAULT_SETTINGS[k]);
+  return {
+    threads: num("threads"), estimator: String(f.get("estimator")) as Settings["estimator"], samples: num("samples"),
+    learningRate: num("learningRate"), batchSize: num("batchSize"), hidden: num("hidden"), latentDim: num("latentDim"),
+  };
+}
+form.onsubmit = (e) => {
+  e.preventDefault();
+  const s = readSettings();
+  $("settings-note").textContent = "applying…";
+  send({ type: "configure", settings: s });
+};
+
+// ---- your own data: a drop zone and a file picker (the bytes go to the worker)
+const drop = $<HTMLLabelElement>("drop");
+async function useFiles(list: FileList | null): Promise<void> {
+  if (!list || list.length === 0) return;
+  const files = await Promise.all(Array.from(list, async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
+  $("data-note").textContent = `reading ${files.length === 1 ? files[0].name : `${files.length} files`}…`;
+  status.classList.remove("warn");
+  send({ type: "data", files }, files.map((f) => f.bytes.buffer));
+}
+$<HTMLInputElement>("file").onchange = (e) => {
+  const input = e.target as HTMLInputElement;
+  void useFiles(input.files).finally(() => (input.value = ""));
+};
+drop.ondragover = (e) => {
+  e.preventDefault();
+  drop.classList.add("over");
+};
+drop.ondragleave = () => drop.classList.remove("over");
+drop.ondrop = (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  void useFiles(e.dataTransfer?.files ?? null);
+};
+$("use-mnist").onclick = () => send({ type: "mnist" });
+
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
   switch (m.type) {
-    case "ready":
+    case "ready": {
       trainButton.disabled = resetButton.disabled = false;
+      $<HTMLButtonElement>("apply").disabled = false;
       trainButton.textContent = "Train";
       status.textContent = `${m.note} · ${m.build} build`;
       status.classList.toggle("warn", !m.isolated);
+      status.dataset.threads = String(m.threads);
+      status.dataset.isolated = m.isolated ? "1" : "0";
+      status.dataset.build = m.build;
+      // (without isolation one thread is all there is)
+      const threads = form.elements.namedItem("threads") as HTMLSelectElement;
+      for (const o of Array.from(threads.options)) o.disabled = Number(o.value) > m.maxThreads;
+      threads.value = String(m.threads);
+      break;
+    }
+    case "dataset":
+      showData(m.view);
+      drawLatent();
+      break;
+    case "configured":
+      $("settings-note").textContent = m.note;
+      if (status.dataset.isolated === "1") status.textContent = `${m.threads} thread${m.threads > 1 ? "s" : ""} over shared memory · ${status.dataset.build} build`;
       status.dataset.threads = String(m.threads);
       break;
     case "progress":
@@ -154,22 +217,25 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       $("rate").textContent = running ? `${m.stepsPerSecond.toFixed(0)} steps/s` : "paused";
       drawLoss();
       break;
-    case "snapshot":
-      paintDigits($<HTMLCanvasElement>("recon"), m.recon, 2 * SAMPLES, SAMPLES, 56);
+    case "snapshot": {
+      const n = m.recon.length / (2 * view.D);
+      paintRows($<HTMLCanvasElement>("recon"), m.recon, 2 * n, n, 56, view);
       manifoldPixels = m.manifold;
       latents = { z: m.latents, labels: m.labels };
       drawManifold();
       drawLatent();
-      if (padDirty) encodeDrawing();
+      if (padDirty && view.drawable) encodeDrawing();
       break;
+    }
     case "drawn":
       drawnZ = m.z;
-      paintDigits($<HTMLCanvasElement>("drawn"), m.recon, 1, 1, 140);
+      paintRows($<HTMLCanvasElement>("drawn"), m.recon, 1, 1, 140, view);
       $("z").textContent = `z = (${m.z[0].toFixed(2)}, ${m.z[1].toFixed(2)})`;
       drawManifold();
       drawLatent();
       break;
     case "error":
+      $("data-note").textContent = view.note; // (a file that could not be used: the data stays)
       status.textContent = `error: ${m.message}`;
       status.classList.add("warn");
       break;
@@ -179,7 +245,7 @@ worker.onerror = (e) => {
   status.textContent = `error: ${e.message}`;
   status.classList.add("warn");
 };
-send({ type: "init", dataUrl: new URL("mnist/", document.baseURI).href });
+send({ type: "init", dataUrl: new URL("mnist/", document.baseURI).href, settings: readSettings() });
 
 trainButton.onclick = () => {
   // (the worker's progress messages confirm it; a quick second click must already see the change)
