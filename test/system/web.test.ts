@@ -204,6 +204,48 @@ describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outsi
     await page.close();
   }, 240_000);
 
+  it("a drawn 7 reaches the model centred by its centre of mass, as MNIST's digits are (not by its bounding box)", async () => {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
+    // record the pixels the page sends to the worker
+    await page.addInitScript(() => {
+      const w = window as unknown as { sent: number[][] };
+      w.sent = [];
+      const post = Worker.prototype.postMessage;
+      Worker.prototype.postMessage = function (this: Worker, m: unknown, t?: unknown) {
+        const msg = m as { type?: string; pixels?: Float32Array };
+        if (msg?.type === "encode" && msg.pixels) w.sent.push(Array.from(msg.pixels));
+        return post.call(this, m, t as Transferable[]);
+      } as typeof post;
+    });
+    await page.goto(`${base}/isolated/`);
+    await page.waitForFunction(() => (document.getElementById("train") as HTMLButtonElement).textContent === "Train", undefined, { timeout: 60_000 });
+    // a 7: a long top bar and a thin stroke down (its ink is heavy at the top)
+    const box = (await (await page.$("#pad"))!.boundingBox())!;
+    const at = (fx: number, fy: number) => page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+    await at(0.2, 0.2);
+    await page.mouse.down();
+    for (let i = 1; i <= 10; i++) await at(0.2 + 0.06 * i, 0.2);
+    for (let i = 1; i <= 10; i++) await at(0.8 - 0.03 * i, 0.2 + 0.065 * i);
+    await page.mouse.up();
+    await page.waitForFunction(() => (window as unknown as { sent: number[][] }).sent.length > 0, undefined, { timeout: 10_000 });
+    const px = await page.evaluate(() => (window as unknown as { sent: number[][] }).sent[0]);
+    expect(px.length).toBe(784);
+    let m = 0, sx = 0, sy = 0, top = 28, bottom = -1;
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) {
+        const v = px[y * 28 + x];
+        m += v; sx += v * x; sy += v * y;
+        if (v > 0.1) { top = Math.min(top, y); bottom = Math.max(bottom, y); }
+      }
+    }
+    // MNIST's rule: the centre of mass on pixel (14, 14), within half a pixel (a whole-pixel shift)
+    expect(Math.abs(sx / m - 14)).toBeLessThanOrEqual(0.5);
+    expect(Math.abs(sy / m - 14)).toBeLessThanOrEqual(0.5);
+    // so the box is not centred (that would put its middle at 13.5): a top-heavy 7's box sits lower
+    expect((top + bottom) / 2).toBeGreaterThan(14.5);
+    await page.close();
+  }, 120_000);
+
   it("not isolated (and .gz data sent with Content-Encoding: gzip, as Vite's dev server does): trains on one thread and says why", async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/encoded/`);
