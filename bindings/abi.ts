@@ -41,6 +41,14 @@ export interface Kernels {
   /** dy[i0:i1] *= act'(·) expressed through the layer output y. */
   actBackward(dy: number, y: number, i0: number, i1: number, act: number): void;
 
+  /** Patch rows of NHWC images, examples [b0, b1): col[(b·Ho + ho)·Wo + wo, (c·KH + kh)·KW + kw] (assembly/conv.ts). */
+  im2col(col: number, x: number, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number,
+    Ho: number, Wo: number, b0: number, b1: number): void;
+  /** The adjoint of im2col: NHWC images of examples [b0, b1) written as the sums of their taps in dcol. */
+  col2im(x: number, dcol: number, C: number, H: number, W: number, KH: number, KW: number, SH: number, SW: number, PH: number, PW: number,
+    Ho: number, Wo: number, b0: number, b1: number): void;
+  /** y[r, :] = act(y[r, :] + bias) for rows [r0, r1) of n columns (bias 0: none). */
+  biasActRows(y: number, bias: number, n: number, r0: number, r1: number, act: number): void;
   /** z = mu + exp(logvar/2)·eps, eps/z [B,K,Z] (row b·K+k), h [B,2Z], examples b in [b0,b1). */
   reparameterize(z: number, eps: number, h: number, K: number, Z: number, b0: number, b1: number): void;
   /** log p(z), log q(z|x) and log w = logpx + logpz - logqz per row b·K+k. */
