@@ -109,3 +109,19 @@ export function biasActRows(y: usize, bias: usize, n: i32, r0: i32, r1: i32, act
   }
   if (act == ACT_TANH) tanhRows(y, n, r0, r1, n);
 }
+
+/**
+ * dst[b] = src[b]ᵀ for examples [b0, b1), each an R×C matrix (written as C×R): an NHWC image
+ * [H·W, C] to PyTorch's flatten order [C, H·W] before a dense layer (so its weights are
+ * nn.Linear's after nn.Flatten), and back ([C, H·W] → [H·W, C]) for a reshape before a transposed
+ * convolution. Its own adjoint with R and C swapped.
+ */
+export function transposeRows(dst: usize, src: usize, R: i32, C: i32, b0: i32, b1: i32): void {
+  const n = <usize>(R * C) << 2;
+  for (let b = b0; b < b1; b++) {
+    const s = src + <usize>b * n, d = dst + <usize>b * n;
+    for (let r = 0; r < R; r++) {
+      for (let c = 0; c < C; c++) store<f32>(d + (<usize>(c * R + r) << 2), load<f32>(s + (<usize>(r * C + c) << 2)));
+    }
+  }
+}

@@ -5,7 +5,7 @@
 // every build. The codes the kernels take (activations, gradient modes, flow kinds) and their
 // sizes are exported as constants: the build writes them into bindings/constants.ts.
 export { gemm, gemmPackedT, biasGrad, actBackward, packRows } from "./dense";
-export { im2col, col2im, biasActRows } from "./conv";
+export { im2col, col2im, biasActRows, transposeRows } from "./conv";
 export { sparseRows, gemmSparseA, gemmSparseB, countNonzero } from "./sparse";
 export { reparameterize, gaussianLogProbs, klStandardNormal, latentBackward, importanceWeights } from "./gaussian";
 export { bernoulliLogProb, bernoulliBackward, gaussianLogProb, gaussianBackward, gaussianLogvarGrad } from "./likelihood";

@@ -15,7 +15,7 @@
 //     tfjs-core's io.encodeWeights / decodeWeights of the same tensors.
 // Results, with the CPU each ran on: docs/performance.md.
 import v8 from "node:v8";
-import os from "node:os";
+import { cpuName } from "./host.js";
 import { readFileSync } from "node:fs";
 import type { BuildName } from "../bindings/load.js";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd"); // lets Node 20 run the relaxed (FMA) build too
@@ -40,19 +40,6 @@ const x = benchInput(); // fixed grey levels
 const builds = supportedBuilds();
 /** The SIMD builds this runtime runs, fastest first (relaxed, then simd). */
 const simdBuilds = builds.filter((b) => b !== "scalar");
-/** The CPU: model name, and on Linux the x86 family/model (AMD family 25 is Zen 3, 26 Zen 5), which decide which build is fastest. */
-function cpuName(): string {
-  const cpus = os.cpus();
-  let name = `${cpus[0]?.model?.trim() || "unknown CPU"}, ${cpus.length} logical cores`;
-  try {
-    const info = readFileSync("/proc/cpuinfo", "utf8");
-    const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(.+)$`, "m").exec(info)?.[1]?.trim();
-    if (field("cpu family")) name += ` (family ${field("cpu family")}, model ${field("model")})`;
-  } catch {
-    // not Linux: the model name alone
-  }
-  return name;
-}
 console.log(`vae-wasm benchmark — Node ${process.version} on ${cpuName()}; builds: ${builds.join(", ")}, ${await tfjsReady()}`);
 
 /**

@@ -49,6 +49,8 @@ export interface Kernels {
     Ho: number, Wo: number, b0: number, b1: number): void;
   /** y[r, :] = act(y[r, :] + bias) for rows [r0, r1) of n columns (bias 0: none). */
   biasActRows(y: number, bias: number, n: number, r0: number, r1: number, act: number): void;
+  /** dst[b] = src[b]ᵀ for examples [b0, b1) of R×C values each (NHWC ↔ PyTorch's flatten order). */
+  transposeRows(dst: number, src: number, R: number, C: number, b0: number, b1: number): void;
   /** z = mu + exp(logvar/2)·eps, eps/z [B,K,Z] (row b·K+k), h [B,2Z], examples b in [b0,b1). */
   reparameterize(z: number, eps: number, h: number, K: number, Z: number, b0: number, b1: number): void;
   /** log p(z), log q(z|x) and log w = logpx + logpz - logqz per row b·K+k. */

@@ -6,12 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { A_PACK_ROWS, ACT } from "../../bindings/abi.js";
 import { BUILDS, f32, kernelEnv, numericGrad, rng, uniform, expectClose, type KernelEnv } from "../helpers/kernel-check.js";
-
-interface Geometry {
-  name: string;
-  N: number; C: number; H: number; W: number; O: number;
-  KH: number; KW: number; SH: number; SW: number; PH: number; PW: number;
-}
+import { convRef, convTRef, dot, outSize, type Geometry } from "../helpers/conv-reference.js";
 
 const GEOMETRIES: Geometry[] = [
   // the conv-mnist preset's shape (k4 s2 p1 halves the image), small
@@ -21,55 +16,23 @@ const GEOMETRIES: Geometry[] = [
   { name: "k1 s1 p0 (a per-pixel dense layer)", N: 1, C: 5, H: 3, W: 4, O: 4, KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0 },
 ];
 
-const outSize = (g: Geometry) => ({ Ho: Math.floor((g.H + 2 * g.PH - g.KH) / g.SH) + 1, Wo: Math.floor((g.W + 2 * g.PW - g.KW) / g.SW) + 1 });
-const actF64 = (v: number, act: number) => (act === ACT.relu ? Math.max(v, 0) : act === ACT.tanh ? Math.tanh(v) : v);
-
-/** f64 nn.Conv2d on NHWC images: y[b, ho, wo, o] = act(bias[o] + Σ x[b, ho·SH − PH + kh, wo·SW − PW + kw, c]·w[o, c, kh, kw]). */
-function convRef(g: Geometry, x: Float64Array, w: Float64Array, bias: Float64Array, act: number): Float64Array {
-  const { Ho, Wo } = outSize(g);
-  const y = new Float64Array(g.N * Ho * Wo * g.O);
-  for (let b = 0; b < g.N; b++) for (let ho = 0; ho < Ho; ho++) for (let wo = 0; wo < Wo; wo++) for (let o = 0; o < g.O; o++) {
-    let s = bias[o];
-    for (let c = 0; c < g.C; c++) for (let kh = 0; kh < g.KH; kh++) for (let kw = 0; kw < g.KW; kw++) {
-      const h = ho * g.SH - g.PH + kh, ww = wo * g.SW - g.PW + kw;
-      if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
-      s += x[((b * g.H + h) * g.W + ww) * g.C + c] * w[((o * g.C + c) * g.KH + kh) * g.KW + kw];
-    }
-    y[((b * Ho + ho) * Wo + wo) * g.O + o] = actF64(s, act);
-  }
-  return y;
-}
-
-/**
- * f64 nn.ConvTranspose2d on NHWC images, by its definition: input pixel (h, w) of channel ci adds
- * x·w[ci, co, kh, kw] to output (h·SH − PH + kh, w·SW − PW + kw); out size (H − 1)·S − 2P + K.
- * Here the geometry's C is the input channels and O the output channels.
- */
-function convTRef(g: Geometry, x: Float64Array, w: Float64Array, bias: Float64Array, act: number): Float64Array {
-  const Hout = (g.H - 1) * g.SH - 2 * g.PH + g.KH, Wout = (g.W - 1) * g.SW - 2 * g.PW + g.KW;
-  const y = new Float64Array(g.N * Hout * Wout * g.O);
-  for (let b = 0; b < g.N; b++) for (let i = 0; i < Hout * Wout; i++) for (let co = 0; co < g.O; co++) y[(b * Hout * Wout + i) * g.O + co] = bias[co];
-  for (let b = 0; b < g.N; b++) for (let h = 0; h < g.H; h++) for (let ww = 0; ww < g.W; ww++) for (let ci = 0; ci < g.C; ci++) {
-    const v = x[((b * g.H + h) * g.W + ww) * g.C + ci];
-    for (let co = 0; co < g.O; co++) for (let kh = 0; kh < g.KH; kh++) for (let kw = 0; kw < g.KW; kw++) {
-      const oh = h * g.SH - g.PH + kh, ow = ww * g.SW - g.PW + kw;
-      if (oh < 0 || oh >= Hout || ow < 0 || ow >= Wout) continue;
-      y[((b * Hout + oh) * Wout + ow) * g.O + co] += v * w[((ci * g.O + co) * g.KH + kh) * g.KW + kw];
-    }
-  }
-  return y.map((v) => actF64(v, act));
-}
-
-const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-};
-
 /** A GEMM scratch for inner dimensions up to K (a B panel and A's packed rows). */
 const scratchFor = (env: KernelEnv, K: number) => env.zeros((8 + A_PACK_ROWS) * K + 64);
 
 describe.each(BUILDS)("convolution kernels, %s build", (build) => {
+  it("transposeRows: each example's [H·W, C] to PyTorch's flatten order [C, H·W] and back, over any example range", async () => {
+    const env = await kernelEnv(build);
+    const N = 3, R = 6, C = 5;
+    const x = f32(uniform(N * R * C, -1, 1, rng(11)));
+    const px = env.put(x), pt = env.zeros(x.length), pb = env.zeros(x.length);
+    env.k.transposeRows(pt, px, R, C, 0, 1);
+    env.k.transposeRows(pt, px, R, C, 1, N);
+    const t = env.read(pt, x.length);
+    for (let b = 0; b < N; b++) for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) expect(t[b * R * C + c * R + r]).toBe(Math.fround(x[b * R * C + r * C + c]));
+    env.k.transposeRows(pb, pt, C, R, 0, N);
+    expect(Array.from(env.read(pb, x.length))).toEqual(Array.from(x));
+  });
+
   describe.each(GEOMETRIES)("$name", (g) => {
     const { Ho, Wo } = outSize(g);
     const Q = g.C * g.KH * g.KW, P = g.N * Ho * Wo;
