@@ -27,8 +27,9 @@
 //             Adam writes the other one (nn/plan.ts atBank).
 // What depends on the latent variable (Gaussian, categorical, a flow) is its kind's (latent/).
 import { ACT, type Kernels } from "../../bindings/abi.js";
-import { inputGrads, packLayer, weightGrads, type Layer } from "../nn/dense.js";
-import { isSparse, mlpBackward, mlpForward } from "../nn/mlp.js";
+import { convWeightGrads, isConv, isReshape, type NetLayer } from "../nn/conv.js";
+import { packLayer, weightGrads } from "../nn/dense.js";
+import { isSparse, layerInputGrads, mlpBackward, mlpForward } from "../nn/mlp.js";
 import { atBank, type StaticPlan } from "../nn/plan.js";
 import type { Workspace } from "../nn/workspace.js";
 import { kindOf, type BackwardArgs, type Relaxation, type RowArgs } from "../latent/index.js";
@@ -39,13 +40,13 @@ import { CMD, CTRL, CTRL_F64, FUSE, type Ctrl } from "./ctrl.js";
 
 /** Encoder on examples [b0, b1): fills ws.enc and ws.h (and the latent kind's own heads). */
 export function encodeRows(k: Kernels, p: StaticPlan, ws: Workspace, b0: number, b1: number, scratch: number): void {
-  mlpForward(k, p, p.enc, ws.x, ws.enc, ws.h, b0, b1, scratch, ws.xs);
+  mlpForward(k, p, p.enc, ws.x, ws.enc, ws.h, b0, b1, scratch, ws.xs, ws.encCol);
   kindOf(p).encodeExtras?.(k, p, ws, b0, b1, scratch);
 }
 
 /** Decoder on rows [r0, r1) of ws.z: fills ws.dec and ws.out. */
 export function decodeRows(k: Kernels, p: StaticPlan, ws: Workspace, r0: number, r1: number, scratch: number): void {
-  mlpForward(k, p, p.dec, ws.z, ws.dec, ws.out, r0, r1, scratch);
+  mlpForward(k, p, p.dec, ws.z, ws.dec, ws.out, r0, r1, scratch, 0, ws.decCol);
 }
 
 const NO_RELAXATION: Relaxation = { tau: 1, hard: false };
@@ -108,14 +109,15 @@ export function backwardRows(k: Kernels, p: StaticPlan, ws: Workspace, a: Backwa
     const lv = p.decLogvar >= 0 ? p.pParams + 4 * p.decLogvar : 0;
     k.gaussianBackward(ws.dOut, ws.out, ws.x, ws.c, lv, p.likelihood.logVar, K, p.D, r0, r1);
   }
-  mlpBackward(k, p, p.dec, ws.dec, ws.dDec, ws.dOut, r0, r1, scratch);
-  inputGrads(k, p, [{ l: p.dec[0], dy: decoderDy(p, ws, 0) }], ws.z, ws.dz, ACT.identity, r0, r1, scratch);
+  mlpBackward(k, p, p.dec, ws.dec, ws.dDec, ws.dOut, r0, r1, scratch, ws.decCol, ws.decDcol);
+  layerInputGrads(k, p, p.dec[0], decoderDy(p, ws, 0), ws.z, ws.dz, ACT.identity, r0, r1, scratch, ws.decCol[0], ws.decDcol[0]);
   const kind = kindOf(p);
   kind.backward(k, p, ws, a, b0, b1, scratch);
   for (let i = p.enc.length - 1; i > 0; i--) {
     // the last hidden layer feeds the latent head and any heads of the kind's own
-    const readers = [{ l: p.enc[i], dy: encoderDy(p, ws, i) }, ...(i === p.enc.length - 1 ? kind.sideHeads?.(p, ws) ?? [] : [])];
-    inputGrads(k, p, readers, ws.enc[i - 1], ws.dEnc[i - 1], p.enc[i - 1].act, b0, b1, scratch);
+    const also = i === p.enc.length - 1 ? kind.sideHeads?.(p, ws) ?? [] : [];
+    layerInputGrads(k, p, p.enc[i], encoderDy(p, ws, i), ws.enc[i - 1], ws.dEnc[i - 1], p.enc[i - 1].act, b0, b1, scratch,
+      ws.encCol[i], ws.encDcol[i], also);
   }
 }
 
@@ -146,14 +148,22 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
   };
   // the first encoder layer's dW skips zero inputs when the batch is sparse (as the forward)
   const sparseX = ws.xs !== 0 && isSparse(k, ws.x, B * p.D);
-  const layer = (l: Layer, dy: number, x: number, rows: number, sparse = false) => {
+  // (rows: examples for the encoder, rows for the decoder; col: a convolution's patch slot)
+  const layer = (l: NetLayer, dy: number, x: number, rows: number, sparse = false, col = 0) => {
+    if (isReshape(l)) return;
     const [q0, q1] = panels(l.outDim);
     if (q0 >= q1) return;
     const o0 = 8 * q0, o1 = Math.min(l.outDim, 8 * q1); // whole panels: packLayer writes whole panels
-    weightGrads(k, p, l, dy, x, rows, o0, o1, scratch, sparse);
+    if (isConv(l)) convWeightGrads(k, p, l, dy, x, col, rows, o0, o1, scratch);
+    else weightGrads(k, p, l, dy, x, rows, o0, o1, scratch, sparse);
     if (adam) {
       adamRange(k, p, adam, l.w + o0 * l.inDim, l.w + o1 * l.inDim);
-      adamRange(k, p, adam, l.b + o0, l.b + o1);
+      // (a transposed convolution's bias belongs to its output channels: the first share's)
+      if (isConv(l) && l.kind === "convT") {
+        if (o0 === 0) adamRange(k, p, adam, l.b, l.b + l.g.O);
+      } else {
+        adamRange(k, p, adam, l.b + o0, l.b + o1);
+      }
       packLayer(k, adam.to, l, o0, o1);
     }
   };
@@ -166,8 +176,8 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
       if (adam) adamRange(k, p, adam, p.decLogvar + d0, p.decLogvar + d1);
     }
   }
-  p.dec.forEach((l, i) => layer(l, decoderDy(p, ws, i), i === 0 ? ws.z : ws.dec[i - 1], R));
-  p.enc.forEach((l, i) => layer(l, encoderDy(p, ws, i), i === 0 ? ws.x : ws.enc[i - 1], B, i === 0 && sparseX));
+  p.dec.forEach((l, i) => layer(l, decoderDy(p, ws, i), i === 0 ? ws.z : ws.dec[i - 1], R, false, ws.decCol[i]));
+  p.enc.forEach((l, i) => layer(l, encoderDy(p, ws, i), i === 0 ? ws.x : ws.enc[i - 1], B, i === 0 && sparseX, ws.encCol[i]));
   for (const o of kindOf(p).ownLayers?.(p, ws, B, R) ?? []) layer(o.l, o.dy, o.x, o.rows);
 }
 

@@ -2,6 +2,7 @@
 import type { BuildName } from "../../bindings/load.js";
 import { resolveLatent, type LatentOptions } from "../latent/index.js";
 import { checkBool, checkInt, checkKeys, checkNumber, checkOneOf, fail } from "../util/validate.js";
+import { resolveLayers, type LayerSpec, type ResolvedLayerSpec, type Shape } from "./network.js";
 
 export type Activation = "relu" | "tanh" | "identity";
 const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "identity"];
@@ -45,6 +46,24 @@ export interface VAEOptions {
   latent?: "gaussian" | { type: "gaussian" } | { type: "categorical"; variables: number; categories: number };
   /** A normalizing flow on the Gaussian q(z|x) (see FlowOptions). Default none. */
   flow?: FlowOptions | null;
+  /**
+   * The input's shape [C, H, W] for convolutional models (rows of x hold each image's pixels row
+   * by row, a pixel's channels together: H × W × C). inputDim is then C·H·W.
+   */
+  inputShape?: [number, number, number];
+  /**
+   * The encoder as a layer list (instead of `hidden`), like nn.Sequential: dense
+   * ({type: 'dense', units}), convolution ({type: 'conv', out, kernel, stride?, padding?}),
+   * {type: 'flatten'}; each layer's `activation` defaults to `activation`. It must end flat
+   * (the latent head is a dense layer on it).
+   */
+  encoder?: LayerSpec[];
+  /**
+   * The decoder as a layer list (instead of `decoderHidden`): dense, {type: 'unflatten', shape:
+   * [C, H, W]}, transposed convolution ({type: 'convT', out, kernel, stride?, padding?}); its last
+   * layer outputs the input's shape and has no activation (logits or means).
+   */
+  decoder?: LayerSpec[];
   /** Encoder hidden layer sizes. Default [400]. */
   hidden?: number[];
   /** Decoder hidden layer sizes. Default: `hidden` reversed. */
@@ -68,6 +87,10 @@ export interface VAEOptions {
 
 export interface ResolvedConfig extends LatentOptions {
   inputDim: number;
+  /** with layer lists: the input shape ([C, H, W], or [D]) and the resolved lists */
+  inputShape?: number[];
+  encoder?: ResolvedLayerSpec[];
+  decoder?: ResolvedLayerSpec[];
   latentDim: number;
   hidden: number[];
   decoderHidden: number[];
@@ -76,7 +99,9 @@ export interface ResolvedConfig extends LatentOptions {
   seed: number;
 }
 
-export const VAE_OPTION_KEYS = ["inputDim", "latentDim", "latent", "flow", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads"] as const;
+export const VAE_OPTION_KEYS = [
+  "inputDim", "latentDim", "latent", "flow", "hidden", "decoderHidden", "activation", "likelihood", "seed", "build", "threads", "inputShape", "encoder", "decoder",
+] as const;
 
 /** Checks the options (named `arg` in messages) and fills in the defaults (the configuration a model file keeps). */
 export function resolveConfig(fn: string, o: VAEOptions, arg = "options"): ResolvedConfig {
@@ -106,5 +131,38 @@ export function resolveConfig(fn: string, o: VAEOptions, arg = "options"): Resol
     fail(fn, `${arg}.likelihood`, "'bernoulli', 'gaussian' or {type: 'gaussian', variance?, learnVariance?}", l);
   }
   const { latent, flow, latentDim } = resolveLatent(fn, o, latentDim0, arg);
-  return { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, latent, flow, seed };
+  const config: ResolvedConfig = { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, latent, flow, seed };
+  return o.encoder !== undefined || o.decoder !== undefined || o.inputShape !== undefined ? withLayerLists(fn, o, config, arg) : config;
+}
+
+/** The layer lists and input shape of a model described by them, checked against each other. */
+function withLayerLists(fn: string, o: VAEOptions, c: ResolvedConfig, arg: string): ResolvedConfig {
+  for (const k of ["hidden", "decoderHidden"] as const) {
+    // (a saved configuration has them empty)
+    if (o[k] !== undefined && !(Array.isArray(o[k]) && o[k]!.length === 0)) fail(fn, `${arg}.${k}`, `left out with ${arg}.encoder and ${arg}.decoder (the layer lists describe every layer)`, o[k]);
+  }
+  if (o.encoder === undefined || o.decoder === undefined) {
+    const missing = o.encoder === undefined ? "encoder" : "decoder";
+    fail(fn, `${arg}.${missing}`, `a layer list (with ${arg}.inputShape, ${arg}.encoder and ${arg}.decoder go together)`, undefined);
+  }
+  let input: Shape = [c.inputDim];
+  if (o.inputShape !== undefined) {
+    const s = o.inputShape;
+    if (!Array.isArray(s) || s.length !== 3) fail(fn, `${arg}.inputShape`, "[C, H, W]", s);
+    input = s.map((v, i) => checkInt(fn, `${arg}.inputShape[${i}]`, v, 1, 1 << 16)) as [number, number, number];
+    const D = input[0] * input[1] * input[2];
+    if (o.inputDim !== undefined && o.inputDim !== D) fail(fn, `${arg}.inputDim`, `C·H·W = ${D} (${arg}.inputShape), or left out`, o.inputDim);
+  }
+  const D = input.reduce((a, b) => a * b, 1);
+  const enc = resolveLayers(fn, `${arg}.encoder`, o.encoder, input, c.activation);
+  if (enc.out.length !== 1) fail(fn, `${arg}.encoder`, "a list that ends flat (the latent head is a dense layer: end with {type: 'flatten'} or a dense layer)", `one that ends with a ${enc.out.join("×")} image`);
+  const dec = resolveLayers(fn, `${arg}.decoder`, o.decoder, [c.latentDim], c.activation);
+  const last = dec.layers[dec.layers.length - 1];
+  const same = dec.out.length === input.length && dec.out.every((v, i) => v === input[i]);
+  if (!same) fail(fn, `${arg}.decoder`, `a list whose last layer outputs the input's shape ${JSON.stringify(input)}`, `one that outputs ${JSON.stringify(dec.out)}`);
+  if ("activation" in last && (o.decoder![dec.layers.length - 1] as { activation?: string }).activation !== undefined && last.activation !== "identity") {
+    fail(fn, `${arg}.decoder[${dec.layers.length - 1}].activation`, "left out or 'identity' (the last layer outputs logits or means)", last.activation);
+  }
+  const decoder = dec.layers.map((l, i) => (i === dec.layers.length - 1 && "activation" in l ? { ...l, activation: "identity" as const } : l));
+  return { ...c, inputDim: D, inputShape: input, encoder: enc.layers, decoder, hidden: [], decoderHidden: [] };
 }

@@ -10,6 +10,7 @@ import type { Kernels } from "../../bindings/abi.js";
 import type { Arena } from "../../bindings/arena.js";
 import { ensureMemory, type Runtime } from "../../bindings/load.js";
 import { encodeSafetensors, type SafeTensor } from "../files/safetensors.js";
+import { biasSize } from "../nn/conv.js";
 import { packLayer, type ParamBlocks } from "../nn/dense.js";
 import type { ParamLayout, TensorSpec } from "../nn/layout.js";
 import { SeededRandom } from "../util/random.js";
@@ -82,7 +83,7 @@ export class Parameters {
   initUniform(seed: number): void {
     const rng = new SeededRandom(seed, 1);
     for (const l of this.layout.layers) {
-      const n = l.inDim * l.outDim + l.outDim;
+      const n = l.inDim * l.outDim + biasSize(l);
       this.k.initUniform(this.blocks.pParams + 4 * l.w, n, rng.state32, 1 / Math.sqrt(l.inDim));
       rng.advance(n);
     }

@@ -9,7 +9,7 @@ import { CMD, CTRL } from "../engine/ctrl.js";
 import { decodeRows } from "../engine/step.js";
 import { makeEstimator } from "../estimators/index.js";
 import { kindFor, type LatentKind, type LatentModel } from "../latent/index.js";
-import type { Layer } from "../nn/dense.js";
+import { gridOf, isDense, widthOf, type NetLayer } from "../nn/conv.js";
 import { ParamLayout } from "../nn/layout.js";
 import type { StaticPlan } from "../nn/plan.js";
 import { decodeSafetensors } from "../files/safetensors.js";
@@ -17,6 +17,7 @@ import { checkKeys, checkOneOf, fail, toMatrix, type Matrix } from "../util/vali
 import { resolveConfig, type ResolvedConfig, type VAEOptions } from "./config.js";
 import { CHECKPOINT_KEY, encodeCheckpoint, restore, trainingState, type LiveRun, type Run } from "./checkpoint.js";
 import { fileTensors, Parameters } from "./params.js";
+import { buildLayers, type Shape } from "./network.js";
 import { Runner } from "./runner.js";
 import { availableCores, resolveThreads } from "./threads.js";
 
@@ -83,8 +84,9 @@ export class VaeModel implements LatentModel {
       D, Z, enc, dec, latent, decLogvar, nParams: L.floats, ...this.params.base, bankBytes: this.params.bankBytes,
       likelihood: lik.type === "bernoulli" ? { type: "bernoulli" } : { type: "gaussian", logVar: Math.log(lik.variance) },
       maxDim: Math.max(D, ...L.layers.flatMap((l) => [l.inDim, l.outDim])),
+      maxGrid: Math.max(1, ...L.layers.map(gridOf)),
     };
-    const flopsPerRow = 2 * L.layers.reduce((a, l) => a + l.inDim * l.outDim, 0);
+    const flopsPerRow = 2 * L.layers.reduce((a, l) => a + l.inDim * l.outDim * gridOf(l), 0);
     this.runner = new Runner(this.rt, arena, plan, threads, flopsPerRow, this.params);
     this.runner.describeState = () => `the parameters and Adam moments of optimiser step ${this.steps}`;
     // initialisation: nn.Linear's default, then the learned variance and the kind's own
@@ -146,7 +148,7 @@ export class VaeModel implements LatentModel {
   // ---------------------------------------------------------------- the latent kind's view (LatentModel)
 
   heads(x: Matrix, use: (h: Float32Array, s: number, B: number) => void): void {
-    const width = this.plan.enc[this.plan.enc.length - 1].outDim;
+    const width = widthOf(this.plan.enc[this.plan.enc.length - 1]);
     for (let s = 0; s < x.rows; s += CHUNK) {
       const B = Math.min(CHUNK, x.rows - s);
       const ws = this.runner.workspace(B, 1);
@@ -209,6 +211,7 @@ export class VaeModel implements LatentModel {
     const mean = new Float64Array(D);
     for (let i = 0; i < x.rows; i++) for (let d = 0; d < D; d++) mean[d] += x.data[i * D + d];
     const out = this.plan.dec[this.plan.dec.length - 1];
+    if (!isDense(out)) throw new Error("VAE.initializeOutputBias: the decoder's last layer is not dense (a convolution's bias is per channel, not per output)");
     const bias = this.params.values().subarray(out.b, out.b + D);
     for (let d = 0; d < D; d++) {
       const p = mean[d] / x.rows;
@@ -294,19 +297,29 @@ export class VaeModel implements LatentModel {
 export interface VaeLayout {
   L: ParamLayout;
   kind: LatentKind;
-  enc: Layer[];
-  dec: Layer[];
+  enc: NetLayer[];
+  dec: NetLayer[];
   latent: { kind: string };
   /** float offset of the learned per-output log-variance, or -1 */
   decLogvar: number;
 }
 
 export function layOutVae(config: ResolvedConfig): VaeLayout {
-  const { inputDim: D, latentDim: Z, hidden, decoderHidden, activation, likelihood: lik } = config;
+  const { inputDim: D, latentDim: Z, hidden, decoderHidden, activation } = config;
   const { name, kind } = kindFor(config);
   const L = new ParamLayout();
   const act = ACT[activation];
-  const enc: Layer[] = [], dec: Layer[] = [];
+  if (config.encoder && config.decoder) {
+    // layer lists: the encoder's, the latent head, the decoder's (its last layer outputs logits or means)
+    const enc = buildLayers(L, "encoder", config.encoder, (config.inputShape ?? [D]) as Shape);
+    const top = widthOf(enc[enc.length - 1]);
+    const { head, plan: latent } = kind.build(L, { Z, top, latent: config.latent, flow: config.flow });
+    if (latent.kind !== name) throw new Error(`vae-wasm: the '${name}' latent kind built a '${latent.kind}' plan`);
+    enc.push(head);
+    const dec = buildLayers(L, "decoder", config.decoder, [Z], ACT.identity);
+    return { L, kind, enc, dec, latent, decLogvar: learnedLogvar(L, config) };
+  }
+  const enc: NetLayer[] = [], dec: NetLayer[] = [];
   let prev = D;
   hidden.forEach((h, i) => {
     const l = L.dense(prev, h, act);
@@ -327,12 +340,16 @@ export function layOutVae(config: ResolvedConfig): VaeLayout {
   const out = L.dense(prev, D, ACT.identity);
   L.linear("decoder.out", out);
   dec.push(out);
-  let decLogvar = -1;
-  if (lik.type === "gaussian" && lik.learnVariance) {
-    decLogvar = L.vector(D);
-    L.tensor("decoder.logvar", [D], decLogvar);
-  }
-  return { L, kind, enc, dec, latent, decLogvar };
+  return { L, kind, enc, dec, latent, decLogvar: learnedLogvar(L, config) };
+}
+
+/** A Gaussian decoder's learned per-output log-variance (`decoder.logvar`), laid out after the layers; -1 without. */
+function learnedLogvar(L: ParamLayout, config: ResolvedConfig): number {
+  const lik = config.likelihood;
+  if (lik.type !== "gaussian" || !lik.learnVariance) return -1;
+  const at = L.vector(config.inputDim);
+  L.tensor("decoder.logvar", [config.inputDim], at);
+  return at;
 }
 
 /** Refuses a model whose parameter blocks alone would not fit in WebAssembly's memory. */

@@ -136,3 +136,58 @@ export function convWeightGrads(k: Kernels, p: ParamBlocks, l: ConvLayer, dy: nu
   k.gemm(grads + 4 * l.w, Q, x, 1, g.C, col, Q, 1, 0, o0, o1, Q, rows, 0, ACT.identity, scratch, 0, scratch + 32 * rows);
   if (o0 === 0) k.biasGrad(grads + 4 * l.b, dy, g.O, 0, B * g.Ho * g.Wo, g.O, 0);
 }
+
+// ---------------------------------------------------------------- reshapes and the layer union
+
+/**
+ * nn.Flatten after a convolution (`flatten`: each example's NHWC [H·W, C] to PyTorch's [C, H·W])
+ * and nn.Unflatten before a transposed one (`unflatten`: [C, H·W] to [H·W, C]). No parameters; the
+ * activation is the identity (its input is already the previous layer's output).
+ */
+export interface ReshapeLayer {
+  kind: "flatten" | "unflatten";
+  /** the image's pixels (H·W) and channels */
+  pixels: number;
+  channels: number;
+  act: number;
+}
+
+/** Any layer of a network: dense (no kind), convolution, transposed convolution, reshape. */
+export type NetLayer = Layer | ConvLayer | ReshapeLayer;
+
+export const isConv = (l: NetLayer): l is ConvLayer => "kind" in l && (l.kind === "conv" || l.kind === "convT");
+export const isReshape = (l: NetLayer): l is ReshapeLayer => "kind" in l && (l.kind === "flatten" || l.kind === "unflatten");
+export const isDense = (l: NetLayer): l is Layer => !("kind" in l);
+
+/** Values per example (per row) a layer outputs. */
+export function widthOf(l: NetLayer): number {
+  if (isReshape(l)) return l.pixels * l.channels;
+  if (isConv(l)) return l.g.Ho * l.g.Wo * l.g.O;
+  return l.outDim;
+}
+
+/** Floats of a layer's bias (a transposed convolution's belongs to its output channels). */
+export function biasSize(l: Layer): number {
+  return "kind" in l && (l as ConvLayer).kind === "convT" ? (l as ConvLayer).g.O : l.outDim;
+}
+
+/** Rows of patches a layer's GEMMs run per example (1 for a dense layer): sizes the GEMM scratch. */
+export function gridOf(l: NetLayer): number {
+  if (!isConv(l)) return 1;
+  return l.kind === "conv" ? l.g.Ho * l.g.Wo : l.g.H * l.g.W;
+}
+
+/** y = reshape(x) for examples [b0, b1). */
+export function reshapeForward(k: Kernels, l: ReshapeLayer, y: number, x: number, b0: number, b1: number): void {
+  if (l.kind === "flatten") k.transposeRows(y, x, l.pixels, l.channels, b0, b1);
+  else k.transposeRows(y, x, l.channels, l.pixels, b0, b1);
+}
+
+/** dx = reshape⁻¹(dy) for examples [b0, b1), then the previous layer's activation derivative (x its output). */
+export function reshapeInputGrads(k: Kernels, l: ReshapeLayer, dy: number, x: number, dx: number, xPrevAct: number, b0: number, b1: number): void {
+  if (b0 >= b1) return;
+  if (l.kind === "flatten") k.transposeRows(dx, dy, l.channels, l.pixels, b0, b1);
+  else k.transposeRows(dx, dy, l.pixels, l.channels, b0, b1);
+  const n = l.pixels * l.channels;
+  if (xPrevAct !== ACT.identity) k.actBackward(dx, x, b0 * n, b1 * n, xPrevAct);
+}

@@ -2,6 +2,7 @@
 // one block of floats (so Adam is one pass over contiguous memory), each exposed to users as
 // named tensors in PyTorch's nn.Linear layout. Bookkeeping only: the memory is the model's
 // (model/params.ts). The VAE and M2 both lay out their networks here.
+import type { ConvGeometry, ConvLayer } from "./conv.js";
 import { packedSize, type Layer } from "./dense.js";
 
 export interface TensorSpec {
@@ -36,6 +37,27 @@ export class ParamLayout {
     }
     this.layers.push(l);
     return l;
+  }
+
+  /**
+   * A convolution (nn.Conv2d: W [O, C, KH, KW] then b [O]) or a transposed one
+   * (nn.ConvTranspose2d: W [C, O, KH, KW] then b [O]), laid out as its dense view (nn/conv.ts).
+   */
+  conv(kind: "conv" | "convT", g: ConvGeometry, act: number): ConvLayer {
+    const KK = g.KH * g.KW;
+    const [outDim, inDim] = kind === "conv" ? [g.O, g.C * KK] : [g.C, g.O * KK];
+    const l: ConvLayer = { kind, g, inDim, outDim, act, w: this.floats, b: this.floats + inDim * outDim, pk: this.packedFloats };
+    this.floats += inDim * outDim + g.O;
+    this.packedFloats += packedSize(l);
+    this.layers.push(l);
+    return l;
+  }
+
+  /** `${prefix}.weight` and `${prefix}.bias` of a convolution, in PyTorch's shapes. */
+  convTensors(prefix: string, l: ConvLayer): void {
+    const g = l.g;
+    this.tensor(`${prefix}.weight`, l.kind === "conv" ? [g.O, g.C, g.KH, g.KW] : [g.C, g.O, g.KH, g.KW], l.w);
+    this.tensor(`${prefix}.bias`, [g.O], l.b);
   }
 
   /** n free parameters (not a layer: not initialised with the layers); returns their offset. */

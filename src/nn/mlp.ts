@@ -3,6 +3,7 @@
 // nonzero list and its dW skips, per panel of 8 inputs, the examples that are all zero there
 // (assembly/sparse.ts). Skipped terms are exact zeros, so the results are bitwise the dense ones.
 import type { Kernels } from "../../bindings/abi.js";
+import { convForward, convInputGrads, isConv, isReshape, reshapeForward, reshapeInputGrads, type NetLayer } from "./conv.js";
 import { inputGrads, linearForward, weightGrads, type Layer, type ParamBlocks } from "./dense.js";
 
 /** Inputs at most this dense take the sparse first layer (MNIST digits: ~0.19 nonzero). */
@@ -30,30 +31,52 @@ export function firstLayer(k: Kernels, p: ParamBlocks, l: Layer, y: number, x: n
   }
 }
 
+/** One layer of any kind on rows [m0, m1): y from x (`col`: a convolution's patch slot). */
+export function layerForward(k: Kernels, p: ParamBlocks, l: NetLayer, y: number, x: number, m0: number, m1: number, scratch: number, col = 0): void {
+  if (isConv(l)) convForward(k, p, l, y, x, col, m0, m1, scratch);
+  else if (isReshape(l)) reshapeForward(k, l, y, x, m0, m1);
+  else linearForward(k, p, l, y, x, m0, m1, scratch);
+}
+
 /**
- * An MLP over rows [m0, m1): layer i writes hidden[i], the last layer writes `out`. With
- * `lists` (room for the input's nonzero lists; 0 on the scalar build, which has no sparse
- * kernels) the first layer skips zero inputs when sparse enough (firstLayer).
+ * dx from layer l's dy over rows [r0, r1), then the previous layer's activation derivative (x
+ * its output). `col`/`dcol`: a convolution's patch slots (conv: dcol is room for the patch
+ * gradients; convT: col receives dy's patches for dW). `also`: more dense layers reading the same
+ * x (a latent kind's side heads), only beside a dense layer.
  */
-export function mlpForward(k: Kernels, p: ParamBlocks, layers: readonly Layer[], x: number, hidden: readonly number[], out: number,
-  m0: number, m1: number, scratch: number, lists = 0): void {
+export function layerInputGrads(k: Kernels, p: ParamBlocks, l: NetLayer, dy: number, x: number, dx: number, prevAct: number,
+  r0: number, r1: number, scratch: number, col = 0, dcol = 0, also: readonly { l: Layer; dy: number }[] = []): void {
+  if (also.length && "kind" in l) throw new Error("engine: side heads read a dense layer's input only");
+  if (isConv(l)) convInputGrads(k, p, l, dy, x, dx, l.kind === "conv" ? dcol : col, prevAct, r0, r1, scratch);
+  else if (isReshape(l)) reshapeInputGrads(k, l, dy, x, dx, prevAct, r0, r1);
+  else inputGrads(k, p, [{ l, dy }, ...also], x, dx, prevAct, r0, r1, scratch);
+}
+
+/**
+ * A network over rows [m0, m1): layer i writes hidden[i], the last layer writes `out`. With
+ * `lists` (room for the input's nonzero lists; 0 on the scalar build, which has no sparse
+ * kernels) a dense first layer skips zero inputs when sparse enough (firstLayer). `cols`: the
+ * convolutions' patch slots, by layer.
+ */
+export function mlpForward(k: Kernels, p: ParamBlocks, layers: readonly NetLayer[], x: number, hidden: readonly number[], out: number,
+  m0: number, m1: number, scratch: number, lists = 0, cols: readonly number[] = []): void {
   layers.forEach((l, i) => {
     const y = i < layers.length - 1 ? hidden[i] : out;
-    if (i === 0 && lists) firstLayer(k, p, l, y, x, m0, m1, scratch, lists);
-    else linearForward(k, p, l, y, x, m0, m1, scratch);
+    if (i === 0 && lists && !("kind" in l)) firstLayer(k, p, l, y, x, m0, m1, scratch, lists);
+    else layerForward(k, p, l, y, x, m0, m1, scratch, cols[i] ?? 0);
     x = y;
   });
 }
 
 /**
- * Back through an MLP's layers over rows [r0, r1): dOut (the last layer's dY) in, every hidden
+ * Back through a network's layers over rows [r0, r1): dOut (the last layer's dY) in, every hidden
  * layer's dY out (dHidden[i], after its activation's derivative); not the input's gradient.
  */
-export function mlpBackward(k: Kernels, p: ParamBlocks, layers: readonly Layer[], hidden: readonly number[], dHidden: readonly number[],
-  dOut: number, r0: number, r1: number, scratch: number): void {
+export function mlpBackward(k: Kernels, p: ParamBlocks, layers: readonly NetLayer[], hidden: readonly number[], dHidden: readonly number[],
+  dOut: number, r0: number, r1: number, scratch: number, cols: readonly number[] = [], dcols: readonly number[] = []): void {
   for (let i = layers.length - 1; i > 0; i--) {
     const dy = i === layers.length - 1 ? dOut : dHidden[i];
-    inputGrads(k, p, [{ l: layers[i], dy }], hidden[i - 1], dHidden[i - 1], layers[i - 1].act, r0, r1, scratch);
+    layerInputGrads(k, p, layers[i], dy, hidden[i - 1], dHidden[i - 1], layers[i - 1].act, r0, r1, scratch, cols[i] ?? 0, dcols[i] ?? 0);
   }
 }
 

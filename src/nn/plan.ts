@@ -1,14 +1,16 @@
 // What never changes for a model, sent once to every thread: its sizes, its layers, its latent
 // variable, its likelihood and where its parameter blocks live.
-import type { Layer, ParamBlocks } from "./dense.js";
+import type { NetLayer } from "./conv.js";
+import type { ParamBlocks } from "./dense.js";
 
 export interface StaticPlan extends ParamBlocks {
   D: number;
   /** decoder input width: the latent's dimension (a categorical latent's variables × categories) */
   Z: number;
-  /** the encoder: its hidden layers, then the head the latent kind reads */
-  enc: Layer[];
-  dec: Layer[];
+  /** the encoder: its hidden layers (dense, convolutions, reshapes), then the (dense) head the latent kind reads */
+  enc: NetLayer[];
+  /** the decoder: its layers, the last one's output the likelihood's parameters [D] */
+  dec: NetLayer[];
   /** the latent kind's own data (latent/index.ts LatentPlan; `kind` names it) */
   latent: { kind: string };
   likelihood: { type: "bernoulli" } | { type: "gaussian"; logVar: number };
@@ -16,6 +18,8 @@ export interface StaticPlan extends ParamBlocks {
   decLogvar: number;
   /** the widest dimension of any layer (or D): sizes the GEMM scratch */
   maxDim: number;
+  /** the most patch rows per example of any convolution (1 without): its dW GEMM's inner dimension is rows × this */
+  maxGrid: number;
   nParams: number;
   /** byte pointers of Adam's m and v */
   pM: number;

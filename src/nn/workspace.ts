@@ -4,6 +4,7 @@
 // layer or thread); its size follows the model's dimensions and the capacity. The VAE's core
 // slots are below (B examples, R = B·K rows); latent kinds add their own (latent/*.ts) after
 // them, and M2 has a table of its own.
+import { isConv, patchFloats, widthOf, type NetLayer } from "./conv.js";
 import { scratchFloats } from "./dense.js";
 import type { StaticPlan } from "./plan.js";
 
@@ -70,27 +71,35 @@ export function slotCount<D>(table: SlotTable<D>, d: D): number {
   return Object.values(table).reduce((n, s) => n + (s.count ? s.count(d) : 1), 0);
 }
 
-const head = (p: StaticPlan) => p.enc[p.enc.length - 1];
+const head = (p: StaticPlan) => widthOf(p.enc[p.enc.length - 1]);
+/** a convolution's patch rows (col) and patch gradients (dcol: conv only) for n examples; 0 for other layers */
+const colFloats = (l: NetLayer, n: number) => (isConv(l) ? patchFloats(l, n) : 0);
+const dcolFloats = (l: NetLayer, n: number) => (isConv(l) && l.kind === "conv" ? patchFloats(l, n) : 0);
 
 /** Every model's slots: the input, the encoder, the latent sample, the decoder and the per-row quantities. */
 export const CORE_SLOTS = {
   /** per-thread GEMM scratch (scratchFloats of the widest inner dimension) */
-  scratch: { count: (d: SlotDims) => d.threads, floats: (d: SlotDims) => scratchFloats(Math.max(d.p.maxDim, d.R)) },
+  scratch: { count: (d: SlotDims) => d.threads, floats: (d: SlotDims) => scratchFloats(Math.max(d.p.maxDim, d.R * d.p.maxGrid)) },
   /** the input rows [B, D] */
   x: { floats: (d: SlotDims) => d.B * d.p.D },
   /** outputs of the encoder's hidden layers [B, H_i], and their gradients */
-  enc: { count: (d: SlotDims) => d.p.enc.length - 1, floats: (d: SlotDims, i: number) => d.B * d.p.enc[i].outDim },
-  dEnc: { count: (d: SlotDims) => d.p.enc.length - 1, floats: (d: SlotDims, i: number) => d.B * d.p.enc[i].outDim },
+  enc: { count: (d: SlotDims) => d.p.enc.length - 1, floats: (d: SlotDims, i: number) => d.B * widthOf(d.p.enc[i]) },
+  dEnc: { count: (d: SlotDims) => d.p.enc.length - 1, floats: (d: SlotDims, i: number) => d.B * widthOf(d.p.enc[i]) },
+  /** the encoder's and decoder's convolution patch slots, by layer (0 for other layers) */
+  encCol: { count: (d: SlotDims) => d.p.enc.length, floats: (d: SlotDims, i: number) => colFloats(d.p.enc[i], d.B) },
+  encDcol: { count: (d: SlotDims) => d.p.enc.length, floats: (d: SlotDims, i: number) => dcolFloats(d.p.enc[i], d.B) },
+  decCol: { count: (d: SlotDims) => d.p.dec.length, floats: (d: SlotDims, i: number) => colFloats(d.p.dec[i], d.R) },
+  decDcol: { count: (d: SlotDims) => d.p.dec.length, floats: (d: SlotDims, i: number) => dcolFloats(d.p.dec[i], d.R) },
   /** the latent head's output [B, width] (Gaussian: mu then logvar) and its gradient */
-  h: { floats: (d: SlotDims) => d.B * head(d.p).outDim },
-  dh: { floats: (d: SlotDims) => d.B * head(d.p).outDim },
+  h: { floats: (d: SlotDims) => d.B * head(d.p) },
+  dh: { floats: (d: SlotDims) => d.B * head(d.p) },
   /** noise, the decoder's input z and its gradient [B, K, Z] (row b·K + k) */
   eps: { floats: (d: SlotDims) => d.R * d.p.Z },
   z: { floats: (d: SlotDims) => d.R * d.p.Z },
   dz: { floats: (d: SlotDims) => d.R * d.p.Z },
   /** outputs of the decoder's hidden layers [R, H_i], and their gradients */
-  dec: { count: (d: SlotDims) => d.p.dec.length - 1, floats: (d: SlotDims, i: number) => d.R * d.p.dec[i].outDim },
-  dDec: { count: (d: SlotDims) => d.p.dec.length - 1, floats: (d: SlotDims, i: number) => d.R * d.p.dec[i].outDim },
+  dec: { count: (d: SlotDims) => d.p.dec.length - 1, floats: (d: SlotDims, i: number) => d.R * widthOf(d.p.dec[i]) },
+  dDec: { count: (d: SlotDims) => d.p.dec.length - 1, floats: (d: SlotDims, i: number) => d.R * widthOf(d.p.dec[i]) },
   /** the decoder's output [R, D] (Bernoulli: probabilities after the forward) and its gradient */
   out: { floats: (d: SlotDims) => d.R * d.p.D },
   dOut: { floats: (d: SlotDims) => d.R * d.p.D },

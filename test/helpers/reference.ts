@@ -1,6 +1,9 @@
 // An independent float64 implementation of the VAE objective, written from the formulas in
 // docs/design.md (not from the kernels): used to check lossAndGrads by central finite differences.
 import type { ResolvedConfig } from "../../src/vae.js";
+import type { ResolvedLayerSpec } from "../../src/model/network.js";
+import { ACT } from "../../bindings/abi.js";
+import { convRef, convTRef } from "./conv-reference.js";
 
 export type Params = Record<string, Float64Array>;
 const LOG_2PI = Math.log(2 * Math.PI);
@@ -22,8 +25,45 @@ function linear(W: Float64Array, b: Float64Array, x: Float64Array, kinks?: { min
   return y;
 }
 
+/**
+ * A layer list (a model's `encoder` or `decoder`) on one example, from the layers' definitions
+ * (conv-reference.ts for the convolutions); images NHWC, flatten in PyTorch's [C, H·W] order.
+ */
+function layerList(specs: readonly ResolvedLayerSpec[], prefix: string, p: Params, x: Float64Array, input: number[], kinks?: { min: number }): Float64Array {
+  let h = x, shape = input;
+  specs.forEach((s, i) => {
+    const W = p[`${prefix}.layers.${i}.weight`], b = p[`${prefix}.layers.${i}.bias`];
+    if (s.type === "dense") {
+      h = linear(W, b, h, s.activation === "relu" ? kinks : undefined).map((v) => act(v, s.activation));
+      shape = [s.units];
+    } else if (s.type === "conv" || s.type === "convT") {
+      const g = { name: "", N: 1, C: shape[0], H: shape[1], W: shape[2], O: s.out, KH: s.kernel[0], KW: s.kernel[1], SH: s.stride[0], SW: s.stride[1], PH: s.padding[0], PW: s.padding[1] };
+      const pre = (s.type === "conv" ? convRef : convTRef)(g, h, W, b, ACT.identity);
+      if (kinks && s.activation === "relu") for (const v of pre) kinks.min = Math.min(kinks.min, Math.abs(v));
+      h = pre.map((v) => act(v, s.activation));
+      const Ho = s.type === "conv" ? (g.H + 2 * g.PH - g.KH) / g.SH + 1 : (g.H - 1) * g.SH - 2 * g.PH + g.KH;
+      const Wo = s.type === "conv" ? (g.W + 2 * g.PW - g.KW) / g.SW + 1 : (g.W - 1) * g.SW - 2 * g.PW + g.KW;
+      shape = [s.out, Ho, Wo];
+    } else {
+      // flatten: [H·W, C] → [C, H·W]; unflatten: back
+      const [C, H, Wd] = s.type === "flatten" ? shape : s.shape;
+      const t = new Float64Array(h.length);
+      for (let px = 0; px < H * Wd; px++) {
+        for (let c = 0; c < C; c++) {
+          if (s.type === "flatten") t[c * H * Wd + px] = h[px * C + c];
+          else t[px * C + c] = h[c * H * Wd + px];
+        }
+      }
+      h = t;
+      shape = s.type === "flatten" ? [C * H * Wd] : s.shape;
+    }
+  });
+  return h;
+}
+
 /** The encoder's hidden layers. */
 function encoderHidden(cfg: ResolvedConfig, p: Params, x: Float64Array, kinks?: { min: number }): Float64Array {
+  if (cfg.encoder) return layerList(cfg.encoder, "encoder", p, x, cfg.inputShape!, kinks);
   let h = x;
   cfg.hidden.forEach((_, i) => {
     h = linear(p[`encoder.hidden.${i}.weight`], p[`encoder.hidden.${i}.bias`], h, cfg.activation === "relu" ? kinks : undefined).map((v) => act(v, cfg.activation));
@@ -36,12 +76,17 @@ function encode(cfg: ResolvedConfig, p: Params, x: Float64Array, kinks?: { min: 
   return { mu: linear(p["encoder.mu.weight"], p["encoder.mu.bias"], h), lv: linear(p["encoder.logvar.weight"], p["encoder.logvar.bias"], h) };
 }
 
-function logLikelihood(cfg: ResolvedConfig, p: Params, z: Float64Array, x: Float64Array, kinks?: { min: number }): number {
+function decoderOut(cfg: ResolvedConfig, p: Params, z: Float64Array, kinks?: { min: number }): Float64Array {
+  if (cfg.decoder) return layerList(cfg.decoder, "decoder", p, z, [cfg.latentDim], kinks);
   let h = z;
   cfg.decoderHidden.forEach((_, i) => {
     h = linear(p[`decoder.hidden.${i}.weight`], p[`decoder.hidden.${i}.bias`], h, cfg.activation === "relu" ? kinks : undefined).map((v) => act(v, cfg.activation));
   });
-  const out = linear(p["decoder.out.weight"], p["decoder.out.bias"], h);
+  return linear(p["decoder.out.weight"], p["decoder.out.bias"], h);
+}
+
+function logLikelihood(cfg: ResolvedConfig, p: Params, z: Float64Array, x: Float64Array, kinks?: { min: number }): number {
+  const out = decoderOut(cfg, p, z, kinks);
   let s = 0;
   if (cfg.likelihood.type === "bernoulli") {
     for (let d = 0; d < x.length; d++) {

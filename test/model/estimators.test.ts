@@ -24,6 +24,25 @@ const CASES: Case[] = [
   { name: "gaussian fixed variance 0.5, no hidden layers", opts: { inputDim: 5, latentDim: 3, hidden: [], likelihood: { type: "gaussian", variance: 0.5 } }, seed: 3, inputs: 17, B: 3, K: 2 },
   { name: "gaussian learned variance, tanh, asymmetric decoder", opts: { inputDim: 5, latentDim: 2, hidden: [6], decoderHidden: [3, 4], activation: "tanh", likelihood: { type: "gaussian", learnVariance: true } }, seed: 3, inputs: 17, B: 3, K: 2 },
   { name: "bernoulli, tanh, 1 hidden layer, K = 4", opts: { inputDim: 6, latentDim: 3, hidden: [5], activation: "tanh", likelihood: "bernoulli" }, seed: 4, inputs: 23, B: 3, K: 4 },
+  // convolutional: an encoder conv → flatten → dense, a decoder dense → unflatten → transposed conv, 2 channels
+  {
+    name: "bernoulli, tanh, conv encoder and transposed-conv decoder on 2×6×6 images",
+    opts: {
+      inputShape: [2, 6, 6], latentDim: 3, activation: "tanh", likelihood: "bernoulli",
+      encoder: [{ type: "conv", out: 3, kernel: 4, stride: 2, padding: 1 }, { type: "flatten" }, { type: "dense", units: 5 }],
+      decoder: [{ type: "dense", units: 5 }, { type: "dense", units: 27 }, { type: "unflatten", shape: [3, 3, 3] }, { type: "convT", out: 2, kernel: 4, stride: 2, padding: 1 }],
+    },
+    seed: 3, inputs: 17, B: 3, K: 2,
+  },
+  {
+    name: "gaussian learned variance, relu, two convs (k3 s1 p1, k3 s2 p1), the head on the flattened image",
+    opts: {
+      inputShape: [1, 5, 5], latentDim: 2, activation: "relu", likelihood: { type: "gaussian", learnVariance: true },
+      encoder: [{ type: "conv", out: 2, kernel: 3, padding: 1 }, { type: "conv", out: 2, kernel: 3, stride: 2, padding: 1 }, { type: "flatten" }],
+      decoder: [{ type: "dense", units: 18 }, { type: "unflatten", shape: [2, 3, 3] }, { type: "convT", out: 1, kernel: 3, stride: 2, padding: 1 }],
+    },
+    seed: 5, inputs: 19, B: 2, K: 2,
+  },
 ];
 
 /**

@@ -144,6 +144,30 @@ describe("threads", () => {
     expect(runs[1].params).toEqual(runs[0].params);
   });
 
+  it.each(["analytic", "dreg"] as const)("a convolutional model (%s): losses and parameters bitwise identical for 1, 2, 3 and 4 threads", async (estimator) => {
+    // 2×10×10 images: two convolutions (split by examples forward and dX, by output channels for dW)
+    const opts: VAEOptions = {
+      inputShape: [2, 10, 10], latentDim: 4, activation: "relu", seed: 5,
+      encoder: [{ type: "conv", out: 6, kernel: 4, stride: 2, padding: 1 }, { type: "conv", out: 9, kernel: 3, stride: 2, padding: 1 }, { type: "flatten" }, { type: "dense", units: 32 }],
+      decoder: [{ type: "dense", units: 36 }, { type: "unflatten", shape: [4, 3, 3] }, { type: "convT", out: 11, kernel: 3, stride: 2, padding: 1 }, { type: "convT", out: 2, kernel: 4, stride: 2, padding: 1 }],
+    };
+    const runs = [];
+    for (const threads of [1, 2, 3, 4]) {
+      const vae = await VAE.create({ ...opts, threads });
+      const losses = [];
+      for (let s = 0; s < 30; s++) losses.push(vae.trainStep(data.subarray(((s * B) % 216) * D, ((s * B) % 216 + B) * D), { estimator, samples: 2, learningRate: 3e-3 }));
+      if (threads > 1) expect(poolRuns(vae)).toBeGreaterThan(0);
+      runs.push({ losses, params: vae.stateDict() });
+      vae.dispose();
+    }
+    expect(runs[0].losses.every(Number.isFinite)).toBe(true);
+    expect(runs[0].losses[29]).toBeLessThan(runs[0].losses[0]);
+    for (const r of runs.slice(1)) {
+      expect(r.losses).toEqual(runs[0].losses);
+      expect(r.params).toEqual(runs[0].params);
+    }
+  });
+
   it("sparse inputs (the first layer skips zeros) on 1, 2 and 3 threads match bit for bit", async () => {
     // 75 % zeros: the sparse first layer and its dW run, each thread listing its own rows or
     // panels (that they equal the dense arithmetic: test/kernels/dense.test.ts and the MNIST fixture)
