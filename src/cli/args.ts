@@ -79,10 +79,13 @@ export function parse(argv: string[]): { command: string; args: Args } {
   if (v.preset !== undefined) {
     const make = PRESETS[v.preset];
     if (!make) usageError(`--preset must be one of ${Object.keys(PRESETS).join(", ")}; got '${v.preset}'`);
-    for (const flag of ["epochs", "hidden", "latent", "activation", "batch-size", "lr"] as const) {
-      if (v[flag] !== undefined) usageError(`--${flag} is set by --preset ${v.preset}; use --stages to shorten the schedule`);
-    }
     preset = make(num("stages", v.stages, 8, true, 1));
+    // a schedule fixes its epochs, batch size and learning rate; every preset fixes its architecture
+    const fixed = preset.schedule ? ["epochs", "hidden", "latent", "activation", "batch-size", "lr"] as const : ["hidden", "latent", "activation"] as const;
+    for (const flag of fixed) {
+      if (v[flag] !== undefined) usageError(`--${flag} is set by --preset ${v.preset}${preset.schedule ? "; use --stages to shorten the schedule" : ""}`);
+    }
+    if (!preset.schedule && v.stages !== undefined) usageError(`--stages applies to a preset with a schedule (iwae-mnist); --preset ${v.preset} takes --epochs`);
   } else if (v.stages !== undefined) {
     usageError("--stages needs a --preset");
   }
@@ -130,10 +133,11 @@ export function parse(argv: string[]): { command: string; args: Args } {
         labelledWeight: v["labelled-weight"] === undefined ? undefined : num("labelled-weight", v["labelled-weight"], 1, false, 1e-9),
       } : undefined,
       latent: preset ? preset.model.latentDim! : num("latent", v.latent, 20, true, 1),
-      hidden: preset ? preset.model.hidden! : hidden,
+      hidden: preset ? preset.model.hidden ?? [] : hidden,
       activation: preset ? preset.model.activation! : v.activation ?? "relu", seed: num("seed", v.seed, 1, true, 0),
-      build: v.build as BuildName | undefined, epochs: preset ? preset.fit.epochs : num("epochs", v.epochs, 10, true, 1),
-      batchSize: preset ? preset.fit.batchSize! : num("batch-size", v["batch-size"], 128, true, 1), lr: num("lr", v.lr, 1e-3, false, 0),
+      build: v.build as BuildName | undefined, epochs: preset?.schedule ? preset.fit.epochs : num("epochs", v.epochs, preset?.fit.epochs ?? 10, true, 1),
+      batchSize: preset?.schedule ? preset.fit.batchSize! : num("batch-size", v["batch-size"], preset?.fit.batchSize ?? 128, true, 1),
+      lr: num("lr", v.lr, preset?.fit.learningRate as number | undefined ?? 1e-3, false, 0),
       estimator: v.estimator ?? (flow ? "td" : "analytic"),
       categorical, straightThrough: v["straight-through"] ?? false,
       temperature: v.temperature === undefined ? undefined : num("temperature", v.temperature, 1, false, 1e-6),

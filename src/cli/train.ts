@@ -6,6 +6,7 @@ import cliProgress from "cli-progress";
 import { binarize as binarizeOnce, takeRows } from "../data/rows.js";
 import { curvesFigure } from "../pictures/figures.js";
 import { gridPng, pairsGrid } from "../pictures/image.js";
+import { describeLayers } from "../model/network.js";
 import { VAE, type EpochRecord, type FitProgress } from "../vae.js";
 import { log, progressLine, readModel, usageError, type Args } from "./args.js";
 import { checkBernoulliRange, cliData } from "./data.js";
@@ -19,12 +20,17 @@ export async function train(args: Args, demo: boolean): Promise<void> {
   if (demo && !ds) usageError("demo runs the MNIST protocol; train on your own data with: vae-wasm train --data PATH");
   const trainSet = data.train;
   checkBernoulliRange(data.name, [data.train, data.test], args.likelihood);
+  const shape = args.preset?.model.inputShape;
+  if (shape && shape[0] * shape[1] * shape[2] !== trainSet.cols) {
+    usageError(`--preset ${args.preset!.name} takes ${shape[1]}×${shape[2]} images with ${shape[0]} channel${shape[0] > 1 ? "s" : ""} (${shape[0] * shape[1] * shape[2]} values a row); ${data.name} has ${trainSet.cols} values a row`);
+  }
   // binarized training: the test set is binarized once with a fixed seed, for comparable numbers
   const testSet = args.binarize ? binarizeOnce(data.test, args.seed) : data.test;
   const likelihood = args.likelihood === "bernoulli" ? {} : { likelihood: { type: "gaussian" as const, learnVariance: args.likelihood === "gaussian:learned" } };
   const vae = args.resume ? await VAE.resume(readModel(args.resume), { build: args.build, threads: args.threads }) : await VAE.create({
     ...(args.preset?.model ?? {}),
-    inputDim: trainSet.cols, hidden: args.hidden, activation: args.activation as never, ...likelihood,
+    // (a layer-list preset gives its input shape and layers)
+    ...(args.preset?.model.encoder ? {} : { inputDim: trainSet.cols, hidden: args.hidden }), activation: args.activation as never, ...likelihood,
     ...(args.categorical ? { latent: { type: "categorical" as const, ...args.categorical } } : { latentDim: args.latent }),
     ...(args.flow ? { flow: args.flow } : {}),
     seed: args.seed, build: args.build, threads: args.threads,
@@ -44,7 +50,8 @@ export async function train(args: Args, demo: boolean): Promise<void> {
   if (args.resume) log(args, `vae-wasm: resuming ${args.resume} at optimiser step ${vae.stepCount}`);
   const latentName = (args.categorical ? `${args.categorical.variables}×${args.categorical.categories} categorical` : String(args.latent)) +
     (args.flow ? ` (${args.flow.type} flow × ${args.flow.length})` : "");
-  log(args, `vae-wasm: ${trainSet.cols}-${args.hidden.join("-")}${args.hidden.length ? "-" : ""}${latentName} ${args.activation} VAE (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.build} build, ${vae.threads} thread${vae.threads > 1 ? "s" : ""}), ` +
+  const arch = vae.config.encoder ? describeLayers(vae.config) : `${trainSet.cols}-${args.hidden.join("-")}${args.hidden.length ? "-" : ""}${latentName} ${args.activation}`;
+  log(args, `vae-wasm: ${arch} VAE (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.build} build, ${vae.threads} thread${vae.threads > 1 ? "s" : ""}), ` +
     `${trainSet.rows} training / ${testSet.rows} test ${ds ? "images" : `rows of ${data.name}`}${args.binarize ? " (binarized)" : ""}, ${args.estimator} estimator, K=${args.samples}, ` +
     `batch ${args.batchSize}, ${args.preset ? `preset ${args.preset.name}, ${args.epochs} epochs` : `lr ${args.lr}`}`);
 
@@ -68,7 +75,7 @@ export async function train(args: Args, demo: boolean): Promise<void> {
   try {
     await vae.fit(trainSet, {
       ...(args.preset?.fit ?? {}),
-      epochs: args.epochs, batchSize: args.batchSize, learningRate: args.preset?.fit.learningRate ?? args.lr, estimator: args.estimator as never,
+      epochs: args.epochs, batchSize: args.batchSize, learningRate: args.preset?.schedule ? args.preset.fit.learningRate! : args.lr, estimator: args.estimator as never,
       samples: args.samples, binarize: args.binarize, validationData: testSet, signal: ctrl.signal, ...relax,
       ...(args.patience ? { patience: args.patience } : {}), ...(args.freeBits ? { freeBits: args.freeBits } : {}),
       ...(args.beta !== 1 ? { beta: args.beta } : {}), ...(args.klWarmup ? { klWarmup: args.klWarmup } : {}),

@@ -1,7 +1,7 @@
 // A VAE's construction options, and their resolution into the configuration saved with it.
 import type { BuildName } from "../../bindings/load.js";
 import { resolveLatent, type LatentOptions } from "../latent/index.js";
-import { checkBool, checkInt, checkKeys, checkNumber, checkOneOf, fail } from "../util/validate.js";
+import { checkBool, checkInt, checkKeys, checkNumber, checkOneOf, Described, fail } from "../util/validate.js";
 import { resolveLayers, type LayerSpec, type ResolvedLayerSpec, type Shape } from "./network.js";
 
 export type Activation = "relu" | "tanh" | "identity";
@@ -155,11 +155,11 @@ function withLayerLists(fn: string, o: VAEOptions, c: ResolvedConfig, arg: strin
   }
   const D = input.reduce((a, b) => a * b, 1);
   const enc = resolveLayers(fn, `${arg}.encoder`, o.encoder, input, c.activation);
-  if (enc.out.length !== 1) fail(fn, `${arg}.encoder`, "a list that ends flat (the latent head is a dense layer: end with {type: 'flatten'} or a dense layer)", `one that ends with a ${enc.out.join("×")} image`);
+  if (enc.out.length !== 1) fail(fn, `${arg}.encoder`, "a list that ends flat (the latent head is a dense layer: end with {type: 'flatten'} or a dense layer)", new Described(`one that ends with a ${enc.out.join("×")} image`));
   const dec = resolveLayers(fn, `${arg}.decoder`, o.decoder, [c.latentDim], c.activation);
   const last = dec.layers[dec.layers.length - 1];
   const same = dec.out.length === input.length && dec.out.every((v, i) => v === input[i]);
-  if (!same) fail(fn, `${arg}.decoder`, `a list whose last layer outputs the input's shape ${JSON.stringify(input)}`, `one that outputs ${JSON.stringify(dec.out)}`);
+  if (!same) fail(fn, `${arg}.decoder`, `a list whose last layer outputs the input's shape ${JSON.stringify(input)}`, new Described(`one that outputs ${JSON.stringify(dec.out)}`));
   if ("activation" in last && (o.decoder![dec.layers.length - 1] as { activation?: string }).activation !== undefined && last.activation !== "identity") {
     fail(fn, `${arg}.decoder[${dec.layers.length - 1}].activation`, "left out or 'identity' (the last layer outputs logits or means)", last.activation);
   }

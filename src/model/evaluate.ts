@@ -91,7 +91,7 @@ export function elbo(m: VaeModel, x: MatrixLike, opts: ElboOptions): number {
   const est = estimatorFor(m, fn, "options.estimator", opts.estimator);
   const binarize = checkBool(fn, "options.binarize", opts.binarize ?? false);
   const seed = checkInt(fn, "options.seed", opts.seed ?? m.config.seed, 0, 0xffffffff);
-  const chunk = checkInt(fn, "options.batchSize", opts.batchSize ?? Math.max(1, Math.floor(4 * CHUNK / K)), 1);
+  const chunk = checkInt(fn, "options.batchSize", opts.batchSize ?? Math.max(1, Math.floor(m.rowsPerPass(4 * CHUNK) / K)), 1);
   const threads = callThreads(fn, opts.threads, m.threads);
   let total = 0;
   for (let s = 0; s < x0.rows; s += chunk) {
@@ -125,8 +125,10 @@ export function logLikelihood(m: VaeModel, x: MatrixLike, opts: LogLikelihoodOpt
   const threads = callThreads(fn, opts.threads, m.threads);
   const x0 = m.input(fn, x);
   const K = checkInt(fn, "options.samples", opts.samples ?? 5000, 1, 1 << 24);
-  const Kc = checkInt(fn, "options.sampleChunk", opts.sampleChunk ?? Math.min(K, 500), 1, 1 << 16);
-  const Bc = checkInt(fn, "options.batchSize", opts.batchSize ?? Math.max(1, Math.floor(5000 / Math.min(K, Kc))), 1, 1 << 16);
+  // (about 5000 decoder rows a pass; fewer for a model whose rows take more memory, a conv model's)
+  const rows = m.rowsPerPass(5000);
+  const Kc = checkInt(fn, "options.sampleChunk", opts.sampleChunk ?? Math.min(K, 500, rows), 1, 1 << 16);
+  const Bc = checkInt(fn, "options.batchSize", opts.batchSize ?? Math.max(1, Math.floor(rows / Math.min(K, Kc))), 1, 1 << 16);
   const seed = checkInt(fn, "options.seed", opts.seed ?? m.config.seed, 0, 0xffffffff);
   const binarize = checkBool(fn, "options.binarize", opts.binarize ?? false);
   if (binarize && m.config.likelihood.type !== "bernoulli") fail(fn, "options.binarize", "false for a Gaussian likelihood", binarize);

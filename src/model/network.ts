@@ -7,7 +7,7 @@
 import { ACT } from "../../bindings/abi.js";
 import { convGeometry, type NetLayer } from "../nn/conv.js";
 import type { ParamLayout } from "../nn/layout.js";
-import { checkInt, checkKeys, checkOneOf, fail } from "../util/validate.js";
+import { checkInt, checkKeys, checkOneOf, Described, fail } from "../util/validate.js";
 import type { Activation } from "./config.js";
 
 const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "identity"];
@@ -59,7 +59,7 @@ export function resolveLayers(fn: string, arg: string, specs: unknown, input: Sh
     const needs = (want: "flat" | "image") => {
       if ((want === "flat") !== (shape.length === 1)) {
         fail(fn, at, `${want === "flat" ? "a flat input (put {type: 'flatten'} before a dense layer that follows an image)" : "an image input (put {type: 'unflatten', shape: [C, H, W]} before a convolution that follows a dense layer)"}`,
-          `${show(shape)} from ${i === 0 ? "the input" : `${arg}[${i - 1}]`}`);
+          new Described(`${show(shape)} from ${i === 0 ? "the input" : `${arg}[${i - 1}]`}`));
       }
     };
     switch (type) {
@@ -92,7 +92,9 @@ export function resolveLayers(fn: string, arg: string, specs: unknown, input: Sh
         const sh = o.shape;
         if (!Array.isArray(sh) || sh.length !== 3) fail(fn, `${at}.shape`, "[C, H, W]", sh);
         const img = sh.map((v, j) => checkInt(fn, `${at}.shape[${j}]`, v, 1, 1 << 16)) as [number, number, number];
-        if (img[0] * img[1] * img[2] !== shape[0]) fail(fn, `${at}.shape`, `C·H·W = ${shape[0]} (the width of ${i === 0 ? "the input" : `${arg}[${i - 1}]`})`, `${JSON.stringify(img)} (${img[0] * img[1] * img[2]} values)`);
+        if (img[0] * img[1] * img[2] !== shape[0]) {
+          fail(fn, `${at}.shape`, `C·H·W = ${shape[0]} (the width of ${i === 0 ? "the input" : `${arg}[${i - 1}]`})`, new Described(`${JSON.stringify(img)} (${img[0] * img[1] * img[2]} values)`));
+        }
         shape = img;
         return { type, shape: img };
       }
@@ -136,4 +138,19 @@ export function buildLayers(L: ParamLayout, prefix: string, specs: readonly Reso
       }
     }
   });
+}
+
+/** A layer-list model in one line, e.g. "1×28×28 conv32k4s2-conv64k4s2-flatten-256 → 20 → 256-3136-unflatten-convT32k4s2-convT1k4s2 relu". */
+export function describeLayers(c: { inputShape?: number[]; encoder?: ResolvedLayerSpec[]; decoder?: ResolvedLayerSpec[]; latentDim: number; activation: string }): string {
+  const one = (s: ResolvedLayerSpec) => {
+    switch (s.type) {
+      case "dense": return String(s.units);
+      case "conv": case "convT": {
+        const k = s.kernel[0] === s.kernel[1] ? s.kernel[0] : s.kernel.join("x"), st = s.stride[0] === s.stride[1] ? s.stride[0] : s.stride.join("x");
+        return `${s.type}${s.out}k${k}s${st}`;
+      }
+      default: return s.type;
+    }
+  };
+  return `${(c.inputShape ?? []).join("×")} ${(c.encoder ?? []).map(one).join("-")} → ${c.latentDim} → ${(c.decoder ?? []).map(one).join("-")} ${c.activation}`;
 }

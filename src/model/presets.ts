@@ -12,6 +12,8 @@ export interface Preset {
   binarize: boolean;
   /** initialise the decoder's output bias from the training mean */
   initOutputBias: boolean;
+  /** the protocol fixes the epochs, batch size and learning rate (a schedule); else they are defaults the user may change */
+  schedule: boolean;
 }
 
 /**
@@ -47,7 +49,37 @@ export function iwaeMnist(stages = 8): Preset {
     evalSamples: 5000,
     binarize: true,
     initOutputBias: true,
+    schedule: true,
   };
 }
 
-export const PRESETS: Record<string, (stages?: number) => Preset> = { "iwae-mnist": iwaeMnist };
+/**
+ * A convolutional VAE for 28×28 greyscale images, the shape of the VAE collections' conv models:
+ * encoder Conv(1→32, k4, s2, p1) → Conv(32→64, k4, s2, p1) → flatten → dense 256 → μ, log σ²
+ * (20 latent units); decoder dense 256 → dense 64·7·7 → unflatten → ConvT(64→32, k4, s2, p1) →
+ * ConvT(32→1, k4, s2, p1) → Bernoulli logits; ReLU between layers. Trained with the PyTorch
+ * example's protocol: grey-level targets, Adam 1e-3, batch 128, 10 epochs.
+ */
+export function convMnist(): Preset {
+  return {
+    name: "conv-mnist",
+    model: {
+      inputShape: [1, 28, 28], latentDim: 20, activation: "relu", likelihood: "bernoulli",
+      encoder: [
+        { type: "conv", out: 32, kernel: 4, stride: 2, padding: 1 }, { type: "conv", out: 64, kernel: 4, stride: 2, padding: 1 },
+        { type: "flatten" }, { type: "dense", units: 256 },
+      ],
+      decoder: [
+        { type: "dense", units: 256 }, { type: "dense", units: 64 * 7 * 7 }, { type: "unflatten", shape: [64, 7, 7] },
+        { type: "convT", out: 32, kernel: 4, stride: 2, padding: 1 }, { type: "convT", out: 1, kernel: 4, stride: 2, padding: 1 },
+      ],
+    },
+    fit: { epochs: 10, batchSize: 128, learningRate: 1e-3 },
+    evalSamples: 5000,
+    binarize: false,
+    initOutputBias: false,
+    schedule: false,
+  };
+}
+
+export const PRESETS: Record<string, (stages?: number) => Preset> = { "iwae-mnist": iwaeMnist, "conv-mnist": convMnist };

@@ -12,6 +12,7 @@ import { kindFor, type LatentKind, type LatentModel } from "../latent/index.js";
 import { gridOf, isDense, widthOf, type NetLayer } from "../nn/conv.js";
 import { ParamLayout } from "../nn/layout.js";
 import type { StaticPlan } from "../nn/plan.js";
+import { floatsPerRow } from "../nn/workspace.js";
 import { decodeSafetensors } from "../files/safetensors.js";
 import { checkKeys, checkOneOf, fail, toMatrix, type Matrix } from "../util/validate.js";
 import { resolveConfig, type ResolvedConfig, type VAEOptions } from "./config.js";
@@ -23,6 +24,8 @@ import { availableCores, resolveThreads } from "./threads.js";
 
 /** Rows per encoder or decoder pass outside training (bounded memory). */
 export const CHUNK = 500;
+/** Workspace floats an evaluation pass may take (128 MiB): conv models then pass fewer rows at a time. */
+const PASS_FLOATS = 32 << 20;
 
 /** The safetensors format tag of a VAE file. */
 export const VAE_FORMAT = "vae-wasm/1";
@@ -96,6 +99,11 @@ export class VaeModel implements LatentModel {
     this.params.repack();
   }
 
+  /** Rows (examples × samples) a pass over data may hold: at most `cap`, fewer where a row's workspace is large. */
+  rowsPerPass(cap: number): number {
+    return Math.max(1, Math.min(cap, Math.floor(PASS_FLOATS / floatsPerRow(this.plan, this.threads))));
+  }
+
   get k(): Kernels {
     return this.rt.k;
   }
@@ -149,8 +157,9 @@ export class VaeModel implements LatentModel {
 
   heads(x: Matrix, use: (h: Float32Array, s: number, B: number) => void): void {
     const width = widthOf(this.plan.enc[this.plan.enc.length - 1]);
-    for (let s = 0; s < x.rows; s += CHUNK) {
-      const B = Math.min(CHUNK, x.rows - s);
+    const chunk = this.rowsPerPass(CHUNK);
+    for (let s = 0; s < x.rows; s += chunk) {
+      const B = Math.min(chunk, x.rows - s);
       const ws = this.runner.workspace(B, 1);
       this.runner.loadBatch(ws, x, null, s, B);
       const ci = this.runner.ints;
@@ -164,8 +173,9 @@ export class VaeModel implements LatentModel {
     const { inputDim: D, latentDim: Z } = this.config;
     const rows = z.length / Z;
     const out = new Float32Array(rows * D);
-    for (let s = 0; s < rows; s += CHUNK) {
-      const R = Math.min(CHUNK, rows - s);
+    const chunk = this.rowsPerPass(CHUNK);
+    for (let s = 0; s < rows; s += chunk) {
+      const R = Math.min(chunk, rows - s);
       const ws = this.runner.workspace(1, R);
       this.f32(ws.z, R * Z).set(z.subarray(s * Z, (s + R) * Z));
       decodeRows(this.k, this.runner.livePlan, ws, 0, R, ws.scratch[0]);
@@ -190,8 +200,9 @@ export class VaeModel implements LatentModel {
     const D = this.config.inputDim;
     const out = new Float32Array(x.rows * D);
     const est = makeEstimator("td");
-    for (let s = 0; s < x.rows; s += CHUNK) {
-      const B = Math.min(CHUNK, x.rows - s);
+    const chunk = this.rowsPerPass(CHUNK);
+    for (let s = 0; s < x.rows; s += chunk) {
+      const B = Math.min(chunk, x.rows - s);
       const ws = this.runner.workspace(B, 1);
       this.runner.loadBatch(ws, x, null, s, B);
       fill(ws.eps, s, B);

@@ -120,3 +120,19 @@ export const CORE_SLOTS = {
 
 /** Where the activations live for the current capacity: the core slots, and the latent kind's. */
 export type Workspace = { B: number; R: number } & Pointers<typeof CORE_SLOTS> & Record<string, number | number[]>;
+
+/**
+ * Floats of workspace one row (an example with one sample) takes, the GEMM scratch of `threads`
+ * threads included: sizes how many rows an evaluation pass may hold (a convolution's patch rows
+ * make a row of a conv model ~15× a dense one's).
+ */
+export function floatsPerRow(p: StaticPlan, threads: number): number {
+  const d: SlotDims = { p, threads, B: 1, R: 1, sparse: false };
+  let n = 0;
+  for (const [name, s] of Object.entries(CORE_SLOTS) as [string, Slot][]) {
+    if (name === "scratch") continue;
+    const count = s.count ? s.count(d) : 1;
+    for (let i = 0; i < count; i++) n += s.floats(d, i);
+  }
+  return n + threads * scratchFloats(p.maxGrid);
+}
