@@ -19,6 +19,15 @@ const RUNS: { name: string; estimator: "analytic" | "stl" | "td" | "dreg"; sampl
   { name: "td, K=1, dynamic binarization", estimator: "td", samples: 1, binarize: true },
   { name: "IAF flow × 2, dreg, K=2", estimator: "dreg", samples: 2, binarize: true, model: { flow: { type: "iaf", length: 2 } } },
   { name: "categorical 8×4, straight-through", estimator: "analytic", samples: 1, binarize: true, model: { latent: { type: "categorical", variables: 8, categories: 4 } }, straightThrough: true },
+  {
+    name: "convolutional (conv-mnist's shape, 8 and 16 channels), analytic, grey levels", estimator: "analytic", samples: 1, binarize: false,
+    model: {
+      inputShape: [1, 28, 28],
+      encoder: [{ type: "conv", out: 8, kernel: 4, stride: 2, padding: 1 }, { type: "conv", out: 16, kernel: 4, stride: 2, padding: 1 }, { type: "flatten" }, { type: "dense", units: 64 }],
+      decoder: [{ type: "dense", units: 64 }, { type: "dense", units: 16 * 7 * 7 }, { type: "unflatten", shape: [16, 7, 7] },
+        { type: "convT", out: 8, kernel: 4, stride: 2, padding: 1 }, { type: "convT", out: 1, kernel: 4, stride: 2, padding: 1 }],
+    },
+  },
 ];
 
 /**
@@ -50,7 +59,7 @@ describe("fixed-seed MNIST runs reproduce recorded losses", async () => {
   const train = takeRows(ds.train, 2000), test = takeRows(ds.test, 500);
   describe.each(BUILDS)("%s build", (build) => {
     it.each(RUNS)("$name", async (run) => {
-      const vae = await VAE.create({ hidden: [64], seed: 7, build, ...(run.model?.latent ? {} : { latentDim: 8 }), ...run.model });
+      const vae = await VAE.create({ ...(run.model?.encoder ? {} : { hidden: [64] }), seed: 7, build, ...(run.model?.latent ? {} : { latentDim: 8 }), ...run.model });
       const history = (await vae.fit(train, {
         epochs: 2, batchSize: 100, estimator: run.estimator, samples: run.samples, binarize: run.binarize,
         ...(run.straightThrough ? { straightThrough: true } : {}),
