@@ -63,3 +63,37 @@ export function tfjsVaeStep(D: number, hidden: number[], Z: number, act: "relu" 
     });
   };
 }
+
+/**
+ * The conv-mnist VAE (bench/conv.ts) in tfjs: conv2d / conv2dTranspose on NHWC images ('same'
+ * padding is p1 for k4 s2 here), Bernoulli logits on grey levels, analytic KL; one Adam step on x.
+ */
+export function tfjsConvStep(x: Float32Array, B: number): () => void {
+  const Z = 20;
+  const u = (shape: number[], fanIn: number) => tf.variable(tf.randomUniform(shape, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn)));
+  const c1 = { w: u([4, 4, 1, 32], 16), b: u([32], 16) }, c2 = { w: u([4, 4, 32, 64], 512), b: u([64], 512) };
+  const f1 = { w: u([3136, 256], 3136), b: u([256], 3136) }, head = { w: u([256, 2 * Z], 256), b: u([2 * Z], 256) };
+  const d1 = { w: u([Z, 256], Z), b: u([256], Z) }, d2 = { w: u([256, 3136], 256), b: u([3136], 256) };
+  // conv2dTranspose filters are [kh, kw, out, in]
+  const t1 = { w: u([4, 4, 32, 64], 512), b: u([32], 512) }, t2 = { w: u([4, 4, 1, 32], 16), b: u([1], 16) };
+  const xs = tf.tensor4d(x, [B, 28, 28, 1]);
+  const opt = tf.train.adam(1e-3);
+  return () => {
+    tf.tidy(() => {
+      opt.minimize(() => {
+        let h = tf.relu(tf.add(tf.conv2d(xs, c1.w as tf.Tensor4D, 2, "same"), c1.b)) as tf.Tensor4D;
+        h = tf.relu(tf.add(tf.conv2d(h, c2.w as tf.Tensor4D, 2, "same"), c2.b)) as tf.Tensor4D;
+        const flat = tf.relu(tf.add(tf.matMul(tf.reshape(h, [B, 3136]), f1.w), f1.b));
+        const [mu, lv] = tf.split(tf.add(tf.matMul(flat, head.w), head.b), 2, 1);
+        const z = tf.add(mu, tf.mul(tf.exp(tf.mul(lv, 0.5)), tf.randomNormal([B, Z])));
+        const g = tf.relu(tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(z, d1.w), d1.b)), d2.w), d2.b));
+        let y = tf.reshape(g, [B, 7, 7, 64]) as tf.Tensor4D;
+        y = tf.relu(tf.add(tf.conv2dTranspose(y, t1.w as tf.Tensor4D, [B, 14, 14, 32], 2, "same"), t1.b)) as tf.Tensor4D;
+        const logits = tf.add(tf.conv2dTranspose(y, t2.w as tf.Tensor4D, [B, 28, 28, 1], 2, "same"), t2.b);
+        const logpx = tf.sum(tf.sub(tf.mul(xs, logits), tf.softplus(logits)));
+        const kl = tf.mul(-0.5, tf.sum(tf.sub(tf.sub(tf.add(1, lv), tf.square(mu)), tf.exp(lv))));
+        return tf.div(tf.sub(kl, logpx), B) as tf.Scalar;
+      });
+    });
+  };
+}

@@ -9,6 +9,8 @@ export interface TorchTiming {
   threads: number;
   vae: number;
   iwae: number;
+  /** with `conv`: the conv-mnist step only */
+  conv: number;
 }
 
 /** A python3 that can import torch, or null. */
@@ -25,8 +27,8 @@ export function torchPython(): string | null {
 }
 
 /** One run of the peer with torch.set_num_threads(threads) under the given thread variables. */
-export function torchTiming(py: string, threads: number, env: Record<string, string>): TorchTiming {
-  const out = execFileSync(py, [SCRIPT, String(threads)], {
+export function torchTiming(py: string, threads: number, env: Record<string, string>, conv = false): TorchTiming {
+  const out = execFileSync(py, [SCRIPT, String(threads), ...(conv ? ["conv"] : [])], {
     encoding: "utf8", timeout: 600_000, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"],
   });
   return JSON.parse(out.trim().split("\n").pop()!);

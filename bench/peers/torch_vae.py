@@ -1,11 +1,14 @@
 """PyTorch peer for bench/index.ts: the same training steps as vae-wasm, timed on this machine.
 
-  python3 bench/peers/torch_vae.py THREADS   ->  one JSON line {"vae": ms, "iwae": ms, ...}
+  python3 bench/peers/torch_vae.py THREADS        ->  one JSON line {"vae": ms, "iwae": ms, ...}
+  python3 bench/peers/torch_vae.py THREADS conv   ->  {"conv": ms}: the conv-mnist preset's step
 
 THREADS is torch.set_num_threads; the caller sets OMP/OpenBLAS variables in the environment
 (they must be set before torch loads). Models, batch sizes and optimiser match bench/index.ts:
   vae:  784-400-20 ReLU, Bernoulli decoder (logits), analytic KL, batch 100, Adam lr 1e-3
   iwae: 784-200-200-50 tanh, IWAE bound K=5, batch 20, Adam lr 1e-3 eps 1e-4
+  conv: Conv(1->32,k4,s2,p1)-Conv(32->64)-256 -> 20 -> 256-3136-ConvT(64->32)-ConvT(32->1), ReLU,
+        Bernoulli logits on grey levels, analytic KL, batch 100, Adam lr 1e-3 (vae-wasm's conv-mnist)
 Time per step is the median over blocks of 10 steps, after a warm-up.
 """
 import json
@@ -82,6 +85,25 @@ def iwae_loss(m, x, K=5):
     return -bound.mean()
 
 
+class ConvVAE(nn.Module):
+    def __init__(self, z=20):
+        super().__init__()
+        self.enc = nn.Sequential(
+            nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(64 * 7 * 7, 256), nn.ReLU())
+        self.head = nn.Linear(256, 2 * z)
+        self.dec = nn.Sequential(
+            nn.Linear(z, 256), nn.ReLU(), nn.Linear(256, 64 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, 1, 4, 2, 1), nn.Flatten())
+        self.z = z
+
+    def encode(self, x):
+        return self.head(self.enc(x.view(-1, 1, 28, 28))).chunk(2, dim=-1)
+
+    def decode(self, z):
+        return self.dec(z)
+
+
 def time_steps(model, loss_fn, x, opt, budget_s=2.0):
     def step():
         opt.zero_grad(set_to_none=True)
@@ -102,6 +124,11 @@ def time_steps(model, loss_fn, x, opt, budget_s=2.0):
 
 
 out = {"torch": torch.__version__, "threads": threads}
+if len(sys.argv) > 2 and sys.argv[2] == "conv":
+    m = ConvVAE()
+    out["conv"] = time_steps(m, vae_loss, grey(100), torch.optim.Adam(m.parameters(), lr=1e-3))
+    print(json.dumps(out))
+    sys.exit(0)
 m = VAE([400], 20, F.relu)
 out["vae"] = time_steps(m, vae_loss, grey(100), torch.optim.Adam(m.parameters(), lr=1e-3))
 m = VAE([200, 200], 50, torch.tanh)

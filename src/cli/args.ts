@@ -7,6 +7,7 @@ import { supportedBuilds, type BuildName } from "../../bindings/load.js";
 import { ESTIMATOR_NAMES } from "../estimators/index.js";
 import { COMMANDS, FLAGS, nearestFlag, parserOptions } from "./flags.js";
 import { PRESETS, type Preset } from "../model/presets.js";
+import { parseLayers, parseShape, type CliLayers } from "./layers.js";
 
 export interface Args {
   latent: number; hidden: number[]; activation: string; seed: number; build?: BuildName;
@@ -19,6 +20,8 @@ export interface Args {
   threads: number | "auto"; estimators: string[]; draws: number; epochsGiven: boolean; count?: number;
   categorical?: { variables: number; categories: number }; temperature?: number; anneal?: number; straightThrough: boolean;
   flow?: { type: "planar" | "radial" | "iaf"; length: number };
+  /** --encoder/--decoder (and --input-shape) */
+  layers?: CliLayers;
   semi?: { labels: number; alpha: number; tau: number; hidden: number[]; latent: number; batchSize: number; binarize: boolean; labelledWeight?: number };
 }
 
@@ -90,6 +93,20 @@ export function parse(argv: string[]): { command: string; args: Args } {
     usageError("--stages needs a --preset");
   }
   const hidden = v.hidden === undefined ? [400] : v.hidden === "" ? [] : v.hidden.split(",").map((h: string) => num("hidden", h, 0, true, 1));
+  let layers: CliLayers | undefined;
+  if (v.encoder !== undefined || v.decoder !== undefined || v["input-shape"] !== undefined) {
+    if (v.encoder === undefined || v.decoder === undefined) usageError("--encoder and --decoder go together (and --input-shape with them for images)");
+    if (v.hidden !== undefined) usageError("--hidden cannot be combined with --encoder/--decoder (the layer lists describe every layer)");
+    if (preset) usageError(`--encoder/--decoder cannot be combined with --preset ${v.preset} (it sets the layers)`);
+    try {
+      layers = {
+        ...(v["input-shape"] !== undefined ? { inputShape: parseShape("input-shape", v["input-shape"]) } : {}),
+        encoder: parseLayers("encoder", v.encoder), decoder: parseLayers("decoder", v.decoder),
+      };
+    } catch (e) {
+      usageError((e as Error).message);
+    }
+  }
   if (v.build !== undefined && !(["relaxed", "simd", "scalar"] as string[]).includes(v.build)) {
     usageError(`--build must be relaxed, simd or scalar; got '${v.build}' (this runtime supports: ${supportedBuilds().join(", ")})`);
   }
@@ -124,7 +141,7 @@ export function parse(argv: string[]): { command: string; args: Args } {
   return {
     command,
     args: {
-      flow,
+      flow, layers,
       semi: command === "semi" ? {
         labels: num("labels", v.labels, 100, true, 2), alpha: num("alpha", v.alpha, 50, false, 0),
         tau: v["gumbel-softmax"] === undefined ? 0 : num("gumbel-softmax", v["gumbel-softmax"], 1, false, 1e-6),

@@ -20,9 +20,9 @@ export async function train(args: Args, demo: boolean): Promise<void> {
   if (demo && !ds) usageError("demo runs the MNIST protocol; train on your own data with: vae-wasm train --data PATH");
   const trainSet = data.train;
   checkBernoulliRange(data.name, [data.train, data.test], args.likelihood);
-  const shape = args.preset?.model.inputShape;
+  const shape = args.preset?.model.inputShape ?? args.layers?.inputShape;
   if (shape && shape[0] * shape[1] * shape[2] !== trainSet.cols) {
-    usageError(`--preset ${args.preset!.name} takes ${shape[1]}×${shape[2]} images with ${shape[0]} channel${shape[0] > 1 ? "s" : ""} (${shape[0] * shape[1] * shape[2]} values a row); ${data.name} has ${trainSet.cols} values a row`);
+    usageError(`${args.preset ? `--preset ${args.preset.name}` : "--input-shape"} takes ${shape[1]}×${shape[2]} images with ${shape[0]} channel${shape[0] > 1 ? "s" : ""} (${shape[0] * shape[1] * shape[2]} values a row); ${data.name} has ${trainSet.cols} values a row`);
   }
   // binarized training: the test set is binarized once with a fixed seed, for comparable numbers
   const testSet = args.binarize ? binarizeOnce(data.test, args.seed) : data.test;
@@ -30,7 +30,8 @@ export async function train(args: Args, demo: boolean): Promise<void> {
   const vae = args.resume ? await VAE.resume(readModel(args.resume), { build: args.build, threads: args.threads }) : await VAE.create({
     ...(args.preset?.model ?? {}),
     // (a layer-list preset gives its input shape and layers)
-    ...(args.preset?.model.encoder ? {} : { inputDim: trainSet.cols, hidden: args.hidden }), activation: args.activation as never, ...likelihood,
+    ...(args.layers ?? {}),
+    ...(args.preset?.model.encoder || args.layers ? {} : { inputDim: trainSet.cols, hidden: args.hidden }), activation: args.activation as never, ...likelihood,
     ...(args.categorical ? { latent: { type: "categorical" as const, ...args.categorical } } : { latentDim: args.latent }),
     ...(args.flow ? { flow: args.flow } : {}),
     seed: args.seed, build: args.build, threads: args.threads,

@@ -63,6 +63,32 @@ describe("vae-wasm CLI", () => {
     expect(shape.stderr).toMatch(/--categorical must be VARIABLESxCATEGORIES/);
   });
 
+  it("train --input-shape/--encoder/--decoder trains a convolutional model, eval reads it; bad layer lists are refused", async () => {
+    const file = join(dir, "conv.safetensors");
+    const r = cli("train", "--input-shape", "1x28x28", "--encoder", "conv:4:4:2:1,conv:8:4:2:1,flatten", "--decoder", "dense:392,unflatten:8x7x7,convT:4:4:2:1,convT:1:4:2:1",
+      "--latent", "4", "--train-size", "200", "--test-size", "50", "--epochs", "1", "--batch-size", "50", "--eval-samples", "8", "--json", "--quiet", "--out", file);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.config.inputShape).toEqual([1, 28, 28]);
+    expect(out.config.encoder[1]).toEqual({ type: "conv", out: 8, kernel: [4, 4], stride: [2, 2], padding: [1, 1], activation: "relu" });
+    expect(Number.isFinite(out.test.loss)).toBe(true);
+    const ev = cli("eval", file, "--test-size", "20", "--samples", "8", "--bounds", "1,4", "--json", "--quiet");
+    expect(ev.status, ev.stderr).toBe(0);
+    expect(Number.isFinite(JSON.parse(ev.stdout).nll)).toBe(true);
+    const bad: [string[], RegExp][] = [
+      [["--encoder", "conv:4:4:2:1,flatten"], /--encoder and --decoder go together/],
+      [["--encoder", "pool:2", "--decoder", "dense:784"], /--encoder: unknown layer 'pool:2' \(layers: conv:OUT:K\[:S\[:P\]\]/],
+      [["--encoder", "conv:4:x", "--decoder", "dense:784"], /--encoder: 'conv:4:x' needs integers ≥ 1 where it has 'x'/],
+      [["--input-shape", "28x28", "--encoder", "flatten", "--decoder", "dense:784"], /--input-shape must be CxHxW/],
+      [["--input-shape", "1x28x28", "--encoder", "conv:4:4:3:1,flatten", "--decoder", "dense:784,unflatten:1x28x28"], /options\.encoder\[0\]: stride 3 does not tile the input height/],
+    ];
+    for (const [args, re] of bad) {
+      const b = cli("train", ...args, "--epochs", "1", "--train-size", "100", "--test-size", "10", "--quiet");
+      expect(b.status, args.join(" ")).not.toBe(0);
+      expect(b.stderr).toMatch(re);
+    }
+  });
+
   it("train --flow trains a model with a normalizing flow (td by default), eval reads it; bad --flow is refused", async () => {
     const file = join(dir, "flow.safetensors");
     const r = cli("train", "--flow", "iaf:2", "--latent", "4", "--train-size", "200", "--test-size", "50", "--epochs", "2", "--batch-size", "50",
