@@ -204,6 +204,31 @@ describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outsi
     await page.close();
   }, 240_000);
 
+  it("the convolutional model trains on MNIST in the page; data whose images it cannot take is refused, the data staying", async () => {
+    const { page, errors } = await openIsolated(1440, 1100);
+    await page.selectOption("select[name=model]", "conv");
+    await page.selectOption("select[name=hidden]", "128");
+    await page.click("#apply");
+    await page.waitForFunction(() => /new model: conv 32-64-128–2, 2 threads/.test(document.getElementById("settings-note")!.textContent ?? ""), undefined, { timeout: 30_000 });
+    await page.click("#train");
+    await page.waitForFunction(() => Number(document.getElementById("step")!.textContent) >= 10, undefined, { timeout: 60_000 });
+    const loss = await lossNow(page);
+    expect(Number.isFinite(loss)).toBe(true);
+    await page.click("#train");
+    // 12×10 images: 10 is not a multiple of 4
+    const { PNG } = await import("pngjs");
+    const pngs = Array.from({ length: 25 }, (_, i) => {
+      const png = new PNG({ width: 10, height: 12 });
+      for (let p = 0; p < 120; p++) png.data.set([(p * 9 + i) % 256, (p * 9 + i) % 256, (p * 9 + i) % 256, 255], 4 * p);
+      return { name: `g${i}.png`, mimeType: "image/png", buffer: PNG.sync.write(png) };
+    });
+    await page.setInputFiles("#file", pngs);
+    await page.waitForFunction(() => /error: the convolutional model needs images whose height and width are multiples of 4; this data is 12×10 images/.test(document.getElementById("status")!.textContent ?? ""), undefined, { timeout: 30_000 });
+    expect(await page.textContent("#data-note")).toMatch(/^MNIST/);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
   it("a drawn 7 reaches the model centred by its centre of mass, as MNIST's digits are (not by its bounding box)", async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
     // record the pixels the page sends to the worker

@@ -139,7 +139,7 @@ function readSettings(): Settings {
   const f = new FormData(form);
   const num = (k: keyof Settings) => Number(f.get(k) ?? DEFAULT_SETTINGS[k]);
   return {
-    threads: num("threads"), estimator: String(f.get("estimator")) as Settings["estimator"], samples: num("samples"),
+    model: String(f.get("model")) as Settings["model"], threads: num("threads"), estimator: String(f.get("estimator")) as Settings["estimator"], samples: num("samples"),
     learningRate: num("learningRate"), batchSize: num("batchSize"), hidden: num("hidden"), latentDim: num("latentDim"),
   };
 }

@@ -5,6 +5,8 @@ export type EstimatorChoice = "analytic" | "stl" | "td" | "iwae" | "dreg";
 
 /** The page's settings. Model size and threads make a new model; the rest apply from the next step. */
 export interface Settings {
+  /** dense: D–hidden–Z; conv: two stride-2 convolutions and a dense layer of `hidden` units (images whose sides are multiples of 4) */
+  model: "dense" | "conv";
   threads: number;
   estimator: EstimatorChoice;
   samples: number;
@@ -14,7 +16,7 @@ export interface Settings {
   latentDim: number;
 }
 
-export const DEFAULT_SETTINGS: Settings = { threads: 2, estimator: "analytic", samples: 1, learningRate: 1e-3, batchSize: 100, hidden: 256, latentDim: 2 };
+export const DEFAULT_SETTINGS: Settings = { model: "dense", threads: 2, estimator: "analytic", samples: 1, learningRate: 1e-3, batchSize: 100, hidden: 256, latentDim: 2 };
 
 export type ToWorker =
   | { type: "init"; dataUrl: string; settings: Settings }

@@ -2,7 +2,7 @@
 // cross-origin isolation it may use 2 threads (the library's own workers, nested in this one);
 // otherwise the library runs on one thread and the page says why. The data is MNIST (10,000
 // training digits, 1,000 test digits) or the user's own file(s), read with loadDataset.
-import { loadDataset, VAE } from "vae-wasm";
+import { loadDataset, VAE, type VAEOptions } from "vae-wasm";
 import { formatOf, imagesToRows, prepare, unstandardise, type DatasetLike, type Prepared } from "./prepare";
 import { EXTENT, GRID, SAMPLES, type DataView, type FromWorker, type Settings, type ToWorker } from "./protocol";
 
@@ -81,6 +81,26 @@ async function fileSource(files: { name: string; bytes: Uint8Array<ArrayBuffer> 
   };
 }
 
+/**
+ * The layers: dense D–hidden–Z, or (model 'conv', for images whose sides are multiples of 4)
+ * Conv(C→32, k4, s2, p1) → Conv(32→64) → dense `hidden`, and the mirror image — conv-mnist's shape.
+ */
+function architecture(s: Settings, p: Prepared): VAEOptions {
+  if (s.model === "dense") return { inputDim: p.D, hidden: [s.hidden] };
+  const im = p.image;
+  if (!im || im.h % 4 !== 0 || im.w % 4 !== 0) {
+    throw new Error(`the convolutional model needs images whose height and width are multiples of 4; this data is ${im ? `${im.h}×${im.w} images` : "not images"} (choose the dense model)`);
+  }
+  const [h, w] = [im.h / 4, im.w / 4];
+  const conv = (out: number) => ({ type: "conv" as const, out, kernel: 4, stride: 2, padding: 1 });
+  const convT = (out: number) => ({ type: "convT" as const, out, kernel: 4, stride: 2, padding: 1 });
+  return {
+    inputShape: [im.c, im.h, im.w],
+    encoder: [conv(32), conv(64), { type: "flatten" }, { type: "dense", units: s.hidden }],
+    decoder: [{ type: "dense", units: s.hidden }, { type: "dense", units: 64 * h * w }, { type: "unflatten", shape: [64, h, w] }, convT(32), convT(im.c)],
+  };
+}
+
 async function main(base: string, initial: Settings) {
   const isolated = self.crossOriginIsolated === true;
   const maxThreads = isolated ? Math.min(2, navigator.hardwareConcurrency || 1) : 1;
@@ -88,7 +108,7 @@ async function main(base: string, initial: Settings) {
   let src = await mnistSource(base);
   const mnist = src;
   const create = () => VAE.create({
-    inputDim: src.prep.D, latentDim: settings.latentDim, hidden: [settings.hidden], seed: 1, threads: Math.min(settings.threads, maxThreads),
+    ...architecture(settings, src.prep), latentDim: settings.latentDim, seed: 1, threads: Math.min(settings.threads, maxThreads),
     likelihood: src.prep.likelihood === "bernoulli" ? "bernoulli" : { type: "gaussian", learnVariance: true },
   });
   let vae = await create();
@@ -186,8 +206,9 @@ async function main(base: string, initial: Settings) {
 
   /** A new model for the current data and settings; the run starts again. */
   const restart = async () => {
+    const fresh = await create();
     vae.dispose();
-    vae = await create();
+    vae = fresh;
     step = 0;
     smoothed = NaN;
     cursor = Infinity;
@@ -224,22 +245,25 @@ async function main(base: string, initial: Settings) {
         await stop();
         await restart();
       } else if (m.type === "configure") {
-        const before = settings;
-        settings = m.settings;
-        const rebuild = before.hidden !== settings.hidden || before.latentDim !== settings.latentDim || before.threads !== settings.threads;
+        const before = settings, next = m.settings;
+        const rebuild = before.hidden !== next.hidden || before.latentDim !== next.latentDim || before.threads !== next.threads || before.model !== next.model;
+        if (rebuild) architecture(next, src.prep); // (a model the data cannot take: refused before anything changes)
+        settings = next;
         if (rebuild) {
           const was = running;
           await stop();
           await restart();
           if (was) await handle({ type: "start" });
         }
+        const shape = settings.model === "conv" ? `conv 32-64-${settings.hidden}` : `${src.prep.D}–${settings.hidden}`;
         post({
           type: "configured", threads: vae.threads,
-          note: rebuild ? `new model: ${src.prep.D}–${settings.hidden}–${settings.latentDim}, ${vae.threads} thread${vae.threads > 1 ? "s" : ""}` : "settings apply from the next step",
+          note: rebuild ? `new model: ${shape}–${settings.latentDim}, ${vae.threads} thread${vae.threads > 1 ? "s" : ""}` : "settings apply from the next step",
         });
       } else if (m.type === "data" || m.type === "mnist") {
         // (a file that cannot be used leaves the current data and model as they are)
         const next = m.type === "mnist" ? mnist : await fileSource(m.files);
+        architecture(settings, next.prep); // (data the model cannot take: refused, the current data stays)
         await stop();
         src = next;
         post({ type: "dataset", view: src.view });
