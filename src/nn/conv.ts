@@ -72,13 +72,21 @@ export function patchFloats(l: ConvLayer, B: number): number {
   return l.kind === "conv" ? B * g.Ho * g.Wo * g.C * g.KH * g.KW : B * g.H * g.W * g.O * g.KH * g.KW;
 }
 
-/** The geometry's arguments of im2col/col2im for a layer: the image the patches are taken from, and the grid. */
-function im2colArgs(l: ConvLayer): [number, number, number, number, number, number, number, number, number, number, number] {
-  const g = l.g;
-  return l.kind === "conv"
-    ? [g.C, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.Ho, g.Wo]
-    // a transposed convolution's output is the image and its input pixels the grid
-    : [g.O, g.Ho, g.Wo, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.H, g.W];
+type PatchArgs = [number, number, number, number, number, number, number, number, number, number, number];
+const patchArgs = new WeakMap<ConvLayer, PatchArgs>();
+
+/** The geometry's arguments of im2col/col2im for a layer (the image the patches are taken from, and the grid), made once per layer. */
+function im2colArgs(l: ConvLayer): PatchArgs {
+  let a = patchArgs.get(l);
+  if (!a) {
+    const g = l.g;
+    a = l.kind === "conv"
+      ? [g.C, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.Ho, g.Wo]
+      // a transposed convolution's output is the image and its input pixels the grid
+      : [g.O, g.Ho, g.Wo, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.H, g.W];
+    patchArgs.set(l, a);
+  }
+  return a;
 }
 
 /** y = act(layer(x)) for examples [b0, b1); `col` holds the patch rows (conv: kept for dW) or X·W (convT). */
