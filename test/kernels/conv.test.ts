@@ -16,6 +16,19 @@ const GEOMETRIES: Geometry[] = [
   { name: "k1 s1 p0 (a per-pixel dense layer)", N: 1, C: 5, H: 3, W: 4, O: 4, KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0 },
 ];
 
+/**
+ * The kernels' dX, dW and db (at pointers `at`) against central finite differences of
+ * L = Σ gy ⊙ layer(x, w, bias) with a tanh activation (`layer`: an f64 reference).
+ */
+function expectGrads(env: KernelEnv, layer: typeof convRef, g: Geometry, gy: Float64Array,
+  p: { x: Float64Array; w: Float64Array; bias: Float64Array }, at: { dx: number; dw: number; db: number }): void {
+  const { x, w, bias } = p;
+  const L = (xv: Float64Array, wv: Float64Array, bv: Float64Array) => dot(gy, layer(g, xv, wv, bv, ACT.tanh));
+  expectClose(env.read(at.dx, x.length), numericGrad((v) => L(v, w, bias), Float64Array.from(x), 1e-6), 2e-5, 2e-4, "dX");
+  expectClose(env.read(at.dw, w.length), numericGrad((v) => L(x, v, bias), Float64Array.from(w), 1e-6), 2e-5, 2e-4, "dW");
+  expectClose(env.read(at.db, g.O), numericGrad((v) => L(x, w, v), Float64Array.from(bias), 1e-6), 2e-5, 2e-4, "db");
+}
+
 /** A GEMM scratch for inner dimensions up to K (a B panel and A's packed rows). */
 const scratchFor = (env: KernelEnv, K: number) => env.zeros((8 + A_PACK_ROWS) * K + 64);
 
@@ -60,10 +73,7 @@ describe.each(BUILDS)("convolution kernels, %s build", (build) => {
       env.k.col2im(pdx, pdcol, g.C, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, Ho, Wo, 0, g.N);
       env.k.gemm(pdw, Q, pdy, 1, g.O, pcol, Q, 1, 0, 0, g.O, Q, P, 0, ACT.identity, scratch, 0, apack);
       env.k.biasGrad(pdb, pdy, g.O, 0, P, g.O, 0);
-      const L = (xv: Float64Array, wv: Float64Array, bv: Float64Array) => dot(gy, convRef(g, xv, wv, bv, ACT.tanh));
-      expectClose(env.read(pdx, x.length), numericGrad((v) => L(v, w, bias), Float64Array.from(x), 1e-6), 2e-5, 2e-4, "dX");
-      expectClose(env.read(pdw, w.length), numericGrad((v) => L(x, v, bias), Float64Array.from(w), 1e-6), 2e-5, 2e-4, "dW");
-      expectClose(env.read(pdb, g.O), numericGrad((v) => L(x, w, v), Float64Array.from(bias), 1e-6), 2e-5, 2e-4, "db");
+      expectGrads(env, convRef, g, gy, { x, w, bias }, { dx: pdx, dw: pdw, db: pdb });
     });
 
     it("ConvTranspose2d (C → O channels): forward against the f64 reference; dX, dW, db against finite differences", async () => {
@@ -96,10 +106,7 @@ describe.each(BUILDS)("convolution kernels, %s build", (build) => {
       env.k.gemm(pdx, g.C, pdcol, QT, 1, pw, 1, QT, 0, 0, R, g.C, QT, 0, ACT.identity, scratch, packed, apack);
       env.k.gemm(pdw, QT, px, 1, g.C, pdcol, QT, 1, 0, 0, g.C, QT, R, 0, ACT.identity, scratch, 0, apack);
       env.k.biasGrad(pdb, pdy, g.O, 0, Rout, g.O, 0);
-      const L = (xv: Float64Array, wv: Float64Array, bv: Float64Array) => dot(gy, convTRef(g, xv, wv, bv, ACT.tanh));
-      expectClose(env.read(pdx, x.length), numericGrad((v) => L(v, w, bias), Float64Array.from(x), 1e-6), 2e-5, 2e-4, "dX");
-      expectClose(env.read(pdw, w.length), numericGrad((v) => L(x, v, bias), Float64Array.from(w), 1e-6), 2e-5, 2e-4, "dW");
-      expectClose(env.read(pdb, g.O), numericGrad((v) => L(x, w, v), Float64Array.from(bias), 1e-6), 2e-5, 2e-4, "db");
+      expectGrads(env, convTRef, g, gy, { x, w, bias }, { dx: pdx, dw: pdw, db: pdb });
     });
 
     it("im2col and col2im over example ranges split anywhere give the bits of one call", async () => {

@@ -56,6 +56,16 @@ describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outsi
     return { page, errors };
   }
 
+  /** n 10×12 PNG files named PREFIX1.png…, pixel p of image i coloured rgb(i, p). */
+  async function pngFiles(n: number, prefix: string, rgb: (i: number, p: number) => [number, number, number]) {
+    const { PNG } = await import("pngjs");
+    return Array.from({ length: n }, (_, i) => {
+      const png = new PNG({ width: 10, height: 12 });
+      for (let p = 0; p < 120; p++) png.data.set([...rgb(i, p), 255], 4 * p);
+      return { name: `${prefix}${i + 1}.png`, mimeType: "image/png", buffer: PNG.sync.write(png) };
+    });
+  }
+
   const lossNow = (page: Page) => page.evaluate(() => parseFloat(document.getElementById("loss-now")!.textContent ?? ""));
 
   it("Pause, Reset and Train in quick succession: training starts again on the new model, no error", async () => {
@@ -177,15 +187,7 @@ describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outsi
     await page.click("#train");
 
     // 30 RGB PNG images, 10×12
-    const { PNG } = await import("pngjs");
-    const pngs = Array.from({ length: 30 }, (_, i) => {
-      const png = new PNG({ width: 10, height: 12 });
-      for (let p = 0; p < 120; p++) {
-        png.data[4 * p] = (p * 7 + i * 11) % 256; png.data[4 * p + 1] = (i * 40) % 256; png.data[4 * p + 2] = 255 - p; png.data[4 * p + 3] = 255;
-      }
-      return { name: `img${i + 1}.png`, mimeType: "image/png", buffer: PNG.sync.write(png) };
-    });
-    await page.setInputFiles("#file", pngs);
+    await page.setInputFiles("#file", await pngFiles(30, "img", (i, p) => [(p * 7 + i * 11) % 256, (i * 40) % 256, 255 - p]));
     await page.waitForFunction(() => /^30 PNG images: 30 rows × 360 values \(12×10 RGB images\), values in \[0, 1\]: Bernoulli decoder/.test(document.getElementById("data-note")!.textContent ?? ""), undefined, { timeout: 30_000 });
     await page.click("#train");
     await page.waitForFunction(() => Number(document.getElementById("step")!.textContent) >= 50, undefined, { timeout: 60_000 });
@@ -216,13 +218,7 @@ describe.skipIf(!haveBrowser)("the training page in Chromium (skipped only outsi
     expect(Number.isFinite(loss)).toBe(true);
     await page.click("#train");
     // 12×10 images: 10 is not a multiple of 4
-    const { PNG } = await import("pngjs");
-    const pngs = Array.from({ length: 25 }, (_, i) => {
-      const png = new PNG({ width: 10, height: 12 });
-      for (let p = 0; p < 120; p++) png.data.set([(p * 9 + i) % 256, (p * 9 + i) % 256, (p * 9 + i) % 256, 255], 4 * p);
-      return { name: `g${i}.png`, mimeType: "image/png", buffer: PNG.sync.write(png) };
-    });
-    await page.setInputFiles("#file", pngs);
+    await page.setInputFiles("#file", await pngFiles(25, "g", (i, p) => Array(3).fill((p * 9 + i) % 256) as [number, number, number]));
     await page.waitForFunction(() => /error: the convolutional model needs images whose height and width are multiples of 4; this data is 12×10 images/.test(document.getElementById("status")!.textContent ?? ""), undefined, { timeout: 30_000 });
     expect(await page.textContent("#data-note")).toMatch(/^MNIST/);
     expect(errors).toEqual([]);
