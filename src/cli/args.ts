@@ -12,7 +12,7 @@ import { parseLayers, parseShape, type CliLayers } from "./layers.js";
 export interface Args {
   latent: number; hidden: number[]; activation: string; seed: number; build?: BuildName;
   epochs: number; batchSize: number; lr: number; estimator: string; samples: number; binarize: boolean;
-  trainSize?: number; testSize?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
+  trainSize?: number; testSize?: number; testFrom?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
   checkpoint?: string; checkpointEvery: number | "epoch"; resume?: string; argv?: string[];
   helpFor?: string; labelColumn?: string; beta: number; klWarmup: number; patience?: number; freeBits: number; steps?: number; row: number;
@@ -167,6 +167,7 @@ export function parse(argv: string[]): { command: string; args: Args } {
       model, bounds, threads: v.threads === undefined || v.threads === "auto" ? (v.threads === "auto" ? "auto" : 1) : num("threads", v.threads, 1, true, 1),
       trainSize: v["train-size"] === undefined ? undefined : num("train-size", v["train-size"], 0, true, 1),
       testSize: v["test-size"] === undefined ? undefined : num("test-size", v["test-size"], 0, true, 1),
+      testFrom: v["test-from"] === undefined ? undefined : num("test-from", v["test-from"], 0, true, 0),
       checkpoint: v.checkpoint, resume: v.resume, testData: v["test-data"],
       steps: v.steps === undefined ? undefined : num("steps", v.steps, 0, true, 2), row: num("row", v.row, 0, true, 0),
       patience: v.patience === undefined ? undefined : num("patience", v.patience, 0, true, 1),

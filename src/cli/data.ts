@@ -6,7 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { loadDataset, type Dataset } from "../data/dataset.js";
 import { loadMnist } from "../data/mnist.js";
-import { takeRows } from "../data/rows.js";
+import { sliceRows, takeRows } from "../data/rows.js";
 import type { Matrix } from "../util/validate.js";
 import { usageError, type Args } from "./args.js";
 
@@ -30,6 +30,13 @@ function isMnistDir(path: string): boolean {
     ["train-images-idx3-ubyte", "train-images-idx3-ubyte.gz", "train-images.idx3-ubyte"].some((f) => existsSync(join(path, f)));
 }
 
+/** The test rows the command uses: --test-from skips rows, --test-size keeps the next N. */
+export function testRows(args: Pick<Args, "testFrom" | "testSize">, test: Matrix): Matrix {
+  const from = args.testFrom ?? 0;
+  if (from >= test.rows && from > 0) usageError(`--test-from ${from} skips all ${test.rows} test rows`);
+  return sliceRows(test, from, args.testSize ?? test.rows - from);
+}
+
 /**
  * The command's data. `evaluate`: for eval, reconstruct and variance — with your own data the
  * whole of --data (or --test-data) is the test set.
@@ -40,7 +47,7 @@ export async function cliData(args: Args, evaluate = false): Promise<CliData> {
     const ds = await loadMnist(args.data);
     return {
       train: args.trainSize ? takeRows(ds.train, args.trainSize) : ds.train,
-      test: args.testSize ? takeRows(ds.test, args.testSize) : ds.test,
+      test: testRows(args, ds.test),
       trainLabels: ds.trainLabels, testLabels: ds.testLabels,
       name: "MNIST", image: [28, 28], mnist: ds,
     };
@@ -66,7 +73,7 @@ export async function cliData(args: Args, evaluate = false): Promise<CliData> {
     if (own.labels) [trainLabels, testLabels] = [own.labels.subarray(0, own.rows - n), own.labels.subarray(own.rows - n)];
   }
   if (args.trainSize) train = takeRows(train, args.trainSize);
-  if (args.testSize) test = takeRows(test, args.testSize);
+  test = testRows(args, test);
   if (args.scale !== 1) {
     for (const m of new Set([train.data.buffer, test.data.buffer])) {
       const all = new Float32Array(m as ArrayBuffer);

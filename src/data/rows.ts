@@ -8,6 +8,12 @@ export function takeRows(m: Matrix, n: number): Matrix {
   return { data: m.data.subarray(0, rows * m.cols), rows, cols: m.cols };
 }
 
+/** Rows from..from+n−1 of a matrix (a view, no copy); n defaults to the rest. */
+export function sliceRows(m: Matrix, from: number, n = m.rows - from): Matrix {
+  const start = Math.min(from, m.rows), rows = Math.min(n, m.rows - start);
+  return { data: m.data.subarray(start * m.cols, (start + rows) * m.cols), rows, cols: m.cols };
+}
+
 /**
  * One fixed stochastic binarization of grey levels: x ~ Bernoulli(p) per pixel, from a seeded
  * generator (the same seed gives the same binary test set, for comparable evaluations).

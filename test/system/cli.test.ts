@@ -1,7 +1,7 @@
 // The command line as a user runs it (the built dist/src/cli.js; `npm test` builds first):
 // train → model file → eval, the demo's pictures, and usage errors with exit code 2.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -139,6 +139,26 @@ describe("vae-wasm CLI", () => {
     for (const v of [out.nll, out.elbo, out.iwaeBounds["1"], out.iwaeBounds["8"]]) expect(Number.isFinite(v)).toBe(true);
     expect(out.activeUnits).toBeGreaterThanOrEqual(0);
     expect(out.activeUnits).toBeLessThanOrEqual(4);
+  });
+
+  it("eval --test-from/--test-size evaluates exactly that slice of the test rows", () => {
+    // rows 3..6 of a CSV, by slicing and as a file of their own: the same numbers, bit for bit
+    const rows = Array.from({ length: 10 }, (_, r) => Array.from({ length: 784 }, (_, c) => ((r * 7919 + c * 104729) % 1000) / 999).join(","));
+    writeFileSync(join(dir, "all.csv"), rows.join("\n") + "\n");
+    writeFileSync(join(dir, "part.csv"), rows.slice(3, 7).join("\n") + "\n");
+    const flags = ["--samples", "16", "--bounds", "1", "--json", "--quiet"];
+    const slice = cli("eval", model, "--data", join(dir, "all.csv"), "--test-from", "3", "--test-size", "4", ...flags);
+    const part = cli("eval", model, "--data", join(dir, "part.csv"), ...flags);
+    const whole = cli("eval", model, "--data", join(dir, "all.csv"), ...flags);
+    for (const r of [slice, part, whole]) expect(r.status, r.stderr).toBe(0);
+    const [a, b, c] = [slice, part, whole].map((r) => JSON.parse(r.stdout));
+    expect(a.images).toBe(4);
+    expect(c.images).toBe(10);
+    for (const key of ["nll", "nllStandardError", "elbo", "activeUnits"]) expect(a[key], key).toBe(b[key]);
+    expect(a.nll).not.toBe(c.nll);
+    const past = cli("eval", model, "--data", join(dir, "all.csv"), "--test-from", "10");
+    expect(past.status).toBe(2);
+    expect(past.stderr).toMatch(/--test-from 10 skips all 10 test rows/);
   });
 
   it("variance --json compares estimators' gradient statistics on the model", () => {
