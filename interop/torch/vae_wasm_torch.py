@@ -1,0 +1,464 @@
+"""vae-wasm models in PyTorch: the same weights, the same objective, the same files.
+
+A model trained with vae-wasm continues in PyTorch (many GPUs, torch.distributed) and comes back
+to JavaScript to be served, with no reshaping on either side:
+
+    import vae_wasm_torch as vw
+    model = vw.load("model.safetensors")            # an nn.Module; model.config is the library's
+    loss = vw.loss(model, x, estimator="dreg", samples=5)
+    loss.backward()                                  # the library's gradient, in any PyTorch setup
+    vw.save(model, "model.safetensors", steps=1000)  # VAE.load(bytes) reads it, no config needed
+
+Conventions (the library's, so numbers agree to float rounding):
+  - x is [N, D] rows; an image row holds H×W pixels, a pixel's C channels together (NHWC), and
+    the conv layers see it as NCHW after a permute; the decoder's output comes back as rows.
+  - loss is the mean over examples of the negative objective (ELBO or IWAE bound); its gradient
+    is the estimator's, also where that is not the objective's own gradient (stl, dreg, score).
+  - eps is [N, K, Z]: example n's sample k (the library's row n·K + k).
+  - log q's variance is exp(clamp(logvar, -30, 30)).
+
+Supported: dense encoders/decoders (`hidden`, `decoderHidden`, relu/tanh/identity), layer lists
+(conv, convT, dense, flatten, unflatten), the Gaussian latent, Bernoulli and Gaussian (fixed or
+learned variance) decoders, the estimators analytic, td, stl, iwae, iwae-stl, dreg and score, β
+for analytic/td/stl. Not yet: normalizing flows, categorical latents, M2 and free bits — `VAE`
+refuses such a configuration with a message that says so.
+
+Command line:
+    python3 vae_wasm_torch.py from-examples vae.pt model.safetensors   # pytorch/examples' VAE
+    python3 vae_wasm_torch.py to-examples model.safetensors vae.pt
+"""
+import json
+import math
+import os
+import struct
+import sys
+import tempfile
+import zlib
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+FORMAT = "vae-wasm/1"
+LOGVAR_MAX = 30.0
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+ESTIMATORS = ("analytic", "td", "stl", "iwae", "iwae-stl", "dreg", "score")
+_ACT = {"relu": torch.relu, "tanh": torch.tanh, "identity": lambda v: v}
+
+
+# ----------------------------------------------------------------------------- files
+
+def js_json(value):
+    """JSON text as JavaScript's JSON.stringify writes it (no spaces; 1 not 1.0; 1e-7 as 1e-7)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(js_json(str(k)) + ":" + js_json(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(js_json(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "null"
+        if value == int(value) and abs(value) < 1e21:
+            return str(int(value))
+        text = repr(value)  # the shortest round-trip digits, as JavaScript
+        if "e" not in text:
+            return text
+        mantissa, exp = text.split("e")
+        exp = int(exp)
+        if -7 < exp < 21:  # JavaScript writes these positionally
+            digits = mantissa.replace(".", "").lstrip("-")
+            sign = "-" if value < 0 else ""
+            point = (mantissa.lstrip("-").index(".") if "." in mantissa else len(mantissa.lstrip("-"))) + exp
+            if point <= 0:
+                return sign + "0." + "0" * -point + digits
+            return sign + digits[:point] + "." + digits[point:] if point < len(digits) else sign + digits + "0" * (point - len(digits))
+        return mantissa + "e" + ("+" if exp > 0 else "-") + str(abs(exp))
+    return json.dumps(value, ensure_ascii=False)
+
+
+def read_safetensors(path_or_bytes):
+    """(tensors: {name: float32 tensor} in file order, metadata: {str: str}) of a safetensors file;
+    the library's crc32 checksum is checked when present."""
+    data = path_or_bytes if isinstance(path_or_bytes, (bytes, bytearray)) else open(path_or_bytes, "rb").read()
+    what = "read_safetensors" + ("" if isinstance(path_or_bytes, (bytes, bytearray)) else f"({path_or_bytes!r})")
+    if len(data) < 8:
+        raise ValueError(f"{what}: {len(data)} bytes is shorter than the 8-byte header length")
+    (n,) = struct.unpack("<Q", data[:8])
+    if 8 + n > len(data):
+        raise ValueError(f"{what}: truncated: the header says it is {n} bytes long, the file has {len(data) - 8}")
+    header = json.loads(data[8:8 + n].decode("utf-8"))
+    metadata = header.pop("__metadata__", {}) or {}
+    base = 8 + n
+    if "checksum" in metadata:
+        stored = metadata["checksum"]
+        computed = "crc32:%08x" % (zlib.crc32(data[base:]) & 0xFFFFFFFF)
+        if stored != computed:
+            raise ValueError(f"{what}: the file is corrupted: its tensor data does not match its checksum ({stored}, computed {computed})")
+    dtypes = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16, "BF16": torch.bfloat16}
+    tensors = {}
+    for name, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+        if info["dtype"] not in dtypes:
+            raise ValueError(f"{what}: tensor '{name}' has dtype {info['dtype']}; only floating-point tensors can be weights")
+        begin, end = info["data_offsets"]
+        raw = bytearray(data[base + begin:base + end])
+        t = torch.frombuffer(raw, dtype=dtypes[info["dtype"]]) if raw else torch.empty(0, dtype=dtypes[info["dtype"]])
+        tensors[name] = t.reshape(info["shape"]).to(torch.float32)
+    return tensors, metadata
+
+
+def write_safetensors(path, tensors, metadata, checksum=True):
+    """Writes float32 tensors (in the dict's order) and string metadata the way the library does —
+    the same bytes for the same content — atomically (a temporary file renamed into place)."""
+    meta = dict(metadata)
+    if checksum:
+        meta["checksum"] = "crc32:00000000"
+    header = {"__metadata__": meta}
+    blobs, offset = [], 0
+    for name, t in tensors.items():
+        b = t.detach().to(torch.float32).contiguous().cpu().numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    text = js_json(header)
+    encoded = text.encode("utf-8")
+    encoded += b" " * ((8 - (8 + len(encoded)) % 8) % 8)
+    body = b"".join(blobs)
+    if checksum:
+        encoded = encoded.replace(b'"checksum":"crc32:00000000"', b'"checksum":"crc32:%08x"' % (zlib.crc32(body) & 0xFFFFFFFF), 1)
+    out = struct.pack("<Q", len(encoded)) + encoded + body
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".vae-wasm-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(out)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return out
+
+
+# ----------------------------------------------------------------------------- model
+
+def resolve_config(config):
+    """A library configuration with its defaults filled in the library's order (as it saves them)."""
+    c = dict(config)
+    layered = "encoder" in c
+    out = {
+        "inputDim": c["inputDim"] if "inputDim" in c else math.prod(c["inputShape"]),
+        "latentDim": c.get("latentDim", 20),
+        "hidden": [] if layered else list(c.get("hidden", [400])),
+        "decoderHidden": [] if layered else list(c.get("decoderHidden", list(reversed(c.get("hidden", [400]))))),
+        "activation": c.get("activation", "relu"),
+        "likelihood": c.get("likelihood", {"type": "bernoulli"}),
+        "latent": c.get("latent", {"type": "gaussian"}),
+        "flow": c.get("flow"),
+        "seed": c.get("seed", 1),
+    }
+    if out["likelihood"] == "bernoulli":
+        out["likelihood"] = {"type": "bernoulli"}
+    elif out["likelihood"] == "gaussian" or (isinstance(out["likelihood"], dict) and out["likelihood"]["type"] == "gaussian"):
+        g = out["likelihood"] if isinstance(out["likelihood"], dict) else {}
+        out["likelihood"] = {"type": "gaussian", "variance": g.get("variance", 1), "learnVariance": g.get("learnVariance", False)}
+    if out["latent"] == "gaussian":
+        out["latent"] = {"type": "gaussian"}
+    if layered:
+        out["inputShape"] = list(c["inputShape"])
+        out["encoder"] = [_resolve_layer(s, out["activation"]) for s in c["encoder"]]
+        out["decoder"] = [_resolve_layer(s, out["activation"]) for s in c["decoder"]]
+        last = out["decoder"][-1]
+        if "activation" in last:
+            last["activation"] = "identity"
+    return out
+
+
+def _resolve_layer(s, activation):
+    pair = lambda v: list(v) if isinstance(v, (list, tuple)) else [v, v]
+    if s["type"] == "dense":
+        return {"type": "dense", "units": s["units"], "activation": s.get("activation", activation)}
+    if s["type"] in ("conv", "convT"):
+        return {"type": s["type"], "out": s["out"], "kernel": pair(s["kernel"]), "stride": pair(s.get("stride", 1)),
+                "padding": pair(s.get("padding", 0)), "activation": s.get("activation", activation)}
+    if s["type"] == "flatten":
+        return {"type": "flatten"}
+    if s["type"] == "unflatten":
+        return {"type": "unflatten", "shape": list(s["shape"])}
+    raise ValueError(f"VAE: a layer's type must be dense, conv, convT, flatten or unflatten; got {s['type']!r}")
+
+
+class _Net(nn.Module):
+    """A layer list (conv, convT, dense, flatten, unflatten): modules at their list index."""
+
+    def __init__(self, specs, shape):
+        super().__init__()
+        self.specs = specs
+        self.layers = nn.ModuleList()
+        for s in specs:
+            if s["type"] == "dense":
+                self.layers.append(nn.Linear(math.prod(shape), s["units"]))
+                shape = [s["units"]]
+            elif s["type"] in ("conv", "convT"):
+                C, H, W = shape
+                kind = nn.Conv2d if s["type"] == "conv" else nn.ConvTranspose2d
+                layer = kind(C, s["out"], tuple(s["kernel"]), tuple(s["stride"]), tuple(s["padding"]))
+                self.layers.append(layer)
+                if s["type"] == "conv":
+                    shape = [s["out"], (H + 2 * s["padding"][0] - s["kernel"][0]) // s["stride"][0] + 1,
+                             (W + 2 * s["padding"][1] - s["kernel"][1]) // s["stride"][1] + 1]
+                else:
+                    shape = [s["out"], (H - 1) * s["stride"][0] - 2 * s["padding"][0] + s["kernel"][0],
+                             (W - 1) * s["stride"][1] - 2 * s["padding"][1] + s["kernel"][1]]
+            elif s["type"] == "flatten":
+                self.layers.append(nn.Flatten(-3))
+                shape = [math.prod(shape)]
+            else:
+                self.layers.append(nn.Unflatten(-1, tuple(s["shape"])))
+                shape = list(s["shape"])
+        self.out_shape = shape
+
+    def forward(self, h):
+        for s, layer in zip(self.specs, self.layers):
+            lead = h.shape[:-3] if s["type"] in ("conv", "convT") else None
+            if lead is not None and len(lead) != 1:  # the conv layers take one batch dimension
+                h = layer(h.reshape(-1, *h.shape[-3:]))
+                h = h.reshape(*lead, *h.shape[1:])
+            else:
+                h = layer(h)
+            h = _ACT[s.get("activation", "identity")](h)
+        return h
+
+
+class _Dense(nn.Module):
+    def __init__(self, sizes, activation):
+        super().__init__()
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.act = _ACT[activation]
+
+    def forward(self, h):
+        for layer in self.hidden:
+            h = self.act(layer(h))
+        return h
+
+
+class VAE(nn.Module):
+    """A vae-wasm model as an nn.Module whose state_dict names and layouts are the library's file's."""
+
+    def __init__(self, config):
+        super().__init__()
+        c = resolve_config(config)
+        if c["flow"] is not None:
+            raise NotImplementedError("VAE: normalizing flows are not in the PyTorch mirror yet (the library trains them)")
+        if c["latent"]["type"] != "gaussian":
+            raise NotImplementedError("VAE: categorical latents are not in the PyTorch mirror yet (the library trains them)")
+        if c["activation"] not in _ACT:
+            raise ValueError(f"VAE: activation must be relu, tanh or identity; got {c['activation']!r}")
+        self.config = c
+        D, Z = c["inputDim"], c["latentDim"]
+        self.encoder, self.decoder = nn.Module(), nn.Module()
+        # the networks' modules are registered under encoder/decoder only (the file's names)
+        if "encoder" in c:
+            enc, dec = _Net(c["encoder"], c["inputShape"]), _Net(c["decoder"], [Z])
+            self.encoder.layers, self.decoder.layers = enc.layers, dec.layers
+            top = enc.out_shape[0]
+        else:
+            enc, dec = _Dense([D] + c["hidden"], c["activation"]), _Dense([Z] + c["decoderHidden"], c["activation"])
+            self.encoder.hidden, self.decoder.hidden = enc.hidden, dec.hidden
+            top = ([D] + c["hidden"])[-1]
+            self.decoder.out = nn.Linear(([Z] + c["decoderHidden"])[-1], D)
+        object.__setattr__(self, "_enc", enc)
+        object.__setattr__(self, "_dec", dec)
+        self.encoder.mu = nn.Linear(top, Z)
+        self.encoder.logvar = nn.Linear(top, Z)
+        lik = c["likelihood"]
+        if lik["type"] == "gaussian" and lik["learnVariance"]:
+            self.decoder.logvar = nn.Parameter(torch.zeros(D))
+
+    def _image(self, x):
+        C, H, W = self.config["inputShape"]
+        return x.reshape(*x.shape[:-1], H, W, C).movedim(-1, -3)
+
+    def encode(self, x):
+        """mu, logvar of q(z|x) for rows x [..., D]."""
+        h = self._enc(self._image(x)) if "encoder" in self.config else self._enc(x)
+        return self.encoder.mu(h), self.encoder.logvar(h)
+
+    def decode(self, z):
+        """The decoder's output rows [..., D]: Bernoulli logits or Gaussian means."""
+        if "encoder" in self.config:
+            y = self._dec(z)
+            return y.movedim(-3, -1).reshape(*y.shape[:-3], -1)
+        return self.decoder.out(self._dec(z))
+
+    def log_px(self, x, out):
+        """log p(x|z) summed over the D values, for decoder outputs `out` [..., D] and rows x broadcast to them."""
+        lik = self.config["likelihood"]
+        if lik["type"] == "bernoulli":
+            return (x * out - F.softplus(out)).sum(-1)
+        lv = self.decoder.logvar if lik["learnVariance"] else torch.full_like(out[..., :1], math.log(lik["variance"]))
+        return -0.5 * (((x - out) ** 2) * torch.exp(-lv) + lv + 2 * HALF_LOG_2PI).sum(-1)
+
+
+def _log_normal(z, mu, logvar):
+    return -0.5 * (((z - mu) ** 2) * torch.exp(-logvar) + logvar).sum(-1) - z.shape[-1] * HALF_LOG_2PI
+
+
+def loss(model, x, estimator="analytic", samples=1, eps=None, beta=1.0, generator=None):
+    """The library's loss (mean over the N rows of the negative objective) with the estimator's gradient.
+
+    x: [N, D]; eps: [N, K, Z] standard normal noise (drawn when None). Returns a scalar tensor;
+    backward() leaves each parameter's .grad equal to the library's lossAndGrads gradient."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"loss: estimator must be one of {', '.join(ESTIMATORS)}; got {estimator!r}")
+    if beta != 1 and estimator not in ("analytic", "td", "stl"):
+        raise ValueError(f"loss: beta weighs the KL of analytic, td and stl; {estimator} has no KL term to weigh")
+    N, Z, K = x.shape[0], model.config["latentDim"], samples
+    x = x.to(next(model.parameters()).dtype)
+    if eps is None:
+        eps = torch.randn(N, K, Z, generator=generator, dtype=x.dtype)
+    eps = eps.to(x.dtype).reshape(N, K, Z)
+    mu, logvar = model.encode(x)
+    logvar = logvar.clamp(-LOGVAR_MAX, LOGVAR_MAX)
+    z = mu.unsqueeze(1) + torch.exp(0.5 * logvar).unsqueeze(1) * eps  # [N, K, Z]
+    xk = x.unsqueeze(1)
+    if estimator == "analytic":
+        logpx = model.log_px(xk, model.decode(z))  # [N, K]
+        kl = -0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)).sum(-1)
+        return -(logpx.mean(1) - beta * kl).mean()
+    logpz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+    if estimator in ("td", "iwae"):
+        logq = _log_normal(z, mu.unsqueeze(1), logvar.unsqueeze(1))
+    else:  # the score term of log q stopped
+        logq = _log_normal(z, mu.detach().unsqueeze(1), logvar.detach().unsqueeze(1))
+    if estimator in ("td", "stl"):
+        logpx = model.log_px(xk, model.decode(z))
+        return -(logpx + beta * (logpz - logq)).mean()
+    if estimator == "score":
+        zd = z.detach()
+        logpx = model.log_px(xk, model.decode(zd))
+        logq_d = _log_normal(zd, mu.unsqueeze(1), logvar.unsqueeze(1))
+        logw = (logpx + _log_normal(zd, torch.zeros_like(zd), torch.zeros_like(zd)) - logq_d).detach()
+        if K < 2:
+            raise ValueError("loss: the score estimator needs samples >= 2 here (its leave-one-out baseline); with K = 1 the library uses a running average kept between steps")
+        baseline = (logw.sum(1, keepdim=True) - logw) / (K - 1)
+        value = -logw.mean()
+        surrogate = -(logpx.mean() + ((logw - baseline) * logq_d).mean())
+        return value + surrogate - surrogate.detach()
+    logw = model.log_px(xk, model.decode(z)) + logpz - logq
+    bound = torch.logsumexp(logw, 1) - math.log(K)
+    if estimator in ("iwae", "iwae-stl"):
+        return -bound.mean()
+    # dreg: decoder Σ w̃ ∇θ log w at z held fixed, encoder Σ w̃² ∇ log w through z only
+    wt = torch.softmax(logw, 1).detach()
+    zd = z.detach()
+    logw_d = model.log_px(xk, model.decode(zd)) + _log_normal(zd, torch.zeros_like(zd), torch.zeros_like(zd)) \
+        - _log_normal(zd, mu.detach().unsqueeze(1), logvar.detach().unsqueeze(1))
+    zg = z.detach().requires_grad_(True)
+    with torch.enable_grad():
+        logw_z = model.log_px(xk, model.decode(zg)) + _log_normal(zg, torch.zeros_like(zg), torch.zeros_like(zg)) \
+            - _log_normal(zg, mu.detach().unsqueeze(1), logvar.detach().unsqueeze(1))
+        (dz,) = torch.autograd.grad((wt ** 2 * logw_z).sum(), zg)
+    surrogate = -((wt * logw_d).sum() + (dz * z).sum()) / N
+    return -bound.detach().mean() + surrogate - surrogate.detach()
+
+
+# ----------------------------------------------------------------------------- load / save
+
+def load(path_or_bytes, config=None):
+    """A VAE from a library file (its config from the metadata, or `config` for a file without one)."""
+    tensors, metadata = read_safetensors(path_or_bytes)
+    if config is None:
+        if "config" not in metadata:
+            raise ValueError("load: the file has no vae-wasm configuration in its metadata; pass config=")
+        config = json.loads(metadata["config"])
+    if metadata.get("format", FORMAT) != FORMAT:
+        raise ValueError(f"load: the file's format is {metadata['format']!r}, not {FORMAT!r}")
+    model = VAE(config)
+    model.load_state_dict(tensors)
+    model.steps = int(metadata.get("steps", 0))
+    model.metadata = {k: v for k, v in metadata.items() if k not in ("format", "config", "steps", "checksum")}
+    return model
+
+
+def save(model, path, steps=None, metadata=None):
+    """The model as a library file (tensors in the library's order, its metadata): VAE.load reads it
+    without a config, and the library saves it back byte for byte."""
+    steps = getattr(model, "steps", 0) if steps is None else steps
+    meta = dict(getattr(model, "metadata", {}) if metadata is None else metadata)
+    meta.update({"format": FORMAT, "config": js_json(model.config), "steps": str(steps)})
+    return write_safetensors(path, tensor_order(model), meta)
+
+
+def tensor_order(model):
+    """The state dict in the order the library lays its tensors out."""
+    sd = model.state_dict()
+    names = []
+    c = model.config
+    if "encoder" in c:
+        names += [f"encoder.layers.{i}.{p}" for i, s in enumerate(c["encoder"]) if s["type"] not in ("flatten", "unflatten") for p in ("weight", "bias")]
+    else:
+        names += [f"encoder.hidden.{i}.{p}" for i in range(len(c["hidden"])) for p in ("weight", "bias")]
+    names += ["encoder.mu.weight", "encoder.logvar.weight", "encoder.mu.bias", "encoder.logvar.bias"]
+    if "encoder" in c:
+        names += [f"decoder.layers.{i}.{p}" for i, s in enumerate(c["decoder"]) if s["type"] not in ("flatten", "unflatten") for p in ("weight", "bias")]
+    else:
+        names += [f"decoder.hidden.{i}.{p}" for i in range(len(c["decoderHidden"])) for p in ("weight", "bias")] + ["decoder.out.weight", "decoder.out.bias"]
+    if "decoder.logvar" in sd:
+        names.append("decoder.logvar")
+    assert sorted(names) == sorted(sd), (names, list(sd))
+    return {n: sd[n] for n in names}
+
+
+# ----------------------------------------------------------------------------- pytorch/examples
+
+EXAMPLES_NAMES = {
+    "fc1": "encoder.hidden.0", "fc21": "encoder.mu", "fc22": "encoder.logvar",
+    "fc3": "decoder.hidden.0", "fc4": "decoder.out",
+}
+
+
+def from_examples(state_dict):
+    """pytorch/examples' VAE (fc1, fc21, fc22, fc3, fc4) as a library model: same tensors, library names."""
+    sd = {EXAMPLES_NAMES[k.split(".")[0]] + "." + k.split(".")[1]: v for k, v in state_dict.items()}
+    D, H = sd["encoder.hidden.0.weight"].shape[1], sd["encoder.hidden.0.weight"].shape[0]
+    Z = sd["encoder.mu.weight"].shape[0]
+    model = VAE({"inputDim": D, "latentDim": Z, "hidden": [H], "decoderHidden": [sd["decoder.hidden.0.weight"].shape[0]]})
+    model.load_state_dict(sd)
+    return model
+
+
+def to_examples(model):
+    """A one-hidden-layer dense library model as pytorch/examples' VAE state dict."""
+    c = model.config
+    if "encoder" in c or len(c["hidden"]) != 1 or len(c["decoderHidden"]) != 1 or c["activation"] != "relu" or c["likelihood"]["type"] != "bernoulli":
+        raise ValueError("to_examples: pytorch/examples' VAE is one ReLU hidden layer each way with a Bernoulli decoder; this model is not")
+    back = {v: k for k, v in EXAMPLES_NAMES.items()}
+    return {back[k.rsplit(".", 1)[0]] + "." + k.rsplit(".", 1)[1]: v for k, v in model.state_dict().items()}
+
+
+def _main(argv):
+    usage = "usage: vae_wasm_torch.py from-examples VAE.pt MODEL.safetensors | to-examples MODEL.safetensors VAE.pt"
+    if len(argv) != 3 or argv[0] not in ("from-examples", "to-examples"):
+        print(usage, file=sys.stderr)
+        return 2
+    if argv[0] == "from-examples":
+        sd = torch.load(argv[1], map_location="cpu")
+        sd = sd.state_dict() if isinstance(sd, nn.Module) else sd
+        save(from_examples(sd), argv[2])
+    else:
+        torch.save(to_examples(load(argv[1])), argv[2])
+    print(f"wrote {argv[2]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

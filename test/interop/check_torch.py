@@ -1,0 +1,99 @@
+"""The PyTorch side of test/interop/torch.test.ts: reads the cases the library wrote, answers in JSON.
+
+  check_torch.py DIR   -> one JSON object on stdout
+
+DIR holds, per case NAME: NAME.safetensors (the library's model file) and NAME.expect.safetensors
+(x, eps and, per estimator E, the library's loss in the metadata and gradients `E/<tensor>`).
+For each case and estimator: the loss and every gradient of interop/torch/vae_wasm_torch.py in
+float64 at the same weights and eps, and their differences from the library's (relative to the
+tensor's norm). Files: the library's file read and written back (bytes equal?); then a model
+made in PyTorch (torch's own initialisation), trained 3 Adam steps there and written as
+NAME.torch.safetensors with its next step's loss for the library to reproduce. Last,
+pytorch/examples' VAE through the converter both ways (examples.safetensors, with x, eps and
+that model's own loss in examples.io.safetensors).
+"""
+import json
+import os
+import subprocess
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "interop", "torch"))
+import vae_wasm_torch as vw  # noqa: E402
+
+torch.manual_seed(5)
+root = sys.argv[1]
+out = {}
+for name in sorted(f[:-len(".expect.safetensors")] for f in os.listdir(root) if f.endswith(".expect.safetensors")):
+    case = {"estimators": {}}
+    model_path = os.path.join(root, name + ".safetensors")
+    expect, meta = vw.read_safetensors(os.path.join(root, name + ".expect.safetensors"))
+    x, eps = expect["x"].double(), expect["eps"].double()
+    K = eps.shape[1]
+    model = vw.load(model_path).double()
+    for est in json.loads(meta["estimators"]):
+        model.zero_grad()
+        loss = vw.loss(model, x, est, samples=K, eps=eps, beta=float(meta.get("beta", 1)) if est in ("analytic", "td", "stl") else 1.0)
+        loss.backward()
+        want = float(meta[f"{est}/loss"])
+        worst, where = 0.0, None
+        for pname, p in model.named_parameters():
+            g_lib = expect[f"{est}/{pname}"].double().reshape(p.shape)
+            g = p.grad if p.grad is not None else torch.zeros_like(p)
+            rel = ((g - g_lib).norm() / max(g.norm().item(), 1e-30)).item()
+            if rel > worst:
+                worst, where = rel, pname
+        case["estimators"][est] = {"loss": loss.item(), "lossRel": abs(loss.item() - want) / abs(want), "gradRel": worst, "worstTensor": where}
+    # the library's file, read and written back
+    written = vw.save(vw.load(model_path), os.path.join(root, name + ".back.safetensors"))
+    case["roundTrip"] = written == open(model_path, "rb").read()
+    # a model made and trained in PyTorch, for the library to continue
+    config = json.loads(vw.read_safetensors(model_path)[1]["config"])
+    fresh = vw.VAE(config)
+    opt = torch.optim.Adam(fresh.parameters(), lr=1e-3)
+    xf = x.float()
+    for _ in range(3):
+        opt.zero_grad()
+        vw.loss(fresh, xf, "td", samples=K).backward()
+        opt.step()
+    fresh.metadata = {"trainedWith": "pytorch"}
+    vw.save(fresh, os.path.join(root, name + ".torch.safetensors"), steps=3)
+    with torch.no_grad():
+        case["torchNextLoss"] = vw.loss(fresh.double(), x, "td", samples=K, eps=eps).item()
+    out[name] = case
+
+
+class Examples(torch.nn.Module):
+    """pytorch/examples' vae/main.py model (784-400-20 there; smaller here)."""
+
+    def __init__(self, D=12, H=7, Z=3):
+        super().__init__()
+        self.fc1, self.fc21, self.fc22 = torch.nn.Linear(D, H), torch.nn.Linear(H, Z), torch.nn.Linear(H, Z)
+        self.fc3, self.fc4 = torch.nn.Linear(Z, H), torch.nn.Linear(H, D)
+
+    def loss(self, x, eps):  # its loss_function: BCE(sum) + KLD, per example here
+        h = torch.relu(self.fc1(x))
+        mu, logvar = self.fc21(h), self.fc22(h)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        recon = torch.sigmoid(self.fc4(torch.relu(self.fc3(z))))
+        bce = torch.nn.functional.binary_cross_entropy(recon, x, reduction="sum")
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return (bce + kld) / x.shape[0]
+
+
+# pytorch/examples' names, through the command line both ways
+ex = Examples().double()
+pt, st, back = (os.path.join(root, f) for f in ("examples.pt", "examples.safetensors", "examples.back.pt"))
+torch.save(ex.state_dict(), pt)
+tool = vw.__file__
+for args in (["from-examples", pt, st], ["to-examples", st, back]):
+    r = subprocess.run([sys.executable, tool, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"vae_wasm_torch.py {' '.join(args)} failed: {r.stderr}")
+x = torch.rand(4, 12).double()  # float32 values, as the file holds them
+eps = torch.randn(4, 1, 3).double()
+vw.write_safetensors(os.path.join(root, "examples.io.safetensors"), {"x": x, "eps": eps}, {"loss": repr(ex.loss(x, eps[:, 0]).item())})
+restored = torch.load(back)
+out["examples"] = {"backEqual": sorted(restored) == sorted(ex.state_dict()) and all(torch.equal(restored[k].double(), ex.state_dict()[k].float().double()) for k in restored)}
+print(json.dumps(out))

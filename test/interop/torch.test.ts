@@ -1,0 +1,120 @@
+// The hand-off to PyTorch (interop/torch/vae_wasm_torch.py), checked both ways with Debian's
+// python3-torch: the same weights and eps give the same loss and every gradient (< 1e-5 relative)
+// for every estimator on dense, Gaussian and convolutional models; the library's files are read
+// and written back byte for byte by PyTorch, and a model made and trained in PyTorch loads with
+// VAE.load (no config), saves back byte for byte and continues with PyTorch's loss.
+// `npm run test:interop` (not part of `npm test`: it needs python3 with torch; see the README).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { VAE, decodeSafetensors, encodeSafetensors, type VAEOptions } from "../../src/index.js";
+import { gaussian, rng, uniform } from "../helpers/kernel-check.js";
+
+const PYTHON = process.env.TORCH_PYTHON ?? "/usr/bin/python3";
+const CHECK = new URL("./check_torch.py", import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), "vae-torch-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const ALL = ["analytic", "td", "stl", "iwae", "iwae-stl", "dreg", "score"];
+const CASES: Record<string, { config: VAEOptions; data: "unit" | "real"; estimators: string[]; beta?: number }> = {
+  "dense-bernoulli": { config: { inputDim: 12, latentDim: 3, hidden: [7, 5], activation: "relu" }, data: "unit", estimators: ALL },
+  "dense-gaussian-learned": {
+    config: { inputDim: 10, latentDim: 4, hidden: [6], decoderHidden: [8], activation: "tanh", likelihood: { type: "gaussian", learnVariance: true } },
+    data: "real", estimators: ALL,
+  },
+  "dense-beta": { config: { inputDim: 9, latentDim: 2, hidden: [5], activation: "tanh", likelihood: { type: "gaussian", variance: 0.5 } }, data: "real", estimators: ["analytic", "td", "stl"], beta: 2.5 },
+  "conv-grey": {
+    config: {
+      inputShape: [1, 8, 8], latentDim: 3,
+      encoder: [{ type: "conv", out: 4, kernel: 4, stride: 2, padding: 1 }, { type: "conv", out: 6, kernel: 3, stride: 1, padding: 1 }, { type: "flatten" }, { type: "dense", units: 10 }],
+      decoder: [{ type: "dense", units: 6 * 4 * 4 }, { type: "unflatten", shape: [6, 4, 4] }, { type: "convT", out: 1, kernel: 4, stride: 2, padding: 1 }],
+    },
+    data: "unit", estimators: ALL,
+  },
+  "conv-rgb": {
+    config: {
+      inputShape: [3, 6, 6], latentDim: 2, activation: "tanh", likelihood: "gaussian",
+      encoder: [{ type: "conv", out: 5, kernel: 2, stride: 2 }, { type: "flatten" }],
+      decoder: [{ type: "dense", units: 4 * 3 * 3 }, { type: "unflatten", shape: [4, 3, 3] }, { type: "convT", out: 3, kernel: 2, stride: 2 }],
+    },
+    data: "real", estimators: ["analytic", "td", "dreg"],
+  },
+};
+const N = 5, K = 3;
+
+function torchAvailable(): boolean {
+  return spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
+}
+
+describe("PyTorch interop (interop/torch/vae_wasm_torch.py)", () => {
+  it("has python3 with torch (Debian: apt-get install python3-torch; or set TORCH_PYTHON)", () => {
+    expect(torchAvailable(), `${PYTHON} cannot import torch`).toBe(true);
+  });
+
+  it("agrees on every estimator's loss and gradients, and moves files both ways byte for byte", async () => {
+    const models = new Map<string, VAE>();
+    for (const [name, c] of Object.entries(CASES)) {
+      const vae = await VAE.create({ ...c.config, seed: 11 });
+      const r = rng(name.length * 101);
+      // a few steps first, so no parameter sits at its initial value (the output bias at 0)
+      const D = vae.config.inputDim, Z = vae.config.latentDim;
+      const x = Float32Array.from(c.data === "unit" ? uniform(N * D, 0, 1, r) : gaussian(N * D, r));
+      for (let i = 0; i < 3; i++) vae.trainStep(x, { estimator: "td", samples: 2 });
+      const eps = Float32Array.from(gaussian(N * K * Z, r));
+      writeFileSync(join(dir, `${name}.safetensors`), vae.save({ metadata: { case: name } }));
+      const tensors = [{ name: "x", shape: [N, D], data: x }, { name: "eps", shape: [N, K, Z], data: eps }];
+      const metadata: Record<string, string> = { estimators: JSON.stringify(c.estimators) };
+      if (c.beta !== undefined) metadata.beta = String(c.beta);
+      for (const est of c.estimators) {
+        const beta = c.beta !== undefined && ["analytic", "td", "stl"].includes(est) ? { beta: c.beta } : {};
+        const g = vae.lossAndGrads(x, { estimator: est as never, samples: K, eps, ...beta });
+        metadata[`${est}/loss`] = String(g.loss);
+        for (const [tensor, data] of Object.entries(g.grads)) tensors.push({ name: `${est}/${tensor}`, shape: [data.length], data });
+      }
+      writeFileSync(join(dir, `${name}.expect.safetensors`), encodeSafetensors(tensors, metadata));
+      models.set(name, vae);
+    }
+    const run = spawnSync(PYTHON, [CHECK, dir], { encoding: "utf8", timeout: 300_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as Record<string, {
+      estimators: Record<string, { loss: number; lossRel: number; gradRel: number; worstTensor: string }>; roundTrip: boolean; torchNextLoss: number;
+    }>;
+    // pytorch/examples' VAE converted by the command line: the library computes its loss_function
+    expect((result.examples as unknown as { backEqual: boolean }).backEqual, "examples → library → examples").toBe(true);
+    const io = decodeSafetensors(readFileSync(join(dir, "examples.io.safetensors")));
+    const ex = await VAE.load(readFileSync(join(dir, "examples.safetensors")));
+    expect(ex.config.hidden).toEqual([7]);
+    const exLoss = ex.lossAndGrads(io.tensors.get("x")!.data, { estimator: "analytic", eps: io.tensors.get("eps")!.data }).loss;
+    expect(Math.abs(exLoss - Number(io.metadata.loss)) / Number(io.metadata.loss), "pytorch/examples' loss").toBeLessThan(1e-5);
+    ex.dispose();
+    for (const [name, c] of Object.entries(CASES)) {
+      const got = result[name];
+      expect(Object.keys(got.estimators).sort(), name).toEqual([...c.estimators].sort());
+      for (const [est, e] of Object.entries(got.estimators)) {
+        expect(e.lossRel, `${name} ${est}: loss ${e.loss}`).toBeLessThan(1e-5);
+        expect(e.gradRel, `${name} ${est}: gradient of ${e.worstTensor}`).toBeLessThan(1e-5);
+      }
+      const worst = (k: "lossRel" | "gradRel") => Math.max(...Object.values(got.estimators).map((e) => e[k])).toExponential(1);
+      const w = Object.entries(got.estimators).reduce((a, b) => (b[1].gradRel > a[1].gradRel ? b : a));
+      console.log(`${name}: ${c.estimators.length} estimators, largest relative difference: loss ${worst("lossRel")}, gradient ${worst("gradRel")} (${w[0]}, ${w[1].worstTensor})`);
+      expect(got.roundTrip, `${name}: the library's file written back by PyTorch`).toBe(true);
+      // PyTorch's model in the library: loads without a config, saves back byte for byte, same loss
+      const bytes = readFileSync(join(dir, `${name}.torch.safetensors`));
+      const back = await VAE.load(bytes);
+      expect(back.stepCount).toBe(3);
+      expect(Buffer.from(back.save({ metadata: { trainedWith: "pytorch" } })).equals(bytes), `${name}: PyTorch's file saved back by the library`).toBe(true);
+      const expect_ = readExpect(name);
+      const next = back.lossAndGrads(expect_.x, { estimator: "td", samples: K, eps: expect_.eps });
+      expect(Math.abs(next.loss - got.torchNextLoss) / Math.abs(got.torchNextLoss), `${name}: PyTorch-trained model's loss`).toBeLessThan(1e-5);
+      back.dispose();
+      models.get(name)!.dispose();
+    }
+  }, 600_000);
+});
+
+function readExpect(name: string): { x: Float32Array; eps: Float32Array } {
+  const { tensors } = decodeSafetensors(readFileSync(join(dir, `${name}.expect.safetensors`)));
+  return { x: tensors.get("x")!.data, eps: tensors.get("eps")!.data };
+}
