@@ -18,10 +18,10 @@ Conventions (the library's, so numbers agree to float rounding):
   - log q's variance is exp(clamp(logvar, -30, 30)).
 
 Supported: dense encoders/decoders (`hidden`, `decoderHidden`, relu/tanh/identity), layer lists
-(conv, convT, dense, flatten, unflatten), the Gaussian latent, Bernoulli and Gaussian (fixed or
-learned variance) decoders, the estimators analytic, td, stl, iwae, iwae-stl, dreg and score, β
-for analytic/td/stl. Not yet: normalizing flows, categorical latents, M2 and free bits — `VAE`
-refuses such a configuration with a message that says so.
+(conv, convT, dense, flatten, unflatten), Gaussian latents with planar, radial or IAF flows,
+categorical latents (Gumbel-softmax, straight-through), Bernoulli and Gaussian (fixed or learned
+variance) decoders; every estimator the library allows for the model (analytic, td, stl, iwae,
+iwae-stl, dreg, score) and β. Not yet: M2 and free bits.
 
 Command line:
     python3 vae_wasm_torch.py from-examples vae.pt model.safetensors   # pytorch/examples' VAE
@@ -163,7 +163,7 @@ def resolve_config(config):
         "likelihood": c.get("likelihood", {"type": "bernoulli"}),
         "latent": c.get("latent", {"type": "gaussian"}),
         "flow": c.get("flow"),
-        "seed": c.get("seed", 1),
+        "seed": c.get("seed", 0),
     }
     if out["likelihood"] == "bernoulli":
         out["likelihood"] = {"type": "bernoulli"}
@@ -172,6 +172,14 @@ def resolve_config(config):
         out["likelihood"] = {"type": "gaussian", "variance": g.get("variance", 1), "learnVariance": g.get("learnVariance", False)}
     if out["latent"] == "gaussian":
         out["latent"] = {"type": "gaussian"}
+    if out["latent"]["type"] == "categorical":
+        out["latent"] = {"type": "categorical", "variables": out["latent"]["variables"], "categories": out["latent"]["categories"]}
+        out["latentDim"] = out["latent"]["variables"] * out["latent"]["categories"]
+    f = out["flow"]
+    if f is not None:
+        out["flow"] = {"type": f["type"], "length": f["length"]}
+        if f["type"] == "iaf":
+            out["flow"]["hidden"] = f.get("hidden", 4 * out["latentDim"])
     if layered:
         out["inputShape"] = list(c["inputShape"])
         out["encoder"] = [_resolve_layer(s, out["activation"]) for s in c["encoder"]]
@@ -250,16 +258,22 @@ class _Dense(nn.Module):
         return h
 
 
+def made_masks(Z, H, t):
+    """IAF step t's MADE masks (the library's): variable j has degree j+1 on even steps and Z−j on
+    odd ones, hidden unit k degree 1 + k mod (Z−1); [H, Z] and [2Z, H] (m's rows, then s's)."""
+    deg = (lambda j: j + 1) if t % 2 == 0 else (lambda j: Z - j)
+    hdeg = [1 + k % (Z - 1) for k in range(H)]
+    hidden = torch.tensor([[1.0 if hdeg[k] >= deg(j) else 0.0 for j in range(Z)] for k in range(H)])
+    out = torch.tensor([[1.0 if deg(j) > hdeg[k] else 0.0 for k in range(H)] for j in range(Z)])
+    return hidden, torch.cat([out, out])
+
+
 class VAE(nn.Module):
     """A vae-wasm model as an nn.Module whose state_dict names and layouts are the library's file's."""
 
     def __init__(self, config):
         super().__init__()
         c = resolve_config(config)
-        if c["flow"] is not None:
-            raise NotImplementedError("VAE: normalizing flows are not in the PyTorch mirror yet (the library trains them)")
-        if c["latent"]["type"] != "gaussian":
-            raise NotImplementedError("VAE: categorical latents are not in the PyTorch mirror yet (the library trains them)")
         if c["activation"] not in _ACT:
             raise ValueError(f"VAE: activation must be relu, tanh or identity; got {c['activation']!r}")
         self.config = c
@@ -277,8 +291,30 @@ class VAE(nn.Module):
             self.decoder.out = nn.Linear(([Z] + c["decoderHidden"])[-1], D)
         object.__setattr__(self, "_enc", enc)
         object.__setattr__(self, "_dec", dec)
-        self.encoder.mu = nn.Linear(top, Z)
-        self.encoder.logvar = nn.Linear(top, Z)
+        if c["latent"]["type"] == "categorical":
+            self.encoder.logits = nn.Linear(top, Z)
+        else:
+            self.encoder.mu = nn.Linear(top, Z)
+            self.encoder.logvar = nn.Linear(top, Z)
+        flow = c["flow"]
+        if flow is not None:
+            T = flow["length"]
+            P = {"planar": T * (2 * Z + 1), "radial": T * (Z + 2), "iaf": T * flow.get("hidden", 0)}[flow["type"]]
+            self.encoder.flow = nn.Linear(top, P)
+            if flow["type"] == "iaf":
+                H = flow["hidden"]
+                self.encoder.iaf = nn.ModuleList()
+                for t in range(T):
+                    step = nn.Module()
+                    step.hidden, step.out = nn.Linear(Z, H), nn.Linear(H, 2 * Z)
+                    hid_mask, out_mask = made_masks(Z, H, t)
+                    step.register_buffer("hidden_mask", hid_mask, persistent=False)
+                    step.register_buffer("out_mask", out_mask, persistent=False)
+                    with torch.no_grad():
+                        step.hidden.weight.mul_(hid_mask)
+                        step.out.weight.mul_(out_mask)
+                        step.out.bias[Z:] = 1  # σ(s) ≈ 0.73 at first, each step close to the identity
+                    self.encoder.iaf.append(step)
         lik = c["likelihood"]
         if lik["type"] == "gaussian" and lik["learnVariance"]:
             self.decoder.logvar = nn.Parameter(torch.zeros(D))
@@ -287,10 +323,49 @@ class VAE(nn.Module):
         C, H, W = self.config["inputShape"]
         return x.reshape(*x.shape[:-1], H, W, C).movedim(-1, -3)
 
+    def _top(self, x):
+        return self._enc(self._image(x)) if "encoder" in self.config else self._enc(x)
+
     def encode(self, x):
-        """mu, logvar of q(z|x) for rows x [..., D]."""
-        h = self._enc(self._image(x)) if "encoder" in self.config else self._enc(x)
+        """mu, logvar of q(z|x) for rows x [..., D] (a Gaussian latent); logits for a categorical one."""
+        h = self._top(x)
+        if self.config["latent"]["type"] == "categorical":
+            return self.encoder.logits(h)
         return self.encoder.mu(h), self.encoder.logvar(h)
+
+    def flow(self, z0, hf):
+        """z_T and Σ_t log|det ∂f_t/∂z_{t−1}| of the flow from z0 [N, K, Z], the flow head's output hf [N, P]."""
+        f, Z = self.config["flow"], self.config["latentDim"]
+        z, logdet = z0, torch.zeros_like(z0[..., 0])
+        T = f["length"]
+        for t in range(T):
+            if f["type"] == "planar":
+                p = hf[:, t * (2 * Z + 1):(t + 1) * (2 * Z + 1)].unsqueeze(1)
+                u, w, b = p[..., :Z], p[..., Z:2 * Z], p[..., 2 * Z]
+                wu, n2 = (w * u).sum(-1), (w * w).sum(-1)
+                m = F.softplus(wu) - 1
+                coef = torch.where(n2 > 0, (m - wu) / torch.where(n2 > 0, n2, torch.ones_like(n2)), torch.zeros_like(n2))
+                h = torch.tanh(b + (w * z).sum(-1))
+                z = z + (u + coef.unsqueeze(-1) * w) * h.unsqueeze(-1)
+                logdet = logdet + torch.log(torch.abs(1 + (1 - h * h) * m))
+            elif f["type"] == "radial":
+                p = hf[:, t * (Z + 2):(t + 1) * (Z + 2)].unsqueeze(1)
+                zr = p[..., :Z]
+                alpha = F.softplus(p[..., Z])
+                beta = F.softplus(p[..., Z + 1]) - alpha
+                h = 1 / (alpha + (z - zr).norm(dim=-1))
+                bh = beta * h
+                z = z + bh.unsqueeze(-1) * (z - zr)
+                logdet = logdet + (Z - 1) * torch.log1p(bh) + torch.log1p(beta * alpha * h * h)
+            else:
+                H = f["hidden"]
+                step = self.encoder.iaf[t]
+                hid = torch.relu(F.linear(z, step.hidden.weight * step.hidden_mask, step.hidden.bias) + hf[:, t * H:(t + 1) * H].unsqueeze(1))
+                out = F.linear(hid, step.out.weight * step.out_mask, step.out.bias)
+                sig = torch.sigmoid(out[..., Z:])
+                z = sig * z + (1 - sig) * out[..., :Z]
+                logdet = logdet + torch.log(sig).sum(-1)
+        return z, logdet
 
     def decode(self, z):
         """The decoder's output rows [..., D]: Bernoulli logits or Gaussian means."""
@@ -312,63 +387,119 @@ def _log_normal(z, mu, logvar):
     return -0.5 * (((z - mu) ** 2) * torch.exp(-logvar) + logvar).sum(-1) - z.shape[-1] * HALF_LOG_2PI
 
 
-def loss(model, x, estimator="analytic", samples=1, eps=None, beta=1.0, generator=None):
+def allowed_estimators(config):
+    """The estimators the library accepts for a model (as it refuses the others)."""
+    if config["latent"]["type"] == "categorical":
+        return ("analytic",)
+    flow = config["flow"]
+    if flow is None:
+        return ESTIMATORS
+    return ("td", "iwae") if flow["type"] in ("planar", "radial") else ("td", "stl", "iwae", "iwae-stl", "dreg")
+
+
+def loss(model, x, estimator=None, samples=1, eps=None, beta=1.0, temperature=1.0, straight_through=False, generator=None):
     """The library's loss (mean over the N rows of the negative objective) with the estimator's gradient.
 
-    x: [N, D]; eps: [N, K, Z] standard normal noise (drawn when None). Returns a scalar tensor;
-    backward() leaves each parameter's .grad equal to the library's lossAndGrads gradient."""
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"loss: estimator must be one of {', '.join(ESTIMATORS)}; got {estimator!r}")
-    if beta != 1 and estimator not in ("analytic", "td", "stl"):
-        raise ValueError(f"loss: beta weighs the KL of analytic, td and stl; {estimator} has no KL term to weigh")
-    N, Z, K = x.shape[0], model.config["latentDim"], samples
+    x: [N, D]; eps: [N, K, Z] standard normal noise (Gumbel noise for a categorical latent), drawn
+    when None. estimator: the library's default when None (analytic; td with a flow). Returns a
+    scalar tensor; backward() leaves each parameter's .grad equal to the library's lossAndGrads
+    gradient."""
+    c = model.config
+    allowed = allowed_estimators(c)
+    estimator = estimator or ("td" if c["flow"] is not None else "analytic")
+    if estimator not in allowed:
+        raise ValueError(f"loss: estimator must be one of {', '.join(allowed)} for this model; got {estimator!r}")
+    if beta != 1 and (estimator not in ("analytic", "td", "stl") or c["flow"] is not None):
+        raise ValueError("loss: beta weighs the KL of analytic, td and stl without a flow")
+    N, Z, K = x.shape[0], c["latentDim"], samples
     x = x.to(next(model.parameters()).dtype)
-    if eps is None:
-        eps = torch.randn(N, K, Z, generator=generator, dtype=x.dtype)
-    eps = eps.to(x.dtype).reshape(N, K, Z)
-    mu, logvar = model.encode(x)
-    logvar = logvar.clamp(-LOGVAR_MAX, LOGVAR_MAX)
-    z = mu.unsqueeze(1) + torch.exp(0.5 * logvar).unsqueeze(1) * eps  # [N, K, Z]
     xk = x.unsqueeze(1)
+    categorical = c["latent"]["type"] == "categorical"
+    if eps is None:
+        if categorical:
+            u = torch.rand(N, K, Z, generator=generator, dtype=x.dtype)
+            eps = -torch.log(-torch.log(u.clamp_min(1e-20)))
+        else:
+            eps = torch.randn(N, K, Z, generator=generator, dtype=x.dtype)
+    eps = eps.to(x.dtype).reshape(N, K, Z)
+    if categorical:
+        C = c["latent"]["categories"]
+        logits = model.encode(x)
+        groups = (logits.unsqueeze(1) + eps).reshape(N, K, -1, C) / temperature
+        soft = torch.softmax(groups, -1)
+        y = soft
+        if straight_through:
+            hard = F.one_hot(groups.argmax(-1), C).to(soft.dtype)
+            y = hard + soft - soft.detach()
+        logpx = model.log_px(xk, model.decode(y.reshape(N, K, Z)))
+        q = torch.log_softmax(logits.reshape(N, -1, C), -1)
+        kl = (q.exp() * (q + math.log(C))).sum((-2, -1))
+        return -(logpx.mean(1) - beta * kl).mean()
+
+    h = model._top(x)
+    mu, logvar = model.encoder.mu(h), model.encoder.logvar(h)
+    logvar = logvar.clamp(-LOGVAR_MAX, LOGVAR_MAX)
+    z0 = mu.unsqueeze(1) + torch.exp(0.5 * logvar).unsqueeze(1) * eps  # [N, K, Z]
+    hf = model.encoder.flow(h) if c["flow"] is not None else None
+    z, logdet = model.flow(z0, hf) if hf is not None else (z0, torch.zeros_like(z0[..., 0]))
     if estimator == "analytic":
         logpx = model.log_px(xk, model.decode(z))  # [N, K]
         kl = -0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)).sum(-1)
         return -(logpx.mean(1) - beta * kl).mean()
-    logpz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
+    logq = _log_normal(z0, mu.unsqueeze(1), logvar.unsqueeze(1)) - logdet
+    log_prior = lambda v: _log_normal(v, torch.zeros_like(v), torch.zeros_like(v))
     if estimator in ("td", "iwae"):
-        logq = _log_normal(z, mu.unsqueeze(1), logvar.unsqueeze(1))
-    else:  # the score term of log q stopped
-        logq = _log_normal(z, mu.detach().unsqueeze(1), logvar.detach().unsqueeze(1))
-    if estimator in ("td", "stl"):
         logpx = model.log_px(xk, model.decode(z))
-        return -(logpx + beta * (logpz - logq)).mean()
+        if estimator == "td":
+            return -(logpx + beta * (log_prior(z) - logq)).mean()
+        return -(torch.logsumexp(logpx + log_prior(z) - logq, 1) - math.log(K)).mean()
     if estimator == "score":
+        if K < 2:
+            raise ValueError("loss: the score estimator needs samples >= 2 here (its leave-one-out baseline); with K = 1 the library uses a running average kept between steps")
         zd = z.detach()
         logpx = model.log_px(xk, model.decode(zd))
         logq_d = _log_normal(zd, mu.unsqueeze(1), logvar.unsqueeze(1))
-        logw = (logpx + _log_normal(zd, torch.zeros_like(zd), torch.zeros_like(zd)) - logq_d).detach()
-        if K < 2:
-            raise ValueError("loss: the score estimator needs samples >= 2 here (its leave-one-out baseline); with K = 1 the library uses a running average kept between steps")
+        logw = (logpx + log_prior(zd) - logq_d).detach()
         baseline = (logw.sum(1, keepdim=True) - logw) / (K - 1)
-        value = -logw.mean()
         surrogate = -(logpx.mean() + ((logw - baseline) * logq_d).mean())
-        return value + surrogate - surrogate.detach()
-    logw = model.log_px(xk, model.decode(z)) + logpz - logq
+        return -logw.mean() + surrogate - surrogate.detach()
+    # path derivatives: log q's parameters held fixed, z = z_T(φ) differentiated along the sample
+    # path; v = ∂log q(z; φ′)/∂z stands in for log q's gradient
+    v = _path_score(model, z0, z, mu, logvar, hf)
+    logpx = model.log_px(xk, model.decode(z))
+    logw = (logpx + log_prior(z) - logq).detach()
+    if estimator == "stl":
+        value = -(logpx + beta * (log_prior(z) - logq)).mean()
+        surrogate = -(logpx + beta * (log_prior(z) - (v * z).sum(-1))).mean()
+        return value.detach() + surrogate - surrogate.detach()
     bound = torch.logsumexp(logw, 1) - math.log(K)
-    if estimator in ("iwae", "iwae-stl"):
-        return -bound.mean()
-    # dreg: decoder Σ w̃ ∇θ log w at z held fixed, encoder Σ w̃² ∇ log w through z only
-    wt = torch.softmax(logw, 1).detach()
+    wt = torch.softmax(logw, 1)
+    if estimator == "iwae-stl":
+        surrogate = -(wt * (logpx + log_prior(z) - (v * z).sum(-1))).sum() / N
+        return -bound.mean() + surrogate - surrogate.detach()
+    # dreg: the decoder Σ w̃ ∇θ log w at z held fixed; the encoder Σ w̃² ∇ log w through z only
     zd = z.detach()
-    logw_d = model.log_px(xk, model.decode(zd)) + _log_normal(zd, torch.zeros_like(zd), torch.zeros_like(zd)) \
-        - _log_normal(zd, mu.detach().unsqueeze(1), logvar.detach().unsqueeze(1))
-    zg = z.detach().requires_grad_(True)
+    dec = (wt * model.log_px(xk, model.decode(zd))).sum()
+    zg = zd.clone().requires_grad_(True)
     with torch.enable_grad():
-        logw_z = model.log_px(xk, model.decode(zg)) + _log_normal(zg, torch.zeros_like(zg), torch.zeros_like(zg)) \
-            - _log_normal(zg, mu.detach().unsqueeze(1), logvar.detach().unsqueeze(1))
-        (dz,) = torch.autograd.grad((wt ** 2 * logw_z).sum(), zg)
-    surrogate = -((wt * logw_d).sum() + (dz * z).sum()) / N
-    return -bound.detach().mean() + surrogate - surrogate.detach()
+        (gz,) = torch.autograd.grad((model.log_px(xk, model.decode(zg)) + log_prior(zg)).sum(), zg)
+    enc = ((wt ** 2).unsqueeze(-1) * (gz - v) * z).sum()
+    surrogate = -(dec + enc) / N
+    return -bound.mean() + surrogate - surrogate.detach()
+
+
+def _path_score(model, z0, z, mu, logvar, hf):
+    """∂log q(z_T; φ′)/∂z_T with the parameters φ′ held fixed (detached): −(z − μ)/σ² without a flow;
+    through an IAF, u0·J⁻¹ with u0 = ∂(log q0(z0) − log|det|)/∂z0 and J = ∂z_T/∂z0 (triangular)."""
+    if hf is None:
+        return (-(z - mu.unsqueeze(1)) * torch.exp(-logvar.unsqueeze(1))).detach()
+    with torch.enable_grad():
+        z0l = z0.detach().requires_grad_(True)
+        zT, logdet = model.flow(z0l, hf.detach())
+        a = _log_normal(z0l, mu.detach().unsqueeze(1), logvar.detach().unsqueeze(1)) - logdet
+        (u0,) = torch.autograd.grad(a.sum(), z0l, retain_graph=True)
+        J = torch.stack([torch.autograd.grad(zT[..., j].sum(), z0l, retain_graph=True)[0] for j in range(zT.shape[-1])], -2)
+    return torch.linalg.solve(J.transpose(-1, -2), u0.unsqueeze(-1)).squeeze(-1).detach()
 
 
 # ----------------------------------------------------------------------------- load / save
@@ -407,7 +538,14 @@ def tensor_order(model):
         names += [f"encoder.layers.{i}.{p}" for i, s in enumerate(c["encoder"]) if s["type"] not in ("flatten", "unflatten") for p in ("weight", "bias")]
     else:
         names += [f"encoder.hidden.{i}.{p}" for i in range(len(c["hidden"])) for p in ("weight", "bias")]
-    names += ["encoder.mu.weight", "encoder.logvar.weight", "encoder.mu.bias", "encoder.logvar.bias"]
+    if c["latent"]["type"] == "categorical":
+        names += ["encoder.logits.weight", "encoder.logits.bias"]
+    else:
+        names += ["encoder.mu.weight", "encoder.logvar.weight", "encoder.mu.bias", "encoder.logvar.bias"]
+    if c["flow"] is not None:
+        names += ["encoder.flow.weight", "encoder.flow.bias"]
+        if c["flow"]["type"] == "iaf":
+            names += [f"encoder.iaf.{t}.{l}.{p}" for t in range(c["flow"]["length"]) for l in ("hidden", "out") for p in ("weight", "bias")]
     if "encoder" in c:
         names += [f"decoder.layers.{i}.{p}" for i, s in enumerate(c["decoder"]) if s["type"] not in ("flatten", "unflatten") for p in ("weight", "bias")]
     else:

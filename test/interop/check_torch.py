@@ -34,7 +34,8 @@ for name in sorted(f[:-len(".expect.safetensors")] for f in os.listdir(root) if 
     model = vw.load(model_path).double()
     for est in json.loads(meta["estimators"]):
         model.zero_grad()
-        loss = vw.loss(model, x, est, samples=K, eps=eps, beta=float(meta.get("beta", 1)) if est in ("analytic", "td", "stl") else 1.0)
+        loss = vw.loss(model, x, est, samples=K, eps=eps, beta=float(meta.get("beta", 1)) if est in ("analytic", "td", "stl") else 1.0,
+                       temperature=float(meta.get("temperature", 1)), straight_through=meta.get("straightThrough") == "1")
         loss.backward()
         want = float(meta[f"{est}/loss"])
         worst, where = 0.0, None
@@ -51,16 +52,17 @@ for name in sorted(f[:-len(".expect.safetensors")] for f in os.listdir(root) if 
     # a model made and trained in PyTorch, for the library to continue
     config = json.loads(vw.read_safetensors(model_path)[1]["config"])
     fresh = vw.VAE(config)
+    first = json.loads(meta["estimators"])[0]
     opt = torch.optim.Adam(fresh.parameters(), lr=1e-3)
     xf = x.float()
     for _ in range(3):
         opt.zero_grad()
-        vw.loss(fresh, xf, "td", samples=K).backward()
+        vw.loss(fresh, xf, first, samples=K).backward()
         opt.step()
     fresh.metadata = {"trainedWith": "pytorch"}
     vw.save(fresh, os.path.join(root, name + ".torch.safetensors"), steps=3)
     with torch.no_grad():
-        case["torchNextLoss"] = vw.loss(fresh.double(), x, "td", samples=K, eps=eps).item()
+        case["torchNextLoss"] = vw.loss(fresh.double(), x, first, samples=K, eps=eps).item()
     out[name] = case
 
 

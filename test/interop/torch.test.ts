@@ -1,6 +1,7 @@
 // The hand-off to PyTorch (interop/torch/vae_wasm_torch.py), checked both ways with Debian's
 // python3-torch: the same weights and eps give the same loss and every gradient (< 1e-5 relative)
-// for every estimator on dense, Gaussian and convolutional models; the library's files are read
+// for every estimator the library allows on dense, Gaussian, flow, categorical and convolutional
+// models; the library's files are read
 // and written back byte for byte by PyTorch, and a model made and trained in PyTorch loads with
 // VAE.load (no config), saves back byte for byte and continues with PyTorch's loss.
 // `npm run test:interop` (not part of `npm test`: it needs python3 with torch; see the README).
@@ -18,13 +19,20 @@ const dir = mkdtempSync(join(tmpdir(), "vae-torch-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const ALL = ["analytic", "td", "stl", "iwae", "iwae-stl", "dreg", "score"];
-const CASES: Record<string, { config: VAEOptions; data: "unit" | "real"; estimators: string[]; beta?: number }> = {
+const CASES: Record<string, { config: VAEOptions; data: "unit" | "real"; estimators: string[]; beta?: number; temperature?: number; straightThrough?: boolean }> = {
   "dense-bernoulli": { config: { inputDim: 12, latentDim: 3, hidden: [7, 5], activation: "relu" }, data: "unit", estimators: ALL },
   "dense-gaussian-learned": {
     config: { inputDim: 10, latentDim: 4, hidden: [6], decoderHidden: [8], activation: "tanh", likelihood: { type: "gaussian", learnVariance: true } },
     data: "real", estimators: ALL,
   },
   "dense-beta": { config: { inputDim: 9, latentDim: 2, hidden: [5], activation: "tanh", likelihood: { type: "gaussian", variance: 0.5 } }, data: "real", estimators: ["analytic", "td", "stl"], beta: 2.5 },
+  "planar": { config: { inputDim: 10, latentDim: 3, hidden: [6], flow: { type: "planar", length: 3 } }, data: "unit", estimators: ["td", "iwae"] },
+  "radial": { config: { inputDim: 10, latentDim: 3, hidden: [6], activation: "tanh", flow: { type: "radial", length: 2 } }, data: "unit", estimators: ["td", "iwae"] },
+  "iaf": { config: { inputDim: 10, latentDim: 4, hidden: [6], flow: { type: "iaf", length: 2, hidden: 7 } }, data: "unit", estimators: ["td", "stl", "iwae", "iwae-stl", "dreg"] },
+  "categorical": { config: { inputDim: 10, hidden: [6], latent: { type: "categorical", variables: 3, categories: 4 } }, data: "unit", estimators: ["analytic"], temperature: 0.7 },
+  "categorical-hard": {
+    config: { inputDim: 10, hidden: [6], latent: { type: "categorical", variables: 2, categories: 3 } }, data: "unit", estimators: ["analytic"], temperature: 1.3, straightThrough: true,
+  },
   "conv-grey": {
     config: {
       inputShape: [1, 8, 8], latentDim: 3,
@@ -61,15 +69,20 @@ describe("PyTorch interop (interop/torch/vae_wasm_torch.py)", () => {
       // a few steps first, so no parameter sits at its initial value (the output bias at 0)
       const D = vae.config.inputDim, Z = vae.config.latentDim;
       const x = Float32Array.from(c.data === "unit" ? uniform(N * D, 0, 1, r) : gaussian(N * D, r));
-      for (let i = 0; i < 3; i++) vae.trainStep(x, { estimator: "td", samples: 2 });
-      const eps = Float32Array.from(gaussian(N * K * Z, r));
+      for (let i = 0; i < 3; i++) vae.trainStep(x, c.temperature !== undefined ? {} : { estimator: "td", samples: 2 });
+      const categorical = c.temperature !== undefined;
+      // Gumbel noise for a categorical latent, standard normal otherwise
+      const eps = Float32Array.from(categorical ? uniform(N * K * Z, 1e-6, 1, r).map((u) => -Math.log(-Math.log(u))) : gaussian(N * K * Z, r));
       writeFileSync(join(dir, `${name}.safetensors`), vae.save({ metadata: { case: name } }));
       const tensors = [{ name: "x", shape: [N, D], data: x }, { name: "eps", shape: [N, K, Z], data: eps }];
       const metadata: Record<string, string> = { estimators: JSON.stringify(c.estimators) };
       if (c.beta !== undefined) metadata.beta = String(c.beta);
+      if (c.temperature !== undefined) metadata.temperature = String(c.temperature);
+      if (c.straightThrough) metadata.straightThrough = "1";
+      const relax = c.temperature !== undefined ? { temperature: c.temperature, straightThrough: c.straightThrough ?? false } : {};
       for (const est of c.estimators) {
         const beta = c.beta !== undefined && ["analytic", "td", "stl"].includes(est) ? { beta: c.beta } : {};
-        const g = vae.lossAndGrads(x, { estimator: est as never, samples: K, eps, ...beta });
+        const g = vae.lossAndGrads(x, { estimator: est as never, samples: K, eps, ...beta, ...relax });
         metadata[`${est}/loss`] = String(g.loss);
         for (const [tensor, data] of Object.entries(g.grads)) tensors.push({ name: `${est}/${tensor}`, shape: [data.length], data });
       }
@@ -106,7 +119,7 @@ describe("PyTorch interop (interop/torch/vae_wasm_torch.py)", () => {
       expect(back.stepCount).toBe(3);
       expect(Buffer.from(back.save({ metadata: { trainedWith: "pytorch" } })).equals(bytes), `${name}: PyTorch's file saved back by the library`).toBe(true);
       const expect_ = readExpect(name);
-      const next = back.lossAndGrads(expect_.x, { estimator: "td", samples: K, eps: expect_.eps });
+      const next = back.lossAndGrads(expect_.x, { estimator: c.estimators[0] as never, samples: K, eps: expect_.eps, ...(c.temperature !== undefined ? { temperature: 1 } : {}) });
       expect(Math.abs(next.loss - got.torchNextLoss) / Math.abs(got.torchNextLoss), `${name}: PyTorch-trained model's loss`).toBeLessThan(1e-5);
       back.dispose();
       models.get(name)!.dispose();
