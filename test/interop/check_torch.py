@@ -1,6 +1,7 @@
 """The PyTorch side of test/interop/torch.test.ts: reads the cases the library wrote, answers in JSON.
 
-  check_torch.py DIR   -> one JSON object on stdout
+  check_torch.py DIR        -> one JSON object on stdout (the VAE cases)
+  check_torch.py DIR m2     -> the same for the M2 cases (NAME.m2expect.safetensors)
 
 DIR holds, per case NAME: NAME.safetensors (the library's model file) and NAME.expect.safetensors
 (x, eps and, per estimator E, the library's loss in the metadata and gradients `E/<tensor>`).
@@ -25,6 +26,37 @@ import vae_wasm_torch as vw  # noqa: E402
 torch.manual_seed(5)
 root = sys.argv[1]
 out = {}
+if len(sys.argv) > 2 and sys.argv[2] == "m2":
+    # M2: NAME.m2expect.safetensors holds xl, labels, xu, eps, gumbel, the library's loss and grad/<tensor>
+    for name in sorted(f[:-len(".m2expect.safetensors")] for f in os.listdir(root) if f.endswith(".m2expect.safetensors")):
+        t, meta = vw.read_safetensors(os.path.join(root, name + ".m2expect.safetensors"))
+        path = os.path.join(root, name + ".safetensors")
+        tau = float(meta["temperature"]) or None
+        kw = dict(alpha=float(meta["alpha"]), labelled_weight=float(meta["labelledWeight"]), temperature=tau)
+        args = lambda: (t["xl"].double(), t["labels"].long(), t["xu"].double())
+        model = vw.load(path).double()
+        loss = vw.m2_loss(model, *args(), eps=t["eps"].double(), gumbel=t["gumbel"].double(), **kw)
+        loss.backward()
+        worst, where = 0.0, None
+        for pname, p in model.named_parameters():
+            g_lib = t[f"grad/{pname}"].double().reshape(p.shape)
+            rel = ((p.grad - g_lib).norm() / max(p.grad.norm().item(), 1e-30)).item()
+            if rel > worst:
+                worst, where = rel, pname
+        case = {"lossRel": abs(loss.item() - float(meta["loss"])) / abs(float(meta["loss"])), "gradRel": worst, "worstTensor": where}
+        case["roundTrip"] = vw.save(vw.load(path), os.path.join(root, name + ".back.safetensors")) == open(path, "rb").read()
+        fresh = vw.SemiSupervisedVAE(vw.load(path).config)
+        opt = torch.optim.Adam(fresh.parameters(), lr=1e-3)
+        for _ in range(3):
+            opt.zero_grad()
+            vw.m2_loss(fresh, t["xl"], t["labels"].long(), t["xu"], **kw).backward()
+            opt.step()
+        vw.save(fresh, os.path.join(root, name + ".torch.safetensors"), steps=3)
+        with torch.no_grad():
+            case["torchNextLoss"] = vw.m2_loss(fresh.double(), *args(), eps=t["eps"].double(), gumbel=t["gumbel"].double(), **kw).item()
+        out[name] = case
+    print(json.dumps(out))
+    sys.exit(0)
 for name in sorted(f[:-len(".expect.safetensors")] for f in os.listdir(root) if f.endswith(".expect.safetensors")):
     case = {"estimators": {}}
     model_path = os.path.join(root, name + ".safetensors")

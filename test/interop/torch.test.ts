@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { VAE, decodeSafetensors, encodeSafetensors, type VAEOptions } from "../../src/index.js";
+import { SemiSupervisedVAE, VAE, decodeSafetensors, encodeSafetensors, type VAEOptions } from "../../src/index.js";
 import { gaussian, rng, uniform } from "../helpers/kernel-check.js";
 
 const PYTHON = process.env.TORCH_PYTHON ?? "/usr/bin/python3";
@@ -123,6 +123,54 @@ describe("PyTorch interop (interop/torch/vae_wasm_torch.py)", () => {
       expect(Math.abs(next.loss - got.torchNextLoss) / Math.abs(got.torchNextLoss), `${name}: PyTorch-trained model's loss`).toBeLessThan(1e-5);
       back.dispose();
       models.get(name)!.dispose();
+    }
+  }, 600_000);
+});
+
+const M2_CASES: Record<string, { options: { alpha: number; labelledWeight: number; gumbelSoftmax?: { temperature: number } } }> = {
+  "m2-enumerated": { options: { alpha: 50, labelledWeight: 0.5 } },
+  "m2-gumbel": { options: { alpha: 10, labelledWeight: 1, gumbelSoftmax: { temperature: 0.8 } } },
+};
+
+describe("PyTorch interop: M2", () => {
+  it("agrees on M2's loss and gradients (enumerated and Gumbel-softmax), files both ways", async () => {
+    const D = 10, C = 3, Z = 2, Bl = 3, Bu = 4;
+    for (const [name, c] of Object.entries(M2_CASES)) {
+      const m = await SemiSupervisedVAE.create({ inputDim: D, classes: C, latentDim: Z, hidden: [6], seed: 3 });
+      const r = rng(name.length * 31);
+      const xl = Float32Array.from(uniform(Bl * D, 0, 1, r)), xu = Float32Array.from(uniform(Bu * D, 0, 1, r));
+      const labels = Float32Array.from([2, 0, 1]);
+      const R = Bl + (c.options.gumbelSoftmax ? 1 : C) * Bu;
+      const eps = Float32Array.from(gaussian(R * Z, r));
+      const gumbel = Float32Array.from(uniform(Bu * C, 1e-6, 1, r).map((u) => -Math.log(-Math.log(u))));
+      const g = m.lossAndGrads({ x: xl, labels }, xu, { ...c.options, eps, ...(c.options.gumbelSoftmax ? { gumbel } : {}) });
+      writeFileSync(join(dir, `${name}.safetensors`), m.save());
+      const tensors = [
+        { name: "xl", shape: [Bl, D], data: xl }, { name: "labels", shape: [Bl], data: labels }, { name: "xu", shape: [Bu, D], data: xu },
+        { name: "eps", shape: [R, Z], data: eps }, { name: "gumbel", shape: [Bu, C], data: gumbel },
+        ...Object.entries(g.grads).map(([t, data]) => ({ name: `grad/${t}`, shape: [data.length], data })),
+      ];
+      const metadata = { loss: String(g.loss), alpha: String(c.options.alpha), labelledWeight: String(c.options.labelledWeight), temperature: String(c.options.gumbelSoftmax?.temperature ?? 0) };
+      writeFileSync(join(dir, `${name}.m2expect.safetensors`), encodeSafetensors(tensors, metadata));
+      m.dispose();
+    }
+    const run = spawnSync(PYTHON, [CHECK, dir, "m2"], { encoding: "utf8", timeout: 300_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as Record<string, { lossRel: number; gradRel: number; worstTensor: string; roundTrip: boolean; torchNextLoss: number }>;
+    for (const [name, c] of Object.entries(M2_CASES)) {
+      const got = result[name];
+      console.log(`${name}: largest relative difference: loss ${got.lossRel.toExponential(1)}, gradient ${got.gradRel.toExponential(1)} (${got.worstTensor})`);
+      expect(got.lossRel, `${name}: loss`).toBeLessThan(1e-5);
+      expect(got.gradRel, `${name}: gradient of ${got.worstTensor}`).toBeLessThan(1e-5);
+      expect(got.roundTrip, `${name}: the library's file written back by PyTorch`).toBe(true);
+      const bytes = readFileSync(join(dir, `${name}.torch.safetensors`));
+      const back = await SemiSupervisedVAE.load(bytes);
+      expect(Buffer.from(back.save()).equals(bytes), `${name}: PyTorch's M2 file saved back by the library`).toBe(true);
+      const { tensors } = decodeSafetensors(readFileSync(join(dir, `${name}.m2expect.safetensors`)));
+      const t = (k: string) => tensors.get(k)!.data;
+      const next = back.lossAndGrads({ x: t("xl"), labels: t("labels") }, t("xu"), { ...c.options, eps: t("eps"), ...(c.options.gumbelSoftmax ? { gumbel: t("gumbel") } : {}) });
+      expect(Math.abs(next.loss - got.torchNextLoss) / Math.abs(got.torchNextLoss), `${name}: PyTorch-trained M2's loss`).toBeLessThan(1e-5);
+      back.dispose();
     }
   }, 600_000);
 });
