@@ -1,7 +1,8 @@
 // npm run bench — one question per section, peers measured in the same run, ratios printed.
 //  1. Training step (forward, backward, Adam) of the 784-400-20 Bernoulli VAE at batch 100:
 //     vae-wasm (each build this runtime has, and simd on 2 threads) vs tfjs-core +
-//     tfjs-backend-wasm, in alternating rounds; on synthetic dense input and on MNIST digits.
+//     tfjs-backend-wasm and jax-js (bench/peers/jaxjs.ts), in alternating rounds; on synthetic
+//     dense input and on MNIST digits; and whether jax-js's step learns as the library's does.
 //  2. Training step of the IWAE paper's 784-200-200-50 tanh model, IWAE bound with K=5, batch 20.
 //  3. Threads: steps/s of both models on 1 and 2 threads (simd build), and the speedup.
 //  4. GEMM GFLOP/s at 100×784×400 in the three layouts a dense layer uses.
@@ -26,6 +27,7 @@ const { compileBuild, instantiate } = await import("../bindings/load.js");
 const { Arena } = await import("../bindings/arena.js");
 const { A_PACK_ROWS } = await import("../bindings/abi.js");
 const { tfjsReady, tfjsVaeStep } = await import("./peers/tfjs.js");
+const { jaxVaeStep, jaxLearns } = await import("./peers/jaxjs.js");
 
 const quick = process.argv.includes("--quick");
 // --only 1,3 runs just those sections
@@ -71,7 +73,7 @@ const p50 = (t: { result?: unknown }) => (t.result as { latency: { p50: number }
  * `peer` as the median of the per-round ratios.
  */
 const ROUNDS = quick ? 2 : 8;
-async function alternating(tasks: [string, () => void][], peer: string | ((name: string) => string)): Promise<{ name: string; ms: number; vsPeer: number }[]> {
+async function alternating(tasks: [string, () => void][], peer: string | ((name: string) => string)): Promise<{ name: string; ms: number; vsPeer: number; per: number[] }[]> {
   const per: number[][] = tasks.map(() => []);
   for (const [, fn] of tasks) for (let i = 0; i < 5; i++) fn(); // warm every task up once
   for (let r = 0; r < ROUNDS; r++) {
@@ -89,8 +91,14 @@ async function alternating(tasks: [string, () => void][], peer: string | ((name:
   return tasks.map(([name], i) => {
     const peerName = typeof peer === "string" ? peer : peer(name);
     const pi = tasks.findIndex(([n]) => n === peerName);
-    return { name, ms: median(per[i]), vsPeer: median(per[i].map((m, r) => per[pi][r] / m)) };
+    return { name, ms: median(per[i]), vsPeer: median(per[i].map((m, r) => per[pi][r] / m)), per: per[i] };
   });
+}
+
+/** The median over rounds of (peer's time / the task's time), as `alternating` computes vsPeer. */
+function versus(res: { name: string; per: number[] }[], task: { per: number[] }, peerName: string): string {
+  const peer = res.find((t) => t.name === peerName);
+  return peer ? `${median(task.per.map((m, r) => peer.per[r] / m)).toFixed(1)}×` : "–";
 }
 // ---- 1. training step
 if (run(1)) {
@@ -113,6 +121,8 @@ if (run(1)) {
     }]);
   }
   tasks.push(["tfjs-backend-wasm", tfjsVaeStep(D, [H], Z, "relu", x, B)]);
+  const jax = jaxVaeStep(D, [H], Z, "relu", x, B);
+  tasks.push(["jax-js (wasm, jit)", () => void jax.step()]);
   // and on 100 real MNIST training digits (~81 % zeros: vae-wasm's first layer skips them,
   // bitwise the dense result; tfjs computes densely, as before)
   const { loadMnist } = await import("../src/index.js");
@@ -126,14 +136,25 @@ if (run(1)) {
     twoM.trainStep(xm);
   }]);
   tasks.push(["MNIST: tfjs-backend-wasm", tfjsVaeStep(D, [H], Z, "relu", xm, B)]);
+  const jaxM = jaxVaeStep(D, [H], Z, "relu", xm, B);
+  tasks.push(["MNIST: jax-js (wasm, jit)", () => void jaxM.step()]);
   const res = await alternating(tasks, (name) => (name.startsWith("MNIST") ? "MNIST: tfjs-backend-wasm" : "tfjs-backend-wasm"));
   console.log(`\n1. training step, ${D}-${H}-${Z} Bernoulli VAE, batch ${B}, analytic KL, Adam (${ROUNDS} alternating rounds of ${TIME / ROUNDS} ms per task; medians)`);
-  console.log("   " + "implementation (synthetic dense grey levels)".padEnd(44) + "ms/step".padStart(10) + "steps/s".padStart(10) + "vs tfjs".padStart(10));
+  console.log("   " + "implementation (synthetic dense grey levels)".padEnd(44) + "ms/step".padStart(10) + "steps/s".padStart(10) + "vs tfjs".padStart(10) + "vs jax-js".padStart(11));
   for (const t of res) {
     if (t.name === "MNIST: vae-wasm simd") console.log("   on 100 MNIST training digits (81 % zeros)");
-    console.log("   " + t.name.replace("MNIST: ", "").padEnd(44) + t.ms.toFixed(2).padStart(10) + (1000 / t.ms).toFixed(1).padStart(10) + `${t.vsPeer.toFixed(1)}×`.padStart(10));
+    const jaxName = t.name.startsWith("MNIST") ? "MNIST: jax-js (wasm, jit)" : "jax-js (wasm, jit)";
+    console.log("   " + t.name.replace("MNIST: ", "").padEnd(44) + t.ms.toFixed(2).padStart(10) + (1000 / t.ms).toFixed(1).padStart(10) + `${t.vsPeer.toFixed(1)}×`.padStart(10) +
+      versus(res, t, jaxName).padStart(11));
   }
-  two.dispose(); twoR?.dispose(); oneM.dispose(); twoM.dispose();
+  two.dispose(); twoR?.dispose(); oneM.dispose(); twoM.dispose(); jax.dispose(); jaxM.dispose();
+  // jax-js learns as the library does: the same protocol on the same MNIST batches
+  const fresh = await VAE.create({ inputDim: D, latentDim: Z, hidden: [H], seed: 1 });
+  const windows: [number, number][] = [[0, 10], [90, 100], [290, 300]];
+  const curve = await jaxLearns((await loadMnist()).train.data, B, windows, (xb) => fresh.trainStep(xb));
+  console.log("   learning check, mean loss on the same MNIST batches over steps " + windows.map(([a, b]) => `${a + 1}–${b}`).join(", ") +
+    `: jax-js ${curve.jax.map((v) => v.toFixed(1)).join(" → ")}, vae-wasm ${curve.library.map((v) => v.toFixed(1)).join(" → ")}`);
+  fresh.dispose();
 }
 
 // ---- 2. IWAE step
@@ -164,13 +185,17 @@ if (run(2)) {
     }]);
   }
   tasks.push(["tfjs-backend-wasm iwae", tfjsVaeStep(D, [200, 200], 50, "tanh", xi, Bi, Ki, true)]);
+  const jax = jaxVaeStep(D, [200, 200], 50, "tanh", xi, Bi, Ki, true);
+  tasks.push(["jax-js (wasm, jit) iwae", () => void jax.step()]);
   const res = await alternating(tasks, "tfjs-backend-wasm iwae");
   console.log(`\n2. training step, ${D}-200-200-50 tanh Bernoulli VAE, IWAE bound K=${Ki}, batch ${Bi}, Adam (same rounds)`);
-  console.log("   " + "implementation".padEnd(33) + "ms/step".padStart(10) + "steps/s".padStart(10) + "vs tfjs".padStart(10));
+  console.log("   " + "implementation".padEnd(33) + "ms/step".padStart(10) + "steps/s".padStart(10) + "vs tfjs".padStart(10) + "vs jax-js".padStart(11));
   for (const t of res) {
-    console.log("   " + t.name.padEnd(33) + t.ms.toFixed(2).padStart(10) + (1000 / t.ms).toFixed(1).padStart(10) + `${t.vsPeer.toFixed(1)}×`.padStart(10));
+    console.log("   " + t.name.padEnd(33) + t.ms.toFixed(2).padStart(10) + (1000 / t.ms).toFixed(1).padStart(10) + `${t.vsPeer.toFixed(1)}×`.padStart(10) +
+      versus(res, t, "jax-js (wasm, jit) iwae").padStart(11));
   }
   two.dispose();
+  jax.dispose();
   twoR?.dispose();
 }
 
