@@ -21,7 +21,7 @@ Supported: dense encoders/decoders (`hidden`, `decoderHidden`, relu/tanh/identit
 (conv, convT, dense, flatten, unflatten), Gaussian latents with planar, radial or IAF flows,
 categorical latents (Gumbel-softmax, straight-through), Bernoulli and Gaussian (fixed or learned
 variance) decoders; every estimator the library allows for the model (analytic, td, stl, iwae,
-iwae-stl, dreg, score) and β; M2 (SemiSupervisedVAE, m2_loss). Not yet: free bits.
+iwae-stl, dreg, score), β and free bits; M2 (SemiSupervisedVAE, m2_loss).
 
 Command line:
     python3 vae_wasm_torch.py from-examples vae.pt model.safetensors   # pytorch/examples' VAE
@@ -397,7 +397,7 @@ def allowed_estimators(config):
     return ("td", "iwae") if flow["type"] in ("planar", "radial") else ("td", "stl", "iwae", "iwae-stl", "dreg")
 
 
-def loss(model, x, estimator=None, samples=1, eps=None, beta=1.0, temperature=1.0, straight_through=False, generator=None):
+def loss(model, x, estimator=None, samples=1, eps=None, beta=1.0, temperature=1.0, straight_through=False, free_bits=0.0, generator=None):
     """The library's loss (mean over the N rows of the negative objective) with the estimator's gradient.
 
     x: [N, D]; eps: [N, K, Z] standard normal noise (Gumbel noise for a categorical latent), drawn
@@ -409,8 +409,8 @@ def loss(model, x, estimator=None, samples=1, eps=None, beta=1.0, temperature=1.
     estimator = estimator or ("td" if c["flow"] is not None else "analytic")
     if estimator not in allowed:
         raise ValueError(f"loss: estimator must be one of {', '.join(allowed)} for this model; got {estimator!r}")
-    if beta != 1 and (estimator not in ("analytic", "td", "stl") or c["flow"] is not None):
-        raise ValueError("loss: beta weighs the KL of analytic, td and stl without a flow")
+    if (beta != 1 or free_bits) and (estimator not in ("analytic", "td", "stl") or c["flow"] is not None):
+        raise ValueError("loss: beta and free_bits weigh the KL of analytic, td and stl without a flow")
     N, Z, K = x.shape[0], c["latentDim"], samples
     x = x.to(next(model.parameters()).dtype)
     xk = x.unsqueeze(1)
@@ -444,8 +444,12 @@ def loss(model, x, estimator=None, samples=1, eps=None, beta=1.0, temperature=1.
     z, logdet = model.flow(z0, hf) if hf is not None else (z0, torch.zeros_like(z0[..., 0]))
     if estimator == "analytic":
         logpx = model.log_px(xk, model.decode(z))  # [N, K]
-        kl = -0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)).sum(-1)
-        return -(logpx.mean(1) - beta * kl).mean()
+        kl = -0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar))  # [N, Z]
+        if free_bits:  # max(λ, KL_j) per example and dimension: no gradient below λ
+            kl = torch.where(kl.detach() < free_bits, torch.full_like(kl, free_bits), kl)
+        return -(logpx.mean(1) - beta * kl.sum(-1)).mean()
+    if free_bits and estimator in ("td", "stl"):
+        return _free_bits_loss(model, xk, z, eps, mu, logvar, estimator, beta, free_bits)
     logq = _log_normal(z0, mu.unsqueeze(1), logvar.unsqueeze(1)) - logdet
     log_prior = lambda v: _log_normal(v, torch.zeros_like(v), torch.zeros_like(v))
     if estimator in ("td", "iwae"):
@@ -486,6 +490,25 @@ def loss(model, x, estimator=None, samples=1, eps=None, beta=1.0, temperature=1.
     enc = ((wt ** 2).unsqueeze(-1) * (gz - v) * z).sum()
     surrogate = -(dec + enc) / N
     return -bound.mean() + surrogate - surrogate.detach()
+
+
+def _free_bits_loss(model, xk, z, eps, mu, logvar, estimator, beta, lam):
+    """td/stl with free bits: a dimension whose Monte Carlo KL over the example's K samples,
+    ½(mean_k (z² − eps²) − logvar), is below λ adds −λ to every sample's log w (no gradient)
+    instead of its log p_j − log q_j."""
+    mu, logvar = mu.unsqueeze(1), logvar.unsqueeze(1)
+    log_p = -0.5 * z ** 2
+    log_q = -0.5 * ((z - mu) ** 2 * torch.exp(-logvar) + logvar)
+    floored = (0.5 * ((z ** 2 - eps ** 2).mean(1, keepdim=True) - logvar) < lam).detach()  # [N, 1, Z]
+    lam_t = torch.full_like(log_p, -lam)
+    logpx = model.log_px(xk, model.decode(z))
+    value = -(logpx + beta * torch.where(floored, lam_t, log_p - log_q).sum(-1)).mean()
+    if estimator == "td":
+        return value
+    v = -(z - mu) * torch.exp(-logvar)  # ∂log q/∂z with its parameters held fixed
+    path = torch.where(floored, torch.zeros_like(log_p), log_p - v.detach() * z)
+    surrogate = -(logpx + beta * path.sum(-1)).mean()
+    return value.detach() + surrogate - surrogate.detach()
 
 
 def _path_score(model, z0, z, mu, logvar, hf):

@@ -67,7 +67,8 @@ for name in sorted(f[:-len(".expect.safetensors")] for f in os.listdir(root) if 
     for est in json.loads(meta["estimators"]):
         model.zero_grad()
         loss = vw.loss(model, x, est, samples=K, eps=eps, beta=float(meta.get("beta", 1)) if est in ("analytic", "td", "stl") else 1.0,
-                       temperature=float(meta.get("temperature", 1)), straight_through=meta.get("straightThrough") == "1")
+                       temperature=float(meta.get("temperature", 1)), straight_through=meta.get("straightThrough") == "1",
+                       free_bits=float(meta.get("freeBits", 0)) if est in ("analytic", "td", "stl") else 0.0)
         loss.backward()
         want = float(meta[f"{est}/loss"])
         worst, where = 0.0, None
@@ -78,6 +79,13 @@ for name in sorted(f[:-len(".expect.safetensors")] for f in os.listdir(root) if 
             if rel > worst:
                 worst, where = rel, pname
         case["estimators"][est] = {"loss": loss.item(), "lossRel": abs(loss.item() - want) / abs(want), "gradRel": worst, "worstTensor": where}
+    if "freeBits" in meta:  # the fraction of (example, dimension) pairs the floor holds, both tests
+        lam = float(meta["freeBits"])
+        with torch.no_grad():
+            mu, lv = model.encode(x)
+            z = mu.unsqueeze(1) + torch.exp(0.5 * lv).unsqueeze(1) * eps
+            case["flooredAnalytic"] = (-0.5 * (1 + lv - mu ** 2 - lv.exp()) < lam).double().mean().item()
+            case["flooredMonteCarlo"] = (0.5 * ((z ** 2 - eps ** 2).mean(1) - lv) < lam).double().mean().item()
     # the library's file, read and written back
     written = vw.save(vw.load(model_path), os.path.join(root, name + ".back.safetensors"))
     case["roundTrip"] = written == open(model_path, "rb").read()

@@ -19,13 +19,14 @@ const dir = mkdtempSync(join(tmpdir(), "vae-torch-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const ALL = ["analytic", "td", "stl", "iwae", "iwae-stl", "dreg", "score"];
-const CASES: Record<string, { config: VAEOptions; data: "unit" | "real"; estimators: string[]; beta?: number; temperature?: number; straightThrough?: boolean }> = {
+const CASES: Record<string, { config: VAEOptions; data: "unit" | "real"; estimators: string[]; beta?: number; freeBits?: number; temperature?: number; straightThrough?: boolean }> = {
   "dense-bernoulli": { config: { inputDim: 12, latentDim: 3, hidden: [7, 5], activation: "relu" }, data: "unit", estimators: ALL },
   "dense-gaussian-learned": {
     config: { inputDim: 10, latentDim: 4, hidden: [6], decoderHidden: [8], activation: "tanh", likelihood: { type: "gaussian", learnVariance: true } },
     data: "real", estimators: ALL,
   },
   "dense-beta": { config: { inputDim: 9, latentDim: 2, hidden: [5], activation: "tanh", likelihood: { type: "gaussian", variance: 0.5 } }, data: "real", estimators: ["analytic", "td", "stl"], beta: 2.5 },
+  "dense-free-bits": { config: { inputDim: 12, latentDim: 6, hidden: [5], seed: 4 }, data: "unit", estimators: ["analytic", "td", "stl"], beta: 1.5, freeBits: 0.05 },
   "planar": { config: { inputDim: 10, latentDim: 3, hidden: [6], flow: { type: "planar", length: 3 } }, data: "unit", estimators: ["td", "iwae"] },
   "radial": { config: { inputDim: 10, latentDim: 3, hidden: [6], activation: "tanh", flow: { type: "radial", length: 2 } }, data: "unit", estimators: ["td", "iwae"] },
   "iaf": { config: { inputDim: 10, latentDim: 4, hidden: [6], flow: { type: "iaf", length: 2, hidden: 7 } }, data: "unit", estimators: ["td", "stl", "iwae", "iwae-stl", "dreg"] },
@@ -77,11 +78,12 @@ describe("PyTorch interop (interop/torch/vae_wasm_torch.py)", () => {
       const tensors = [{ name: "x", shape: [N, D], data: x }, { name: "eps", shape: [N, K, Z], data: eps }];
       const metadata: Record<string, string> = { estimators: JSON.stringify(c.estimators) };
       if (c.beta !== undefined) metadata.beta = String(c.beta);
+      if (c.freeBits !== undefined) metadata.freeBits = String(c.freeBits);
       if (c.temperature !== undefined) metadata.temperature = String(c.temperature);
       if (c.straightThrough) metadata.straightThrough = "1";
       const relax = c.temperature !== undefined ? { temperature: c.temperature, straightThrough: c.straightThrough ?? false } : {};
       for (const est of c.estimators) {
-        const beta = c.beta !== undefined && ["analytic", "td", "stl"].includes(est) ? { beta: c.beta } : {};
+        const beta = c.beta !== undefined && ["analytic", "td", "stl"].includes(est) ? { beta: c.beta, ...(c.freeBits !== undefined ? { freeBits: c.freeBits } : {}) } : {};
         const g = vae.lossAndGrads(x, { estimator: est as never, samples: K, eps, ...beta, ...relax });
         metadata[`${est}/loss`] = String(g.loss);
         for (const [tensor, data] of Object.entries(g.grads)) tensors.push({ name: `${est}/${tensor}`, shape: [data.length], data });
@@ -93,6 +95,7 @@ describe("PyTorch interop (interop/torch/vae_wasm_torch.py)", () => {
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as Record<string, {
       estimators: Record<string, { loss: number; lossRel: number; gradRel: number; worstTensor: string }>; roundTrip: boolean; torchNextLoss: number;
+      flooredAnalytic?: number; flooredMonteCarlo?: number;
     }>;
     // pytorch/examples' VAE converted by the command line: the library computes its loss_function
     expect((result.examples as unknown as { backEqual: boolean }).backEqual, "examples → library → examples").toBe(true);
@@ -112,6 +115,13 @@ describe("PyTorch interop (interop/torch/vae_wasm_torch.py)", () => {
       const worst = (k: "lossRel" | "gradRel") => Math.max(...Object.values(got.estimators).map((e) => e[k])).toExponential(1);
       const w = Object.entries(got.estimators).reduce((a, b) => (b[1].gradRel > a[1].gradRel ? b : a));
       console.log(`${name}: ${c.estimators.length} estimators, largest relative difference: loss ${worst("lossRel")}, gradient ${worst("gradRel")} (${w[0]}, ${w[1].worstTensor})`);
+      if (c.freeBits !== undefined) {
+        // the floor holds some (example, dimension) pairs and not others, so both branches are compared
+        for (const f of [got.flooredAnalytic!, got.flooredMonteCarlo!]) {
+          expect(f, `${name}: fraction floored`).toBeGreaterThan(0);
+          expect(f, `${name}: fraction floored`).toBeLessThan(1);
+        }
+      }
       expect(got.roundTrip, `${name}: the library's file written back by PyTorch`).toBe(true);
       // PyTorch's model in the library: loads without a config, saves back byte for byte, same loss
       const bytes = readFileSync(join(dir, `${name}.torch.safetensors`));
