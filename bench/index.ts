@@ -16,7 +16,9 @@
 //     tfjs-core's io.encodeWeights / decodeWeights of the same tensors.
 // Results, with the CPU each ran on: docs/performance.md.
 import v8 from "node:v8";
-import { cpuName } from "./host.js";
+import { cpuName, hostTag } from "./host.js";
+/** every table says which host class it ran on (docs/performance.md keeps one table per class) */
+const ON_HOST = ` — ${hostTag()}`;
 import { readFileSync } from "node:fs";
 import type { BuildName } from "../bindings/load.js";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd"); // lets Node 20 run the relaxed (FMA) build too
@@ -139,7 +141,7 @@ if (run(1)) {
   const jaxM = jaxVaeStep(D, [H], Z, "relu", xm, B);
   tasks.push(["MNIST: jax-js (wasm, jit)", () => void jaxM.step()]);
   const res = await alternating(tasks, (name) => (name.startsWith("MNIST") ? "MNIST: tfjs-backend-wasm" : "tfjs-backend-wasm"));
-  console.log(`\n1. training step, ${D}-${H}-${Z} Bernoulli VAE, batch ${B}, analytic KL, Adam (${ROUNDS} alternating rounds of ${TIME / ROUNDS} ms per task; medians)`);
+  console.log(`\n1. training step, ${D}-${H}-${Z} Bernoulli VAE, batch ${B}, analytic KL, Adam (${ROUNDS} alternating rounds of ${TIME / ROUNDS} ms per task; medians)` + ON_HOST);
   console.log("   " + "implementation (synthetic dense grey levels)".padEnd(44) + "ms/step".padStart(10) + "steps/s".padStart(10) + "vs tfjs".padStart(10) + "vs jax-js".padStart(11));
   for (const t of res) {
     if (t.name === "MNIST: vae-wasm simd") console.log("   on 100 MNIST training digits (81 % zeros)");
@@ -188,7 +190,7 @@ if (run(2)) {
   const jax = jaxVaeStep(D, [200, 200], 50, "tanh", xi, Bi, Ki, true);
   tasks.push(["jax-js (wasm, jit) iwae", () => void jax.step()]);
   const res = await alternating(tasks, "tfjs-backend-wasm iwae");
-  console.log(`\n2. training step, ${D}-200-200-50 tanh Bernoulli VAE, IWAE bound K=${Ki}, batch ${Bi}, Adam (same rounds)`);
+  console.log(`\n2. training step, ${D}-200-200-50 tanh Bernoulli VAE, IWAE bound K=${Ki}, batch ${Bi}, Adam (same rounds)` + ON_HOST);
   console.log("   " + "implementation".padEnd(33) + "ms/step".padStart(10) + "steps/s".padStart(10) + "vs tfjs".padStart(10) + "vs jax-js".padStart(11));
   for (const t of res) {
     console.log("   " + t.name.padEnd(33) + t.ms.toFixed(2).padStart(10) + (1000 / t.ms).toFixed(1).padStart(10) + `${t.vsPeer.toFixed(1)}×`.padStart(10) +
@@ -208,7 +210,7 @@ if (run(3)) {
   const soloMs = (which: string, steps: number) => new Promise<number>((resolve, reject) => {
     execFile(process.execPath, [new URL("./solo.js", import.meta.url).pathname, which, String(steps)], (err, out) => (err ? reject(err) : resolve(Number(out))));
   });
-  console.log("\n3. threads (simd build; results are bitwise identical for any thread count)");
+  console.log("\n3. threads (simd build; results are bitwise identical for any thread count)" + ON_HOST);
   console.log("   " + "model".padEnd(36) + "1 thread".padStart(12) + "2 threads".padStart(12) + "speedup".padStart(10) + "   2 processes");
   for (const [mi, m] of threadModels(x).entries()) {
     const ms = await oneVsTwoThreads(m, quick ? 10 : 60);
@@ -285,7 +287,7 @@ if (run(4)) {
       });
     }
   }
-  console.log(`\n4. GEMM, 100×784×400 (${(FLOP / 1e6).toFixed(1)} MFLOP), single thread, against the SIMD ceiling measured in the same rounds`);
+  console.log(`\n4. GEMM, 100×784×400 (${(FLOP / 1e6).toFixed(1)} MFLOP), single thread, against the SIMD ceiling measured in the same rounds` + ON_HOST);
   console.log("   " + "build: layout".padEnd(28) + "GFLOP/s".padStart(10) + "of ceiling".padStart(12));
   for (const r of rows) {
     console.log("   " + r.name.padEnd(28) + median(r.gflops).toFixed(1).padStart(10) + (r.frac.length ? `${(100 * median(r.frac)).toFixed(0)} %` : "").padStart(12));
@@ -302,7 +304,7 @@ if (run(5)) {
   const root = new URL("../..", import.meta.url).pathname;
   const [pack] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
-  console.log("\n5. package and cold start");
+  console.log("\n5. package and cold start" + ON_HOST);
   console.log(`   npm pack: ${kb(pack.size)} packed, ${kb(pack.unpackedSize)} unpacked, ${pack.entryCount} files`);
   // what a browser app loads: the library bundled and minified (as Vite/esbuild would), the
   // pool's worker (threads only), and one .wasm build
@@ -342,7 +344,7 @@ if (run(5)) {
 if (run(6)) {
   const { torchPython, torchTiming, TORCH_SETTINGS } = await import("./peers/torch.js");
   const py = torchPython();
-  console.log("\n6. PyTorch on this machine (bench/peers/torch_vae.py: the same two steps, torch.optim.Adam)");
+  console.log("\n6. PyTorch on this machine (bench/peers/torch_vae.py: the same two steps, torch.optim.Adam)" + ON_HOST);
   if (!py) {
     console.log("   skipped: no python3 with torch (Debian: apt-get install python3-torch libopenblas0-pthread)");
   } else {
@@ -380,7 +382,7 @@ if (run(7)) {
   const preset = iwaeMnist();
   // all 10,000 digits on the fastest build this runtime has; a tenth of them on the other SIMD
   // build, scaled (the untrained model costs the same arithmetic as a trained one)
-  console.log(`\n7. evaluation: log p(x) with K = 5000 importance samples, MNIST test digits, IWAE-preset model (784-200-200-50 tanh), 2 threads`);
+  console.log(`\n7. evaluation: log p(x) with K = 5000 importance samples, MNIST test digits, IWAE-preset model (784-200-200-50 tanh), 2 threads` + ON_HOST);
   for (const [i, build] of simdBuilds.entries()) {
     const n = quick ? 500 : i === 0 ? 10_000 : 1_000;
     const vae = await VAE.create({ ...preset.model, seed: 1, threads: 2, build });
@@ -416,7 +418,7 @@ if (run(8)) {
     }
     if (s % (steps / 5) === 0) marks.push(`${s / 1000}k: rss ${rssMB().toFixed(0)} MB, wasm ${wasmMB().toFixed(1)} MB`);
   }
-  console.log(`\n8. soak: ${steps} training steps (784-32-8 VAE, batch 32, analytic and DReG K=3 alternating) in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`\n8. soak: ${steps} training steps (784-32-8 VAE, batch 32, analytic and DReG K=3 alternating) in ${((performance.now() - t0) / 1000).toFixed(0)} s` + ON_HOST);
   console.log("   " + marks.join("; "));
   console.log(`   after warm-up (step ${steps / 10}) → end: wasm memory ${wasmAtWarm.toFixed(1)} → ${wasmMB().toFixed(1)} MB, ` +
     `process RSS ${rssAtWarm.toFixed(0)} → ${rssMB().toFixed(0)} MB (max ${rssMax.toFixed(0)} MB)`);
@@ -448,7 +450,7 @@ if (run(9)) {
     await timed("tfDecode", () => Object.values(tf.io.decodeWeights(enc.data, enc.specs)).forEach((t) => t.dispose()));
   }
   const m = (k: string) => median(ms[k]);
-  console.log(`\n9. model files: the 784-400-20 model (${(bytes.length / 2 ** 20).toFixed(2)} MB), medians of ${ms.save.length} alternating rounds`);
+  console.log(`\n9. model files: the 784-400-20 model (${(bytes.length / 2 ** 20).toFixed(2)} MB), medians of ${ms.save.length} alternating rounds` + ON_HOST);
   console.log(`   vae-wasm save ${m("save").toFixed(2)} ms (of which the CRC-32 ${m("crc").toFixed(2)} ms; max ${Math.max(...ms.save).toFixed(2)} ms), ` +
     `load (checked, verified, into a new model) ${m("load").toFixed(2)} ms`);
   console.log(`   tfjs-core io.encodeWeights ${m("tfEncode").toFixed(2)} ms, decodeWeights ${m("tfDecode").toFixed(2)} ms (${(tfBytes / 2 ** 20).toFixed(2)} MB, no checksum)`);
