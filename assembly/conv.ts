@@ -29,7 +29,14 @@ export function im2col(
         const row = col + (<usize>(((b * Ho + ho) * Wo + wo) * Q) << 2);
         for (let kh = 0; kh < KH; kh++) {
           const h = ho * SH - PH + kh;
-          for (let kw = 0; kw < KW; kw++) {
+          let kw = 0;
+          if (ASC_FEATURE_SIMD && C == 1 && h >= 0 && h < H) {
+            // one channel: a kernel row's taps are KW neighbouring pixels, stored next to each other
+            const w0 = wo * SW - PW;
+            for (; kw + 4 <= KW && w0 + kw < 0; kw++) store<f32>(row + (<usize>(kh * KW + kw) << 2), 0); // (left padding)
+            for (; kw + 4 <= KW && w0 + kw + 4 <= W; kw += 4) v128.store(row + (<usize>(kh * KW + kw) << 2), v128.load(xb + (<usize>(h * W + w0 + kw) << 2)));
+          }
+          for (; kw < KW; kw++) {
             const w = wo * SW - PW + kw;
             let dst = row + (<usize>(kh * KW + kw) << 2);
             const step = <usize>KK << 2;
@@ -73,7 +80,18 @@ export function col2im(
         for (let kh = 0; kh < KH; kh++) {
           const h = ho * SH - PH + kh;
           if (h < 0 || h >= H) continue;
-          for (let kw = 0; kw < KW; kw++) {
+          let kw = 0;
+          if (ASC_FEATURE_SIMD && C == 1) {
+            // one channel: a kernel row's taps land on KW neighbouring pixels (each pixel gets one
+            // tap per patch, so adding four at once keeps every value's order of sums)
+            const w0 = wo * SW - PW;
+            for (; kw < KW && w0 + kw < 0; kw++);
+            for (; kw + 4 <= KW && w0 + kw + 4 <= W; kw += 4) {
+              const dst = xb + (<usize>(h * W + w0 + kw) << 2);
+              v128.store(dst, f32x4.add(v128.load(dst), v128.load(row + (<usize>(kh * KW + kw) << 2))));
+            }
+          }
+          for (; kw < KW; kw++) {
             const w = wo * SW - PW + kw;
             if (w < 0 || w >= W) continue;
             let src = row + (<usize>(kh * KW + kw) << 2);
@@ -99,7 +117,19 @@ export function col2im(
 export function biasActRows(y: usize, bias: usize, n: i32, r0: i32, r1: i32, act: i32): void {
   for (let r = r0; r < r1; r++) {
     const py = y + (<usize>(r * n) << 2);
-    for (let j = 0; j < n; j++) {
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      // (f32x4.add and f32x4.max round and order as the scalar f32 add and max do)
+      const relu = act == ACT_RELU, zero = f32x4.splat(0);
+      for (; j + 4 <= n; j += 4) {
+        const o = <usize>j << 2;
+        let v = v128.load(py + o);
+        if (bias) v = f32x4.add(v, v128.load(bias + o));
+        if (relu) v = f32x4.max(v, zero);
+        v128.store(py + o, v);
+      }
+    }
+    for (; j < n; j++) {
       const o = <usize>j << 2;
       let v = load<f32>(py + o);
       if (bias) v += load<f32>(bias + o);

@@ -14,6 +14,11 @@ const GEOMETRIES: Geometry[] = [
   { name: "k3 s1 p1", N: 2, C: 3, H: 5, W: 5, O: 9, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1 },
   { name: "k3×2, stride 2×1, padding 1×0, 7×5 image", N: 3, C: 1, H: 7, W: 5, O: 2, KH: 3, KW: 2, SH: 2, SW: 1, PH: 1, PW: 0 },
   { name: "k1 s1 p0 (a per-pixel dense layer)", N: 1, C: 5, H: 3, W: 4, O: 4, KH: 1, KW: 1, SH: 1, SW: 1, PH: 0, PW: 0 },
+  // one channel in and out (the preset's first conv and last transposed conv): the SIMD builds
+  // copy and add a kernel row's taps four at a time; k6 and k5 leave edges and tails to the
+  // scalar loop
+  { name: "one channel, k4 s2 p1", N: 2, C: 1, H: 8, W: 8, O: 1, KH: 4, KW: 4, SH: 2, SW: 2, PH: 1, PW: 1 },
+  { name: "one channel, k6×5 s1 p2, 6×9 image", N: 2, C: 1, H: 6, W: 9, O: 1, KH: 6, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2 },
 ];
 
 /**
