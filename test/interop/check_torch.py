@@ -5,7 +5,7 @@
 
 DIR holds, per case NAME: NAME.safetensors (the library's model file) and NAME.expect.safetensors
 (x, eps and, per estimator E, the library's loss in the metadata and gradients `E/<tensor>`).
-For each case and estimator: the loss and every gradient of interop/torch/vae_wasm_torch.py in
+For each case and estimator: the loss and every gradient of interop/torch/vae_wasm_torch/ in
 float64 at the same weights and eps, and their differences from the library's (relative to the
 tensor's norm). Files: the library's file read and written back (bytes equal?); then a model
 made in PyTorch (torch's own initialisation), trained 3 Adam steps there and written as
@@ -128,14 +128,16 @@ class Examples(torch.nn.Module):
 ex = Examples().double()
 pt, st, back = (os.path.join(root, f) for f in ("examples.pt", "examples.safetensors", "examples.back.pt"))
 torch.save(ex.state_dict(), pt)
-tool = vw.__file__
+tool = os.path.dirname(vw.__file__)  # the package directory runs its __main__
 for args in (["from-examples", pt, st], ["to-examples", st, back]):
     r = subprocess.run([sys.executable, tool, *args], capture_output=True, text=True)
     if r.returncode != 0:
-        raise SystemExit(f"vae_wasm_torch.py {' '.join(args)} failed: {r.stderr}")
+        raise SystemExit(f"vae_wasm_torch {' '.join(args)} failed: {r.stderr}")
+# a model the examples' VAE cannot hold is refused with exit code 2 and a reason
+refused = subprocess.run([sys.executable, tool, "to-examples", os.path.join(root, "conv-grey.safetensors"), os.path.join(root, "no.pt")], capture_output=True, text=True)
 x = torch.rand(4, 12).double()  # float32 values, as the file holds them
 eps = torch.randn(4, 1, 3).double()
 vw.write_safetensors(os.path.join(root, "examples.io.safetensors"), {"x": x, "eps": eps}, {"loss": repr(ex.loss(x, eps[:, 0]).item())})
 restored = torch.load(back)
-out["examples"] = {"backEqual": sorted(restored) == sorted(ex.state_dict()) and all(torch.equal(restored[k].double(), ex.state_dict()[k].float().double()) for k in restored)}
+out["examples"] = {"refusedCode": refused.returncode, "refusedMessage": refused.stderr.strip(), "backEqual": sorted(restored) == sorted(ex.state_dict()) and all(torch.equal(restored[k].double(), ex.state_dict()[k].float().double()) for k in restored)}
 print(json.dumps(out))

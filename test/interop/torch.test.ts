@@ -1,4 +1,4 @@
-// The hand-off to PyTorch (interop/torch/vae_wasm_torch.py), checked both ways with Debian's
+// The hand-off to PyTorch (interop/torch/vae_wasm_torch/), checked both ways with Debian's
 // python3-torch: the same weights and eps give the same loss and every gradient (< 1e-5 relative)
 // for every estimator the library allows on dense, Gaussian, flow, categorical and convolutional
 // models; the library's files are read
@@ -57,7 +57,7 @@ function torchAvailable(): boolean {
   return spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
 }
 
-describe("PyTorch interop (interop/torch/vae_wasm_torch.py)", () => {
+describe("PyTorch interop (interop/torch/vae_wasm_torch/)", () => {
   it("has python3 with torch (Debian: apt-get install python3-torch; or set TORCH_PYTHON)", () => {
     expect(torchAvailable(), `${PYTHON} cannot import torch`).toBe(true);
   });
@@ -98,7 +98,10 @@ describe("PyTorch interop (interop/torch/vae_wasm_torch.py)", () => {
       flooredAnalytic?: number; flooredMonteCarlo?: number;
     }>;
     // pytorch/examples' VAE converted by the command line: the library computes its loss_function
-    expect((result.examples as unknown as { backEqual: boolean }).backEqual, "examples → library → examples").toBe(true);
+    const examples = result.examples as unknown as { backEqual: boolean; refusedCode: number; refusedMessage: string };
+    expect(examples.backEqual, "examples → library → examples").toBe(true);
+    expect(examples.refusedCode).toBe(2);
+    expect(examples.refusedMessage).toMatch(/to-examples: .*pytorch\/examples' VAE has one ReLU hidden layer each way.*; this model has encoder and decoder layer lists/);
     const io = decodeSafetensors(readFileSync(join(dir, "examples.io.safetensors")));
     const ex = await VAE.load(readFileSync(join(dir, "examples.safetensors")));
     expect(ex.config.hidden).toEqual([7]);
