@@ -4,17 +4,19 @@
 // encoder and with planar, radial and IAF flows of length 2, 4 and 8. Reports the test NLL
 // (importance sampled, K samples, on the first N test digits binarized once with seed 123), the
 // test ELBO, the paired difference of the NLL to the plain encoder with its standard error, and
-// the wall time; writes bench/results/flows-mnist.md.
-//   node bench/flows-mnist.mjs [EPOCHS=10] [N=2000] [K=1000] [THREADS=1]     (after npm run build)
+// the wall time; writes bench/results/flows-mnist.md (flows-mnist-E-epochs.md for other budgets).
+//   node bench/flows-mnist.mjs [EPOCHS=10] [N=2000] [K=1000] [THREADS=1] [LENGTHS=2,4,8]     (after npm run build)
 import { mkdirSync, writeFileSync } from "node:fs";
 import { VAE } from "../dist/src/index.js";
 import { pairedGain, setup } from "./flows-common.mjs";
 
 const { epochs, nTest, K, threads, train, testBin } = await setup(1);
+// the flow lengths (6th argument, e.g. 4,8)
+const LENGTHS = (process.argv[6] ?? "2,4,8").split(",").map(Number);
 const runs = [
   { name: "Gaussian (analytic KL)", flow: null, estimator: "analytic" },
   { name: "Gaussian", flow: null, estimator: "td" },
-  ...["planar", "radial", "iaf"].flatMap((type) => [2, 4, 8].map((length) => ({ name: `${type} × ${length}`, flow: { type, length }, estimator: "td" }))),
+  ...["planar", "radial", "iaf"].flatMap((type) => LENGTHS.map((length) => ({ name: `${type} × ${length}`, flow: { type, length }, estimator: "td" }))),
 ];
 const rows = [];
 let reference = null;
@@ -41,11 +43,11 @@ const fmt = (r) => r.delta === undefined ? "—" : r.name === "Gaussian" ? "0 (r
 mkdirSync("bench/results", { recursive: true });
 const md = `# Normalizing flows on MNIST
 
-\`node bench/flows-mnist.mjs ${epochs} ${nTest} ${K} ${threads}\` (after \`npm run build\`): the same 784-400-20
+\`node bench/flows-mnist.mjs ${epochs} ${nTest} ${K} ${threads} ${LENGTHS.join(",")}\` (after \`npm run build\`): the same 784-400-20
 ReLU VAE (Bernoulli decoder, dynamic binarization of the 60,000 training digits, batch 100, Adam
 lr 1e-3, ${epochs} epochs, seed 1, ${threads} thread${threads > 1 ? "s" : ""}), trained with the total-derivative ELBO estimator
 ('td', one sample) except the first row, with a plain Gaussian q(z|x) and with flows of length
-2, 4 and 8 in q. Test NLL: −log p(x) estimated by importance sampling with K = ${K} samples from
+${LENGTHS.join(", ")} in q. Test NLL: −log p(x) estimated by importance sampling with K = ${K} samples from
 q (\`logLikelihood\`), on the first ${nTest} test digits binarized once (seed 123); test ELBO: 'td'
 with 10 samples. Lower NLL and higher ELBO are better. "NLL gain" is the mean paired difference
 NLL(plain, td) − NLL(row) over the same digits, ± its standard error: positive means the flow
@@ -62,5 +64,6 @@ encoder's context (Kingma et al. 2016). Short runs: the published gains (Rezende
 training) are not a target at this budget. Training times are wall times on a machine shared
 with other jobs: not a speed comparison.
 `;
-writeFileSync("bench/results/flows-mnist.md", md);
+// (one file per training budget)
+writeFileSync(`bench/results/flows-mnist${epochs === 10 ? "" : `-${epochs}-epochs`}.md`, md);
 console.log(md);
