@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { BUILDS } from "../helpers/kernel-check.js";
 import { exactLogMarginal, linearGaussian, linearGaussianVAE } from "../helpers/linear-gaussian.js";
+import { evenExamples } from "../../src/model/evaluate.js";
 
 const ENC = ["encoder.mu.weight", "encoder.mu.bias", "encoder.logvar.weight", "encoder.logvar.bias"];
 const m = linearGaussian();
@@ -87,5 +88,11 @@ describe.each(BUILDS)("importance sampling on the linear-Gaussian model, %s buil
     expect(maxAbs("dreg", 5)).toBeLessThan(tol);
     expect(maxAbs("iwae-stl", 5)).toBeLessThan(tol);
     expect(maxAbs("stl", 1)).toBeLessThan(tol);
+  });
+});
+
+describe("evaluation passes", () => {
+  it("hold a multiple of the threads' count of examples where there are enough (an even split of the pass)", () => {
+    expect([evenExamples(3, 2), evenExamples(10, 3), evenExamples(10, 4), evenExamples(1, 2), evenExamples(5, 1), evenExamples(2, 2)]).toEqual([2, 9, 8, 1, 5, 2]);
   });
 });

@@ -157,7 +157,9 @@ describe("threads", () => {
       const losses = [];
       for (let s = 0; s < 30; s++) losses.push(vae.trainStep(data.subarray(((s * B) % 216) * D, ((s * B) % 216 + B) * D), { estimator, samples: 2, learningRate: 3e-3 }));
       if (threads > 1) expect(poolRuns(vae)).toBeGreaterThan(0);
-      runs.push({ losses, params: vae.stateDict() });
+      // and the evaluation: 7 digits, each pass's examples a multiple of the threads where it can
+      const test = data.subarray(0, 7 * D);
+      runs.push({ losses, params: vae.stateDict(), ll: vae.logLikelihood(test, { samples: 600 }).perExample, elbo: vae.elbo(test, { samples: 3 }) });
       vae.dispose();
     }
     expect(runs[0].losses.every(Number.isFinite)).toBe(true);
@@ -165,6 +167,8 @@ describe("threads", () => {
     for (const r of runs.slice(1)) {
       expect(r.losses).toEqual(runs[0].losses);
       expect(r.params).toEqual(runs[0].params);
+      expect(r.ll).toEqual(runs[0].ll);
+      expect(r.elbo).toBe(runs[0].elbo);
     }
   });
 
