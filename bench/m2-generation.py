@@ -75,21 +75,28 @@ prior_z = torch.randn(rows, Z, dtype=torch.float64)
 a_prior, dom_prior, _ = follow(prior_z)
 with torch.no_grad():
     mu_test, _ = model.encode(test_x[:rows], torch.eye(C, dtype=torch.float64)[test_y[:rows]])
-a_post, dom_post, _ = follow(mu_test)
+a_post, dom_post, j_post = follow(mu_test)
+# does z carry the class? decode(z of a digit of class y, y' ≠ y), judged as y instead of y'
+src = test_y[:rows].unsqueeze(1).expand(-1, C)
+other = torch.arange(C).unsqueeze(0) != src
+keeps = (j_post[other] == src[other]).double().mean().item()
 print(f"z ~ N(0, I):        decode(z, y) judged y for {100 * a_prior:.1f} % of {rows}×{C}; rows with ≥ 8 of 10 columns one class: {100 * (dom_prior >= 8).double().mean():.1f} %")
 print(f"z = E q(z|x, y):    decode(z, y) judged y for {100 * a_post:.1f} % of {rows}×{C}; rows with ≥ 8 of 10 columns one class: {100 * (dom_post >= 8).double().mean():.1f} %")
+print(f"                    decode(z, y') for y' ≠ the digit's class y judged y (the class carried by z, not y'): {100 * keeps:.1f} % (chance 10 %)")
 
 # where the prior draws that ignore y lie, against the aggregate posterior of training digits
 if train_y is not None:
     with torch.no_grad():
         mu_train, _ = model.encode(train_x, torch.eye(C, dtype=torch.float64)[train_y])
-    mean, cov = mu_train.mean(0), torch.cov(mu_train.T)
+    # over the active dimensions (std of the means ≥ 0.1): the decoder ignores the others
+    active = mu_train.std(0) >= 0.1
+    mean, cov = mu_train[:, active].mean(0), torch.cov(mu_train[:, active].T)
     prec = torch.linalg.inv(cov)
-    maha = lambda z: ((z - mean) @ prec * (z - mean)).sum(1).sqrt()
+    maha = lambda z: ((z[:, active] - mean) @ prec * (z[:, active] - mean)).sum(1).sqrt()
     m = maha(prior_z)
     bad, good = dom_prior >= 8, dom_prior <= 3
     print(f"aggregate posterior of 10,000 training digits: per-dimension std of the means {mu_train.std(0).mean():.2f} (prior: 1), "
           f"dimensions with std < 0.1: {(mu_train.std(0) < 0.1).sum().item()} of {Z}")
     med = lambda v: f"{v.median():.1f}" if len(v) else "–"
-    print(f"Mahalanobis distance to it: test digits' codes {med(maha(mu_test))} (median); prior draws whose row follows y (≤ 3 columns one class) "
+    print(f"Mahalanobis distance to it over the {int(active.sum())} active dimensions: test digits' codes {med(maha(mu_test))} (median); prior draws whose row follows y (≤ 3 columns one class) "
           f"{med(m[good])}, whose row is one class (≥ 8) {med(m[bad])} (medians of {good.sum().item()} and {bad.sum().item()} rows)")
