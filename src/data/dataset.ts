@@ -107,7 +107,11 @@ async function fromPath(path: string, options: LoadDatasetOptions): Promise<Data
   }
   if (st.isDirectory()) {
     if (options.format !== undefined && options.format !== "png") throw new Error(`${FN}: '${path}' is a folder; options.format '${options.format}' is a file format`);
-    const { readPngFolder } = await import("./png-folder.js");
+    // a specifier bundlers do not follow: the PNG-folder reader needs pngjs and through it Node's
+    // stream and zlib, which a browser bundle must not pull in (esbuild, webpack: "could not
+    // resolve 'stream'")
+    const pngFolder = "./png-folder.js";
+    const { readPngFolder } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ pngFolder)) as typeof import("./png-folder.js");
     return readPngFolder(FN, path);
   }
   if (st.size === 0) throw new Error(`${FN}: ${path} is empty (no rows)`);

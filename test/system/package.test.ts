@@ -117,6 +117,20 @@ describe("the npm package", () => {
     expect(bare).toEqual([]);
   });
 
+  it("bundles for a browser (esbuild, platform browser): no Node-only module is pulled in", async () => {
+    // (the PNG-folder reader, Node only, is imported on demand by a specifier bundlers leave alone;
+    // followed, it brought pngjs and Node's stream and zlib, which esbuild cannot resolve for a browser)
+    const esbuild = await import("esbuild");
+    for (const entry of ["index.js", "edge.js", "engine/worker.js", "engine/supervisor.js"]) {
+      const r = await esbuild.build({
+        entryPoints: [join(ROOT, "dist/src", entry)], bundle: true, format: "esm", platform: "browser", write: false,
+        external: ["node:*"], logLevel: "silent", loader: { ".wasm": "empty" },
+      });
+      expect(r.errors, entry).toEqual([]);
+      expect(r.outputFiles[0].text, entry).not.toMatch(/pngjs|require\("stream"\)/);
+    }
+  });
+
   it("its CLI runs from the installed package and says how to get MNIST when it is missing", () => {
     const bin = join(app, "node_modules/.bin/vae-wasm");
     const help = spawnSync(bin, ["help"], { encoding: "utf8", timeout: 60_000 });
