@@ -93,14 +93,17 @@ async function alternating(tasks: [string, () => void][], peer: string | ((name:
   return tasks.map(([name], i) => {
     const peerName = typeof peer === "string" ? peer : peer(name);
     const pi = tasks.findIndex(([n]) => n === peerName);
-    return { name, ms: median(per[i]), vsPeer: median(per[i].map((m, r) => per[pi][r] / m)), per: per[i] };
+    return { name, ms: median(per[i]), vsPeer: perRound(per[i], per[pi]), per: per[i] };
   });
 }
 
-/** The median over rounds of (peer's time / the task's time), as `alternating` computes vsPeer. */
+/** The median over rounds of (the peer's time / the task's time). */
+const perRound = (task: number[], peer: number[]) => median(task.map((m, r) => peer[r] / m));
+
+/** A task's ratio to another peer of the same `alternating` run, for the table. */
 function versus(res: { name: string; per: number[] }[], task: { per: number[] }, peerName: string): string {
   const peer = res.find((t) => t.name === peerName);
-  return peer ? `${median(task.per.map((m, r) => peer.per[r] / m)).toFixed(1)}×` : "–";
+  return peer ? `${perRound(task.per, peer.per).toFixed(1)}×` : "–";
 }
 // ---- 1. training step
 if (run(1)) {

@@ -4,8 +4,7 @@ import { SeededRandom } from "../util/random.js";
 
 /** The first n rows of a matrix (a view, no copy). */
 export function takeRows(m: Matrix, n: number): Matrix {
-  const rows = Math.min(n, m.rows);
-  return { data: m.data.subarray(0, rows * m.cols), rows, cols: m.cols };
+  return sliceRows(m, 0, n);
 }
 
 /** Rows from..from+n−1 of a matrix (a view, no copy); n defaults to the rest. */

@@ -124,8 +124,8 @@ export function evenExamples(n: number, threads: number): number {
  * (about `batchSize`·`sampleChunk` decoder rows at a time); the log-sum-exp runs in f64 over
  * each example's K log-weights in sample order. Noise is keyed by (seed, example index, sample
  * index), so the result does not depend on the chunk sizes or the thread count, bit for bit.
- * `binarize` draws one Bernoulli binarization of x (keyed by seed and the example index) first. Also returns each estimate's standard error (delta method:
- * sqrt(Var(w)/K)/mean(w)).
+ * `binarize` draws one Bernoulli binarization of x (keyed by seed and the example index) first.
+ * Also returns each estimate's standard error (delta method: sqrt(Var(w)/K)/mean(w)).
  */
 export function logLikelihood(m: VaeModel, x: MatrixLike, opts: LogLikelihoodOptions): LogLikelihoodResult {
   const fn = "VAE.logLikelihood";
@@ -148,6 +148,9 @@ export function logLikelihood(m: VaeModel, x: MatrixLike, opts: LogLikelihoodOpt
   if (binarize && m.config.likelihood.type !== "bernoulli") fail(fn, "options.binarize", "false for a Gaussian likelihood", binarize);
   if (opts.onProgress !== undefined && typeof opts.onProgress !== "function") fail(fn, "options.onProgress", "a function", opts.onProgress);
   const perExample = new Float64Array(x0.rows), standardError = new Float64Array(x0.rows);
+  // every example's K log-weights of a pass (4 bytes each), then an exact log-sum-exp over them
+  // in sample order: the same numbers whatever the chunk sizes and thread count
+  const all = new Float32Array(Math.min(Bc, x0.rows) * K);
   for (let s = 0; s < x0.rows; s += Bc) {
     const B = Math.min(Bc, x0.rows - s);
     const kc = Math.min(Kc, K);
@@ -157,9 +160,6 @@ export function logLikelihood(m: VaeModel, x: MatrixLike, opts: LogLikelihoodOpt
     ci[CTRL.B] = B; ci[CTRL.binarize] = binarize ? 1 : 0; ci[CTRL.seed] = seed; ci[CTRL.step] = 0;
     ci[CTRL.binStream] = STREAM.evalBinarize; ci[CTRL.rowOffset] = s;
     m.runner.dispatch(ws, CMD.encode, threads);
-    // every example's K log-weights (4 bytes each), then an exact log-sum-exp over them in sample
-    // order: the same numbers whatever the chunk sizes and thread count
-    const all = new Float32Array(B * K);
     for (let k0 = 0; k0 < K; k0 += kc) {
       const kn = Math.min(kc, K - k0);
       ci[CTRL.K] = kn; ci[CTRL.k0] = k0; ci[CTRL.drawEps] = 1; ci[CTRL.epsStream] = STREAM.evalEps;

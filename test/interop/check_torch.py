@@ -26,6 +26,19 @@ import vae_wasm_torch as vw  # noqa: E402
 torch.manual_seed(5)
 root = sys.argv[1]
 out = {}
+
+
+def worst_gradient(model, library_grad):
+    """The largest ‖g − g_library‖/‖g‖ over the model's tensors, and that tensor's name."""
+    worst, where = 0.0, None
+    for pname, p in model.named_parameters():
+        g = p.grad if p.grad is not None else torch.zeros_like(p)
+        rel = ((g - library_grad(pname).double().reshape(p.shape)).norm() / max(g.norm().item(), 1e-30)).item()
+        if rel > worst:
+            worst, where = rel, pname
+    return worst, where
+
+
 if len(sys.argv) > 2 and sys.argv[2] == "m2":
     # M2: NAME.m2expect.safetensors holds xl, labels, xu, eps, gumbel, the library's loss and grad/<tensor>
     for name in sorted(f[:-len(".m2expect.safetensors")] for f in os.listdir(root) if f.endswith(".m2expect.safetensors")):
@@ -37,12 +50,7 @@ if len(sys.argv) > 2 and sys.argv[2] == "m2":
         model = vw.load(path).double()
         loss = vw.m2_loss(model, *args(), eps=t["eps"].double(), gumbel=t["gumbel"].double(), **kw)
         loss.backward()
-        worst, where = 0.0, None
-        for pname, p in model.named_parameters():
-            g_lib = t[f"grad/{pname}"].double().reshape(p.shape)
-            rel = ((p.grad - g_lib).norm() / max(p.grad.norm().item(), 1e-30)).item()
-            if rel > worst:
-                worst, where = rel, pname
+        worst, where = worst_gradient(model, lambda pname: t[f"grad/{pname}"])
         case = {"lossRel": abs(loss.item() - float(meta["loss"])) / abs(float(meta["loss"])), "gradRel": worst, "worstTensor": where}
         case["roundTrip"] = vw.save(vw.load(path), os.path.join(root, name + ".back.safetensors")) == open(path, "rb").read()
         fresh = vw.SemiSupervisedVAE(vw.load(path).config)
@@ -71,13 +79,7 @@ for name in sorted(f[:-len(".expect.safetensors")] for f in os.listdir(root) if 
                        free_bits=float(meta.get("freeBits", 0)) if est in ("analytic", "td", "stl") else 0.0)
         loss.backward()
         want = float(meta[f"{est}/loss"])
-        worst, where = 0.0, None
-        for pname, p in model.named_parameters():
-            g_lib = expect[f"{est}/{pname}"].double().reshape(p.shape)
-            g = p.grad if p.grad is not None else torch.zeros_like(p)
-            rel = ((g - g_lib).norm() / max(g.norm().item(), 1e-30)).item()
-            if rel > worst:
-                worst, where = rel, pname
+        worst, where = worst_gradient(model, lambda pname: expect[f"{est}/{pname}"])
         case["estimators"][est] = {"loss": loss.item(), "lossRel": abs(loss.item() - want) / abs(want), "gradRel": worst, "worstTensor": where}
     if "freeBits" in meta:  # the fraction of (example, dimension) pairs the floor holds, both tests
         lam = float(meta["freeBits"])
