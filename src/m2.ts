@@ -13,11 +13,12 @@
 // of once an epoch, with a weight that makes up for it: the same objective, less noise).
 //
 // The parameters, their file, Adam and the epoch loop are the VAE's (model/params.ts,
-// model/train.ts); the objective, on the same WebAssembly kernels, is m2/objective.ts.
-// Single-threaded.
-import { STREAM, type Kernels } from "../bindings/abi.js";
+// model/train.ts); the objective, on the same WebAssembly kernels, is m2/objective.ts, and its
+// step runs on a worker pool like the VAE's (`threads`), with the same bits for any thread count.
+import type { Kernels } from "../bindings/abi.js";
 import { Arena } from "../bindings/arena.js";
 import { compileBuild, defaultBuild, instantiate, warmUp, type BuildName } from "../bindings/load.js";
+import { availableCores, resolveThreads } from "./model/threads.js";
 import { decodeSafetensors } from "./files/safetensors.js";
 import { layOutNets, M2Objective, type SemiSupervisedConfig } from "./m2/objective.js";
 import { crc32 } from "./files/crc32.js";
@@ -45,6 +46,11 @@ export interface SemiSupervisedOptions {
   /** Seed of initialisation, shuffling and noise. Default 0. */
   seed?: number;
   build?: BuildName;
+  /**
+   * Threads to train on ('auto': every core). Results are bitwise identical for any count. In a
+   * browser this needs cross-origin isolation and a Web Worker (see the README). Default 1.
+   */
+  threads?: number | "auto";
 }
 
 export interface SemiSupervisedFitOptions {
@@ -99,7 +105,7 @@ export interface SemiSupervisedEpoch {
 const FIT_KEYS = ["epochs", "batchSize", "labelledBatchSize", "learningRate", "alpha", "labelledWeight", "binarize", "gumbelSoftmax", "onProgress", "onEpochEnd", "validation", "signal"] as const;
 const FORMAT = "vae-wasm-m2/1";
 
-/** The M2 semi-supervised VAE. Single-threaded. */
+/** The M2 semi-supervised VAE. */
 export class SemiSupervisedVAE {
   readonly config: SemiSupervisedConfig;
   readonly build: BuildName;
@@ -116,30 +122,51 @@ export class SemiSupervisedVAE {
 
   static async create(options: SemiSupervisedOptions = {}): Promise<SemiSupervisedVAE> {
     const fn = "SemiSupervisedVAE.create";
-    checkKeys(fn, "options", options, ["inputDim", "classes", "latentDim", "hidden", "activation", "seed", "build"]);
-    const { build: _b, ...rest } = options;
-    return SemiSupervisedVAE.start(fn, resolveM2Config(fn, rest, "options"), options.build);
+    checkKeys(fn, "options", options, ["inputDim", "classes", "latentDim", "hidden", "activation", "seed", "build", "threads"]);
+    const { build: _b, threads: _t, ...rest } = options;
+    return SemiSupervisedVAE.start(fn, resolveM2Config(fn, rest, "options"), options.build, options.threads);
   }
 
-  /** The model for a resolved configuration (`build`: checked here). */
-  private static async start(fn: string, config: SemiSupervisedConfig, buildOption: unknown): Promise<SemiSupervisedVAE> {
+  /** The model for a resolved configuration (`build`, `threads`: checked here); threads > 1 start the worker pool. */
+  private static async start(fn: string, config: SemiSupervisedConfig, buildOption: unknown, threadsOption: unknown): Promise<SemiSupervisedVAE> {
     const build = checkOneOf(fn, "options.build", buildOption ?? defaultBuild(), ["relaxed", "simd", "scalar"] as const);
-    const module = await compileBuild(build, false);
-    warmUp(module, build, false);
-    return new SemiSupervisedVAE(config, build, module);
+    const threads = resolveThreads(fn, threadsOption ?? 1, threadsOption === "auto" ? await availableCores() : 1);
+    const module = await compileBuild(build, threads > 1);
+    warmUp(module, build, threads > 1);
+    const m = new SemiSupervisedVAE(config, build, module, threads);
+    if (threads > 1) {
+      try {
+        await m.obj.startPool();
+      } catch (e) {
+        m.dispose();
+        throw e;
+      }
+    }
+    return m;
   }
 
-  private constructor(config: SemiSupervisedConfig, build: BuildName, module: WebAssembly.Module) {
+  private constructor(config: SemiSupervisedConfig, build: BuildName, module: WebAssembly.Module, readonly threads: number) {
     this.config = config;
     this.build = build;
-    const rt = instantiate(module, build, 1 << 20, false);
+    const rt = instantiate(module, build, 1 << 20, threads > 1);
     const arena = new Arena(rt.k.heapBase());
     const L = new ParamLayout();
     const nets = layOutNets(L, config);
-    const params = new Parameters(rt, arena, L);
+    // (on a pool, two banks of values and moments: a step interrupted by a dying worker leaves the last one whole)
+    const params = new Parameters(rt, arena, L, threads > 1 ? 2 : 1);
     params.initUniform(config.seed); // nn.Linear's default, U(±1/√in)
     params.repack();
-    this.obj = new M2Objective(rt, arena, params, nets, config);
+    this.obj = new M2Objective(rt, arena, params, nets, config, threads);
+  }
+
+  /** Threads it runs on now: 1 after a pool worker died, until fit() starts a new pool. */
+  get runningThreads(): number {
+    return this.obj.pool ? this.threads : 1;
+  }
+
+  /** @internal the pool (tests: that work went to it) */
+  get pool() {
+    return this.obj.pool;
   }
 
   /** @internal */
@@ -157,6 +184,7 @@ export class SemiSupervisedVAE {
 
   private checkAlive(fn: string): void {
     if (this.disposed) throw new Error(`${fn}: this model was disposed; create or load a new one`);
+    this.obj.caller = fn;
   }
 
   // ---------------------------------------------------------------- public API
@@ -207,6 +235,14 @@ export class SemiSupervisedVAE {
     const valY = val && valX ? this.labels(fn, val.labels, valX.rows, "options.validation.labels") : null;
     const signal = options.signal;
     signal?.throwIfAborted();
+    if (this.threads > 1 && !this.obj.pool) {
+      // (a worker died in an earlier call: a new pool, or one thread if none can start)
+      try {
+        await this.obj.startPool();
+      } catch (e) {
+        console.warn(`${fn}: could not start a new pool of ${this.threads} threads (${(e as Error).message}); running on one thread`);
+      }
+    }
     const { inputDim: D, seed } = this.config;
     const labelledCrc = crc32(new Uint8Array(yl.buffer), crc32(new Uint8Array(xl.data.buffer, xl.data.byteOffset, xl.data.byteLength)));
     if (resume && (resume.extra.labelledRows !== xl.rows || resume.extra.labelledCrc !== labelledCrc)) {
@@ -253,13 +289,15 @@ export class SemiSupervisedVAE {
           const i = order![s + b];
           xc.set(xu.data.subarray(i * D, (i + 1) * D), (Bl + b) * D);
         }
-        if (binarize) this.k.bernoulliSample(ws.xc, ws.xc, seed, STREAM.binarize, this.steps, D, 0, Bl + bu, 0);
-        const r = this.obj.pass(ws, stepLabels, Bl, bu, alpha, lw, this.steps, undefined, tau);
+        const t = this.adamSteps + 1;
+        this.obj.caller = fn; // (a callback may have called another method since)
+        const r = this.obj.pass(ws, stepLabels, Bl, bu, alpha, lw, this.steps,
+          { tau, binarize, adam: { lr, beta1: 0.9, beta2: 0.999, adamEps: 1e-8, weightDecay: 0, t } });
         if (!Number.isFinite(r.loss)) {
           throw new Error(`${fn}: the loss became ${r.loss} at epoch ${epoch + 1} (optimiser step ${this.steps + 1}); ` +
             "the parameters are those of the last finite step. Try a lower learningRate or alpha.");
         }
-        this.params.adamAll(lr, 0.9, 0.999, 1e-8, 0, ++this.adamSteps);
+        this.adamSteps = t;
         this.steps++;
         uSum += r.unlabelled * bu;
         correct += r.correct;
@@ -316,7 +354,7 @@ export class SemiSupervisedVAE {
     const D = this.config.inputDim;
     this.f32(ws.xc, xl.rows * D).set(xl.data);
     this.f32(ws.xc + 4 * xl.rows * D, xu.rows * D).set(xu.data);
-    const r = this.obj.pass(ws, yl, xl.rows, xu.rows, alpha, lw, 0, opts.eps, tau, opts.gumbel);
+    const r = this.obj.pass(ws, yl, xl.rows, xu.rows, alpha, lw, 0, { eps: opts.eps, tau, gumbel: opts.gumbel });
     return { loss: r.loss, grads: this.params.dict("gradients") };
   }
 
@@ -416,7 +454,7 @@ export class SemiSupervisedVAE {
   }
 
   /** A model from a checkpoint(), with its optimizer state: the next fit continues the run where it stopped. */
-  static async resume(bytes: Uint8Array, options: { build?: BuildName } = {}): Promise<SemiSupervisedVAE> {
+  static async resume(bytes: Uint8Array, options: { build?: BuildName; threads?: number | "auto" } = {}): Promise<SemiSupervisedVAE> {
     return SemiSupervisedVAE.read("SemiSupervisedVAE.resume", bytes, options, true);
   }
 
@@ -425,12 +463,12 @@ export class SemiSupervisedVAE {
    * file, its metadata and its tensors are checked before memory is taken; every failure names
    * this function.
    */
-  static async load(bytes: Uint8Array, options: { build?: BuildName } = {}): Promise<SemiSupervisedVAE> {
+  static async load(bytes: Uint8Array, options: { build?: BuildName; threads?: number | "auto" } = {}): Promise<SemiSupervisedVAE> {
     return SemiSupervisedVAE.read("SemiSupervisedVAE.load", bytes, options, false);
   }
 
-  private static async read(fn: string, bytes: Uint8Array, options: { build?: BuildName }, resume: boolean): Promise<SemiSupervisedVAE> {
-    checkKeys(fn, "options", options, ["build"]);
+  private static async read(fn: string, bytes: Uint8Array, options: { build?: BuildName; threads?: number | "auto" }, resume: boolean): Promise<SemiSupervisedVAE> {
+    checkKeys(fn, "options", options, ["build", "threads"]);
     const { tensors, metadata } = decodeSafetensors(bytes, fn);
     if (metadata.format !== FORMAT || metadata.config === undefined) throw new Error(`${fn}: not an M2 model file written by SemiSupervisedVAE.save (format '${(metadata.format ?? "none").slice(0, 40)}')`);
     let parsed: unknown;
@@ -446,13 +484,16 @@ export class SemiSupervisedVAE {
     layOutNets(L, config);
     const dict = fileTensors(fn, L.tensors, tensors);
     const state = trainingState(fn, metadata, tensors, resume, "SemiSupervisedVAE.load");
-    const m = await SemiSupervisedVAE.start(fn, config, options.build);
+    const m = await SemiSupervisedVAE.start(fn, config, options.build, options.threads);
     restore(fn, m, dict, steps, state, tensors);
     return m;
   }
 
+  /** Stops its worker pool and releases the model (its methods then throw). */
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
+    this.obj.dispose();
     this.obj = null as unknown as M2Objective;
   }
 

@@ -51,7 +51,7 @@ export const FLAGS: readonly Flag[] = [
   { section: "Model", name: "likelihood", arg: "L", help: "bernoulli (data in [0, 1]) | gaussian (variance 1) | gaussian:learned (a learned variance per value)", def: "bernoulli", for: ["train"] },
   { section: "Model", name: "seed", arg: "N", help: "seed for initialisation, shuffling and noise", def: "1", for: ALL },
   { section: "Model", name: "build", arg: "B", help: "relaxed | simd | scalar (relaxed uses FMA: faster, not bitwise the same on every CPU)", def: "simd where supported", for: ALL },
-  { section: "Model", name: "threads", arg: "N|auto", help: "worker threads; results are identical for any count", def: "1", for: [...TRAINING, "eval", "variance", "figures"] },
+  { section: "Model", name: "threads", arg: "N|auto", help: "worker threads; results are identical for any count", def: "1", for: [...TRAINING, "eval", "variance", "figures", "semi"] },
   { section: "Presets", name: "preset", arg: "NAME", help: "iwae-mnist: Burda et al. 2016 (784-200-200-50 tanh, batch 20, Adam ε 1e-4, 3^i epochs at lr 1e-3·10^(-i/7) per stage, dynamic binarization); conv-mnist: Conv(1→32,k4,s2,p1)-Conv(32→64)-256 → 20 → 256-3136-ConvT(64→32)-ConvT(32→1), relu, batch 128, 10 epochs", for: ["train"] },
   { section: "Presets", name: "stages", arg: "N", help: "run the first N of the preset's 8 stages (4 stages = 40 epochs)", def: "8", for: ["train"] },
   { section: "Training", name: "epochs", arg: "N", help: "passes over the training data", def: "10", for: [...TRAINING, "semi", "figures"] },

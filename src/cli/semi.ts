@@ -32,8 +32,8 @@ export async function semiSupervised(args: Args): Promise<void> {
   picked.forEach((i, j) => xl.set(pool.data.subarray(i * D, (i + 1) * D), j * D));
   let u = 0;
   for (let i = 0; i < pool.rows; i++) if (!isLabelled[i]) xu.set(pool.data.subarray(i * D, (i + 1) * D), D * u++);
-  const m = await SemiSupervisedVAE.create({ inputDim: D, classes: C, latentDim: o.latent, hidden: o.hidden, seed: args.seed, build: args.build });
-  log(args, `vae-wasm semi: M2, ${D}-${o.hidden.join("-")}-${o.latent} (${m.parameterCount.toLocaleString("en")} parameters), ${picked.length} labelled / ` +
+  const m = await SemiSupervisedVAE.create({ inputDim: D, classes: C, latentDim: o.latent, hidden: o.hidden, seed: args.seed, build: args.build, threads: args.threads });
+  log(args, `vae-wasm semi: M2, ${D}-${o.hidden.join("-")}-${o.latent} (${m.parameterCount.toLocaleString("en")} parameters, ${m.threads} thread${m.threads > 1 ? "s" : ""}), ${picked.length} labelled / ` +
     `${u} unlabelled training rows, ${o.tau ? `Gumbel-softmax y (τ = ${o.tau})` : "y enumerated"}, α ${o.alpha}, batch ${o.batchSize}, ${args.epochs} epochs`);
   const testLabels = Array.from({ length: test.rows }, (_, i) => data.testLabels![i]);
   const t0 = performance.now();

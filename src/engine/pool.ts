@@ -17,9 +17,9 @@
 // Each command's split between the threads (the cuts in the control block) comes from the
 // balancer (engine/balance.ts), fed with each thread's start time and busy time of the last run.
 import { isNode } from "../../bindings/load.js";
-import type { StaticPlan } from "../nn/plan.js";
+import type { EnginePlan } from "./programs.js";
 import { Balancer, evenSplit, share } from "./balance.js";
-import { CMD, CTRL, CTRL_F64, readText, type Ctrl } from "./ctrl.js";
+import { CMD, CTRL, CTRL_F64, readText, WEIGHT_CMDS, type Ctrl } from "./ctrl.js";
 import { HEARTBEAT_MS, type FromSupervisor, type SupervisorInit, type ToSupervisor } from "./supervise.js";
 
 interface AnyWorker {
@@ -42,7 +42,20 @@ export class WorkerLostError extends Error {
   }
 }
 
-const COMMAND_NAMES: Record<number, string> = { [CMD.forward]: "forward", [CMD.backward]: "backward", [CMD.weights]: "weight-update", [CMD.encode]: "encode", [CMD.sample]: "sample" };
+const COMMAND_NAMES: Record<number, string> = {
+  [CMD.forward]: "forward", [CMD.backward]: "backward", [CMD.weights]: "weight-update", [CMD.encode]: "encode", [CMD.sample]: "sample",
+  [CMD.m2Forward]: "forward (M2)", [CMD.m2Backward]: "backward (M2)", [CMD.m2Weights]: "weight-update (M2)",
+};
+
+/**
+ * The error a model throws when its pool lost a worker during a call of `caller`: what happened,
+ * that the model is intact (`state`: what it holds), and how it goes on.
+ */
+export function intactModelError(caller: string, e: WorkerLostError, state: string, updating: boolean): WorkerLostError {
+  return new WorkerLostError(
+    `${caller}: ${e.message}. The model is intact: it holds ${state}${updating ? " (the update in progress was not applied)" : ""}, ` +
+    "and runs on this thread alone until a new pool is started (fit() starts one; so does creating or loading the model again)", e.worker, e.during);
+}
 
 export interface PoolOptions {
   /** how long to wait for the workers of one command before giving up (default 120 s) */
@@ -82,7 +95,7 @@ export class Pool {
   }
 
   /** Starts the supervisor and, through it, threads - 1 workers; resolves when each has instantiated the module. */
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, plan: StaticPlan, pCtrl: number, ctrl: Ctrl,
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, plan: EnginePlan, pCtrl: number, ctrl: Ctrl,
     threads: number, opts: PoolOptions = {}): Promise<Pool> {
     const spinMs = opts.spinMs ?? DEFAULT_SPIN_MS;
     // first a new pool id (a worker of an earlier pool that still runs reads it after the command, and leaves)
@@ -158,7 +171,7 @@ export class Pool {
     // change only for a predicted 3 % gain: a moved cut moves weights, their gradients and
     // Adam's moments to the other core's cache)
     const grain = i[CTRL.K] % 2 === 1 ? 2 : 1;
-    const balanced = (b: Balancer) => (cmd === CMD.weights ? b.split(key, active, WEIGHT_STEPS) : b.split(key, active, i[CTRL.B], grain));
+    const balanced = (b: Balancer) => (WEIGHT_CMDS.has(cmd) ? b.split(key, active, WEIGHT_STEPS) : b.split(key, active, i[CTRL.B], grain));
     const cuts = this.cutsOverride?.(cmd, active) ?? (this.balancer ? balanced(this.balancer) : evenSplit(active));
     this.ctrl.cut.set(cuts);
     Atomics.store(i, CTRL.error, 0);
@@ -241,7 +254,7 @@ export class Pool {
     const B = this.ctrl.i[CTRL.B];
     // commands split by examples did whole examples: the fraction each thread really got
     const done = cuts.slice(1).map((c, t) => {
-      if (cmd === CMD.weights) return c - cuts[t];
+      if (WEIGHT_CMDS.has(cmd)) return c - cuts[t];
       const [b0, b1] = share(t, B, T, cuts);
       return B > 0 ? (b1 - b0) / B : 0;
     });

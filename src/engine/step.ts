@@ -28,9 +28,9 @@
 // What depends on the latent variable (Gaussian, categorical, a flow) is its kind's (latent/).
 import { ACT, type Kernels } from "../../bindings/abi.js";
 import { convWeightGrads, isConv, isReshape, type NetLayer } from "../nn/conv.js";
-import { packLayer, weightGrads } from "../nn/dense.js";
+import { packLayer, weightGrads, type ParamBlocks } from "../nn/dense.js";
 import { isSparse, layerInputGrads, mlpBackward, mlpForward } from "../nn/mlp.js";
-import { atBank, type StaticPlan } from "../nn/plan.js";
+import { atBank, type Banked, type StaticPlan } from "../nn/plan.js";
 import type { Workspace } from "../nn/workspace.js";
 import { kindOf, type BackwardArgs, type Relaxation, type RowArgs } from "../latent/index.js";
 import { share } from "./balance.js";
@@ -140,20 +140,13 @@ function encoderDy(p: StaticPlan, ws: Workspace, i: number): number {
 export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: number, K: number, adam: AdamArgs | null,
   f0: number, f1: number, scratch: number): void {
   const R = B * K;
-  // the panels [q0, q1) of n outputs whose midpoints (q + ½)/panels lie in [f0, f1)
-  const panels = (n: number): [number, number] => {
-    const P = Math.ceil(n / 8);
-    const first = (f: number) => (f <= 0 ? 0 : f >= 1 ? P : Math.min(P, Math.max(0, Math.ceil(f * P - 0.5))));
-    return [first(f0), first(f1)];
-  };
   // the first encoder layer's dW skips zero inputs when the batch is sparse (as the forward)
   const sparseX = ws.xs !== 0 && isSparse(k, ws.x, B * p.D);
   // (rows: examples for the encoder, rows for the decoder; col: a convolution's patch slot)
   const layer = (l: NetLayer, dy: number, x: number, rows: number, sparse = false, col = 0) => {
     if (isReshape(l)) return;
-    const [q0, q1] = panels(l.outDim);
-    if (q0 >= q1) return;
-    const o0 = 8 * q0, o1 = Math.min(l.outDim, 8 * q1); // whole panels: packLayer writes whole panels
+    const [o0, o1] = panelRange(l.outDim, f0, f1);
+    if (o0 >= o1) return;
     if (isConv(l)) convWeightGrads(k, p, l, dy, x, col, rows, o0, o1, scratch);
     else weightGrads(k, p, l, dy, x, rows, o0, o1, scratch, sparse);
     if (adam) {
@@ -168,9 +161,8 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
     }
   };
   if (p.decLogvar >= 0) {
-    const [q0, q1] = panels(p.D);
-    if (q0 < q1) {
-      const d0 = 8 * q0, d1 = Math.min(p.D, 8 * q1);
+    const [d0, d1] = panelRange(p.D, f0, f1);
+    if (d0 < d1) {
       const lv = p.pParams + 4 * p.decLogvar;
       k.gaussianLogvarGrad(p.pGrads + 4 * p.decLogvar, ws.out, ws.x, ws.c, lv, K, p.D, R, d0, d1);
       if (adam) adamRange(k, p, adam, p.decLogvar + d0, p.decLogvar + d1);
@@ -181,11 +173,22 @@ export function weightGradsAll(k: Kernels, p: StaticPlan, ws: Workspace, B: numb
   for (const o of kindOf(p).ownLayers?.(p, ws, B, R) ?? []) layer(o.l, o.dy, o.x, o.rows);
 }
 
+/**
+ * The outputs [o0, o1) of a layer of n outputs that a thread with share [f0, f1) of the weight
+ * phase takes: whole panels of 8 (packLayer writes whole panels) whose midpoints (q + ½)/panels
+ * lie in [f0, f1).
+ */
+export function panelRange(n: number, f0: number, f1: number): [number, number] {
+  const P = Math.ceil(n / 8);
+  const first = (f: number) => (f <= 0 ? 0 : f >= 1 ? P : Math.min(P, Math.max(0, Math.ceil(f * P - 0.5))));
+  return [8 * first(f0), Math.min(n, 8 * first(f1))];
+}
+
 // ---------------------------------------------------------------- optimiser
 
 export interface AdamArgs {
   /** the plan of the bank the new values, m and v go to (the same plan: in place) */
-  to: StaticPlan;
+  to: Banked & ParamBlocks;
   stepSize: number;
   beta1: number;
   beta2: number;
@@ -194,7 +197,18 @@ export interface AdamArgs {
   weightDecay: number;
 }
 
-export function adamRange(k: Kernels, p: StaticPlan, a: AdamArgs, i0: number, i1: number): void {
+/** Adam's arguments in the control block for a weight command on `plan` (null: gradients only); it writes the bank the command does not read. */
+export function adamOf(ctrl: Ctrl, plan: Banked & ParamBlocks): AdamArgs | null {
+  const i = ctrl.i, f = ctrl.f;
+  if (!i[CTRL.adam]) return null;
+  return {
+    to: atBank(plan, 1 - i[CTRL.bank]),
+    stepSize: f[CTRL_F64.stepSize], beta1: f[CTRL_F64.beta1], beta2: f[CTRL_F64.beta2], eps: f[CTRL_F64.eps],
+    invSqrtBc2: f[CTRL_F64.invSqrtBc2], weightDecay: f[CTRL_F64.weightDecay],
+  };
+}
+
+export function adamRange(k: Kernels, p: Banked & ParamBlocks, a: AdamArgs, i0: number, i1: number): void {
   if (i0 >= i1) return;
   const q = a.to;
   k.adam(p.pParams, p.pGrads, p.pM, p.pV, q.pParams, q.pM, q.pV, i0, i1, a.stepSize, a.beta1, a.beta2, a.eps, a.invSqrtBc2, a.weightDecay);
@@ -249,12 +263,7 @@ export function runShare(k: Kernels, plan: StaticPlan, ws: Workspace, ctrl: Ctrl
       return;
     }
     case CMD.weights: {
-      const adam = i[CTRL.adam] ? {
-        to: atBank(plan, 1 - bank),
-        stepSize: f[CTRL_F64.stepSize], beta1: f[CTRL_F64.beta1], beta2: f[CTRL_F64.beta2], eps: f[CTRL_F64.eps],
-        invSqrtBc2: f[CTRL_F64.invSqrtBc2], weightDecay: f[CTRL_F64.weightDecay],
-      } : null;
-      weightGradsAll(k, p, ws, B, K, adam, T > 1 ? ctrl.cut[t] : 0, T > 1 ? ctrl.cut[t + 1] : 1, scratch);
+      weightGradsAll(k, p, ws, B, K, adamOf(ctrl, plan), T > 1 ? ctrl.cut[t] : 0, T > 1 ? ctrl.cut[t + 1] : 1, scratch);
       return;
     }
     default:

@@ -6,15 +6,13 @@
 // (engine/supervise.ts), which started it.
 import type { Kernels } from "../../bindings/abi.js";
 import { isNode } from "../../bindings/load.js";
-import type { StaticPlan } from "../nn/plan.js";
-import type { Workspace } from "../nn/workspace.js";
 import { CMD, CTRL, ctrlViews, describeError, writeText, type Ctrl } from "./ctrl.js";
-import { layoutView, readLayout } from "./workspace.js";
+import { readAnyLayout, type EnginePlan, type EngineWorkspace } from "./programs.js";
 
 export interface WorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  plan: StaticPlan;
+  plan: EnginePlan;
   pCtrl: number;
   index: number;
   threads: number;
@@ -32,8 +30,8 @@ interface Port {
   onmessage?: ((e: { data: WorkerInit }) => void) | null;
 }
 
-/** What a worker does with its share of a command (thread `index` of `active`). */
-export type ShareHandler = (k: Kernels, plan: StaticPlan, ws: Workspace, ctrl: Ctrl, index: number, active: number) => void;
+/** What a worker does with its share of a command (thread `index` of `active`; engine/programs.ts runProgramShare). */
+export type ShareHandler = (k: Kernels, plan: EnginePlan, ws: EngineWorkspace, ctrl: Ctrl, index: number, active: number, memory: WebAssembly.Memory) => void;
 
 /** Runs this worker: receives its WorkerInit, then serves commands until told to stop. */
 export async function serveWorker(handler: ShareHandler): Promise<void> {
@@ -73,8 +71,8 @@ export async function serveWorker(handler: ShareHandler): Promise<void> {
   // must look new to this worker, or it would wait for the next one and the caller forever.
   // the workspace layout, re-read only when its block changed (a re-lay), not at every command
   let layout = new Int32Array(0);
-  let ws: Workspace | null = null;
-  let view: Int32Array | null = null; // over memory.buffer, which is a new object after a grow
+  let ws: EngineWorkspace | null = null;
+  let view = null as Int32Array | null; // over memory.buffer, which is a new object after a grow
   let seen = Atomics.load(ctrl.i, CTRL.gen);
   port.postMessage({ ready: index });
   for (;;) {
@@ -98,14 +96,14 @@ export async function serveWorker(handler: ShareHandler): Promise<void> {
       const active = Atomics.load(ctrl.i, CTRL.threads);
       if (index < active) {
         // the workspace may have been re-laid since the last command
-        if (view?.buffer !== memory.buffer) view = layoutView(memory.buffer, plan);
+        if (view?.buffer !== memory.buffer) view = new Int32Array(memory.buffer, plan.pLayout, plan.layoutSlots);
         if (!ws || view.some((v, j) => v !== layout[j])) {
           layout = view.slice();
-          ws = readLayout(view, plan, threads);
+          ws = readAnyLayout(view, plan, threads);
         }
         const t0 = performance.now();
         ctrl.start[index] = performance.timeOrigin + t0; // (the coordinator reads them after the acknowledgement)
-        handler(k, plan, ws, ctrl, index, active);
+        handler(k, plan, ws, ctrl, index, active, memory);
         ctrl.busy[index] = performance.now() - t0;
       }
     } catch (e) {

@@ -1,6 +1,6 @@
 // The script of a pool worker (the pool's supervisor starts it by URL; bundlers emit it): the
-// worker loop running the engine's share of each command.
-import { runShare } from "./step.js";
+// worker loop running its share of each command, for the program of the plan it was given.
+import { runProgramShare } from "./programs.js";
 import { failWorker, serveWorker } from "./worker-loop.js";
 
-serveWorker(runShare).catch(failWorker);
+serveWorker(runProgramShare).catch(failWorker);

@@ -1,75 +1,30 @@
-// The M2 objective (src/m2.ts has the model and its documentation): its three networks'
-// layout, its workspace, and one step's loss and gradients for a labelled and an unlabelled
-// batch (`pass`), on the shared dense-layer and latent kernels. The encoder and decoder see
-// [x, onehot(y)] and [z, onehot(y)] (nn.Linear over the concatenation, as in Kingma et al.'s
-// and Pyro's implementations): their first layers work on the two parts of the input apart
-// (nn/dense.ts partForward…), and an unlabelled example becomes C rows r = b·C + y whose x part
-// is computed once. The C×C per-row weights and the classifier's gradient (a few numbers per
-// example) are computed in f64 here.
-import { ACT, GRAD, STREAM, type Kernels } from "../../bindings/abi.js";
+// The M2 objective (src/m2.ts has the model and its documentation) on the calling thread: its
+// three networks' layout, its workspace and control block, and one step (`pass`) as three
+// commands run here or shared with a worker pool (m2/step.ts: forward rows, backward rows,
+// weight gradients and Adam by outputs) around the part only this thread does: the objective,
+// each row's weight c and the classifier's logit gradient, a few numbers per example in f64.
+// The encoder and decoder see [x, onehot(y)] and [z, onehot(y)] (nn.Linear over the
+// concatenation, as in Kingma et al.'s and Pyro's implementations); an unlabelled example becomes
+// C rows r = Bl + u·C + y whose x part the encoder computes once (nn/dense.ts partForward…).
+import { ACT, type Kernels } from "../../bindings/abi.js";
 import type { Arena } from "../../bindings/arena.js";
 import { ensureMemory, type Runtime } from "../../bindings/load.js";
+import { CMD, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, type Ctrl } from "../engine/ctrl.js";
+import { intactModelError, Pool, WorkerLostError, type PoolOptions } from "../engine/pool.js";
 import { flushSubnormal } from "../estimators/index.js";
 import type { Parameters } from "../model/params.js";
-import { biasGrads, partForward, partInputGrads, partWeightGrads, scratchFloats, type Layer } from "../nn/dense.js";
+import type { AdamStep } from "../model/runner.js";
+import type { Layer } from "../nn/dense.js";
 import type { ParamLayout } from "../nn/layout.js";
-import { mlpBackward, mlpForward, mlpWeightGrads } from "../nn/mlp.js";
-import { layOut, type SlotTable } from "../nn/workspace.js";
+import { mlpForward } from "../nn/mlp.js";
+import { layOutM2Workspace, m2LayoutSlots, type M2Plan, type M2Workspace, type Nets, type SemiSupervisedConfig } from "./plan.js";
+import { DRAW, rowOf, runM2Share, type StepShape } from "./step.js";
 
-/** The configuration of an M2 model (saved with it). */
-export interface SemiSupervisedConfig {
-  inputDim: number;
-  classes: number;
-  latentDim: number;
-  hidden: number[];
-  activation: "relu" | "tanh";
-  seed: number;
-}
+export type { Nets, SemiSupervisedConfig };
+export type Workspace = M2Workspace;
 
-/** The three networks (classifier, encoder, decoder), each a list of dense layers. */
-export interface Nets {
-  cls: Layer[];
-  enc: Layer[];
-  dec: Layer[];
-}
-
-interface Dims extends Nets {
-  config: SemiSupervisedConfig;
-  /** classifier rows (labelled + unlabelled) and encoder/decoder rows (labelled + C per unlabelled) */
-  Bc: number;
-  R: number;
-}
-
-const hiddenOf = (net: (d: Dims) => Layer[], rows: (d: Dims) => number) => ({
-  count: (d: Dims) => net(d).length - 1, floats: (d: Dims, i: number) => rows(d) * net(d)[i].outDim,
-});
-/** rows × width floats */
-const per = (rows: (d: Dims) => number, width: (d: Dims) => number) => ({ floats: (d: Dims) => rows(d) * width(d) });
-const Bc = (d: Dims) => d.Bc, R = (d: Dims) => d.R, one = () => 1;
-const D = (d: Dims) => d.config.inputDim, C = (d: Dims) => d.config.classes, Z = (d: Dims) => d.config.latentDim;
-
-/** The workspace: each network's hidden layers and their gradients, and the step's rows. */
-const SLOTS = {
-  clsHidden: hiddenOf((d) => d.cls, Bc), clsDHidden: hiddenOf((d) => d.cls, Bc),
-  encHidden: hiddenOf((d) => d.enc, R), encDHidden: hiddenOf((d) => d.enc, R),
-  decHidden: hiddenOf((d) => d.dec, R), decDHidden: hiddenOf((d) => d.dec, R),
-  xc: per(Bc, D), logits: per(Bc, C), dLogits: per(Bc, C),
-  /** y of every encoder/decoder row [R, C] (one-hot or relaxed), the encoder's x part once per example [Bc, H₀] and its gradient */
-  yIn: per(R, C), encA: per(Bc, (d) => d.enc[0].outDim), dEncA: per(Bc, (d) => d.enc[0].outDim),
-  h: per(R, (d) => 2 * Z(d)), dh: per(R, (d) => 2 * Z(d)), eps: per(R, Z), z: per(R, Z),
-  decIn: per(R, (d) => Z(d) + C(d)), out: per(R, D), dOut: per(R, D), dz: per(R, Z),
-  logpx: per(R, one), kl: per(R, one), c: per(R, one),
-  /** Gumbel-softmax of the unlabelled rows' y: noise, sample, relaxed sample, its gradient, KL [Bc·C] */
-  g: per(Bc, C), y: per(Bc, C), ys: per(Bc, C), dys: per(Bc, C), klY: per(Bc, one),
-  scratch: {
-    floats: (d: Dims) => {
-      const { inputDim, classes, latentDim, hidden } = d.config;
-      return scratchFloats(Math.max(inputDim + classes, latentDim + classes, 2 * latentDim, ...hidden, d.R, d.Bc));
-    },
-  },
-} satisfies SlotTable<Dims>;
-
-export type Workspace = { Bc: number; R: number } & { [K in keyof typeof SLOTS]: (typeof SLOTS)[K] extends { count: unknown } ? number[] : number };
+/** below this many FLOPs a step's command stays on the calling thread (waking the workers costs ~20–40 µs) */
+const SMALL_WORK_FLOPS = 2e6;
 
 /**
  * Lays out the classifier (D → hidden → C), the encoder ([x, y] → hidden → mu, logvar) and the
@@ -105,11 +60,30 @@ export function layOutNets(L: ParamLayout, config: SemiSupervisedConfig): Nets {
 /** One step's loss and gradients (and the forward passes the model's other methods use) over the model's memory. */
 export class M2Objective {
   private ws: Workspace | null = null;
+  readonly plan: M2Plan;
+  readonly pCtrl: number;
+  private ctrl: Ctrl;
   private readonly paramsEnd: number;
+  /** FLOPs of one encoder/decoder row and one classifier row (forward) */
+  private readonly rowFlops: number;
+  private readonly clsFlops: number;
+  pool: Pool | null = null;
+  /** the public method running now: errors from the pool name it */
+  caller = "SemiSupervisedVAE";
 
   constructor(private readonly rt: Runtime, private readonly arena: Arena, readonly params: Parameters, readonly nets: Nets,
-    readonly config: SemiSupervisedConfig) {
+    readonly config: SemiSupervisedConfig, readonly threads = 1) {
+    this.pCtrl = arena.floats(CTRL_BYTES / 4);
+    const { pParams, pGrads, pPacked, pMask, pM, pV } = params.base;
+    const base = { program: "m2" as const, ...nets, config, nParams: params.n, pParams, pGrads, pPacked, pMask, pM, pV, bankBytes: params.bankBytes };
+    const slots = m2LayoutSlots(base, threads);
+    this.plan = { ...base, pLayout: arena.floats(slots), layoutSlots: slots };
     this.paramsEnd = arena.end;
+    ensureMemory(rt, this.paramsEnd);
+    this.ctrl = ctrlViews(rt.memory.buffer, this.pCtrl);
+    const flops = (ls: Layer[]) => 2 * ls.reduce((a, l) => a + l.inDim * l.outDim, 0);
+    this.rowFlops = flops(nets.enc) + flops(nets.dec);
+    this.clsFlops = flops(nets.cls);
   }
 
   get k(): Kernels {
@@ -120,105 +94,133 @@ export class M2Objective {
     return new Float32Array(this.rt.memory.buffer, p, n);
   }
 
+  /** Starts the worker pool (threads > 1). */
+  async startPool(opts: PoolOptions = {}): Promise<void> {
+    this.pool?.dispose();
+    this.pool = null;
+    this.pool = await Pool.start(this.rt.module, this.rt.memory, this.plan, this.pCtrl, this.ctrl, this.threads, opts);
+  }
+
+  dispose(): void {
+    this.pool?.dispose();
+    this.pool = null;
+  }
+
   /** Activations for up to Bl labelled and Bu unlabelled examples (re-laid when outgrown). */
   workspace(Bl: number, Bu: number): Workspace {
     const Bc = Bl + Bu, R = Bl + Bu * this.config.classes;
     if (this.ws && this.ws.Bc >= Bc && this.ws.R >= R) return this.ws;
     this.arena.reset(this.paramsEnd);
-    const { ptrs } = layOut<Dims>(SLOTS, { ...this.nets, config: this.config, Bc, R }, (n) => this.arena.floats(n));
+    const { ws, layout } = layOutM2Workspace(this.plan, this.threads, Bc, R, (n) => this.arena.floats(n));
     ensureMemory(this.rt, this.arena.end);
-    this.ws = { Bc, R, ...ptrs } as Workspace;
-    return this.ws;
+    this.ctrl = ctrlViews(this.rt.memory.buffer, this.pCtrl);
+    new Int32Array(this.rt.memory.buffer, this.plan.pLayout, this.plan.layoutSlots).set(layout);
+    this.ws = ws;
+    return ws;
   }
 
   /** The classifier's logits for the B rows in ws.xc (into ws.logits). */
   classify(ws: Workspace, B: number): void {
-    mlpForward(this.k, this.params.blocks, this.nets.cls, ws.xc, ws.clsHidden, ws.logits, 0, B, ws.scratch);
+    mlpForward(this.k, this.params.blocks, this.nets.cls, ws.xc, ws.clsHidden, ws.logits, 0, B, ws.scratch[0]);
   }
 
   /** The decoder's outputs (logits) for n rows [z, y] in ws.decIn (into ws.out). */
   decode(ws: Workspace, n: number): void {
-    mlpForward(this.k, this.params.blocks, this.nets.dec, ws.decIn, ws.decHidden, ws.out, 0, n, ws.scratch);
+    mlpForward(this.k, this.params.blocks, this.nets.dec, ws.decIn, ws.decHidden, ws.out, 0, n, ws.scratch[0]);
   }
 
-  /**
-   * The encoder over R = Bl + E·Bu rows whose inputs are [x_ex(r), y_r]: the first layer as
-   * W_y·y_r + (W_x·x + b)_ex(r), act — with x-rows of the unlabelled examples shared by E rows.
-   */
-  private encoderForward(ws: Workspace, Bl: number, Bu: number, E: number): void {
-    const { inputDim: D, classes: C } = this.config;
-    const k = this.k, p = this.params.blocks, L = this.nets.enc, l0 = L[0], H = l0.outDim, R = Bl + E * Bu, Bc = Bl + Bu;
-    const y0 = L.length > 1 ? ws.encHidden[0] : ws.h;
-    partForward(k, p, l0, 0, D, ws.encA, ws.xc, 0, Bc, ws.scratch, true); // A = x·W_xᵀ + b
-    partForward(k, p, l0, D, D + C, y0, ws.yIn, 0, R, ws.scratch, false); // y0 = Y·W_yᵀ, then + A of the row's example and the activation
-    if (Bl) k.addContext(y0, ws.encA, H, 1, H, 0, Bl, l0.act);
-    if (Bu) k.addContext(y0 + 4 * Bl * H, ws.encA + 4 * Bl * H, H, E, H, 0, Bu * E, l0.act);
-    mlpForward(k, p, L.slice(1), y0, ws.encHidden.slice(1), ws.h, 0, R, ws.scratch);
-  }
-
-  /** The encoder's first-layer gradients from its dY over R rows: W_x through the per-example sums, W_y, b. */
-  private encoderFirstLayerGrads(ws: Workspace, Bl: number, Bu: number, E: number): void {
-    const { inputDim: D, classes: C } = this.config;
-    const k = this.k, p = this.params.blocks, l0 = this.nets.enc[0], H = l0.outDim, R = Bl + E * Bu, Bc = Bl + Bu;
-    const dy0 = this.nets.enc.length > 1 ? ws.encDHidden[0] : ws.dh;
-    k.sumOverSamples(ws.dEncA, H, dy0, 1, H, 0, Bl);
-    k.sumOverSamples(ws.dEncA + 4 * Bl * H, H, dy0 + 4 * Bl * H, E, H, 0, Bu);
-    partWeightGrads(k, p, l0, 0, D, ws.dEncA, ws.xc, Bc, ws.scratch); // dW_x = dAᵀ·X
-    partWeightGrads(k, p, l0, D, D + C, dy0, ws.yIn, R, ws.scratch); // dW_y = dY0ᵀ·Y
-    biasGrads(k, p, l0, dy0, R);
-  }
-
-  /** Rows of [v, onehot(y)] into dst ([rows, width + C]); rows from `from` on take y from `soft` instead when given. */
-  concatOneHot(dst: number, src: Float32Array, width: number, rowOf: (r: number) => number, labelOf: (r: number) => number, rows: number,
-    soft: Float32Array | null = null, from = 0): void {
+  /** Rows of [v, onehot(y)] into dst ([rows, width + C]). */
+  concatOneHot(dst: number, src: Float32Array, width: number, rowOf: (r: number) => number, labelOf: (r: number) => number, rows: number): void {
     const C = this.config.classes, W = width + C;
     const d = this.f32(dst, rows * W);
     d.fill(0);
     for (let r = 0; r < rows; r++) {
       const s = rowOf(r);
       d.set(src.subarray(s * width, (s + 1) * width), r * W);
-      if (soft && r >= from) d.set(soft.subarray((r - from) * C, (r - from + 1) * C), r * W + width);
-      else d[r * W + width + labelOf(r)] = 1;
+      d[r * W + width + labelOf(r)] = 1;
     }
   }
 
-  pass(ws: Workspace, labels: ArrayLike<number>, Bl: number, Bu: number, alpha: number, lw: number, step: number, eps?: Float32Array,
-    tau = 0, gumbel?: Float32Array): { loss: number; unlabelled: number; correct: number } {
-    const { inputDim: D, classes: C, latentDim: Z } = this.config;
-    const k = this.k;
-    const E = tau ? 1 : C; // rows per unlabelled example: C classes enumerated, or one relaxed sample
-    const R = Bl + Bu * E, Bc = Bl + Bu;
-    const xc = this.f32(ws.xc, Bc * D);
-    // classifier on every example
-    const { cls, enc, dec } = this.nets, scratch = ws.scratch;
-    mlpForward(k, this.params.blocks, cls, ws.xc, ws.clsHidden, ws.logits, 0, Bc, scratch);
-    // encoder rows: labelled [x, e_y]; unlabelled example b as C rows [x_b, e_y], y = 0…C−1, or
-    // as one row [x_b, y_soft] with y_soft a Gumbel-softmax sample of q(y|x_b)
-    const labelOf = (r: number) => (r < Bl ? labels[r] : (r - Bl) % C);
-    const lu = ws.logits + 4 * Bl * C;
-    let ys: Float32Array | null = null;
-    if (tau && Bu) {
-      if (gumbel) this.f32(ws.g, Bu * C).set(gumbel);
-      else k.gumbelNoise(ws.g, this.config.seed, STREAM.eps + 16, step, 1, C, 0, Bu, 0, 0);
-      k.gumbelSoftmax(ws.y, ws.ys, ws.g, lu, 1, 1, C, tau, 0, 0, Bu);
-      k.categoricalKL(ws.klY, lu, 1, C, 0, Bu);
-      ys = this.f32(ws.ys, Bu * C);
+  /** Runs one command (its arguments in the control block) here, or shared with the pool. */
+  private dispatch(ws: Workspace, cmd: number, flops: number): void {
+    const i = this.ctrl.i;
+    i[CTRL.cmd] = cmd;
+    i[CTRL.bank] = this.params.bank;
+    const memory = this.rt.memory;
+    if (this.pool && flops >= SMALL_WORK_FLOPS) {
+      try {
+        this.pool.run((t, T) => runM2Share(this.k, this.plan, ws, this.ctrl, t, T, memory), this.threads);
+      } catch (e) {
+        if (e instanceof WorkerLostError) this.lost(e, cmd);
+        throw e;
+      }
+    } else {
+      runM2Share(this.k, this.plan, ws, this.ctrl, 0, 1, memory);
     }
-    // y of each row, then the encoder: its first layer on [x, y] is W_x·x + b once per example
-    // plus W_y·y per row (an unlabelled example's x part is shared by its C rows)
-    this.concatOneHot(ws.yIn, xc, 0, (r) => r, labelOf, R, ys, Bl); // (width 0: y alone)
-    this.encoderForward(ws, Bl, Bu, E);
-    if (eps) this.f32(ws.eps, R * Z).set(eps);
-    else k.randomNormal(ws.eps, this.config.seed, STREAM.eps, step, 1, Z, 0, R, 0, 0);
-    k.reparameterize(ws.z, ws.eps, ws.h, 1, Z, 0, R);
-    this.concatOneHot(ws.decIn, this.f32(ws.z, R * Z), Z, (r) => r, labelOf, R, ys, Bl);
-    mlpForward(k, this.params.blocks, dec, ws.decIn, ws.decHidden, ws.out, 0, R, scratch);
-    // log p(x|y,z) against each row's x: labelled rows 1:1, unlabelled rows C per example
-    const xu = ws.xc + 4 * Bl * D, ou = ws.out + 4 * Bl * D;
-    if (Bl) k.bernoulliLogProb(ws.logpx, ws.out, ws.out, ws.xc, 1, D, 0, Bl);
-    if (Bu) k.bernoulliLogProb(ws.logpx + 4 * Bl, ou, ou, xu, E, D, 0, Bu * E);
-    k.klStandardNormal(ws.kl, ws.h, Z, 0, 0, R);
-    // the objective, the row weights c and the classifier's gradient, in f64
+    // a whole Adam update: its bank becomes current
+    if (cmd === CMD.m2Weights && i[CTRL.adam]) this.params.flip();
+  }
+
+  /** The pool lost a worker during command `cmd`: go on without the pool, the model intact; throws. */
+  private lost(e: WorkerLostError, cmd: number): never {
+    this.pool = null;
+    const updating = cmd === CMD.m2Weights && this.ctrl.i[CTRL.adam] !== 0;
+    if (updating) this.params.repack();
+    throw intactModelError(this.caller, e, "its last finished step", updating);
+  }
+
+  /**
+   * One step over the examples in ws.xc (Bl labelled, whose classes are `labels`, then Bu
+   * unlabelled): the loss −(mean_u U + λ·mean_l [L + α·log q(y|x)]), every parameter's gradient,
+   * and with `adam` the update. Noise is drawn at (seed, step) unless `eps` / `gumbel` give it;
+   * `binarize` binarizes x first (dynamic binarization).
+   */
+  pass(ws: Workspace, labels: ArrayLike<number>, Bl: number, Bu: number, alpha: number, lw: number, step: number,
+    o: { eps?: Float32Array; tau?: number; gumbel?: Float32Array; binarize?: boolean; adam?: AdamStep | null } = {}):
+    { loss: number; unlabelled: number; correct: number } {
+    const { classes: C, latentDim: Z } = this.config;
+    const tau = o.tau ?? 0;
+    const E = tau ? 1 : C; // rows per unlabelled example: C classes enumerated, or one relaxed sample
+    const s: StepShape = { Bl, Bu, E, tau };
+    const Bc = Bl + Bu, R = rowOf(s, Bc);
+    const i = this.ctrl.i, f = this.ctrl.f;
+    this.f32(ws.labels, Bl).set(labels);
+    if (o.eps) this.f32(ws.eps, R * Z).set(o.eps);
+    if (o.gumbel) this.f32(ws.g, Bu * C).set(o.gumbel);
+    i[CTRL.B] = R; i[CTRL.K] = 1; // (split by rows: see m2/step.ts)
+    i[CTRL.m2Bl] = Bl; i[CTRL.m2Bu] = Bu; i[CTRL.m2E] = E;
+    f[CTRL_F64.tau] = tau;
+    i[CTRL.step] = step;
+    i[CTRL.binarize] = o.binarize ? 1 : 0;
+    i[CTRL.drawEps] = (o.eps ? 0 : DRAW.eps) | (o.gumbel ? 0 : DRAW.gumbel);
+    const flops = R * this.rowFlops + Bc * this.clsFlops;
+    this.dispatch(ws, CMD.m2Forward, flops);
+    const r = this.rowWeights(ws, labels, s, alpha, lw);
+    if (!Number.isFinite(r.loss)) return r;
+    this.dispatch(ws, CMD.m2Backward, 2 * flops);
+    const a = o.adam;
+    i[CTRL.adam] = a ? 1 : 0;
+    if (a) {
+      f[CTRL_F64.stepSize] = a.lr / (1 - a.beta1 ** a.t);
+      f[CTRL_F64.beta1] = a.beta1;
+      f[CTRL_F64.beta2] = a.beta2;
+      f[CTRL_F64.eps] = a.adamEps;
+      f[CTRL_F64.invSqrtBc2] = 1 / Math.sqrt(1 - a.beta2 ** a.t);
+      f[CTRL_F64.weightDecay] = a.weightDecay;
+    }
+    this.dispatch(ws, CMD.m2Weights, flops);
+    return r;
+  }
+
+  /**
+   * After the forward: the objective, each row's weight c (the decoder's rows are weighted by
+   * c_r in the backward) and the classifier's logit gradient, in f64.
+   */
+  private rowWeights(ws: Workspace, labels: ArrayLike<number>, s: StepShape, alpha: number, lw: number):
+    { loss: number; unlabelled: number; correct: number } {
+    const C = this.config.classes;
+    const { Bl, Bu, tau } = s;
+    const Bc = Bl + Bu, R = rowOf(s, Bc);
     const logits = this.f32(ws.logits, Bc * C), dLogits = this.f32(ws.dLogits, Bc * C);
     const logpx = this.f32(ws.logpx, R), kl = this.f32(ws.kl, R), c = this.f32(ws.c, R);
     const logPy = -Math.log(C);
@@ -226,9 +228,9 @@ export class M2Objective {
     const softmax = (b: number) => {
       let m = -Infinity;
       for (let y = 0; y < C; y++) m = Math.max(m, logits[b * C + y]);
-      let s = 0;
-      for (let y = 0; y < C; y++) s += Math.exp(logits[b * C + y] - m);
-      const lse = m + Math.log(s);
+      let sum = 0;
+      for (let y = 0; y < C; y++) sum += Math.exp(logits[b * C + y] - m);
+      const lse = m + Math.log(sum);
       for (let y = 0; y < C; y++) {
         logq[y] = logits[b * C + y] - lse;
         q[y] = Math.exp(logq[y]);
@@ -250,7 +252,7 @@ export class M2Objective {
     const klY = this.f32(ws.klY, Bu);
     for (let u = 0; u < Bu && tau; u++) {
       // one relaxed sample: U ≈ log p(x|y_soft, z) − KL_z − KL(q(y|x) ‖ uniform); the classifier's
-      // gradient comes from categoricalBackward below
+      // gradient comes from categoricalBackward in the backward rows
       const r = Bl + u;
       unlabelled += logpx[r] - kl[r] - klY[u];
       c[r] = 1 / Bu;
@@ -270,36 +272,7 @@ export class M2Objective {
       for (let j = 0; j < C; j++) dLogits[b * C + j] = -(q[j] * (g[j] - U)) / Bu;
     }
     const loss = -((Bl ? (lw * labelled) / Bl : 0) + (Bu ? unlabelled / Bu : 0));
-    if (!Number.isFinite(loss)) return { loss, unlabelled: -unlabelled / Math.max(Bu, 1), correct };
     flushSubnormal(c, R); // q(y|x) of a confident classifier reaches 1e-40 (estimators/estimator.ts)
-    // backward: decoder rows weighted by c, then z, the encoder head and the encoder
-    if (Bl) k.bernoulliBackward(ws.dOut, ws.out, ws.xc, ws.c, 1, D, 0, Bl);
-    if (Bu) k.bernoulliBackward(ws.dOut + 4 * Bl * D, ou, xu, ws.c + 4 * Bl, E, D, 0, Bu * E);
-    mlpBackward(k, this.params.blocks, dec, ws.decHidden, ws.decDHidden, ws.dOut, 0, R, scratch);
-    // dz = dY₀·W₀[:, 0:Z]: the z columns of the decoder's first layer (its y columns need no gradient)
-    const p = this.params.blocks, l0 = dec[0], dy0 = dec.length > 1 ? ws.decDHidden[0] : ws.dOut;
-    partInputGrads(k, p, l0, 0, Z, dy0, ws.dz, 0, R, scratch, 0);
-    // analytic KL with each row's own weight c_r (K = 1: the rows are the encoder's examples)
-    k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, 0, 1, Z, GRAD.analyticPerExample, 0, 0, 0, R);
-    mlpBackward(k, p, enc, ws.encHidden, ws.encDHidden, ws.dh, 0, R, scratch);
-    if (tau && Bu) {
-      // ∂loss/∂y_soft from the y columns of the encoder's and the decoder's first layers, then
-      // through the relaxed sample (and the closed-form KL) to the classifier's logits
-      const e0 = enc[0], dyE = enc.length > 1 ? ws.encDHidden[0] : ws.dh; // (dY of the whole first layer)
-      partInputGrads(k, p, e0, D, D + C, dyE + 4 * Bl * e0.outDim, ws.dys, 0, Bu, scratch, 0);
-      partInputGrads(k, p, l0, Z, Z + C, dy0 + 4 * Bl * l0.outDim, ws.dys, 0, Bu, scratch, 1);
-      k.categoricalBackward(ws.dLogits + 4 * Bl * C, ws.dys, ws.ys, lu, 1, 1, C, tau, 1 / Bu, 0, Bu);
-    }
-    mlpBackward(k, p, cls, ws.clsHidden, ws.clsDHidden, ws.dLogits, 0, Bc, scratch);
-    mlpWeightGrads(k, p, dec, ws.decHidden, ws.decDHidden, ws.decIn, ws.dOut, R, scratch);
-    mlpWeightGrads(k, p, enc, ws.encHidden, ws.encDHidden, 0, ws.dh, R, scratch, 1);
-    this.encoderFirstLayerGrads(ws, Bl, Bu, E);
-    mlpWeightGrads(k, p, cls, ws.clsHidden, ws.clsDHidden, ws.xc, ws.dLogits, Bc, scratch);
     return { loss, unlabelled: -unlabelled / Math.max(Bu, 1), correct };
   }
-
-  // ---------------------------------------------------------------- public API
-
-
-  // ---------------------------------------------------------------- public API
 }

@@ -13,7 +13,7 @@ import { STREAM, type Kernels } from "../../bindings/abi.js";
 import type { Arena } from "../../bindings/arena.js";
 import { ensureMemory, type Runtime } from "../../bindings/load.js";
 import { CMD, CTRL, CTRL_BYTES, CTRL_F64, ctrlViews, FUSE, type Ctrl } from "../engine/ctrl.js";
-import { Pool, WorkerLostError, type PoolOptions } from "../engine/pool.js";
+import { intactModelError, Pool, WorkerLostError, type PoolOptions } from "../engine/pool.js";
 import { runShare } from "../engine/step.js";
 import { layOutWorkspace, layoutSlots, layoutView } from "../engine/workspace.js";
 import { flushSubnormal, stepFields, type Estimator } from "../estimators/index.js";
@@ -165,10 +165,7 @@ export class Runner {
     this.pool = null;
     const updating = cmd === CMD.weights && this.ctrl.i[CTRL.adam] !== 0;
     if (updating) this.params.repack();
-    throw new WorkerLostError(
-      `${this.caller}: ${e.message}. The model is intact: it holds ${this.describeState()}` +
-      `${updating ? " (the update in progress was not applied)" : ""}, and runs on this thread alone until a new pool is started ` +
-      "(fit() starts one; so does creating or loading the model again)", e.worker, e.during);
+    throw intactModelError(this.caller, e, this.describeState(), updating);
   }
 
   /** Forward over B examples in ws.x with K samples; eps drawn at (seed, stream, step) unless drawEps is false. */

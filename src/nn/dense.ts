@@ -114,13 +114,13 @@ export function partInputGrads(k: Kernels, p: ParamBlocks, l: Layer, c0: number,
   k.gemm(dx, c1 - c0, dy, l.outDim, 1, p.pParams + 4 * (l.w + c0), l.inDim, 1, 0, r0, r1, c1 - c0, l.outDim, accumulate, ACT.identity, scratch);
 }
 
-/** dW[:, c0:c1] = dYᵀ·X_part over `rows` rows (every output; the bias gradient is biasGrads). */
+/** dW[o0:o1, c0:c1] = dYᵀ·X_part over `rows` rows (default every output; the bias gradient is biasGrads). */
 export function partWeightGrads(k: Kernels, p: ParamBlocks, l: Layer, c0: number, c1: number, dy: number, x: number, rows: number,
-  scratch: number): void {
-  k.gemm(p.pGrads + 4 * (l.w + c0), l.inDim, dy, 1, l.outDim, x, c1 - c0, 1, 0, 0, l.outDim, c1 - c0, rows, 0, ACT.identity, scratch);
+  scratch: number, o0 = 0, o1 = l.outDim): void {
+  k.gemm(p.pGrads + 4 * (l.w + c0), l.inDim, dy, 1, l.outDim, x, c1 - c0, 1, 0, o0, o1, c1 - c0, rows, 0, ACT.identity, scratch);
 }
 
-/** db = Σ_r dY[r] over `rows` rows (every output). */
-export function biasGrads(k: Kernels, p: ParamBlocks, l: Layer, dy: number, rows: number): void {
-  k.biasGrad(p.pGrads + 4 * l.b, dy, l.outDim, 0, rows, l.outDim, 0);
+/** db[o0:o1] = Σ_r dY[r] over `rows` rows (default every output). */
+export function biasGrads(k: Kernels, p: ParamBlocks, l: Layer, dy: number, rows: number, o0 = 0, o1 = l.outDim): void {
+  k.biasGrad(p.pGrads + 4 * (l.b + o0), dy + 4 * o0, l.outDim, 0, rows, o1 - o0, 0);
 }

@@ -3,7 +3,24 @@
 import type { NetLayer } from "./conv.js";
 import type { ParamBlocks } from "./dense.js";
 
-export interface StaticPlan extends ParamBlocks {
+/** What every thread of any model's program reads: its parameter blocks, banks and workspace layout block. */
+export interface PlanBlocks extends ParamBlocks {
+  nParams: number;
+  /** byte pointers of Adam's m and v */
+  pM: number;
+  pV: number;
+  /**
+   * bytes from bank 0 of the values, m and v to bank 1 (0: one bank, updated in place). With two,
+   * a step reads one bank and Adam writes the other (atBank).
+   */
+  bankBytes: number;
+  /** Int32 block of the workspace layout (engine/workspace.ts), re-read at every dispatch */
+  pLayout: number;
+  /** its size in Int32 slots */
+  layoutSlots: number;
+}
+
+export interface StaticPlan extends PlanBlocks {
   D: number;
   /** decoder input width: the latent's dimension (a categorical latent's variables × categories) */
   Z: number;
@@ -20,22 +37,17 @@ export interface StaticPlan extends ParamBlocks {
   maxDim: number;
   /** the most patch rows per example of any convolution (1 without): its dW GEMM's inner dimension is rows × this */
   maxGrid: number;
-  nParams: number;
-  /** byte pointers of Adam's m and v */
-  pM: number;
-  pV: number;
-  /**
-   * bytes from bank 0 of the values, m and v to bank 1 (0: one bank, updated in place). With two,
-   * a step reads one bank and Adam writes the other (atBank).
-   */
-  bankBytes: number;
-  /** Int32 block of the workspace layout (engine/workspace.ts), re-read at every dispatch */
-  pLayout: number;
-  /** its size in Int32 slots */
-  layoutSlots: number;
 }
 
-const bank1 = new WeakMap<StaticPlan, StaticPlan>();
+/** What a plan with parameter banks has (a VAE's StaticPlan, an M2Plan). */
+export interface Banked {
+  pParams: number;
+  pM: number;
+  pV: number;
+  bankBytes: number;
+}
+
+const bank1 = new WeakMap<Banked, Banked>();
 
 /**
  * The plan whose values, m and v pointers are those of bank `bank` (the plan itself for bank 0
@@ -43,12 +55,12 @@ const bank1 = new WeakMap<StaticPlan, StaticPlan>();
  * writes the other, which becomes current only once every thread has finished, so a step that
  * fails half-way (a worker died) leaves the last step's parameters and moments whole.
  */
-export function atBank(p: StaticPlan, bank: number): StaticPlan {
+export function atBank<P extends Banked>(p: P, bank: number): P {
   if (bank === 0 || p.bankBytes === 0) return p;
   let q = bank1.get(p);
   if (!q) {
     q = { ...p, pParams: p.pParams + p.bankBytes, pM: p.pM + p.bankBytes, pV: p.pV + p.bankBytes };
     bank1.set(p, q);
   }
-  return q;
+  return q as P;
 }

@@ -10,7 +10,7 @@
 // next atomic store throws, as a bug in the loop would), 'oom' (allocates until the heap limit;
 // Node, with resourceLimits); 'stall' is no failure: the share takes 5 s longer.
 import { CTRL } from "../../dist/src/engine/ctrl.js";
-import { runShare } from "../../dist/src/engine/step.js";
+import { runProgramShare } from "../../dist/src/engine/programs.js";
 import { failWorker, serveWorker } from "../../dist/src/engine/worker-loop.js";
 import { FAULT, FAULT_KINDS, FAULT_SLOT } from "./faults.mjs";
 
@@ -51,7 +51,7 @@ function die(kind, index) {
   }
 }
 
-serveWorker((k, plan, ws, ctrl, index, active) => {
+serveWorker((k, plan, ws, ctrl, index, active, memory) => {
   const cmd = ctrl.i[CTRL.cmd];
   const armed = Atomics.load(ctrl.i, FAULT_SLOT);
   const kind = FAULT_KINDS[armed >> 8];
@@ -67,7 +67,7 @@ serveWorker((k, plan, ws, ctrl, index, active) => {
     return die(kind, index);
   }
   if (cmd === FAULT.idle) return;
-  runShare(k, plan, ws, ctrl, index, active);
+  runProgramShare(k, plan, ws, ctrl, index, active, memory);
   if (index === 1 && kind && (armed & 255) === cmd) {
     Atomics.store(ctrl.i, FAULT_SLOT, 0);
     die(kind, index);

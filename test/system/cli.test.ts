@@ -124,6 +124,16 @@ describe("vae-wasm CLI", () => {
     const m = await SemiSupervisedVAE.load(readFileSync(file));
     expect(m.config.latentDim).toBe(8);
     m.dispose();
+    // on two threads: the same run, bit for bit (history, accuracy, the model file)
+    const file2 = join(dir, "m2-2t.safetensors");
+    const r2 = cli("semi", "--labels", "50", "--train-size", "1000", "--test-size", "200", "--epochs", "2", "--hidden", "64", "--latent", "8",
+      "--json", "--quiet", "--out", file2, "--out-dir", dir, "--threads", "2");
+    expect(r2.status, r2.stderr).toBe(0);
+    const out2 = JSON.parse(r2.stdout);
+    const noTime = (h: { seconds: number }[]) => h.map((e) => ({ ...e, seconds: 0 }));
+    expect(noTime(out2.history)).toEqual(noTime(out.history));
+    expect(out2.testAccuracy).toBe(out.testAccuracy);
+    expect(readFileSync(file2).equals(readFileSync(file))).toBe(true);
     const bad = cli("semi", "--labels", "55", "--epochs", "1");
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--labels must be a multiple of the 10 classes and at most half the 60000 training rows; got 55/);

@@ -1,0 +1,95 @@
+// What every thread of an M2 model needs (sent once to each worker: engine/worker.ts): its
+// configuration, its three networks and where its parameter blocks live; and its workspace,
+// one table of slots laid out by the coordinating thread and read back by every worker from
+// the plan's layout block ([Bc, R, then every pointer in table order]).
+import { scratchFloats, type Layer } from "../nn/dense.js";
+import type { PlanBlocks } from "../nn/plan.js";
+import { layOut, readBack, slotCount, type SlotTable } from "../nn/workspace.js";
+
+/** The configuration of an M2 model (saved with it). */
+export interface SemiSupervisedConfig {
+  inputDim: number;
+  classes: number;
+  latentDim: number;
+  hidden: number[];
+  activation: "relu" | "tanh";
+  seed: number;
+}
+
+/** The three networks (classifier, encoder, decoder), each a list of dense layers. */
+export interface Nets {
+  cls: Layer[];
+  enc: Layer[];
+  dec: Layer[];
+}
+
+export interface M2Plan extends PlanBlocks, Nets {
+  /** tells the worker which engine program serves this plan (engine/programs.ts) */
+  program: "m2";
+  config: SemiSupervisedConfig;
+}
+
+interface Dims extends Nets {
+  config: SemiSupervisedConfig;
+  threads: number;
+  /** classifier rows (labelled + unlabelled examples) and encoder/decoder rows (labelled + E per unlabelled) */
+  Bc: number;
+  R: number;
+}
+
+const hiddenOf = (net: (d: Dims) => Layer[], rows: (d: Dims) => number) => ({
+  count: (d: Dims) => net(d).length - 1, floats: (d: Dims, i: number) => rows(d) * net(d)[i].outDim,
+});
+/** rows × width floats */
+const per = (rows: (d: Dims) => number, width: (d: Dims) => number) => ({ floats: (d: Dims) => rows(d) * width(d) });
+const Bc = (d: Dims) => d.Bc, R = (d: Dims) => d.R, one = () => 1;
+const D = (d: Dims) => d.config.inputDim, C = (d: Dims) => d.config.classes, Z = (d: Dims) => d.config.latentDim;
+
+/** The workspace: each network's hidden layers and their gradients, and the step's rows. */
+const SLOTS = {
+  /** per-thread GEMM scratch */
+  scratch: {
+    count: (d: Dims) => d.threads,
+    floats: (d: Dims) => {
+      const { inputDim, classes, latentDim, hidden } = d.config;
+      return scratchFloats(Math.max(inputDim + classes, latentDim + classes, 2 * latentDim, ...hidden, d.R, d.Bc));
+    },
+  },
+  clsHidden: hiddenOf((d) => d.cls, Bc), clsDHidden: hiddenOf((d) => d.cls, Bc),
+  encHidden: hiddenOf((d) => d.enc, R), encDHidden: hiddenOf((d) => d.enc, R),
+  decHidden: hiddenOf((d) => d.dec, R), decDHidden: hiddenOf((d) => d.dec, R),
+  /** the examples [Bc, D] (labelled first) and the labelled examples' classes (as floats) */
+  xc: per(Bc, D), labels: per(Bc, one), logits: per(Bc, C), dLogits: per(Bc, C),
+  /** y of every encoder/decoder row [R, C] (one-hot or relaxed), the encoder's x part once per example [Bc, H₀] and its gradient */
+  yIn: per(R, C), encA: per(Bc, (d) => d.enc[0].outDim), dEncA: per(Bc, (d) => d.enc[0].outDim),
+  h: per(R, (d) => 2 * Z(d)), dh: per(R, (d) => 2 * Z(d)), eps: per(R, Z), z: per(R, Z),
+  decIn: per(R, (d) => Z(d) + C(d)), out: per(R, D), dOut: per(R, D), dz: per(R, Z),
+  logpx: per(R, one), kl: per(R, one), c: per(R, one),
+  /** Gumbel-softmax of the unlabelled rows' y: noise, sample, relaxed sample, its gradient, KL [Bc·C] */
+  g: per(Bc, C), y: per(Bc, C), ys: per(Bc, C), dys: per(Bc, C), klY: per(Bc, one),
+} satisfies SlotTable<Dims>;
+
+export type M2Workspace = { Bc: number; R: number } & { [K in keyof typeof SLOTS]: (typeof SLOTS)[K] extends { count: unknown } ? number[] : number };
+
+const dims = (p: M2Plan, threads: number, Bc: number, R: number): Dims => ({ cls: p.cls, enc: p.enc, dec: p.dec, config: p.config, threads, Bc, R });
+
+/** Int32 slots of an M2 plan's layout block. */
+export function m2LayoutSlots(p: Omit<M2Plan, "pLayout" | "layoutSlots">, threads: number): number {
+  return 2 + slotCount(SLOTS, dims(p as M2Plan, threads, 0, 0));
+}
+
+/** Lays out a workspace for Bc examples and R rows with `alloc` (floats → byte pointer); returns it and its layout block's contents. */
+export function layOutM2Workspace(p: M2Plan, threads: number, Bc: number, R: number, alloc: (floats: number) => number):
+  { ws: M2Workspace; layout: number[] } {
+  const { ptrs, flat } = layOut(SLOTS, dims(p, threads, Bc, R), alloc);
+  return { ws: { Bc, R, ...ptrs } as M2Workspace, layout: [Bc, R, ...flat] };
+}
+
+/** The workspace a layout block describes. */
+export function readM2Layout(view: ArrayLike<number>, p: M2Plan, threads: number): M2Workspace {
+  return { Bc: view[0], R: view[1], ...readBack(SLOTS, dims(p, threads, 0, 0), view, 2) } as M2Workspace;
+}
+
+export function isM2Plan(p: object): p is M2Plan {
+  return (p as { program?: string }).program === "m2";
+}
