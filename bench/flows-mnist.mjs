@@ -5,8 +5,11 @@
 // (importance sampled, K samples, on the first N test digits binarized once with seed 123), the
 // test ELBO, the paired difference of the NLL to the plain encoder with its standard error, and
 // the wall time; writes bench/results/flows-mnist.md (flows-mnist-E-epochs.md for other budgets).
+// Each finished run is kept in bench/results/flows-mnist-runs/ (its figures and every digit's
+// log p(x)): a long budget can be run in several sittings, and a run found there for the same
+// budget, test digits and K is not run again. The analytic-KL row runs last.
 //   node bench/flows-mnist.mjs [EPOCHS=10] [N=2000] [K=1000] [THREADS=1] [LENGTHS=2,4,8]     (after npm run build)
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { VAE } from "../dist/src/index.js";
 import { pairedGain, setup } from "./flows-common.mjs";
 
@@ -14,33 +17,54 @@ const { epochs, nTest, K, threads, train, testBin } = await setup(1);
 // the flow lengths (6th argument, e.g. 4,8)
 const LENGTHS = (process.argv[6] ?? "2,4,8").split(",").map(Number);
 const runs = [
-  { name: "Gaussian (analytic KL)", flow: null, estimator: "analytic" },
   { name: "Gaussian", flow: null, estimator: "td" },
   ...["planar", "radial", "iaf"].flatMap((type) => LENGTHS.map((length) => ({ name: `${type} × ${length}`, flow: { type, length }, estimator: "td" }))),
+  { name: "Gaussian (analytic KL)", flow: null, estimator: "analytic" },
 ];
-const rows = [];
-let reference = null;
+const kept = "bench/results/flows-mnist-runs";
+mkdirSync(kept, { recursive: true });
+const keptFile = (run) => `${kept}/${epochs}-epochs-${nTest}-digits-K${K}-${run.name.replace(/[^a-z0-9]+/gi, "-").replace(/-$/, "").toLowerCase()}.json`;
+const byName = new Map();
 for (const run of runs) {
+  const file = keptFile(run);
+  if (existsSync(file)) {
+    const r = JSON.parse(readFileSync(file, "utf8"));
+    byName.set(run.name, { ...r, per: new Float64Array(new Uint8Array(Buffer.from(r.per, "base64")).buffer) });
+    console.log(`${run.name}: kept from an earlier sitting (${file})`);
+    continue;
+  }
   const vae = await VAE.create({ inputDim: 784, latentDim: 20, hidden: [400], seed: 1, threads, ...(run.flow ? { flow: run.flow } : {}) });
   const t0 = Date.now();
   const hist = await vae.fit(train, { epochs, batchSize: 100, learningRate: 1e-3, binarize: true, estimator: run.estimator });
   const trainSeconds = (Date.now() - t0) / 1000;
+  const t1 = Date.now();
   const ll = vae.logLikelihood(testBin, { samples: K, seed: 11 });
+  const evalSeconds = (Date.now() - t1) / 1000;
   const elbo = vae.elbo(testBin, { estimator: "td", samples: 10, seed: 7 });
-  const row = { ...run, nll: -ll.mean, elbo, train: hist[hist.length - 1].loss, trainSeconds, params: vae.parameterCount, per: ll.perExample };
-  if (run.name === "Gaussian") reference = row;
-  if (reference) {
-    // paired over the same digits: NLL(plain) − NLL(run), mean and standard error
-    const { mean, se } = pairedGain(row.per, reference.per);
-    row.delta = mean;
-    row.deltaSe = se;
-  }
-  rows.push(row);
-  console.log(`${run.name}: test NLL ${row.nll.toFixed(2)}, ELBO ${elbo.toFixed(2)}, Δ ${row.delta?.toFixed(2) ?? "-"} ± ${row.deltaSe?.toFixed(2) ?? "-"}, training ${trainSeconds.toFixed(0)} s`);
+  const row = { ...run, nll: -ll.mean, elbo, train: hist[hist.length - 1].loss, trainSeconds, evalSeconds, params: vae.parameterCount, per: ll.perExample };
+  writeFileSync(file, JSON.stringify({ ...row, threads, per: Buffer.from(row.per.buffer, row.per.byteOffset, row.per.byteLength).toString("base64") }));
+  byName.set(run.name, row);
+  console.log(`${run.name}: test NLL ${row.nll.toFixed(2)}, ELBO ${elbo.toFixed(2)}, training ${trainSeconds.toFixed(0)} s, NLL ${evalSeconds.toFixed(0)} s`);
   vae.dispose();
 }
+// paired over the same digits: NLL(plain) − NLL(run), mean and standard error
+const reference = byName.get("Gaussian");
+const rows = [byName.get("Gaussian (analytic KL)"), ...runs.filter((r) => r.estimator === "td").map((r) => byName.get(r.name))].map((row) => {
+  if (row !== reference) Object.assign(row, (({ mean, se }) => ({ delta: mean, deltaSe: se }))(pairedGain(row.per, reference.per)));
+  else row.delta = 0;
+  return row;
+});
 const fmt = (r) => r.delta === undefined ? "—" : r.name === "Gaussian" ? "0 (reference)" : `${r.delta >= 0 ? "+" : ""}${r.delta.toFixed(2)} ± ${r.deltaSe.toFixed(2)}`;
 mkdirSync("bench/results", { recursive: true });
+const cpu = (() => {
+  try {
+    const info = readFileSync("/proc/cpuinfo", "utf8");
+    const field = (k) => info.match(new RegExp(`^${k}\\s*: (.*)$`, "m"))?.[1];
+    return `${field("model name")} (cpu family ${field("cpu family")}, model ${field("model")})`;
+  } catch {
+    return "an unrecorded CPU";
+  }
+})();
 const md = `# Normalizing flows on MNIST
 
 \`node bench/flows-mnist.mjs ${epochs} ${nTest} ${K} ${threads} ${LENGTHS.join(",")}\` (after \`npm run build\`): the same 784-400-20
@@ -62,7 +86,7 @@ parameters, Rezende & Mohamed 2015); IAF steps are MADE networks with ${4 * 20} 
 encoder's context (Kingma et al. 2016). Short runs: the published gains (Rezende & Mohamed report
 −log p(x) ≈ 89.9 → 85.1 from k = 0 to 80 planar layers with a deeper setup and far longer
 training) are not a target at this budget. Training times are wall times on a machine shared
-with other jobs: not a speed comparison.
+with other jobs: not a speed comparison. Host: ${cpu}.
 `;
 // (one file per training budget)
 writeFileSync(`bench/results/flows-mnist${epochs === 10 ? "" : `-${epochs}-epochs`}.md`, md);
