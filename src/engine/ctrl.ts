@@ -18,7 +18,7 @@ export const CTRL = {
    * running (a browser ends terminated workers only when their task returns) leaves at once
    */
   pool: 25,
-  /** an M2 step's labelled and unlabelled examples, and rows per unlabelled example (m2/step.ts) */
+  /** an M2 step's labelled and unlabelled examples, and rows per unlabelled example (engine/m2-step.ts) */
   m2Bl: 26, m2Bu: 27, m2E: 28,
 } as const;
 export const CTRL_F64 = {
@@ -42,7 +42,7 @@ export const CTRL_BYTES = 4 * CTRL_INTS + 8 * CTRL_F64S + CTRL_MSG_BYTES + CTRL_
 /** CTRL.fuse: how a forward dispatch computes the row weights before running the backward rows. */
 export const FUSE = { none: 0, uniform: 1, importance: 2 } as const;
 
-/** The commands a dispatch runs (the VAE's: engine/step.ts runShare; M2's: m2/step.ts runM2Share). */
+/** The commands a dispatch runs (the VAE's: engine/step.ts runShare; M2's: engine/m2-step.ts runM2Share). */
 export const CMD = { forward: 1, backward: 2, weights: 3, encode: 5, sample: 6, stop: 7, m2Forward: 8, m2Backward: 9, m2Weights: 10 } as const;
 /** Commands split by outputs of every layer, not by rows (the load balancer cuts them in 64ths). */
 export const WEIGHT_CMDS: ReadonlySet<number> = new Set([CMD.weights, CMD.m2Weights]);

@@ -1,9 +1,9 @@
 // The programs a pool worker can run, chosen by the plan it was given: the VAE's step
-// (engine/step.ts, a StaticPlan) or M2's (m2/step.ts, an M2Plan). Each has its workspace's
+// (engine/step.ts, a StaticPlan) or M2's (engine/m2-step.ts, an M2Plan). Each has its workspace's
 // layout reader and its share of a command.
 import type { Kernels } from "../../bindings/abi.js";
-import { isM2Plan, readM2Layout, type M2Plan, type M2Workspace } from "../m2/plan.js";
-import { runM2Share } from "../m2/step.js";
+import { isM2Plan, readM2Layout, type M2Plan, type M2Workspace } from "./m2-plan.js";
+import { runM2Share } from "./m2-step.js";
 import type { StaticPlan } from "../nn/plan.js";
 import type { Workspace } from "../nn/workspace.js";
 import type { Ctrl } from "./ctrl.js";

@@ -1,6 +1,6 @@
 // The M2 objective (src/m2.ts has the model and its documentation) on the calling thread: its
 // three networks' layout, its workspace and control block, and one step (`pass`) as three
-// commands run here or shared with a worker pool (m2/step.ts: forward rows, backward rows,
+// commands run here or shared with a worker pool (engine/m2-step.ts: forward rows, backward rows,
 // weight gradients and Adam by outputs) around the part only this thread does: the objective,
 // each row's weight c and the classifier's logit gradient, a few numbers per example in f64.
 // The encoder and decoder see [x, onehot(y)] and [z, onehot(y)] (nn.Linear over the
@@ -17,8 +17,8 @@ import type { AdamStep } from "../model/runner.js";
 import type { Layer } from "../nn/dense.js";
 import type { ParamLayout } from "../nn/layout.js";
 import { mlpForward } from "../nn/mlp.js";
-import { layOutM2Workspace, m2LayoutSlots, type M2Plan, type M2Workspace, type Nets, type SemiSupervisedConfig } from "./plan.js";
-import { DRAW, rowOf, runM2Share, type StepShape } from "./step.js";
+import { layOutM2Workspace, m2LayoutSlots, type M2Plan, type M2Workspace, type Nets, type SemiSupervisedConfig } from "../engine/m2-plan.js";
+import { DRAW, rowOf, runM2Share, type StepShape } from "../engine/m2-step.js";
 
 export type { Nets, SemiSupervisedConfig };
 export type Workspace = M2Workspace;
@@ -187,7 +187,7 @@ export class M2Objective {
     this.f32(ws.labels, Bl).set(labels);
     if (o.eps) this.f32(ws.eps, R * Z).set(o.eps);
     if (o.gumbel) this.f32(ws.g, Bu * C).set(o.gumbel);
-    i[CTRL.B] = R; i[CTRL.K] = 1; // (split by rows: see m2/step.ts)
+    i[CTRL.B] = R; i[CTRL.K] = 1; // (split by rows: see engine/m2-step.ts)
     i[CTRL.m2Bl] = Bl; i[CTRL.m2Bu] = Bu; i[CTRL.m2E] = E;
     f[CTRL_F64.tau] = tau;
     i[CTRL.step] = step;

@@ -1,4 +1,4 @@
-// What every thread of an M2 model needs (sent once to each worker: engine/worker.ts): its
+// What every thread of an M2 model (src/m2.ts) needs, sent once to each worker: its
 // configuration, its three networks and where its parameter blocks live; and its workspace,
 // one table of slots laid out by the coordinating thread and read back by every worker from
 // the plan's layout block ([Bc, R, then every pointer in table order]).
@@ -24,7 +24,7 @@ export interface Nets {
 }
 
 export interface M2Plan extends PlanBlocks, Nets {
-  /** tells the worker which engine program serves this plan (engine/programs.ts) */
+  /** tells the worker which program serves this plan (engine/programs.ts) */
   program: "m2";
   config: SemiSupervisedConfig;
 }

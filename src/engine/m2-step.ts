@@ -1,5 +1,5 @@
-// One M2 training step as pure functions of (kernels, plan, workspace, thread share), run on the
-// calling thread and in every worker (engine/programs.ts) like the VAE's (engine/step.ts), and
+// One M2 training step (src/m2.ts) as pure functions of (kernels, plan, workspace, thread share),
+// run on the calling thread and in every worker (engine/programs.ts) like the VAE's (engine/step.ts), and
 // bitwise identical for any thread count for the same reason:
 //   forward   examples: the classifier, the Gumbel-softmax of unlabelled y, the encoder's rows
 //             [x, y], z, the decoder's rows [z, y], log p(x|y,z) and the KL of every row;
@@ -14,13 +14,13 @@
 // rowOf(b). The forward and backward commands are split by rows (CTRL.B = R) and a thread takes
 // the examples whose first row falls in its share, so the balancer sees work, not examples.
 import { GRAD, STREAM, type Kernels } from "../../bindings/abi.js";
-import { share } from "../engine/balance.js";
-import { CMD, CTRL, CTRL_F64, type Ctrl } from "../engine/ctrl.js";
-import { adamOf, adamRange, panelRange, type AdamArgs } from "../engine/step.js";
+import { share } from "./balance.js";
+import { CMD, CTRL, CTRL_F64, type Ctrl } from "./ctrl.js";
+import { adamOf, adamRange, panelRange, type AdamArgs } from "./step.js";
 import { biasGrads, packLayer, partForward, partInputGrads, partWeightGrads, weightGrads, type Layer } from "../nn/dense.js";
 import { mlpBackward, mlpForward } from "../nn/mlp.js";
 import { atBank } from "../nn/plan.js";
-import type { M2Plan, M2Workspace } from "./plan.js";
+import type { M2Plan, M2Workspace } from "./m2-plan.js";
 
 /** CTRL.drawEps bits: draw z's noise, draw the Gumbel noise (else the caller wrote them) */
 export const DRAW = { eps: 1, gumbel: 2 } as const;
