@@ -22,7 +22,7 @@ import { availableCores, resolveThreads } from "./model/threads.js";
 import { decodeSafetensors } from "./files/safetensors.js";
 import { layOutNets, M2Objective, type SemiSupervisedConfig } from "./m2/objective.js";
 import { crc32 } from "./files/crc32.js";
-import { CHECKPOINT_KEY, checkSameData, encodeCheckpoint, LiveRun, restore, resumedOptions, trainingState, type Run } from "./model/checkpoint.js";
+import { CHECKPOINT_KEY, checkSameData, encodeCheckpoint, LiveRun, restore, resumedOptions, SCHEDULE, trainingState, type Run } from "./model/checkpoint.js";
 import { fileTensors, Parameters } from "./model/params.js";
 import type { FitProgress } from "./model/options.js";
 import { epochOrder, trainEpochs } from "./model/train.js";
@@ -59,8 +59,10 @@ export interface SemiSupervisedFitOptions {
   batchSize?: number;
   /** Labelled examples per step (the labelled set is cycled). Default min(100, labelled count). */
   labelledBatchSize?: number;
-  /** Adam learning rate. Default 1e-3. */
-  learningRate?: number;
+  /** Adam learning rate: a number, or a function of (epoch, stepInEpoch) for schedules. Default 1e-3. */
+  learningRate?: number | ((epoch: number, step: number) => number);
+  /** Adam's (β1, β2). Default [0.9, 0.999] (Pyro's SS-VAE tutorial uses β1 = 0.95). */
+  betas?: [number, number];
   /**
    * Weight α of the classification term α·log q(y|x) per labelled example. Default 50: with the
    * bound in nats per example, of the order of Pyro's SS-VAE tutorial (46); Kingma et al.'s
@@ -102,7 +104,7 @@ export interface SemiSupervisedEpoch {
   seconds: number;
 }
 
-const FIT_KEYS = ["epochs", "batchSize", "labelledBatchSize", "learningRate", "alpha", "labelledWeight", "binarize", "gumbelSoftmax", "onProgress", "onEpochEnd", "validation", "signal"] as const;
+const FIT_KEYS = ["epochs", "batchSize", "labelledBatchSize", "learningRate", "betas", "alpha", "labelledWeight", "binarize", "gumbelSoftmax", "onProgress", "onEpochEnd", "validation", "signal"] as const;
 const FORMAT = "vae-wasm-m2/1";
 
 /** The M2 semi-supervised VAE. */
@@ -222,7 +224,12 @@ export class SemiSupervisedVAE {
     const epochs = checkInt(fn, "options.epochs", options.epochs ?? 10, 1);
     const Bu = checkInt(fn, "options.batchSize", options.batchSize ?? 100, 1, 1 << 16);
     const Bl = checkInt(fn, "options.labelledBatchSize", options.labelledBatchSize ?? Math.min(100, xl.rows), 1, xl.rows);
-    const lr = checkNumber(fn, "options.learningRate", options.learningRate ?? 1e-3, { gt: 0 });
+    const lrOpt = options.learningRate ?? 1e-3;
+    if (typeof lrOpt !== "function") checkNumber(fn, "options.learningRate", lrOpt, { gt: 0 });
+    const betas = options.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2) fail(fn, "options.betas", "a pair [β1, β2]", betas);
+    const beta1 = checkNumber(fn, "options.betas[0]", betas[0], { min: 0, lt: 1 });
+    const beta2 = checkNumber(fn, "options.betas[1]", betas[1], { min: 0, lt: 1 });
     const alpha = checkNumber(fn, "options.alpha", options.alpha ?? 50, { min: 0 });
     const lw = checkNumber(fn, "options.labelledWeight", options.labelledWeight ?? xl.rows / xu.rows, { gt: 0 });
     const binarize = checkBool(fn, "options.binarize", options.binarize ?? false);
@@ -264,15 +271,17 @@ export class SemiSupervisedVAE {
     let lOrder = new SeededRandom(seed ^ 0x2545f491, lStream).permutation(xl.rows);
     this.resumeFrom = null;
     const run = this.run = new LiveRun(xu, {
-      epochs, batchSize: Bu, labelledBatchSize: Bl, learningRate: lr, alpha, labelledWeight: lw, binarize, gumbelSoftmax: tau,
+      epochs, batchSize: Bu, labelledBatchSize: Bl, learningRate: typeof lrOpt === "function" ? SCHEDULE : lrOpt, betas: [beta1, beta2], alpha, labelledWeight: lw, binarize, gumbelSoftmax: tau,
     }, from, () => ({ lStream, lPos, uSum, correct, epochSteps, labelledRows: xl.rows, labelledCrc }));
     const stepLabels = new Int32Array(Bl);
+    const lrAt = (epoch: number, s: number) =>
+      typeof lrOpt === "function" ? checkNumber(fn, `options.learningRate(${epoch}, ${s})`, lrOpt(epoch, s), { gt: 0 }) : lrOpt;
     return trainEpochs<SemiSupervisedEpoch>({
       epochs, rows: xu.rows, batchSize: Bu, signal, from,
       steps: () => this.steps,
       at: (p) => (run.position = p),
       order: (epochStart) => epochOrder(seed, epochStart, xu.rows),
-      step: (order, s, bu, epoch) => {
+      step: (order, s, bu, epoch, stepInEpoch) => {
         const ws = this.obj.workspace(Bl, Bu);
         const xc = this.f32(ws.xc, (Bl + bu) * D);
         for (let b = 0; b < Bl; b++) {
@@ -292,7 +301,7 @@ export class SemiSupervisedVAE {
         const t = this.adamSteps + 1;
         this.obj.caller = fn; // (a callback may have called another method since)
         const r = this.obj.pass(ws, stepLabels, Bl, bu, alpha, lw, this.steps,
-          { tau, binarize, adam: { lr, beta1: 0.9, beta2: 0.999, adamEps: 1e-8, weightDecay: 0, t } });
+          { tau, binarize, adam: { lr: lrAt(epoch, stepInEpoch), beta1, beta2, adamEps: 1e-8, weightDecay: 0, t } });
         if (!Number.isFinite(r.loss)) {
           throw new Error(`${fn}: the loss became ${r.loss} at epoch ${epoch + 1} (optimiser step ${this.steps + 1}); ` +
             "the parameters are those of the last finite step. Try a lower learningRate or alpha.");

@@ -123,6 +123,29 @@ describe("M2: the API", () => {
     m.dispose();
   });
 
+  it("takes a learning-rate schedule and Adam's betas (a constant schedule is the number, bit for bit)", async () => {
+    const x = Float32Array.from({ length: 40 * 12 }, (_, i) => ((i * 7919) % 97) / 97), labels = Array.from({ length: 10 }, (_, i) => i % 3);
+    const xl = x.subarray(0, 10 * 12);
+    const run = async (options: object) => {
+      const m = await SemiSupervisedVAE.create({ inputDim: 12, classes: 3, latentDim: 2, hidden: [8], seed: 2 });
+      const h = await m.fit({ x: xl, labels }, x, { epochs: 2, batchSize: 10, ...options });
+      const p = m.stateDict();
+      m.dispose();
+      return { losses: h.map((r) => r.loss), p };
+    };
+    const plain = await run({ learningRate: 2e-3 });
+    const seen: [number, number][] = [];
+    const scheduled = await run({ learningRate: (epoch: number, step: number) => (seen.push([epoch, step]), 2e-3) });
+    expect(scheduled).toEqual(plain);
+    expect(seen.slice(0, 5)).toEqual([[0, 0], [0, 1], [0, 2], [0, 3], [1, 0]]); // (epoch, step in epoch): 4 steps an epoch
+    expect((await run({ learningRate: 2e-3, betas: [0.95, 0.999] })).losses[1]).not.toBe(plain.losses[1]);
+    const m = await SemiSupervisedVAE.create({ inputDim: 12, classes: 3, latentDim: 2, hidden: [8] });
+    await expect(m.fit({ x: xl, labels }, x, { learningRate: () => 0 })).rejects.toThrow(/SemiSupervisedVAE.fit: options.learningRate\(0, 0\) must be a finite number > 0; got 0/);
+    await expect(m.fit({ x: xl, labels }, x, { betas: [1, 0.999] })).rejects.toThrow(/SemiSupervisedVAE.fit: options.betas\[0\] must be a finite number ≥ 0 and < 1; got 1/);
+    await expect(m.fit({ x: xl, labels }, x, { betas: [0.9] as unknown as [number, number] })).rejects.toThrow(/options.betas must be a pair \[β1, β2\]/);
+    m.dispose();
+  });
+
   it("learns MNIST digits from 100 labels (and save/load keeps the classifier)", async () => {
     const { train, test, trainLabels, testLabels } = await loadMnist();
     const unl = takeRows(train, 10000);
