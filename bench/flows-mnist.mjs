@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { VAE } from "../dist/src/index.js";
 import { pairedGain, setup } from "./flows-common.mjs";
+import { describeCpu } from "./cpu.mjs";
 
 const { epochs, nTest, K, threads, train, testBin } = await setup(1);
 // the flow lengths (6th argument, e.g. 4,8)
@@ -56,15 +57,7 @@ const rows = [byName.get("Gaussian (analytic KL)"), ...runs.filter((r) => r.esti
 });
 const fmt = (r) => r.delta === undefined ? "—" : r.name === "Gaussian" ? "0 (reference)" : `${r.delta >= 0 ? "+" : ""}${r.delta.toFixed(2)} ± ${r.deltaSe.toFixed(2)}`;
 mkdirSync("bench/results", { recursive: true });
-const cpu = (() => {
-  try {
-    const info = readFileSync("/proc/cpuinfo", "utf8");
-    const field = (k) => info.match(new RegExp(`^${k}\\s*: (.*)$`, "m"))?.[1];
-    return `${field("model name")} (cpu family ${field("cpu family")}, model ${field("model")})`;
-  } catch {
-    return "an unrecorded CPU";
-  }
-})();
+const cpu = describeCpu();
 const md = `# Normalizing flows on MNIST
 
 \`node bench/flows-mnist.mjs ${epochs} ${nTest} ${K} ${threads} ${LENGTHS.join(",")}\` (after \`npm run build\`): the same 784-400-20

@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { loadMnist, SemiSupervisedVAE } from "../dist/src/index.js";
 import { SeededRandom } from "../dist/src/util/random.js";
+import { describeCpu } from "./cpu.mjs";
 
 /** Every setting: its description and the fit options it sets. */
 export const SETTINGS = {
@@ -67,15 +68,7 @@ for (const name of names) {
 
 const runs = readdirSync(kept).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(`${kept}/${f}`, "utf8")))
   .sort((a, b) => a.epochs - b.epochs || a.name.localeCompare(b.name) || a.seed - b.seed);
-const cpu = (() => {
-  try {
-    const info = readFileSync("/proc/cpuinfo", "utf8");
-    const field = (k) => info.match(new RegExp(`^${k}\\s*: (.*)$`, "m"))?.[1];
-    return `${field("model name")} (cpu family ${field("cpu family")}, model ${field("model")})`;
-  } catch {
-    return "an unrecorded CPU";
-  }
-})();
+const cpu = describeCpu();
 const md = `# The M2 recipe with 100 labels
 
 \`node bench/m2-recipe.mjs SETTING[,SETTING…] [EPOCHS] [THREADS] [SEED]\` (after \`npm run build\`): M2 (784-500-50,
