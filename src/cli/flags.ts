@@ -78,7 +78,7 @@ export const FLAGS: readonly Flag[] = [
   { section: "Semi-supervised", name: "labels", arg: "N", help: "labelled training digits, N/10 per class; the rest are unlabelled", def: "100", for: ["semi"] },
   { section: "Semi-supervised", name: "alpha", arg: "X", help: "weight of the classification loss α·log q(y|x) per labelled digit", def: "50", for: ["semi"] },
   { section: "Semi-supervised", name: "gumbel-softmax", arg: "T", help: "unlabelled y by one Gumbel-softmax sample at temperature T instead of enumeration", for: ["semi"] },
-  { section: "Semi-supervised", name: "labelled-weight", arg: "W", help: "weight of each step's labelled batch against its unlabelled one", def: "N_l/N_u", for: ["semi"] },
+  { section: "Semi-supervised", name: "labelled-weight", arg: "W", help: "weight of each step's labelled batch against its unlabelled one (N_l/N_u: J^α's weighting)", def: "1", for: ["semi"] },
   { section: "Evaluation", name: "eval-samples", arg: "K", help: "also report the test NLL with K importance samples at the end", for: ["train"] },
   { section: "Evaluation", name: "bounds", arg: "K1,K2", help: "IWAE bounds to report", def: "5,50", for: ["eval"] },
   { section: "Evaluation", name: "estimators", arg: "A,B", help: "estimators to compare; the first is the t-tests' reference", def: "td,stl,iwae,dreg", for: ["variance"] },

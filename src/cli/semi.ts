@@ -63,7 +63,7 @@ export async function semiSupervised(args: Args): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   if (args.json) {
     process.stdout.write(JSON.stringify({ labels: picked.length, unlabelled: u, config: m.config, alpha: o.alpha, gumbelSoftmax: o.tau || null,
-      labelledWeight: o.labelledWeight ?? picked.length / u,
+      labelledWeight: o.labelledWeight ?? 1,
       epochs: args.epochs, history, testAccuracy: accuracy, testImages: test.rows, seconds, files: image ? [picture, file] : [file] }) + "\n");
   } else {
     process.stdout.write(`test accuracy ${(100 * accuracy).toFixed(2)} % on ${test.rows} test rows with ${picked.length} labels; wrote ${image ? `${picture}, ` : ""}${file}\n`);
