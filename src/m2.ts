@@ -22,91 +22,17 @@ import { compileBuild, defaultBuild, instantiate, warmUp, type BuildName } from 
 import { availableCores, resolveThreads } from "./model/threads.js";
 import { decodeSafetensors } from "./files/safetensors.js";
 import { layOutNets, M2Objective, type SemiSupervisedConfig } from "./m2/objective.js";
+import { FIT_KEYS, relaxation, resolveM2Config, type SemiSupervisedEpoch, type SemiSupervisedFitOptions, type SemiSupervisedOptions } from "./m2/options.js";
 import { crc32 } from "./files/crc32.js";
 import { CHECKPOINT_KEY, checkSameData, encodeCheckpoint, LiveRun, restore, resumedOptions, SCHEDULE, trainingState, type Run } from "./model/checkpoint.js";
 import { fileTensors, Parameters } from "./model/params.js";
-import type { FitProgress } from "./model/options.js";
 import { epochOrder, trainEpochs } from "./model/train.js";
 import { ParamLayout } from "./nn/layout.js";
 import { SeededRandom } from "./util/random.js";
 import { checkBool, checkInt, checkKeys, checkNumber, checkOneOf, fail, toMatrix, type Matrix, type MatrixLike } from "./util/validate.js";
 
-export type { SemiSupervisedConfig };
+export type { SemiSupervisedConfig, SemiSupervisedEpoch, SemiSupervisedFitOptions, SemiSupervisedOptions };
 
-export interface SemiSupervisedOptions {
-  /** Data dimension D (784 for MNIST); the data are Bernoulli targets in [0, 1]. */
-  inputDim?: number;
-  /** Number of classes C. Default 10. */
-  classes?: number;
-  /** Latent dimension of z. Default 50. */
-  latentDim?: number;
-  /** Hidden layer sizes of the classifier, the encoder and (reversed) the decoder. Default [500]. */
-  hidden?: number[];
-  /** Default 'relu'. */
-  activation?: "relu" | "tanh";
-  /** Seed of initialisation, shuffling and noise. Default 0. */
-  seed?: number;
-  build?: BuildName;
-  /**
-   * Threads to train on ('auto': every core). Results are bitwise identical for any count. In a
-   * browser this needs cross-origin isolation and a Web Worker (see the README). Default 1.
-   */
-  threads?: number | "auto";
-}
-
-export interface SemiSupervisedFitOptions {
-  epochs?: number;
-  /** Unlabelled examples per step. Default 100. */
-  batchSize?: number;
-  /** Labelled examples per step (the labelled set is cycled). Default min(100, labelled count). */
-  labelledBatchSize?: number;
-  /** Adam learning rate: a number, or a function of (epoch, stepInEpoch) for schedules. Default 1e-3. */
-  learningRate?: number | ((epoch: number, step: number) => number);
-  /** Adam's (β1, β2). Default [0.9, 0.999] (Pyro's SS-VAE tutorial uses β1 = 0.95). */
-  betas?: [number, number];
-  /**
-   * Weight α of the classification term α·log q(y|x) per labelled example. Default 50: with the
-   * bound in nats per example, of the order of Pyro's SS-VAE tutorial (46); Kingma et al.'s
-   * α = 0.1·N is the same idea with the bound summed over the N training examples.
-   */
-  alpha?: number;
-  /**
-   * Weight λ of the labelled batch's mean against the unlabelled batch's mean in each step's
-   * loss. Default 1: the labelled batch weighs like the unlabelled one. N_l/N_u (the labelled
-   * share of the data, Kingma et al.'s J^α weighting) learned far less from 100 MNIST labels at
-   * the budgets measured (bench/results/m2-mnist.md).
-   */
-  labelledWeight?: number;
-  /** Dynamic binarization of x each time it is used. Default false. */
-  binarize?: boolean;
-  /**
-   * Instead of enumerating the C classes of an unlabelled example, one relaxed sample
-   * y ~ Gumbel-softmax(q(y|x), τ) (Jang et al. 2017, sec. 4.3): U ≈ log p(x|y,z) −
-   * KL(q(z|x,y) ‖ p(z)) − KL(q(y|x) ‖ uniform), gradients to the classifier through the sample
-   * and the closed-form KL. C times cheaper per unlabelled example, biased. Default: enumeration.
-   */
-  gumbelSoftmax?: { temperature: number };
-  /** Called after every step: where the epoch stands and its running loss. */
-  onProgress?: (p: FitProgress) => void;
-  /** Called after every epoch; `accuracy` when `validation` was given. */
-  onEpochEnd?: (r: SemiSupervisedEpoch) => void;
-  validation?: { x: MatrixLike; labels: ArrayLike<number> };
-  signal?: AbortSignal;
-}
-
-export interface SemiSupervisedEpoch {
-  epoch: number;
-  /** mean of −(U on unlabelled + L + α log q on labelled) per step */
-  loss: number;
-  /** mean −U per unlabelled example (nats) */
-  unlabelledLoss: number;
-  /** classification accuracy on the labelled batches as they were seen */
-  labelledAccuracy: number;
-  accuracy?: number;
-  seconds: number;
-}
-
-const FIT_KEYS = ["epochs", "batchSize", "labelledBatchSize", "learningRate", "betas", "alpha", "labelledWeight", "binarize", "gumbelSoftmax", "onProgress", "onEpochEnd", "validation", "signal"] as const;
 const FORMAT = "vae-wasm-m2/1";
 
 /** The M2 semi-supervised VAE. */
@@ -235,7 +161,7 @@ export class SemiSupervisedVAE {
     const alpha = checkNumber(fn, "options.alpha", options.alpha ?? 50, { min: 0 });
     const lw = checkNumber(fn, "options.labelledWeight", options.labelledWeight ?? 1, { gt: 0 });
     const binarize = checkBool(fn, "options.binarize", options.binarize ?? false);
-    const tau = this.relaxation(fn, options.gumbelSoftmax);
+    const tau = relaxation(fn, options.gumbelSoftmax);
     for (const cb of ["onProgress", "onEpochEnd"] as const) {
       if (options[cb] !== undefined && typeof options[cb] !== "function") fail(fn, `options.${cb}`, "a function", options[cb]);
     }
@@ -330,13 +256,6 @@ export class SemiSupervisedVAE {
     });
   }
 
-  /** The Gumbel-softmax temperature of an options.gumbelSoftmax, or 0 for enumeration. */
-  private relaxation(fn: string, g: unknown): number {
-    if (g === undefined) return 0;
-    if (!g || typeof g !== "object") fail(fn, "options.gumbelSoftmax", "{temperature: τ > 0}", g);
-    checkKeys(fn, "options.gumbelSoftmax", g, ["temperature"]);
-    return checkNumber(fn, "options.gumbelSoftmax.temperature", (g as { temperature: unknown }).temperature, { gt: 0 });
-  }
 
   /**
    * The loss −(mean_u U + λ·mean_l [L + α·log q(y|x)]) (λ = labelledWeight, default 1) and every parameter's gradient for one
@@ -350,7 +269,7 @@ export class SemiSupervisedVAE {
     this.checkAlive(fn);
     checkKeys(fn, "options", opts, ["alpha", "labelledWeight", "eps", "gumbelSoftmax", "gumbel"]);
     const lw = checkNumber(fn, "options.labelledWeight", opts.labelledWeight ?? 1, { gt: 0 });
-    const tau = this.relaxation(fn, opts.gumbelSoftmax);
+    const tau = relaxation(fn, opts.gumbelSoftmax);
     const xl = this.input(fn, labelled.x, "labelled.x"), yl = this.labels(fn, labelled.labels, xl.rows, "labelled.labels");
     const xu = this.input(fn, unlabelled, "unlabelled");
     const alpha = checkNumber(fn, "options.alpha", opts.alpha ?? 50, { min: 0 });
@@ -526,21 +445,4 @@ export class SemiSupervisedVAE {
     }
     return out;
   }
-}
-
-/** M2's configuration from its options (named `arg` in messages), with the defaults. */
-function resolveM2Config(fn: string, o: unknown, arg: string): SemiSupervisedConfig {
-  if (typeof o !== "object" || o === null || Array.isArray(o)) fail(fn, arg, "an options object", o);
-  const v = o as SemiSupervisedOptions;
-  checkKeys(fn, arg, v, ["inputDim", "classes", "latentDim", "hidden", "activation", "seed"]);
-  const hidden = v.hidden ?? [500];
-  if (!Array.isArray(hidden)) fail(fn, `${arg}.hidden`, "an array of layer sizes, e.g. [500]", hidden);
-  return {
-    inputDim: checkInt(fn, `${arg}.inputDim`, v.inputDim ?? 784, 1, 1 << 20),
-    classes: checkInt(fn, `${arg}.classes`, v.classes ?? 10, 2, 1 << 12),
-    latentDim: checkInt(fn, `${arg}.latentDim`, v.latentDim ?? 50, 1, 1 << 12),
-    hidden: hidden.map((h, i) => checkInt(fn, `${arg}.hidden[${i}]`, h, 1, 1 << 16)),
-    activation: checkOneOf(fn, `${arg}.activation`, v.activation ?? "relu", ["relu", "tanh"] as const),
-    seed: checkInt(fn, `${arg}.seed`, v.seed ?? 0, 0, 0xffffffff),
-  };
 }
