@@ -70,6 +70,11 @@ export class Runner {
   caller = "vae-wasm";
   /** the model's state in words, for the message of a lost worker */
   describeState: () => string = () => "its last finished step";
+  /**
+   * @internal bench/phases.ts: called after every command with its wall time on the calling
+   * thread and, when it ran on the pool, each thread's busy time and start after the dispatch (ms)
+   */
+  profile: ((cmd: number, wallMs: number, busy: number[], late: number[]) => void) | null = null;
 
   /** Reserves the control block and the layout block after the parameters; `plan` lacks only the latter. */
   constructor(readonly rt: Runtime, readonly arena: Arena, plan: Omit<StaticPlan, "pLayout" | "layoutSlots">, readonly threads: number,
@@ -146,6 +151,7 @@ export class Runner {
     }
     i[CTRL.cmd] = cmd;
     i[CTRL.bank] = this.params.bank;
+    const t0 = this.profile ? performance.now() : 0;
     if (this.pool && threads > 1) {
       try {
         this.pool.run((t, T) => runShare(this.k, this.plan, ws, this.ctrl, t, T), threads); // (writes the active count)
@@ -155,6 +161,11 @@ export class Runner {
       }
     } else {
       runShare(this.k, this.plan, ws, this.ctrl, 0, 1);
+    }
+    if (this.profile) {
+      const T = this.pool && threads > 1 ? threads : 1, c = this.ctrl, wall = performance.now() - t0;
+      const start = performance.timeOrigin + t0;
+      this.profile(cmd, wall, T === 1 ? [wall] : Array.from(c.busy.subarray(0, T)), Array.from({ length: T }, (_, t) => (t === 0 ? 0 : c.start[t] - start)));
     }
     // a whole Adam update: its bank becomes current
     if (cmd === CMD.weights && i[CTRL.adam]) this.params.flip();
