@@ -64,6 +64,8 @@ export interface PoolOptions {
   spinMs?: number;
   /** split each command by the threads' measured speed (engine/balance.ts; default true) or evenly */
   balance?: boolean;
+  /** @internal the balancer measures and re-splits one command in this many of each shape (default REBALANCE_EVERY) */
+  rebalanceEvery?: number;
   /** @internal the worker script (tests run workers that can be made to fail); default ./worker.js */
   workerUrl?: URL;
   /** @internal worker_threads resource limits of each worker (Node; tests run one out of memory) */
@@ -71,6 +73,8 @@ export interface PoolOptions {
 }
 
 const DEFAULT_SPIN_MS = 0.2;
+/** The balancer measures and re-splits one command in this many of each shape. */
+const REBALANCE_EVERY = 8;
 /** The weight phase's cuts move in steps of 1/WEIGHT_STEPS of every layer. */
 const WEIGHT_STEPS = 64;
 
@@ -83,6 +87,8 @@ export class Pool {
   /** @internal tests: the cuts of every command instead of the balancer's (model/internals.ts setCuts) */
   cutsOverride: ((cmd: number, T: number) => number[]) | null = null;
   private readonly balancer: Balancer | null;
+  /** per command: the shape it last ran with, its split, and the runs since the balancer chose it */
+  private readonly lastSplit = new Map<number, { B: number; K: number; active: number; cuts: number[]; runs: number }>();
   private constructor(
     readonly threads: number,
     private readonly supervisor: AnyWorker,
@@ -90,6 +96,7 @@ export class Pool {
     private readonly timeoutMs: number,
     private readonly spinMs: number,
     balance: boolean,
+    private readonly rebalanceEvery: number,
   ) {
     this.balancer = balance ? new Balancer() : null;
   }
@@ -141,7 +148,7 @@ export class Pool {
     // an idle pool must not keep a Node process alive (only after start: unref'd workers
     // would let the process exit while we wait for them to be ready)
     (sup as { unref?: () => void }).unref?.();
-    pool = new Pool(threads, sup, ctrl, opts.timeoutMs ?? 120_000, spinMs, opts.balance ?? true);
+    pool = new Pool(threads, sup, ctrl, opts.timeoutMs ?? 120_000, spinMs, opts.balance ?? true, opts.rebalanceEvery ?? REBALANCE_EVERY);
     return pool;
   }
 
@@ -161,8 +168,14 @@ export class Pool {
     if (Atomics.load(i, CTRL.dead)) this.lost(`before a ${name} command`);
     i[CTRL.threads] = active;
     this.runs++;
-    // the split: forced (tests), balanced by measured speed, or even
-    const key = `${cmd}:${i[CTRL.B]}:${i[CTRL.K]}:${active}`;
+    // the split: forced (tests), balanced by measured speed, or even. The balancer runs on one
+    // command in rebalanceEvery of each shape: its split and update cost ~45 µs each in place
+    // (cold JS between milliseconds of WebAssembly, though ~2 µs in a hot loop), and the split in
+    // use stays valid between (any split gives the same bits)
+    const B = i[CTRL.B], K = i[CTRL.K];
+    const last = this.lastSplit.get(cmd);
+    const reuse = last !== undefined && last.B === B && last.K === K && last.active === active && ++last.runs % this.rebalanceEvery !== 0;
+    const key = reuse ? "" : `${cmd}:${B}:${K}:${active}`;
     // commands split by examples get whole examples, in pairs when an example has an odd number
     // of rows (K samples): an odd share of rows leaves each GEMM a single-row tail, at a fraction
     // of the 4-row kernel's rate (a 51/49 split of the 784-400-20 step measured 1.6 % slower than
@@ -172,7 +185,12 @@ export class Pool {
     // Adam's moments to the other core's cache)
     const grain = i[CTRL.K] % 2 === 1 ? 2 : 1;
     const balanced = (b: Balancer) => (WEIGHT_CMDS.has(cmd) ? b.split(key, active, WEIGHT_STEPS) : b.split(key, active, i[CTRL.B], grain));
-    const cuts = this.cutsOverride?.(cmd, active) ?? (this.balancer ? balanced(this.balancer) : evenSplit(active));
+    let cuts: number[];
+    if (this.cutsOverride) cuts = this.cutsOverride(cmd, active);
+    else if (!this.balancer) cuts = evenSplit(active);
+    else if (reuse) cuts = last.cuts;
+    else cuts = balanced(this.balancer);
+    if (!reuse) this.lastSplit.set(cmd, { B, K, active, cuts, runs: 0 });
     this.ctrl.cut.set(cuts);
     Atomics.store(i, CTRL.error, 0);
     const dispatched = performance.timeOrigin + performance.now();
@@ -218,7 +236,7 @@ export class Pool {
     if (mine) throw mine;
     const failed = Atomics.load(i, CTRL.error);
     if (failed) throw new Error(readText(this.ctrl.msg) || `vae-wasm: worker ${failed} failed`);
-    if (this.balancer) this.measured(key, cmd, cuts, dispatched, active);
+    if (this.balancer && !reuse) this.measured(key, cmd, cuts, dispatched, active);
   }
 
   /** The supervisor recorded a death: the pool stops for good. */
