@@ -28,9 +28,9 @@
 // What depends on the latent variable (Gaussian, categorical, a flow) is its kind's (latent/).
 import { ACT, type Kernels } from "../../bindings/abi.js";
 import { convWeightGrads, isConv, isReshape, type NetLayer } from "../nn/conv.js";
-import { packLayer, weightGrads, type ParamBlocks } from "../nn/dense.js";
+import { packLayer, weightGrads } from "../nn/dense.js";
 import { isSparse, layerInputGrads, mlpBackward, mlpForward } from "../nn/mlp.js";
-import { atBank, type Banked, type StaticPlan } from "../nn/plan.js";
+import { atBank, type PlanBlocks, type StaticPlan } from "../nn/plan.js";
 import type { Workspace } from "../nn/workspace.js";
 import { kindOf, type BackwardArgs, type Relaxation, type RowArgs } from "../latent/index.js";
 import { share } from "./balance.js";
@@ -188,7 +188,7 @@ export function panelRange(n: number, f0: number, f1: number): [number, number] 
 
 export interface AdamArgs {
   /** the plan of the bank the new values, m and v go to (the same plan: in place) */
-  to: Banked & ParamBlocks;
+  to: PlanBlocks;
   stepSize: number;
   beta1: number;
   beta2: number;
@@ -198,7 +198,7 @@ export interface AdamArgs {
 }
 
 /** Adam's arguments in the control block for a weight command on `plan` (null: gradients only); it writes the bank the command does not read. */
-export function adamOf(ctrl: Ctrl, plan: Banked & ParamBlocks): AdamArgs | null {
+export function adamOf(ctrl: Ctrl, plan: PlanBlocks): AdamArgs | null {
   const i = ctrl.i, f = ctrl.f;
   if (!i[CTRL.adam]) return null;
   return {
@@ -208,7 +208,7 @@ export function adamOf(ctrl: Ctrl, plan: Banked & ParamBlocks): AdamArgs | null 
   };
 }
 
-export function adamRange(k: Kernels, p: Banked & ParamBlocks, a: AdamArgs, i0: number, i1: number): void {
+export function adamRange(k: Kernels, p: PlanBlocks, a: AdamArgs, i0: number, i1: number): void {
   if (i0 >= i1) return;
   const q = a.to;
   k.adam(p.pParams, p.pGrads, p.pM, p.pV, q.pParams, q.pM, q.pV, i0, i1, a.stepSize, a.beta1, a.beta2, a.eps, a.invSqrtBc2, a.weightDecay);

@@ -39,15 +39,7 @@ export interface StaticPlan extends PlanBlocks {
   maxGrid: number;
 }
 
-/** What a plan with parameter banks has (a VAE's StaticPlan, an M2Plan). */
-export interface Banked {
-  pParams: number;
-  pM: number;
-  pV: number;
-  bankBytes: number;
-}
-
-const bank1 = new WeakMap<Banked, Banked>();
+const bank1 = new WeakMap<PlanBlocks, PlanBlocks>();
 
 /**
  * The plan whose values, m and v pointers are those of bank `bank` (the plan itself for bank 0
@@ -55,7 +47,7 @@ const bank1 = new WeakMap<Banked, Banked>();
  * writes the other, which becomes current only once every thread has finished, so a step that
  * fails half-way (a worker died) leaves the last step's parameters and moments whole.
  */
-export function atBank<P extends Banked>(p: P, bank: number): P {
+export function atBank<P extends PlanBlocks>(p: P, bank: number): P {
   if (bank === 0 || p.bankBytes === 0) return p;
   let q = bank1.get(p);
   if (!q) {
