@@ -30,6 +30,7 @@ const { Arena } = await import("../bindings/arena.js");
 const { A_PACK_ROWS } = await import("../bindings/abi.js");
 const { tfjsReady, tfjsVaeStep } = await import("./peers/tfjs.js");
 const { jaxVaeStep, jaxLearns } = await import("./peers/jaxjs.js");
+const { record, targetsTable } = await import("./targets.js");
 
 const quick = process.argv.includes("--quick");
 // --only 1,3 runs just those sections
@@ -152,6 +153,11 @@ if (run(1)) {
     console.log("   " + t.name.replace("MNIST: ", "").padEnd(44) + t.ms.toFixed(2).padStart(10) + (1000 / t.ms).toFixed(1).padStart(10) + `${t.vsPeer.toFixed(1)}×`.padStart(10) +
       versus(res, t, jaxName).padStart(11));
   }
+  for (const t of res.filter((r) => /^vae-wasm \w+, 2 threads$/.test(r.name))) {
+    const build = t.name.split(" ")[1];
+    record(`2 threads / tfjs-backend-wasm, VAE step (${build})`, t.vsPeer, 25, "section 1");
+    record(`2 threads / jax-js, VAE step (${build})`, perRound(t.per, res.find((r) => r.name === "jax-js (wasm, jit)")!.per), 5, "section 1");
+  }
   two.dispose(); twoR?.dispose(); oneM.dispose(); twoM.dispose(); jax.dispose(); jaxM.dispose();
   // jax-js learns as the library does: the same protocol on the same MNIST batches
   const fresh = await VAE.create({ inputDim: D, latentDim: Z, hidden: [H], seed: 1 });
@@ -199,6 +205,11 @@ if (run(2)) {
     console.log("   " + t.name.padEnd(33) + t.ms.toFixed(2).padStart(10) + (1000 / t.ms).toFixed(1).padStart(10) + `${t.vsPeer.toFixed(1)}×`.padStart(10) +
       versus(res, t, "jax-js (wasm, jit) iwae").padStart(11));
   }
+  for (const t of res.filter((r) => r.name.endsWith("iwae, 2 threads"))) {
+    const build = t.name.split(" ")[1];
+    record(`2 threads / tfjs-backend-wasm, IWAE step (${build})`, t.vsPeer, 25, "section 2");
+    record(`2 threads / jax-js, IWAE step (${build})`, perRound(t.per, res.find((r) => r.name === "jax-js (wasm, jit) iwae")!.per), 5, "section 2");
+  }
   two.dispose();
   jax.dispose();
   twoR?.dispose();
@@ -230,6 +241,7 @@ if (run(3)) {
     const ceiling = median(ceilings);
     console.log("   " + m.name.padEnd(36) + `${(1000 / median(ms[0])).toFixed(1)}/s`.padStart(12) + `${(1000 / median(ms[1])).toFixed(1)}/s`.padStart(12) +
       `${ratio.toFixed(2)}×`.padStart(10) + `${ceiling.toFixed(2)}×`.padStart(14));
+    record(`2-thread speedup / 2-process speedup, ${which === "vae" ? "VAE" : "IWAE"} step (simd)`, ratio / ceiling, 0.9, "section 3");
   }
   console.log(`   (median of ${quick ? 10 : 60} alternating blocks; "2 processes": two single-thread processes at once vs one alone, median of ${quick ? 1 : 3} rounds)`);
 }
@@ -373,6 +385,9 @@ if (run(6)) {
       for (const [i, k] of [[0, "vae"], [1, "iwae"]] as const) {
         const b = best(k);
         console.log(`   ${build} ${k}: 1 thread ${(t[0].r[k] / ms[i].one).toFixed(2)}× PyTorch's 1 thread; 2 threads ${(b.r[k] / ms[i].two).toFixed(2)}× PyTorch's best 2-thread setting (${b.name})`);
+        const step = k === "vae" ? "VAE" : "IWAE";
+        record(`1 thread / PyTorch 1 thread, ${step} step (${build})`, t[0].r[k] / ms[i].one, 1.0, "section 6");
+        record(`2 threads / PyTorch's best 2-core, ${step} step (${build})`, b.r[k] / ms[i].two, 1.6, "section 6");
       }
     }
   }
@@ -461,3 +476,5 @@ if (run(9)) {
   named.forEach((n) => n.tensor.dispose());
   vae.dispose();
 }
+
+console.log(targetsTable(ON_HOST));
