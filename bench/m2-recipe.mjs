@@ -17,6 +17,9 @@ import { SeededRandom } from "../dist/src/util/random.js";
 import { gridPng } from "../dist/src/pictures/image.js";
 import { describeCpu } from "./cpu.mjs";
 
+/** The learning rate 1e-3 falling one decade over a run of E epochs. */
+const decade = (E) => (e) => 1e-3 * 0.1 ** (e / E);
+
 /** Every setting: its description and the fit options it sets. */
 export const SETTINGS = {
   defaults: { what: "the library's defaults", fit: {} },
@@ -31,8 +34,8 @@ export const SETTINGS = {
   z20: { what: "latent dimension 20", create: { latentDim: 20 }, fit: {} },
   tanh: { what: "tanh hidden units", create: { activation: "tanh" }, fit: {} },
   // schedules over the whole run: fit(epochs) gives the options for a run of that many epochs
-  decade: { what: "lr 1e-3 falling one decade over the run (×0.1^(epoch/epochs))", fit: (E) => ({ learningRate: (e) => 1e-3 * 0.1 ** (e / E) }) },
-  "gumbel-decade": { what: "y of unlabelled digits one Gumbel-softmax sample (τ 0.5); lr as decade", fit: (E) => ({ gumbelSoftmax: { temperature: 0.5 }, learningRate: (e) => 1e-3 * 0.1 ** (e / E) }) },
+  decade: { what: "lr 1e-3 falling one decade over the run (×0.1^(epoch/epochs))", fit: (E) => ({ learningRate: decade(E) }) },
+  "gumbel-decade": { what: "y of unlabelled digits one Gumbel-softmax sample (τ 0.5); lr as decade", fit: (E) => ({ gumbelSoftmax: { temperature: 0.5 }, learningRate: decade(E) }) },
 };
 
 const fitOf = (name, epochs) => (typeof SETTINGS[name].fit === "function" ? SETTINGS[name].fit(epochs) : SETTINGS[name].fit);
