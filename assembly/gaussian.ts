@@ -124,7 +124,7 @@ export const GRAD_TOTAL: i32 = 1;                 // total derivative of the MC 
 export const GRAD_PATH: i32 = 2;                  // path derivative: score term of log q stopped (STL, DReG)
 export const GRAD_SCORE: i32 = 3;                 // score function (REINFORCE): no gradient through z
 export const GRAD_BASE: i32 = 4;                  // TOTAL at the base z0 of a flow: dz = ∂L/∂z0 already holds the prior's term
-export const GRAD_ANALYTIC_PER_EXAMPLE: i32 = 5;  // ANALYTIC with example b's KL weighted by c[b·K] instead of klScale (M2's per-class rows)
+export const GRAD_ANALYTIC_PER_EXAMPLE: i32 = 5;  // ANALYTIC with example b's KL weighted by klScale·c[b·K] (M2's per-class rows, klScale = β)
 export const GRAD_BASE_PATH: i32 = 6;             // PATH at the base z0 of a flow: dz = ∂L/∂z0 (path, already × r); no score term
 
 /**
@@ -146,7 +146,7 @@ export const GRAD_BASE_PATH: i32 = 6;             // PATH at the base z0 of a fl
  *   PATH:     dmu = Σ_k r·(dz + c·(z - e/s)),          dlv = Σ_k r·(dz + c·(z - e/s))·s·e/2
  *   SCORE:    dmu = Σ_k r·e/s,                         dlv = Σ_k r·(e² - 1)/2
  *             (∇ log q(z|x) at fixed z; r = -(log w - baseline)·c carries the reward; dz unused)
- *   ANALYTIC_PER_EXAMPLE: ANALYTIC with klScale = c[b·K] per example
+ *   ANALYTIC_PER_EXAMPLE: ANALYTIC with the KL weight klScale·c[b·K] per example
  *   BASE_PATH: dmu = Σ_k dz,                         dlv = Σ_k dz·s·e/2   (PATH at a flow's base)
  *   BASE:     dmu = Σ_k dz,                            dlv = Σ_k [dz·s·e/2 - c/2]
  *             (TOTAL at the base of a flow: dz = ∂L/∂z0 from flowBackward, which added the
@@ -175,7 +175,7 @@ export function latentBackward(
           glv += rr * (e * e - 1) * 0.5;
         }
       } else if (mode == GRAD_ANALYTIC || mode == GRAD_ANALYTIC_PER_EXAMPLE) {
-        const ks = mode == GRAD_ANALYTIC ? klScale : load<f32>(c + (<usize>(b * K) << 2));
+        const ks = mode == GRAD_ANALYTIC ? klScale : klScale * load<f32>(c + (<usize>(b * K) << 2));
         for (let k = 0; k < K; k++) {
           const o = (<usize>((b * K + k) * Z) << 2) + jo;
           const g = load<f32>(dz + o);

@@ -33,8 +33,13 @@ export const SETTINGS = {
   z10: { what: "latent dimension 10", create: { latentDim: 10 }, fit: {} },
   z20: { what: "latent dimension 20", create: { latentDim: 20 }, fit: {} },
   tanh: { what: "tanh hidden units", create: { activation: "tanh" }, fit: {} },
+  "beta1.5": { what: "β 1.5 on z's KL", fit: { beta: 1.5 } },
+  beta2: { what: "β 2 on z's KL", fit: { beta: 2 } },
+  beta3: { what: "β 3 on z's KL", fit: { beta: 3 } },
   // schedules over the whole run: fit(epochs) gives the options for a run of that many epochs
   decade: { what: "lr 1e-3 falling one decade over the run (×0.1^(epoch/epochs))", fit: (E) => ({ learningRate: decade(E) }) },
+  "beta2-decade": { what: "β 2 on z's KL; lr as decade", fit: (E) => ({ beta: 2, learningRate: decade(E) }) },
+  "beta3-decade": { what: "β 3 on z's KL; lr as decade", fit: (E) => ({ beta: 3, learningRate: decade(E) }) },
   "gumbel-decade": { what: "y of unlabelled digits one Gumbel-softmax sample (τ 0.5); lr as decade", fit: (E) => ({ gumbelSoftmax: { temperature: 0.5 }, learningRate: decade(E) }) },
 };
 

@@ -160,6 +160,7 @@ export class SemiSupervisedVAE {
     const beta2 = checkNumber(fn, "options.betas[1]", betas[1], { min: 0, lt: 1 });
     const alpha = checkNumber(fn, "options.alpha", options.alpha ?? 50, { min: 0 });
     const lw = checkNumber(fn, "options.labelledWeight", options.labelledWeight ?? 1, { gt: 0 });
+    const beta = checkNumber(fn, "options.beta", options.beta ?? 1, { min: 0 });
     const binarize = checkBool(fn, "options.binarize", options.binarize ?? false);
     const tau = relaxation(fn, options.gumbelSoftmax);
     for (const cb of ["onProgress", "onEpochEnd"] as const) {
@@ -199,7 +200,7 @@ export class SemiSupervisedVAE {
     let lOrder = new SeededRandom(seed ^ 0x2545f491, lStream).permutation(xl.rows);
     this.resumeFrom = null;
     const run = this.run = new LiveRun(xu, {
-      epochs, batchSize: Bu, labelledBatchSize: Bl, learningRate: typeof lrOpt === "function" ? SCHEDULE : lrOpt, betas: [beta1, beta2], alpha, labelledWeight: lw, binarize, gumbelSoftmax: tau,
+      epochs, batchSize: Bu, labelledBatchSize: Bl, learningRate: typeof lrOpt === "function" ? SCHEDULE : lrOpt, betas: [beta1, beta2], alpha, labelledWeight: lw, beta, binarize, gumbelSoftmax: tau,
     }, from, () => ({ lStream, lPos, uSum, correct, epochSteps, labelledRows: xl.rows, labelledCrc }));
     const stepLabels = new Int32Array(Bl);
     const lrAt = (epoch: number, s: number) =>
@@ -229,7 +230,7 @@ export class SemiSupervisedVAE {
         const t = this.adamSteps + 1;
         this.obj.caller = fn; // (a callback may have called another method since)
         const r = this.obj.pass(ws, stepLabels, Bl, bu, alpha, lw, this.steps,
-          { tau, binarize, adam: { lr: lrAt(epoch, stepInEpoch), beta1, beta2, adamEps: 1e-8, weightDecay: 0, t } });
+          { tau, beta, binarize, adam: { lr: lrAt(epoch, stepInEpoch), beta1, beta2, adamEps: 1e-8, weightDecay: 0, t } });
         if (!Number.isFinite(r.loss)) {
           throw new Error(`${fn}: the loss became ${r.loss} at epoch ${epoch + 1} (optimiser step ${this.steps + 1}); ` +
             "the parameters are those of the last finite step. Try a lower learningRate or alpha.");
@@ -258,21 +259,23 @@ export class SemiSupervisedVAE {
 
 
   /**
-   * The loss −(mean_u U + λ·mean_l [L + α·log q(y|x)]) (λ = labelledWeight, default 1) and every parameter's gradient for one
+   * The loss −(mean_u U + λ·mean_l [L + α·log q(y|x)]) (λ = labelledWeight, default 1; z's KL in
+   * every bound weighted by `beta`, default 1) and every parameter's gradient for one
    * batch, nothing updated; `eps` ([Bl + C·Bu, Z]: labelled rows, then C rows per unlabelled
    * example) fixes the noise. For checking against other implementations.
    */
   lossAndGrads(labelled: { x: MatrixLike; labels: ArrayLike<number> }, unlabelled: MatrixLike,
-    opts: { alpha?: number; labelledWeight?: number; eps?: Float32Array; gumbelSoftmax?: { temperature: number }; gumbel?: Float32Array } = {}):
+    opts: { alpha?: number; labelledWeight?: number; beta?: number; eps?: Float32Array; gumbelSoftmax?: { temperature: number }; gumbel?: Float32Array } = {}):
     { loss: number; grads: Record<string, Float32Array> } {
     const fn = "SemiSupervisedVAE.lossAndGrads";
     this.checkAlive(fn);
-    checkKeys(fn, "options", opts, ["alpha", "labelledWeight", "eps", "gumbelSoftmax", "gumbel"]);
+    checkKeys(fn, "options", opts, ["alpha", "labelledWeight", "beta", "eps", "gumbelSoftmax", "gumbel"]);
     const lw = checkNumber(fn, "options.labelledWeight", opts.labelledWeight ?? 1, { gt: 0 });
     const tau = relaxation(fn, opts.gumbelSoftmax);
     const xl = this.input(fn, labelled.x, "labelled.x"), yl = this.labels(fn, labelled.labels, xl.rows, "labelled.labels");
     const xu = this.input(fn, unlabelled, "unlabelled");
     const alpha = checkNumber(fn, "options.alpha", opts.alpha ?? 50, { min: 0 });
+    const beta = checkNumber(fn, "options.beta", opts.beta ?? 1, { min: 0 });
     const R = xl.rows + (tau ? 1 : this.config.classes) * xu.rows;
     if (opts.eps !== undefined && (!(opts.eps instanceof Float32Array) || opts.eps.length !== R * this.config.latentDim)) {
       fail(fn, "options.eps", `a Float32Array of ${R * this.config.latentDim} values ([labelled + (classes or 1) × unlabelled rows, latentDim])`, opts.eps);
@@ -284,7 +287,7 @@ export class SemiSupervisedVAE {
     const D = this.config.inputDim;
     this.f32(ws.xc, xl.rows * D).set(xl.data);
     this.f32(ws.xc + 4 * xl.rows * D, xu.rows * D).set(xu.data);
-    const r = this.obj.pass(ws, yl, xl.rows, xu.rows, alpha, lw, 0, { eps: opts.eps, tau, gumbel: opts.gumbel });
+    const r = this.obj.pass(ws, yl, xl.rows, xu.rows, alpha, lw, 0, { eps: opts.eps, tau, gumbel: opts.gumbel, beta });
     return { loss: r.loss, grads: this.params.dict("gradients") };
   }
 

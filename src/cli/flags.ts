@@ -60,7 +60,7 @@ export const FLAGS: readonly Flag[] = [
   { section: "Training", name: "estimator", arg: "E", help: ESTIMATOR_NAMES.join(" | "), def: "analytic (td with --flow)", for: TRAINING },
   { section: "Training", name: "samples", arg: "K", help: "samples of z per example (eval: importance samples for the NLL)", def: "1 (eval: 5000; variance: 5)", for: [...TRAINING, "eval", "variance"] },
   { section: "Training", name: "binarize", help: "dynamic binarization of the training data (eval: binarize the test rows once)", def: "grey levels as targets", for: [...TRAINING, "eval", "variance", "semi"] },
-  { section: "Training", name: "beta", arg: "B", help: "β-VAE: the KL term's weight (analytic, td, stl)", def: "1", for: TRAINING },
+  { section: "Training", name: "beta", arg: "B", help: "β-VAE: the KL term's weight (analytic, td, stl; semi: z's KL term)", def: "1", for: [...TRAINING, "semi"] },
   { section: "Training", name: "kl-warmup", arg: "N", help: "β rises linearly to --beta over the first N steps (analytic, td, stl)", def: "0", for: TRAINING },
   { section: "Training", name: "free-bits", arg: "L", help: "free bits: each latent dimension's KL term is max(L, KL_j) nats (analytic, td, stl)", def: "0", for: TRAINING },
   { section: "Training", name: "patience", arg: "N", help: "early stopping: stop after N epochs without a lower test loss and keep the best epoch's weights", for: ["train"] },

@@ -34,12 +34,12 @@ export async function semiSupervised(args: Args): Promise<void> {
   for (let i = 0; i < pool.rows; i++) if (!isLabelled[i]) xu.set(pool.data.subarray(i * D, (i + 1) * D), D * u++);
   const m = await SemiSupervisedVAE.create({ inputDim: D, classes: C, latentDim: o.latent, hidden: o.hidden, seed: args.seed, build: args.build, threads: args.threads });
   log(args, `vae-wasm semi: M2, ${D}-${o.hidden.join("-")}-${o.latent} (${m.parameterCount.toLocaleString("en")} parameters, ${m.threads} thread${m.threads > 1 ? "s" : ""}), ${picked.length} labelled / ` +
-    `${u} unlabelled training rows, ${o.tau ? `Gumbel-softmax y (τ = ${o.tau})` : "y enumerated"}, α ${o.alpha}, batch ${o.batchSize}, ${args.epochs} epochs`);
+    `${u} unlabelled training rows, ${o.tau ? `Gumbel-softmax y (τ = ${o.tau})` : "y enumerated"}, α ${o.alpha}${args.beta !== 1 ? `, β ${args.beta}` : ""}, batch ${o.batchSize}, ${args.epochs} epochs`);
   const testLabels = Array.from({ length: test.rows }, (_, i) => data.testLabels![i]);
   const t0 = performance.now();
   const history = await m.fit({ x: xl, labels: Array.from(picked, (i) => trainLabels[i]) }, { data: xu, rows: u, cols: D }, {
     epochs: args.epochs, batchSize: o.batchSize, learningRate: args.lr, alpha: o.alpha, binarize: o.binarize,
-    ...(o.labelledWeight !== undefined ? { labelledWeight: o.labelledWeight } : {}),
+    ...(o.labelledWeight !== undefined ? { labelledWeight: o.labelledWeight } : {}), ...(args.beta !== 1 ? { beta: args.beta } : {}),
     ...(o.tau ? { gumbelSoftmax: { temperature: o.tau } } : {}), validation: { x: test, labels: testLabels },
     onEpochEnd: (r) => log(args, `epoch ${r.epoch}/${args.epochs}: loss ${r.loss.toFixed(2)}, unlabelled −U ${r.unlabelledLoss.toFixed(2)}, ` +
       `test accuracy ${(100 * r.accuracy!).toFixed(2)} % (${r.seconds.toFixed(1)} s)`),
@@ -63,7 +63,7 @@ export async function semiSupervised(args: Args): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   if (args.json) {
     process.stdout.write(JSON.stringify({ labels: picked.length, unlabelled: u, config: m.config, alpha: o.alpha, gumbelSoftmax: o.tau || null,
-      labelledWeight: o.labelledWeight ?? 1,
+      labelledWeight: o.labelledWeight ?? 1, beta: args.beta,
       epochs: args.epochs, history, testAccuracy: accuracy, testImages: test.rows, seconds, files: image ? [picture, file] : [file] }) + "\n");
   } else {
     process.stdout.write(`test accuracy ${(100 * accuracy).toFixed(2)} % on ${test.rows} test rows with ${picked.length} labels; wrote ${image ? `${picture}, ` : ""}${file}\n`);

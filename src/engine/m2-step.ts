@@ -25,12 +25,16 @@ import type { M2Plan, M2Workspace } from "./m2-plan.js";
 /** CTRL.drawEps bits: draw z's noise, draw the Gumbel noise (else the caller wrote them) */
 export const DRAW = { eps: 1, gumbel: 2 } as const;
 
-/** One step's shape: labelled and unlabelled examples, rows per unlabelled example, the relaxation's τ (0: enumeration). */
+/**
+ * One step's shape: labelled and unlabelled examples, rows per unlabelled example, the
+ * relaxation's τ (0: enumeration), and β, the weight of z's KL term.
+ */
 export interface StepShape {
   Bl: number;
   Bu: number;
   E: number;
   tau: number;
+  beta: number;
 }
 
 /** The first row of example b. */
@@ -46,7 +50,7 @@ export function examplesOfRows(s: StepShape, r0: number, r1: number): [number, n
 
 /** The shape of the step in the control block. */
 export function shapeOf(ctrl: Ctrl): StepShape {
-  return { Bl: ctrl.i[CTRL.m2Bl], Bu: ctrl.i[CTRL.m2Bu], E: ctrl.i[CTRL.m2E], tau: ctrl.f[CTRL_F64.tau] };
+  return { Bl: ctrl.i[CTRL.m2Bl], Bu: ctrl.i[CTRL.m2Bu], E: ctrl.i[CTRL.m2E], tau: ctrl.f[CTRL_F64.tau], beta: ctrl.f[CTRL_F64.klScale] };
 }
 
 const f32 = (mem: WebAssembly.Memory, p: number, n: number) => new Float32Array(mem.buffer, p, n);
@@ -126,8 +130,8 @@ export function backwardRows(k: Kernels, p: M2Plan, ws: M2Workspace, s: StepShap
   // dz = dY₀·W₀[:, 0:Z]: the z columns of the decoder's first layer (its y columns need no gradient)
   const d0 = p.dec[0], dyD = p.dec.length > 1 ? ws.decDHidden[0] : ws.dOut;
   partInputGrads(k, p, d0, 0, Z, dyD, ws.dz, r0, r1, scratch, 0);
-  // analytic KL with each row's own weight c_r (K = 1: the rows are the encoder's examples)
-  k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, 0, 1, Z, GRAD.analyticPerExample, 0, 0, r0, r1);
+  // analytic KL with each row's own weight β·c_r (K = 1: the rows are the encoder's examples)
+  k.latentBackward(ws.dh, ws.dz, ws.z, ws.eps, ws.h, ws.c, 0, 1, Z, GRAD.analyticPerExample, s.beta, 0, r0, r1);
   mlpBackward(k, p, p.enc, ws.encHidden, ws.encDHidden, ws.dh, r0, r1, scratch);
   const e0 = p.enc[0], H = e0.outDim, dyE = p.enc.length > 1 ? ws.encDHidden[0] : ws.dh;
   if (s.tau && u0 < u1) {

@@ -173,15 +173,16 @@ export class M2Objective {
    * One step over the examples in ws.xc (Bl labelled, whose classes are `labels`, then Bu
    * unlabelled): the loss −(mean_u U + λ·mean_l [L + α·log q(y|x)]), every parameter's gradient,
    * and with `adam` the update. Noise is drawn at (seed, step) unless `eps` / `gumbel` give it;
-   * `binarize` binarizes x first (dynamic binarization).
+   * `binarize` binarizes x first (dynamic binarization); `beta` weighs z's KL term in every bound
+   * (default 1).
    */
   pass(ws: Workspace, labels: ArrayLike<number>, Bl: number, Bu: number, alpha: number, lw: number, step: number,
-    o: { eps?: Float32Array; tau?: number; gumbel?: Float32Array; binarize?: boolean; adam?: AdamStep | null } = {}):
+    o: { eps?: Float32Array; tau?: number; gumbel?: Float32Array; binarize?: boolean; adam?: AdamStep | null; beta?: number } = {}):
     { loss: number; unlabelled: number; correct: number } {
     const { classes: C, latentDim: Z } = this.config;
-    const tau = o.tau ?? 0;
+    const tau = o.tau ?? 0, beta = o.beta ?? 1;
     const E = tau ? 1 : C; // rows per unlabelled example: C classes enumerated, or one relaxed sample
-    const s: StepShape = { Bl, Bu, E, tau };
+    const s: StepShape = { Bl, Bu, E, tau, beta };
     const Bc = Bl + Bu, R = rowOf(s, Bc);
     const i = this.ctrl.i, f = this.ctrl.f;
     this.f32(ws.labels, Bl).set(labels);
@@ -190,6 +191,7 @@ export class M2Objective {
     i[CTRL.B] = R; i[CTRL.K] = 1; // (split by rows: see engine/m2-step.ts)
     i[CTRL.m2Bl] = Bl; i[CTRL.m2Bu] = Bu; i[CTRL.m2E] = E;
     f[CTRL_F64.tau] = tau;
+    f[CTRL_F64.klScale] = beta;
     i[CTRL.step] = step;
     i[CTRL.binarize] = o.binarize ? 1 : 0;
     i[CTRL.drawEps] = (o.eps ? 0 : DRAW.eps) | (o.gumbel ? 0 : DRAW.gumbel);
@@ -219,7 +221,7 @@ export class M2Objective {
   private rowWeights(ws: Workspace, labels: ArrayLike<number>, s: StepShape, alpha: number, lw: number):
     { loss: number; unlabelled: number; correct: number } {
     const C = this.config.classes;
-    const { Bl, Bu, tau } = s;
+    const { Bl, Bu, tau, beta } = s;
     const Bc = Bl + Bu, R = rowOf(s, Bc);
     const logits = this.f32(ws.logits, Bc * C), dLogits = this.f32(ws.dLogits, Bc * C);
     const logpx = this.f32(ws.logpx, R), kl = this.f32(ws.kl, R), c = this.f32(ws.c, R);
@@ -240,7 +242,7 @@ export class M2Objective {
     for (let b = 0; b < Bl; b++) {
       softmax(b);
       const y = labels[b];
-      labelled += logpx[b] - kl[b] + logPy + alpha * logq[y];
+      labelled += logpx[b] - beta * kl[b] + logPy + alpha * logq[y];
       c[b] = lw / Bl;
       let arg = 0;
       for (let j = 0; j < C; j++) {
@@ -254,7 +256,7 @@ export class M2Objective {
       // one relaxed sample: U ≈ log p(x|y_soft, z) − KL_z − KL(q(y|x) ‖ uniform); the classifier's
       // gradient comes from categoricalBackward in the backward rows
       const r = Bl + u;
-      unlabelled += logpx[r] - kl[r] - klY[u];
+      unlabelled += logpx[r] - beta * kl[r] - klY[u];
       c[r] = 1 / Bu;
     }
     for (let u = 0; u < Bu && !tau; u++) {
@@ -263,7 +265,7 @@ export class M2Objective {
       let U = 0;
       for (let y = 0; y < C; y++) {
         const r = Bl + u * C + y;
-        g[y] = logpx[r] - kl[r] + logPy - logq[y]; // L(x, y) − log q(y|x)
+        g[y] = logpx[r] - beta * kl[r] + logPy - logq[y]; // L(x, y) − log q(y|x)
         U += q[y] * g[y];
         c[r] = q[y] / Bu;
       }

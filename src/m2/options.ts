@@ -49,6 +49,13 @@ export interface SemiSupervisedFitOptions {
    * the budgets measured (bench/results/m2-mnist.md).
    */
   labelledWeight?: number;
+  /**
+   * Weight β of z's KL term KL(q(z|x,y) ‖ N(0, I)) in every bound, labelled and unlabelled
+   * (the β-VAE weight; y's own term is not weighed). Above 1 it makes a class carried in z
+   * dearer than the same class carried in y, whose price is at most log C nats. Default 1
+   * (Kingma et al.'s M2).
+   */
+  beta?: number;
   /** Dynamic binarization of x each time it is used. Default false. */
   binarize?: boolean;
   /**
@@ -78,7 +85,7 @@ export interface SemiSupervisedEpoch {
   seconds: number;
 }
 
-export const FIT_KEYS = ["epochs", "batchSize", "labelledBatchSize", "learningRate", "betas", "alpha", "labelledWeight", "binarize", "gumbelSoftmax", "onProgress", "onEpochEnd", "validation", "signal"] as const;
+export const FIT_KEYS = ["epochs", "batchSize", "labelledBatchSize", "learningRate", "betas", "alpha", "labelledWeight", "beta", "binarize", "gumbelSoftmax", "onProgress", "onEpochEnd", "validation", "signal"] as const;
 
 /** M2's configuration from its options (named `arg` in messages), with the defaults. */
 export function resolveM2Config(fn: string, o: unknown, arg: string): SemiSupervisedConfig {

@@ -45,7 +45,7 @@ if len(sys.argv) > 2 and sys.argv[2] == "m2":
         t, meta = vw.read_safetensors(os.path.join(root, name + ".m2expect.safetensors"))
         path = os.path.join(root, name + ".safetensors")
         tau = float(meta["temperature"]) or None
-        kw = dict(alpha=float(meta["alpha"]), labelled_weight=float(meta["labelledWeight"]), temperature=tau)
+        kw = dict(alpha=float(meta["alpha"]), labelled_weight=float(meta["labelledWeight"]), temperature=tau, beta=float(meta["beta"]))
         args = lambda: (t["xl"].double(), t["labels"].long(), t["xu"].double())
         model = vw.load(path).double()
         loss = vw.m2_loss(model, *args(), eps=t["eps"].double(), gumbel=t["gumbel"].double(), **kw)

@@ -140,9 +140,10 @@ describe("PyTorch interop (interop/torch/vae_wasm_torch/)", () => {
   }, 600_000);
 });
 
-const M2_CASES: Record<string, { options: { alpha: number; labelledWeight: number; gumbelSoftmax?: { temperature: number } } }> = {
-  "m2-enumerated": { options: { alpha: 50, labelledWeight: 0.5 } },
-  "m2-gumbel": { options: { alpha: 10, labelledWeight: 1, gumbelSoftmax: { temperature: 0.8 } } },
+const M2_CASES: Record<string, { options: { alpha: number; labelledWeight: number; beta: number; gumbelSoftmax?: { temperature: number } } }> = {
+  "m2-enumerated": { options: { alpha: 50, labelledWeight: 0.5, beta: 1 } },
+  "m2-enumerated-beta": { options: { alpha: 50, labelledWeight: 1, beta: 2 } },
+  "m2-gumbel": { options: { alpha: 10, labelledWeight: 1, beta: 1, gumbelSoftmax: { temperature: 0.8 } } },
 };
 
 describe("PyTorch interop: M2", () => {
@@ -163,7 +164,7 @@ describe("PyTorch interop: M2", () => {
         { name: "eps", shape: [R, Z], data: eps }, { name: "gumbel", shape: [Bu, C], data: gumbel },
         ...Object.entries(g.grads).map(([t, data]) => ({ name: `grad/${t}`, shape: [data.length], data })),
       ];
-      const metadata = { loss: String(g.loss), alpha: String(c.options.alpha), labelledWeight: String(c.options.labelledWeight), temperature: String(c.options.gumbelSoftmax?.temperature ?? 0) };
+      const metadata = { loss: String(g.loss), alpha: String(c.options.alpha), labelledWeight: String(c.options.labelledWeight), beta: String(c.options.beta), temperature: String(c.options.gumbelSoftmax?.temperature ?? 0) };
       writeFileSync(join(dir, `${name}.m2expect.safetensors`), encodeSafetensors(tensors, metadata));
       m.dispose();
     }

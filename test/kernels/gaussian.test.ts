@@ -115,10 +115,11 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
 
   // Each mode's dh against finite differences of the objective it is the gradient of:
   //   ANALYTIC: L = -Σ_r c_r f(z_r) + klScale·Σ_b KL_b
+  //   ANALYTIC, per example: L = -Σ_r c_r f(z_r) + klScale·Σ_b c_{bK} KL_b   (M2: klScale = β)
   //   TOTAL:    L = -Σ_r c_r [f(z_r) + β(log p(z_r) - log q(z_r; φ))]            (β = klScale)
   //   PATH:     L = -Σ_r r_r c_r [f(z_r) + β(log p(z_r) - log q(z_r; φ0))]  (φ0 fixed: score stopped)
   //   SCORE:    L = Σ_r r_r·log q(z_r; φ) with z_r held at its sample (REINFORCE's ∇ log q)
-  const modes = [["analytic", GRAD.analytic], ["analytic, KL weighted by c per example", GRAD.analyticPerExample], ["total derivative", GRAD.total], ["path derivative", GRAD.path], ["path derivative with DReG factor", GRAD.path], ["score function", GRAD.score]] as const;
+  const modes = [["analytic", GRAD.analytic], ["analytic, KL weighted by klScale·c per example", GRAD.analyticPerExample], ["total derivative", GRAD.total], ["path derivative", GRAD.path], ["path derivative with DReG factor", GRAD.path], ["score function", GRAD.score]] as const;
   it.each(modes)("latentBackward (%s) matches finite differences", async (name, mode) => {
     const env = await kernelEnv(build);
     const withR = name.includes("DReG");
@@ -144,7 +145,7 @@ describe.each(BUILDS)("latent kernels, %s build", (build) => {
         else L -= (withR ? rr[r] : 1) * c[r] * (f + klScale * (ref.logpz[r] - ref.logqz[r]));
       }
       if (mode === GRAD.analytic) for (let b = 0; b < B; b++) L += klScale * klRef(hv, b);
-      if (mode === GRAD.analyticPerExample) for (let b = 0; b < B; b++) L += c[b * K] * klRef(hv, b);
+      if (mode === GRAD.analyticPerExample) for (let b = 0; b < B; b++) L += klScale * c[b * K] * klRef(hv, b);
       return L;
     };
     const dh = runLatentBackward(env, withR || mode === GRAD.score ? rr : null, mode, klScale, 0);

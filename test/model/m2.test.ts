@@ -31,13 +31,13 @@ function mlp(p: Params, name: string, hidden: number, heads: string[], x: Float6
   });
 }
 
-/** −(mean_l [L(x,y) + α log q(y|x)] + mean_u Σ_y q(y|x)(L(x,y) − log q(y|x))), L with the analytic KL. */
+/** −(mean_l [L(x,y) + α log q(y|x)] + mean_u Σ_y q(y|x)(L(x,y) − log q(y|x))), L with the analytic KL weighted by β. */
 /**
  * With `relax` = {g, tau}: each unlabelled example's bound is one Gumbel-softmax sample instead,
  * log p(x|y_soft, z) − KL_z − KL(q(y|x) ‖ uniform), y_soft = softmax((logits + g)/τ).
  */
 function m2Loss(cfg: SemiSupervisedConfig, p: Params, xl: Float64Array, yl: number[], xu: Float64Array, eps: Float64Array, alpha: number,
-  relax?: { g: Float64Array; tau: number }, lw = 1): number {
+  relax?: { g: Float64Array; tau: number }, lw = 1, beta = 1): number {
   const { inputDim: D, classes: C, latentDim: Z, hidden, activation } = cfg;
   const H = hidden.length;
   const onehot = (y: number | Float64Array) => (typeof y === "number" ? Float64Array.from({ length: C }, (_, j) => (j === y ? 1 : 0)) : y);
@@ -48,7 +48,7 @@ function m2Loss(cfg: SemiSupervisedConfig, p: Params, xl: Float64Array, yl: numb
     let lpx = 0, kl = 0;
     for (let d = 0; d < D; d++) lpx += x[d] * l[d] - (Math.max(l[d], 0) + Math.log1p(Math.exp(-Math.abs(l[d]))));
     for (let j = 0; j < Z; j++) kl += 0.5 * (mu[j] ** 2 + Math.exp(lv[j]) - 1 - lv[j]);
-    return lpx - kl - Math.log(C);
+    return lpx - beta * kl - Math.log(C);
   };
   const logq = (x: Float64Array) => {
     const [l] = mlp(p, "classifier", H, ["logits"], x, activation);
@@ -94,13 +94,17 @@ describe.each(BUILDS)("M2: lossAndGrads against finite differences of an f64 ref
     expectMatchesReference(got, toF64(m.stateDict()), (p) => m2Loss(m.config, p, xl, yl, xu, eps, 1.7));
     const gotW = m.lossAndGrads({ x: Float32Array.from(xl), labels: yl }, Float32Array.from(xu), { alpha: 1.7, labelledWeight: 0.3, eps: Float32Array.from(eps) });
     expectMatchesReference(gotW, toF64(m.stateDict()), (p) => m2Loss(m.config, p, xl, yl, xu, eps, 1.7, undefined, 0.3));
+    // β weighs z's KL term in every bound (labelled, enumerated and relaxed)
+    const gotB = m.lossAndGrads({ x: Float32Array.from(xl), labels: yl }, Float32Array.from(xu), { alpha: 1.7, beta: 2.5, eps: Float32Array.from(eps) });
+    expectMatchesReference(gotB, toF64(m.stateDict()), (p) => m2Loss(m.config, p, xl, yl, xu, eps, 1.7, undefined, 1, 2.5));
+    expect(gotB.loss).not.toBe(got.loss);
     // the Gumbel-softmax relaxation of the unlabelled y: one row per unlabelled example
     const g = f32(Array.from({ length: Bu * C }, () => -Math.log(-Math.log(0.02 + 0.96 * r()))));
     const epsG = f32(gaussian((Bl + Bu) * 2, r));
-    for (const tau of [0.5, 2]) {
+    for (const [tau, beta] of [[0.5, 1], [2, 1], [0.5, 0.4]]) {
       const gotG = m.lossAndGrads({ x: Float32Array.from(xl), labels: yl }, Float32Array.from(xu),
-        { alpha: 1.7, eps: Float32Array.from(epsG), gumbelSoftmax: { temperature: tau }, gumbel: Float32Array.from(g) });
-      expectMatchesReference(gotG, toF64(m.stateDict()), (p) => m2Loss(m.config, p, xl, yl, xu, epsG, 1.7, { g, tau }));
+        { alpha: 1.7, beta, eps: Float32Array.from(epsG), gumbelSoftmax: { temperature: tau }, gumbel: Float32Array.from(g) });
+      expectMatchesReference(gotG, toF64(m.stateDict()), (p) => m2Loss(m.config, p, xl, yl, xu, epsG, 1.7, { g, tau }, 1, beta));
     }
     m.dispose();
   });
@@ -113,6 +117,7 @@ describe("M2: the API", () => {
     await expect(m.fit({ x, labels: [0, 3] }, x)).rejects.toThrow(/labelled.labels\[1\] must be a class label in 0…2; got 3/);
     await expect(m.fit({ x, labels: [0] }, x)).rejects.toThrow(/labelled.labels must be 2 class labels/);
     await expect(m.fit({ x, labels: [0, 1] }, x, { alpha: -1 })).rejects.toThrow(/options.alpha/);
+    await expect(m.fit({ x, labels: [0, 1] }, x, { beta: -1 })).rejects.toThrow(/options.beta must be a finite number ≥ 0; got -1/);
     await expect(m.fit({ x, labels: [0, 1] }, x, { labelledBatchSize: 5 })).rejects.toThrow(/options.labelledBatchSize must be an integer in \[1, 2\]/);
     expect(() => m.generate(new Float32Array(4), [0])).toThrow(/y must be 2 class labels/);
     // pixel values outside [0, 1]: the message fits M2 (a Bernoulli decoder, no likelihood option)

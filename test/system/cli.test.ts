@@ -112,11 +112,12 @@ describe("vae-wasm CLI", () => {
   it("semi trains M2 with N labels, reports test accuracy, writes the conditional generation picture and the model", async () => {
     const file = join(dir, "m2.safetensors");
     const r = cli("semi", "--labels", "50", "--train-size", "1000", "--test-size", "200", "--epochs", "2", "--hidden", "64", "--latent", "8",
-      "--json", "--quiet", "--out", file, "--out-dir", dir);
+      "--beta", "2", "--json", "--quiet", "--out", file, "--out-dir", dir);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.labels).toBe(50);
     expect(out.unlabelled).toBe(950);
+    expect(out.beta).toBe(2);
     expect(out.testAccuracy).toBeGreaterThan(0.1); // above chance after 2 short epochs
     const png = decodePng(readFileSync(join(dir, "m2-generation.png")));
     const tile = (28 + 2) * 2;
@@ -124,10 +125,10 @@ describe("vae-wasm CLI", () => {
     const m = await SemiSupervisedVAE.load(readFileSync(file));
     expect(m.config.latentDim).toBe(8);
     m.dispose();
-    // on two threads: the same run, bit for bit (history, accuracy, the model file)
+    // on two threads: the same run, bit for bit (history, accuracy, the model file), β included
     const file2 = join(dir, "m2-2t.safetensors");
     const r2 = cli("semi", "--labels", "50", "--train-size", "1000", "--test-size", "200", "--epochs", "2", "--hidden", "64", "--latent", "8",
-      "--json", "--quiet", "--out", file2, "--out-dir", dir, "--threads", "2");
+      "--beta", "2", "--json", "--quiet", "--out", file2, "--out-dir", dir, "--threads", "2");
     expect(r2.status, r2.stderr).toBe(0);
     const out2 = JSON.parse(r2.stdout);
     const noTime = (h: { seconds: number }[]) => h.map((e) => ({ ...e, seconds: 0 }));

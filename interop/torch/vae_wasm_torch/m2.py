@@ -50,12 +50,13 @@ class SemiSupervisedVAE(nn.Module):
         return self.decoder.out(self._hidden(self.decoder, torch.cat([z, y], -1)))
 
 
-def m2_loss(model, labelled_x, labels, unlabelled_x, alpha=50.0, labelled_weight=1.0, eps=None, temperature=None, gumbel=None):
+def m2_loss(model, labelled_x, labels, unlabelled_x, alpha=50.0, labelled_weight=1.0, eps=None, temperature=None, gumbel=None, beta=1.0):
     """The library's M2 loss, −(λ·mean_l [L(x,y) + α·log q(y|x)] + mean_u U(x)), with its gradient.
 
     U sums over the C classes (enumeration), or with `temperature` uses one Gumbel-softmax sample
     of q(y|x) (noise `gumbel` [Bu, C]). eps: [R, Z], R = labelled rows, then per unlabelled
-    example its C rows (y = 0…C−1; one row with a temperature)."""
+    example its C rows (y = 0…C−1; one row with a temperature). beta weighs z's KL term in every
+    bound (the library's `beta` option)."""
     c = model.config
     C, Z = c["classes"], c["latentDim"]
     dtype = next(model.parameters()).dtype
@@ -79,12 +80,12 @@ def m2_loss(model, labelled_x, labels, unlabelled_x, alpha=50.0, labelled_weight
     out = model.decode(z, ys)
     logpx = (xs * out - F.softplus(out)).sum(-1)
     kl = -0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)).sum(-1)
-    bound = logpx - kl - math.log(C)  # L(x, y) with log p(y) = −log C
+    bound = logpx - beta * kl - math.log(C)  # L(x, y) with log p(y) = −log C
     labelled = (bound[:Bl] + alpha * logq[torch.arange(Bl), labels]).sum()
     if temperature:
         q = logq[Bl:].exp()
         kl_y = (q * (logq[Bl:] + math.log(C))).sum(-1)
-        unlabelled = (logpx[Bl:] - kl[Bl:] - kl_y).sum()
+        unlabelled = (logpx[Bl:] - beta * kl[Bl:] - kl_y).sum()
     else:
         q = logq[Bl:].exp()
         unlabelled = (q * (bound[Bl:].reshape(Bu, C) - logq[Bl:])).sum()
