@@ -97,13 +97,7 @@ for (const name of names) {
     const base = `${process.env.M2_RECIPE_MODELS}/${name}-${epochs}-epochs-seed-${seed}`;
     writeFileSync(`${base}.safetensors`, m.save());
     // the CLI's picture (src/cli/semi.ts): 8 rows, each one z ~ N(0, I) decoded with y = 0…9
-    const rows = 8, Z = m.config.latentDim, z = new Float32Array(rows * 10 * Z), rng = new SeededRandom(seed, 3);
-    for (let r = 0; r < rows; r++) {
-      const zr = Array.from({ length: Z }, () => rng.normal());
-      for (let y = 0; y < 10; y++) z.set(zr, (r * 10 + y) * Z);
-    }
-    writeFileSync(`${base}.png`, gridPng(m.generate(z, Array.from({ length: rows * 10 }, (_, i) => i % 10)), rows * 10,
-      { width: 28, height: 28, columns: 10, channels: 1 }));
+    writeFileSync(`${base}.png`, gridPng(m.generateByClass(8, seed), 80, { width: 28, height: 28, columns: 10, channels: 1 }));
   }
   m.dispose();
 }

@@ -343,6 +343,25 @@ export class SemiSupervisedVAE {
     return ok / pred.length;
   }
 
+  /**
+   * The conditional-generation grid: `rows` draws of z ~ N(0, I) (seeded), each decoded with every
+   * class 0…C−1 — [rows·C, D] decoder means, row r's class y at row r·C + y. A column that shows
+   * its class in every row is a model whose classes live in y, not in z.
+   */
+  generateByClass(rows = 8, seed = this.config.seed): Float32Array {
+    const fn = "SemiSupervisedVAE.generateByClass";
+    this.checkAlive(fn);
+    checkInt(fn, "rows", rows, 1, 1 << 16);
+    checkInt(fn, "seed", seed, 0);
+    const { latentDim: Z, classes: C } = this.config;
+    const z = new Float32Array(rows * C * Z), rng = new SeededRandom(seed, 3);
+    for (let r = 0; r < rows; r++) {
+      const zr = Array.from({ length: Z }, () => rng.normal());
+      for (let y = 0; y < C; y++) z.set(zr, (r * C + y) * Z);
+    }
+    return this.generate(z, Array.from({ length: rows * C }, (_, i) => i % C));
+  }
+
   /** Decoder means p(x|y,z) (Bernoulli probabilities) for rows of z ([n, Z]) and classes y ([n]): conditional generation. */
   generate(z: MatrixLike, y: ArrayLike<number>): Float32Array {
     const fn = "SemiSupervisedVAE.generate";

@@ -46,16 +46,12 @@ export async function semiSupervised(args: Args): Promise<void> {
   });
   const accuracy = history[history.length - 1].accuracy!;
   mkdirSync(args.outDir, { recursive: true });
-  // conditional generation: rows share z ~ N(0, I), columns are the classes 0…9
-  const rows = 8, z = new Float32Array(rows * C * o.latent), rng = new SeededRandom(args.seed, 3);
-  for (let r = 0; r < rows; r++) {
-    const zr = Array.from({ length: o.latent }, () => rng.normal());
-    for (let y = 0; y < C; y++) z.set(zr, (r * C + y) * o.latent);
-  }
+  // conditional generation: rows share z ~ N(0, I), columns are the classes
   const picture = join(args.outDir, "m2-generation.png");
   const image = data.image;
   if (image) {
-    writeFileAtomicSync(picture, gridPng(m.generate(z, Array.from({ length: rows * C }, (_, i) => i % C)), rows * C,
+    const rows = 8;
+    writeFileAtomicSync(picture, gridPng(m.generateByClass(rows, args.seed), rows * C,
       { width: image[1], height: image[0], columns: C, channels: image[2] === 3 ? 3 : 1 }));
   }
   const file = args.out ?? "m2.safetensors";

@@ -120,11 +120,27 @@ describe("M2: the API", () => {
     await expect(m.fit({ x, labels: [0, 1] }, x, { beta: -1 })).rejects.toThrow(/options.beta must be a finite number ≥ 0; got -1/);
     await expect(m.fit({ x, labels: [0, 1] }, x, { labelledBatchSize: 5 })).rejects.toThrow(/options.labelledBatchSize must be an integer in \[1, 2\]/);
     expect(() => m.generate(new Float32Array(4), [0])).toThrow(/y must be 2 class labels/);
+    expect(() => m.generateByClass(0)).toThrow(/SemiSupervisedVAE.generateByClass: rows must be an integer in \[1, 65536\]; got 0/);
     // pixel values outside [0, 1]: the message fits M2 (a Bernoulli decoder, no likelihood option)
     const grey = new Float32Array(8).fill(0.5);
     grey[5] = 255;
     await expect(m.fit({ x: grey, labels: [0, 1] }, x)).rejects.toThrow(/labelled.x must be values in \[0, 1\]: M2's decoder is Bernoulli \(scale pixels by 1\/255\); got 255 at row 1, column 1/);
     await expect(SemiSupervisedVAE.create({ classes: 1 })).rejects.toThrow(/options.classes/);
+    m.dispose();
+  });
+
+  it("generateByClass: each row one seeded z decoded with every class", async () => {
+    const m = await SemiSupervisedVAE.create({ inputDim: 6, classes: 3, latentDim: 2, hidden: [5], seed: 7 });
+    const grid = m.generateByClass(4, 11);
+    expect(grid.length).toBe(4 * 3 * 6);
+    expect(m.generateByClass(4, 11)).toEqual(grid);
+    expect(m.generateByClass(4, 12)).not.toEqual(grid);
+    // within a row only the class changes, and it changes the image
+    for (let r = 0; r < 4; r++) {
+      const row = grid.subarray(r * 18, (r + 1) * 18);
+      expect(row.subarray(0, 6)).not.toEqual(row.subarray(6, 12));
+    }
+    expect(m.generateByClass(2, 11)).toEqual(grid.subarray(0, 2 * 18)); // the first rows do not depend on how many follow
     m.dispose();
   });
 
