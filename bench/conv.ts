@@ -104,7 +104,7 @@ async function layers(): Promise<void> {
 async function step(): Promise<void> {
   const { VAE, PRESETS } = await import("../src/index.js");
   const { tfjsReady, tfjsConvStep, tfjsConvCheck } = await import("./peers/tfjs.js");
-  const { torchPython, torchTiming, KEEP_FREED } = await import("./peers/torch.js");
+  const { torchPython, torchTiming, TORCH_ONE, TORCH_TWO } = await import("./peers/torch.js");
   const B = 100, D = 784;
   // the grey levels torch_vae.py uses
   const x = Float32Array.from({ length: B * D }, (_, i) => Number((BigInt(i) * 2654435761n) % 4294967296n) / 4294967296);
@@ -140,8 +140,8 @@ async function step(): Promise<void> {
   }
   if (py) {
     // (glibc keeping freed memory: PyTorch's faster setting where page faults are dear, peers/torch.ts)
-    systems.push({ name: "PyTorch 1 thread", run: () => torchTiming(py, 1, { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", ...KEEP_FREED }, true).conv });
-    systems.push({ name: "PyTorch 2 threads", run: () => torchTiming(py, 2, { OMP_NUM_THREADS: "2", OPENBLAS_NUM_THREADS: "1", ...KEEP_FREED }, true).conv });
+    systems.push({ name: "PyTorch 1 thread", run: () => torchTiming(py, TORCH_ONE.threads, TORCH_ONE.env, true).conv });
+    systems.push({ name: "PyTorch 2 threads", run: () => torchTiming(py, TORCH_TWO.threads, TORCH_TWO.env, true).conv });
   }
   const rounds = 3;
   const ms: number[][] = systems.map(() => []);

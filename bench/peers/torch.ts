@@ -39,18 +39,25 @@ export function torchTiming(py: string, threads: number, env: Record<string, str
  * fresh tensors every step (Adam's temporaries among them), and where a page fault is dear (a VM:
  * 2–4× slower steps on the Zen 5 host) returning and re-faulting them dominates the step.
  */
-export const KEEP_FREED = { MALLOC_MMAP_THRESHOLD_: "4000000000", MALLOC_TRIM_THRESHOLD_: "4000000000" };
+const KEEP_FREED = { MALLOC_MMAP_THRESHOLD_: "4000000000", MALLOC_TRIM_THRESHOLD_: "4000000000" };
+
+type TorchSetting = { name: string; threads: number; cores: 1 | 2; env: Record<string, string> };
+const ONE: TorchSetting = { name: "1 thread", threads: 1, cores: 1, env: { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" } };
+const TWO: TorchSetting = { name: "2 threads, OpenBLAS 1", threads: 2, cores: 2, env: { OMP_NUM_THREADS: "2", OPENBLAS_NUM_THREADS: "1" } };
+const keepFreed = (s: TorchSetting): TorchSetting => ({ ...s, name: `${s.name}, freed memory kept`, env: { ...s.env, ...KEEP_FREED } });
+
+/** PyTorch's fastest settings on one core and on two (glibc keeping freed memory), for peers that time only those. */
+export const TORCH_ONE = keepFreed(ONE), TORCH_TWO = keepFreed(TWO);
 
 /**
- * The settings compared: one thread, and the 2-thread settings a user might try, each also with
- * glibc keeping freed memory. `cores` is what a setting occupies; the targets take PyTorch's best
- * setting of each.
+ * The settings compared: one thread, and the 2-thread settings a user might try, the first and
+ * the last with glibc keeping freed memory too. `cores` is what a setting occupies; the targets
+ * take PyTorch's best setting of each.
  */
-export const TORCH_SETTINGS: { name: string; threads: number; cores: 1 | 2; env: Record<string, string> }[] = [
-  { name: "1 thread", threads: 1, cores: 1, env: { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" } },
-  { name: "1 thread, freed memory kept", threads: 1, cores: 1, env: { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", ...KEEP_FREED } },
+export const TORCH_SETTINGS: TorchSetting[] = [
+  ONE, TORCH_ONE,
   { name: "2 threads (defaults)", threads: 2, cores: 2, env: {} },
-  { name: "2 threads, OpenBLAS 1", threads: 2, cores: 2, env: { OMP_NUM_THREADS: "2", OPENBLAS_NUM_THREADS: "1" } },
+  TWO,
   { name: "2 threads in OpenBLAS only", threads: 1, cores: 2, env: { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "2" } },
-  { name: "2 threads, OpenBLAS 1, freed memory kept", threads: 2, cores: 2, env: { OMP_NUM_THREADS: "2", OPENBLAS_NUM_THREADS: "1", ...KEEP_FREED } },
+  TORCH_TWO,
 ];
