@@ -6,12 +6,17 @@
 //                   split over two cores (cache lines moving between them, memory bandwidth);
 //   sync            wall − max(busy): waking, waiting and imbalance;
 //   speedup         one-thread time / two-thread wall.
+// Then "who runs it": one two-thread model with forced splits (the pool's cuts) in alternating
+// blocks — each thread doing both commands alone (the two vCPUs' speeds, which a VM need not
+// keep equal), an even split, and the forward split evenly after a weight update done wholly by
+// one thread, so that the other reads every weight from the core that wrote it (what sharing
+// the weights between the cores costs, against the same thread reading weights it wrote).
 //   npm run bench:phases [-- --blocks N]     (simd build)
 import { cpuName } from "./host.js";
 import { benchInput, threadModels, D } from "./models.js";
 
 const { VAE } = await import("../src/index.js");
-const { modelOf } = await import("../src/model/internals.js");
+const { modelOf, setCuts } = await import("../src/model/internals.js");
 const { CMD } = await import("../src/engine/ctrl.js");
 
 const blocksArg = process.argv.indexOf("--blocks");
@@ -64,4 +69,63 @@ for (const m of threadModels(benchInput())) {
   }
   console.log("   " + "all commands".padEnd(34) + sum1.toFixed(3).padStart(8) + sum2.toFixed(3).padStart(9) + "".padStart(24) + "".padStart(11) + "".padStart(7) + `${(sum1 / sum2).toFixed(2)}×`.padStart(9));
   console.log(`   (outside the commands — the batch copy, the estimator's JS, loss: ${(one - sum1).toFixed(3)} ms on 1 thread, ${(two - sum2).toFixed(3)} on 2)`);
+}
+
+// ---------------------------------------------------------------- who runs it
+
+/** Forced cuts per command: [forward, weights] as the share of thread 0 (1: all on thread 0). */
+const SPLITS: [string, number, number][] = [
+  ["thread 0 alone", 1, 1],
+  ["thread 1 alone", 0, 1e-9],
+  ["even", 0.5, 0.5],
+  ["forward even, weights all on thread 0", 0.5, 1],
+  ["forward even, weights all on thread 1", 0.5, 1e-9],
+];
+const cutsOf = (share0: number) => (share0 >= 1 ? [0, 1, 1] : share0 <= 1e-9 ? [0, 0, 1] : [0, share0, 1]);
+
+console.log(`\nwho runs it: one 2-thread model, splits forced, ${BLOCKS} alternating blocks of ${STEPS} steps, medians of busy ms per step`);
+for (const m of threadModels(benchInput())) {
+  const vaes = [];
+  for (const [, f, w] of SPLITS) {
+    const v = await VAE.create({ inputDim: D, seed: 1, threads: 2, build: "simd", ...m.opts });
+    setCuts(v, (cmd) => cutsOf(cmd === CMD.weights ? w : f));
+    vaes.push(v);
+  }
+  // per split, per command: busy₀ and busy₁ per block
+  const acc = SPLITS.map(() => new Map<number, [number[], number[]]>());
+  for (let b = 0; b < BLOCKS; b++) {
+    vaes.forEach((v, k) => {
+      for (let s = 0; s < 3; s++) v.trainStep(m.x, m.step);
+      const block = new Map<number, [number, number]>();
+      modelOf(v).runner.profile = (cmd, _wall, busy) => {
+        const e = block.get(cmd) ?? [0, 0];
+        e[0] += busy[0]; e[1] += busy[1] ?? 0;
+        block.set(cmd, e);
+      };
+      for (let s = 0; s < STEPS; s++) v.trainStep(m.x, m.step);
+      modelOf(v).runner.profile = null;
+      for (const [cmd, e] of block) {
+        const a = acc[k].get(cmd) ?? [[], []];
+        a[0].push(e[0] / STEPS); a[1].push(e[1] / STEPS);
+        acc[k].set(cmd, a);
+      }
+    });
+  }
+  const nParams = modelOf(vaes[0]).runner.plan.nParams;
+  vaes.forEach((v) => v.dispose());
+  const busy = (k: number, cmd: number, t: 0 | 1) => median(acc[k].get(cmd)![t]);
+  console.log(`\n${m.name}: busy ms per step (${(4 * nParams / 1e6).toFixed(2)} MB of parameters)`);
+  console.log("   " + "split".padEnd(40) + "fwd₀".padStart(8) + "fwd₁".padStart(8) + "wts₀".padStart(8) + "wts₁".padStart(8));
+  SPLITS.forEach(([name], k) => {
+    console.log("   " + name.padEnd(40) + [busy(k, CMD.forward, 0), busy(k, CMD.forward, 1), busy(k, CMD.weights, 0), busy(k, CMD.weights, 1)]
+      .map((x) => x.toFixed(3).padStart(8)).join(""));
+  });
+  const alone0 = busy(0, CMD.forward, 0) + busy(0, CMD.weights, 0), alone1 = busy(1, CMD.forward, 1) + busy(1, CMD.weights, 1);
+  // forward on thread t with the weights from the other core (written there) against from its own
+  const remote0 = busy(4, CMD.forward, 0), local0 = busy(3, CMD.forward, 0), remote1 = busy(3, CMD.forward, 1), local1 = busy(4, CMD.forward, 1);
+  const lines = (4 * nParams) / 64;
+  console.log(`   each thread alone: thread 1 takes ${(alone1 / alone0).toFixed(2)}× thread 0's time for the whole step (the vCPUs' speeds)`);
+  console.log(`   half a forward with every weight written by the other core (${(lines / 1000).toFixed(1)}k cache lines of parameters to move): ` +
+    `thread 0 ${(remote0 - local0 >= 0 ? "+" : "")}${(remote0 - local0).toFixed(3)} ms (${((remote0 / local0 - 1) * 100).toFixed(1)} %), ` +
+    `thread 1 ${(remote1 - local1 >= 0 ? "+" : "")}${(remote1 - local1).toFixed(3)} ms (${((remote1 / local1 - 1) * 100).toFixed(1)} %)`);
 }
