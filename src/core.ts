@@ -3,6 +3,7 @@
 export { VAE, VAEArgumentError } from "./vae.js";
 export { WorkerLostError } from "./engine/pool.js";
 export { SemiSupervisedVAE } from "./m2.js";
+export { LatentFeatures } from "./m2/features.js";
 export type { SemiSupervisedOptions, SemiSupervisedConfig, SemiSupervisedFitOptions, SemiSupervisedEpoch } from "./m2.js";
 export type {
   VAEOptions, FlowOptions, ResolvedConfig, Likelihood, Activation, FitOptions, StepOptions, LogLikelihoodOptions, LogLikelihoodResult,

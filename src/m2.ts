@@ -1,5 +1,6 @@
 // Semi-supervised learning with the M2 model (Kingma, Rezende, Mohamed & Welling 2014):
-//   classifier q(y|x), encoder q(z|x,y) = N(mu(x,y), diag σ²(x,y)), decoder p(x|y,z) (Bernoulli),
+//   classifier q(y|x), encoder q(z|x,y) = N(mu(x,y), diag σ²(x,y)), decoder p(x|y,z) (Bernoulli,
+//   or Gaussian for real-valued x such as another model's features: Kingma et al.'s M1+M2),
 //   priors p(y) uniform over C classes and p(z) = N(0, I).
 // A labelled example contributes the bound
 //   L(x,y) = E_q(z|x,y)[log p(x|y,z)] + log p(y) − KL(q(z|x,y) ‖ p(z))
@@ -52,7 +53,7 @@ export class SemiSupervisedVAE {
 
   static async create(options: SemiSupervisedOptions = {}): Promise<SemiSupervisedVAE> {
     const fn = "SemiSupervisedVAE.create";
-    checkKeys(fn, "options", options, ["inputDim", "classes", "latentDim", "hidden", "activation", "seed", "build", "threads"]);
+    checkKeys(fn, "options", options, ["inputDim", "classes", "latentDim", "hidden", "activation", "likelihood", "seed", "build", "threads"]);
     const { build: _b, threads: _t, ...rest } = options;
     return SemiSupervisedVAE.start(fn, resolveM2Config(fn, rest, "options"), options.build, options.threads);
   }
@@ -85,6 +86,8 @@ export class SemiSupervisedVAE {
     // (on a pool, two banks of values and moments: a step interrupted by a dying worker leaves the last one whole)
     const params = new Parameters(rt, arena, L, threads > 1 ? 2 : 1);
     params.initUniform(config.seed); // nn.Linear's default, U(±1/√in)
+    const lik = config.likelihood;
+    if (nets.decLogvar >= 0 && lik.type === "gaussian") params.values().fill(Math.log(lik.variance), nets.decLogvar, nets.decLogvar + config.inputDim);
     params.repack();
     this.obj = new M2Objective(rt, arena, params, nets, config, threads);
   }
@@ -162,6 +165,9 @@ export class SemiSupervisedVAE {
     const lw = checkNumber(fn, "options.labelledWeight", options.labelledWeight ?? 1, { gt: 0 });
     const beta = checkNumber(fn, "options.beta", options.beta ?? 1, { min: 0 });
     const binarize = checkBool(fn, "options.binarize", options.binarize ?? false);
+    if (binarize && this.config.likelihood.type !== "bernoulli") {
+      fail(fn, "options.binarize", "false for a Gaussian likelihood (binarization makes Bernoulli targets)", binarize);
+    }
     const tau = relaxation(fn, options.gumbelSoftmax);
     for (const cb of ["onProgress", "onEpochEnd"] as const) {
       if (options[cb] !== undefined && typeof options[cb] !== "function") fail(fn, `options.${cb}`, "a function", options[cb]);
@@ -362,7 +368,7 @@ export class SemiSupervisedVAE {
     return this.generate(z, Array.from({ length: rows * C }, (_, i) => i % C));
   }
 
-  /** Decoder means p(x|y,z) (Bernoulli probabilities) for rows of z ([n, Z]) and classes y ([n]): conditional generation. */
+  /** Decoder means of p(x|y,z) (Bernoulli probabilities, or the Gaussian's means) for rows of z ([n, Z]) and classes y ([n]): conditional generation. */
   generate(z: MatrixLike, y: ArrayLike<number>): Float32Array {
     const fn = "SemiSupervisedVAE.generate";
     this.checkAlive(fn);
@@ -376,7 +382,8 @@ export class SemiSupervisedVAE {
       this.obj.concatOneHot(ws.decIn, m.data, Z, (r) => s + r, (r) => labels[s + r], n);
       this.obj.decode(ws, n);
       const o = this.f32(ws.out, n * D);
-      for (let i = 0; i < n * D; i++) out[s * D + i] = 1 / (1 + Math.exp(-o[i]));
+      if (this.config.likelihood.type === "gaussian") out.set(o, s * D);
+      else for (let i = 0; i < n * D; i++) out[s * D + i] = 1 / (1 + Math.exp(-o[i]));
     }
     return out;
   }
@@ -385,6 +392,12 @@ export class SemiSupervisedVAE {
   stateDict(): Record<string, Float32Array> {
     this.checkAlive("SemiSupervisedVAE.stateDict");
     return this.params.dict();
+  }
+
+  /** Sets parameters by name; every given tensor must match its shape (with `strict`, every tensor must be given). Others keep their values. */
+  loadStateDict(dict: Record<string, ArrayLike<number>>, opts: { strict?: boolean } = {}): void {
+    this.checkAlive("SemiSupervisedVAE.loadStateDict");
+    this.params.load("SemiSupervisedVAE.loadStateDict", dict, opts.strict);
   }
 
   /** The model as safetensors (configuration in the metadata). */
@@ -450,8 +463,9 @@ export class SemiSupervisedVAE {
   }
 
   private input(fn: string, x: unknown, arg = "x"): Matrix {
+    if (this.config.likelihood.type === "gaussian") return toMatrix(fn, arg, x, this.config.inputDim);
     return toMatrix(fn, arg, x, this.config.inputDim, {
-      unit: true, unitExpected: "values in [0, 1]: M2's decoder is Bernoulli (scale pixels by 1/255)",
+      unit: true, unitExpected: "values in [0, 1]: M2's decoder is Bernoulli (scale pixels by 1/255, or create it with likelihood 'gaussian')",
     });
   }
 

@@ -11,7 +11,10 @@ import { parseLayers, parseShape, type CliLayers } from "./layers.js";
 
 export interface Args {
   latent: number; hidden: number[]; activation: string; seed: number; build?: BuildName;
-  epochs: number; batchSize: number; lr: number; estimator: string; samples: number; binarize: boolean;
+  epochs: number; batchSize: number; lr: number;
+  /** the learning rate falls geometrically from lr to lrEnd over the epochs */
+  lrEnd?: number;
+  estimator: string; samples: number; binarize: boolean;
   trainSize?: number; testSize?: number; testFrom?: number; data?: string; out?: string; outDir: string; json: boolean; quiet: boolean;
   preset?: Preset; evalSamples?: number; model?: string; bounds: number[]; samplesGiven: boolean; binarizeGiven: boolean;
   checkpoint?: string; checkpointEvery: number | "epoch"; resume?: string; argv?: string[];
@@ -22,7 +25,11 @@ export interface Args {
   flow?: { type: "planar" | "radial" | "iaf"; length: number };
   /** --encoder/--decoder (and --input-shape) */
   layers?: CliLayers;
-  semi?: { labels: number; alpha: number; tau: number; hidden: number[]; latent: number; batchSize: number; binarize: boolean; labelledWeight?: number };
+  semi?: {
+    labels: number; alpha: number; tau: number; hidden: number[]; latent: number; batchSize: number; binarize: boolean; labelledWeight?: number;
+    /** M1+M2: the VAE file whose features M2 learns from */
+    features?: string;
+  };
 }
 
 export function usageError(msg: string): never {
@@ -84,7 +91,7 @@ export function parse(argv: string[]): { command: string; args: Args } {
     if (!make) usageError(`--preset must be one of ${Object.keys(PRESETS).join(", ")}; got '${v.preset}'`);
     preset = make(num("stages", v.stages, 8, true, 1));
     // a schedule fixes its epochs, batch size and learning rate; every preset fixes its architecture
-    const fixed = preset.schedule ? ["epochs", "hidden", "latent", "activation", "batch-size", "lr"] as const : ["hidden", "latent", "activation"] as const;
+    const fixed = preset.schedule ? ["epochs", "hidden", "latent", "activation", "batch-size", "lr", "lr-end"] as const : ["hidden", "latent", "activation"] as const;
     for (const flag of fixed) {
       if (v[flag] !== undefined) usageError(`--${flag} is set by --preset ${v.preset}${preset.schedule ? "; use --stages to shorten the schedule" : ""}`);
     }
@@ -148,6 +155,7 @@ export function parse(argv: string[]): { command: string; args: Args } {
         hidden: v.hidden === undefined ? [500] : hidden, latent: num("latent", v.latent, 50, true, 1),
         batchSize: num("batch-size", v["batch-size"], 100, true, 1), binarize: v.binarize ?? true,
         labelledWeight: v["labelled-weight"] === undefined ? undefined : num("labelled-weight", v["labelled-weight"], 1, false, 1e-9),
+        features: v.features,
       } : undefined,
       latent: preset ? preset.model.latentDim! : num("latent", v.latent, 20, true, 1),
       hidden: preset ? preset.model.hidden ?? [] : hidden,
@@ -155,6 +163,7 @@ export function parse(argv: string[]): { command: string; args: Args } {
       build: v.build as BuildName | undefined, epochs: preset?.schedule ? preset.fit.epochs : num("epochs", v.epochs, preset?.fit.epochs ?? 10, true, 1),
       batchSize: preset?.schedule ? preset.fit.batchSize! : num("batch-size", v["batch-size"], preset?.fit.batchSize ?? 128, true, 1),
       lr: num("lr", v.lr, preset?.fit.learningRate as number | undefined ?? 1e-3, false, 0),
+      lrEnd: v["lr-end"] === undefined ? undefined : num("lr-end", v["lr-end"], 0, false, 1e-12),
       estimator: v.estimator ?? (flow ? "td" : "analytic"),
       categorical, straightThrough: v["straight-through"] ?? false,
       temperature: v.temperature === undefined ? undefined : num("temperature", v.temperature, 1, false, 1e-6),
@@ -193,6 +202,12 @@ export function progressLine(args: Args, label: string): (done: number, total: n
     last = now;
     process.stderr.write(`${label}: ${done}/${total} images\n`);
   };
+}
+
+/** --lr, or with --lr-end the rate falling geometrically from --lr to --lr-end over the epochs. */
+export function learningRateOf(args: Args): number | ((epoch: number) => number) {
+  const { lr, lrEnd, epochs } = args;
+  return lrEnd === undefined ? lr : (epoch) => lr * (lrEnd / lr) ** (epoch / epochs);
 }
 
 export function readModel(path: string): Uint8Array {

@@ -8,7 +8,7 @@ import { curvesFigure } from "../pictures/figures.js";
 import { gridPng, pairsGrid } from "../pictures/image.js";
 import { describeLayers } from "../model/network.js";
 import { VAE, type EpochRecord, type FitProgress } from "../vae.js";
-import { log, progressLine, readModel, usageError, type Args } from "./args.js";
+import { learningRateOf, log, progressLine, readModel, usageError, type Args } from "./args.js";
 import { checkBernoulliRange, cliData } from "./data.js";
 import { checkpointPath, writeCheckpoint } from "./checkpoint.js";
 import { figures } from "./figures.js";
@@ -54,7 +54,7 @@ export async function train(args: Args, demo: boolean): Promise<void> {
   const arch = vae.config.encoder ? describeLayers(vae.config) : `${trainSet.cols}-${args.hidden.join("-")}${args.hidden.length ? "-" : ""}${latentName} ${args.activation}`;
   log(args, `vae-wasm: ${arch} VAE (${vae.parameterCount.toLocaleString("en")} parameters, ${vae.build} build, ${vae.threads} thread${vae.threads > 1 ? "s" : ""}), ` +
     `${trainSet.rows} training / ${testSet.rows} test ${ds ? "images" : `rows of ${data.name}`}${args.binarize ? " (binarized)" : ""}, ${args.estimator} estimator, K=${args.samples}, ` +
-    `batch ${args.batchSize}, ${args.preset ? `preset ${args.preset.name}, ${args.epochs} epochs` : `lr ${args.lr}`}`);
+    `batch ${args.batchSize}, ${args.preset ? `preset ${args.preset.name}, ${args.epochs} epochs` : `lr ${args.lr}${args.lrEnd !== undefined ? ` → ${args.lrEnd}` : ""}`}`);
 
   const ctrl = new AbortController();
   const onSigint = () => {
@@ -76,7 +76,7 @@ export async function train(args: Args, demo: boolean): Promise<void> {
   try {
     await vae.fit(trainSet, {
       ...(args.preset?.fit ?? {}),
-      epochs: args.epochs, batchSize: args.batchSize, learningRate: args.preset?.schedule ? args.preset.fit.learningRate! : args.lr, estimator: args.estimator as never,
+      epochs: args.epochs, batchSize: args.batchSize, learningRate: args.preset?.schedule ? args.preset.fit.learningRate! : learningRateOf(args), estimator: args.estimator as never,
       samples: args.samples, binarize: args.binarize, validationData: testSet, signal: ctrl.signal, ...relax,
       ...(args.patience ? { patience: args.patience } : {}), ...(args.freeBits ? { freeBits: args.freeBits } : {}),
       ...(args.beta !== 1 ? { beta: args.beta } : {}), ...(args.klWarmup ? { klWarmup: args.klWarmup } : {}),
@@ -142,7 +142,7 @@ export async function train(args: Args, demo: boolean): Promise<void> {
   if (args.json) {
     process.stdout.write(JSON.stringify({
       command: demo ? "demo" : "train", aborted, config: vae.config, build: vae.build,
-      training: { epochs: args.epochs, batchSize: args.batchSize, learningRate: args.lr, estimator: args.estimator, samples: args.samples, binarize: args.binarize, trainSize: trainSet.rows },
+      training: { epochs: args.epochs, batchSize: args.batchSize, learningRate: args.lr, learningRateEnd: args.lrEnd ?? args.lr, estimator: args.estimator, samples: args.samples, binarize: args.binarize, trainSize: trainSet.rows },
       history, steps: vae.stepCount, test: { images: testSet.rows, binarized: args.binarize, loss: testLoss, elbo: -testLoss, ...(nll ? { nll } : {}) }, files, seconds,
     }) + "\n");
   } else {

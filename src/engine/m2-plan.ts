@@ -4,6 +4,7 @@
 // the plan's layout block ([Bc, R, then every pointer in table order]).
 import { scratchFloats, type Layer } from "../nn/dense.js";
 import type { PlanBlocks } from "../nn/plan.js";
+import type { ResolvedLikelihood } from "../model/config.js";
 import { layOut, readBack, slotCount, type SlotTable } from "../nn/workspace.js";
 
 /** The configuration of an M2 model (saved with it). */
@@ -13,6 +14,8 @@ export interface SemiSupervisedConfig {
   latentDim: number;
   hidden: number[];
   activation: "relu" | "tanh";
+  /** p(x|y,z): Bernoulli on logits, or Gaussian around the decoder's means (fixed or learned variance per value) */
+  likelihood: ResolvedLikelihood;
   seed: number;
 }
 
@@ -21,6 +24,8 @@ export interface Nets {
   cls: Layer[];
   enc: Layer[];
   dec: Layer[];
+  /** a Gaussian decoder's learned log-variance per value (`decoder.logvar`, [D]): its offset in floats, or -1 */
+  decLogvar: number;
 }
 
 export interface M2Plan extends PlanBlocks, Nets {
@@ -67,11 +72,14 @@ const SLOTS = {
   logpx: per(R, one), kl: per(R, one), c: per(R, one),
   /** Gumbel-softmax of the unlabelled rows' y: noise, sample, relaxed sample, its gradient, KL [Bc·C] */
   g: per(Bc, C), y: per(Bc, C), ys: per(Bc, C), dys: per(Bc, C), klY: per(Bc, one),
+  /** the unlabelled rows' part of a learned log-variance's gradient [D] */
+  dLogvarU: per(one, D),
 } satisfies SlotTable<Dims>;
 
 export type M2Workspace = { Bc: number; R: number } & { [K in keyof typeof SLOTS]: (typeof SLOTS)[K] extends { count: unknown } ? number[] : number };
 
-const dims = (p: M2Plan, threads: number, Bc: number, R: number): Dims => ({ cls: p.cls, enc: p.enc, dec: p.dec, config: p.config, threads, Bc, R });
+const dims = (p: M2Plan, threads: number, Bc: number, R: number): Dims =>
+  ({ cls: p.cls, enc: p.enc, dec: p.dec, decLogvar: p.decLogvar, config: p.config, threads, Bc, R });
 
 /** Int32 slots of an M2 plan's layout block. */
 export function m2LayoutSlots(p: Omit<M2Plan, "pLayout" | "layoutSlots">, threads: number): number {

@@ -55,6 +55,13 @@ export function shapeOf(ctrl: Ctrl): StepShape {
 
 const f32 = (mem: WebAssembly.Memory, p: number, n: number) => new Float32Array(mem.buffer, p, n);
 
+/** A Gaussian decoder's log-variance: learned per value (lv, a pointer) or the fixed logVar; null for Bernoulli. */
+function gaussianOf(p: M2Plan): { lv: number; logVar: number } | null {
+  const l = p.config.likelihood;
+  if (l.type !== "gaussian") return null;
+  return { lv: p.decLogvar >= 0 ? p.pParams + 4 * p.decLogvar : 0, logVar: Math.log(l.variance) };
+}
+
 /**
  * The y part of rows [r0, r1) into dst ([rows, width + C], after `width` columns that stay):
  * labelled rows one-hot of their class, enumerated rows one-hot of (r − Bl) mod C, relaxed rows
@@ -107,8 +114,14 @@ export function forwardRows(k: Kernels, mem: WebAssembly.Memory, p: M2Plan, ws: 
   mlpForward(k, p, p.dec, ws.decIn, ws.decHidden, ws.out, r0, r1, scratch);
   // log p(x|y,z) against each row's x: labelled rows 1:1, unlabelled rows E per example
   const xu = ws.xc + 4 * Bl * D, ou = ws.out + 4 * Bl * D;
-  if (l0 < l1) k.bernoulliLogProb(ws.logpx, ws.out, ws.out, ws.xc, 1, D, l0, l1);
-  if (u0 < u1) k.bernoulliLogProb(ws.logpx + 4 * Bl, ou, ou, xu, E, D, u0 * E, u1 * E);
+  const g = gaussianOf(p);
+  if (!g) {
+    if (l0 < l1) k.bernoulliLogProb(ws.logpx, ws.out, ws.out, ws.xc, 1, D, l0, l1);
+    if (u0 < u1) k.bernoulliLogProb(ws.logpx + 4 * Bl, ou, ou, xu, E, D, u0 * E, u1 * E);
+  } else {
+    if (l0 < l1) k.gaussianLogProb(ws.logpx, ws.out, ws.xc, g.lv, g.logVar, 1, D, l0, l1);
+    if (u0 < u1) k.gaussianLogProb(ws.logpx + 4 * Bl, ou, xu, g.lv, g.logVar, E, D, u0 * E, u1 * E);
+  }
   k.klStandardNormal(ws.kl, ws.h, Z, 0, r0, r1);
 }
 
@@ -124,8 +137,14 @@ export function backwardRows(k: Kernels, p: M2Plan, ws: M2Workspace, s: StepShap
   const l0 = Math.min(b0, Bl), l1 = Math.min(b1, Bl), u0 = Math.max(b0, Bl) - Bl, u1 = Math.max(b1, Bl) - Bl;
   const xu = ws.xc + 4 * Bl * D, ou = ws.out + 4 * Bl * D;
   // the decoder rows weighted by c, then z, the encoder's head and the encoder
-  if (l0 < l1) k.bernoulliBackward(ws.dOut, ws.out, ws.xc, ws.c, 1, D, l0, l1);
-  if (u0 < u1) k.bernoulliBackward(ws.dOut + 4 * Bl * D, ou, xu, ws.c + 4 * Bl, E, D, u0 * E, u1 * E);
+  const g = gaussianOf(p);
+  if (!g) {
+    if (l0 < l1) k.bernoulliBackward(ws.dOut, ws.out, ws.xc, ws.c, 1, D, l0, l1);
+    if (u0 < u1) k.bernoulliBackward(ws.dOut + 4 * Bl * D, ou, xu, ws.c + 4 * Bl, E, D, u0 * E, u1 * E);
+  } else {
+    if (l0 < l1) k.gaussianBackward(ws.dOut, ws.out, ws.xc, ws.c, g.lv, g.logVar, 1, D, l0, l1);
+    if (u0 < u1) k.gaussianBackward(ws.dOut + 4 * Bl * D, ou, xu, ws.c + 4 * Bl, g.lv, g.logVar, E, D, u0 * E, u1 * E);
+  }
   mlpBackward(k, p, p.dec, ws.decHidden, ws.decDHidden, ws.dOut, r0, r1, scratch);
   // dz = dY₀·W₀[:, 0:Z]: the z columns of the decoder's first layer (its y columns need no gradient)
   const d0 = p.dec[0], dyD = p.dec.length > 1 ? ws.decDHidden[0] : ws.dOut;
@@ -152,8 +171,8 @@ export function backwardRows(k: Kernels, p: M2Plan, ws: M2Workspace, s: StepShap
  * midpoints fall in [f0, f1); with `adam`, then Adam on exactly those parameters (into the bank
  * of adam.to) and the re-packing of their panels.
  */
-export function weightGradsAll(k: Kernels, p: M2Plan, ws: M2Workspace, s: StepShape, adam: AdamArgs | null, f0: number, f1: number,
-  scratch: number): void {
+export function weightGradsAll(k: Kernels, mem: WebAssembly.Memory, p: M2Plan, ws: M2Workspace, s: StepShape, adam: AdamArgs | null,
+  f0: number, f1: number, scratch: number): void {
   const { inputDim: D, classes: C } = p.config;
   const Bc = s.Bl + s.Bu, R = rowOf(s, Bc);
   const update = (l: Layer, o0: number, o1: number) => {
@@ -171,6 +190,20 @@ export function weightGradsAll(k: Kernels, p: M2Plan, ws: M2Workspace, s: StepSh
       update(l, o0, o1);
     });
   };
+  if (p.decLogvar >= 0) {
+    // a learned log-variance: Σ over the labelled rows (one per example), then the unlabelled ones (E per example)
+    const [d0, d1] = panelRange(D, f0, f1);
+    if (d0 < d1) {
+      const lv = p.pParams + 4 * p.decLogvar, dlv = p.pGrads + 4 * p.decLogvar, { Bl, Bu, E } = s;
+      k.gaussianLogvarGrad(dlv, ws.out, ws.xc, ws.c, lv, 1, D, Bl, d0, d1);
+      if (Bu) {
+        k.gaussianLogvarGrad(ws.dLogvarU, ws.out + 4 * Bl * D, ws.xc + 4 * Bl * D, ws.c + 4 * Bl, lv, E, D, Bu * E, d0, d1);
+        const a = f32(mem, dlv, D), b = f32(mem, ws.dLogvarU, D);
+        for (let d = d0; d < d1; d++) a[d] += b[d];
+      }
+      if (adam) adamRange(k, p, adam, p.decLogvar + d0, p.decLogvar + d1);
+    }
+  }
   net(p.dec, ws.decHidden, ws.decDHidden, ws.decIn, ws.dOut, R, 0);
   net(p.enc, ws.encHidden, ws.encDHidden, 0, ws.dh, R, 1);
   // the encoder's first layer: W_x through the per-example sums, W_y over the rows, b
@@ -200,7 +233,7 @@ export function runM2Share(k: Kernels, plan: M2Plan, ws: M2Workspace, ctrl: Ctrl
       return;
     }
     case CMD.m2Weights: {
-      weightGradsAll(k, p, ws, s, adamOf(ctrl, plan), T > 1 ? ctrl.cut[t] : 0, T > 1 ? ctrl.cut[t + 1] : 1, scratch);
+      weightGradsAll(k, mem, p, ws, s, adamOf(ctrl, plan), T > 1 ? ctrl.cut[t] : 0, T > 1 ? ctrl.cut[t + 1] : 1, scratch);
       return;
     }
     default:

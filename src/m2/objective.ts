@@ -29,7 +29,7 @@ const SMALL_WORK_FLOPS = 2e6;
 /**
  * Lays out the classifier (D → hidden → C), the encoder ([x, y] → hidden → mu, logvar) and the
  * decoder ([z, y] → hidden reversed → D), each output layer exposed as nn.Linear-style tensors
- * per head (its rows are contiguous).
+ * per head (its rows are contiguous); a Gaussian decoder's learned log-variance after them.
  */
 export function layOutNets(L: ParamLayout, config: SemiSupervisedConfig): Nets {
   const { inputDim: D, classes: C, latentDim: Z, hidden } = config;
@@ -50,11 +50,15 @@ export function layOutNets(L: ParamLayout, config: SemiSupervisedConfig): Nets {
     }
     return [...layers, out];
   };
-  return {
-    cls: net("classifier", D, hidden, C, [["logits", C]]),
-    enc: net("encoder", D + C, hidden, 2 * Z, [["mu", Z], ["logvar", Z]]),
-    dec: net("decoder", Z + C, [...hidden].reverse(), D, [["out", D]]),
-  };
+  const cls = net("classifier", D, hidden, C, [["logits", C]]);
+  const enc = net("encoder", D + C, hidden, 2 * Z, [["mu", Z], ["logvar", Z]]);
+  const dec = net("decoder", Z + C, [...hidden].reverse(), D, [["out", D]]);
+  let decLogvar = -1;
+  if (config.likelihood.type === "gaussian" && config.likelihood.learnVariance) {
+    decLogvar = L.vector(D);
+    L.tensor("decoder.logvar", [D], decLogvar);
+  }
+  return { cls, enc, dec, decLogvar };
 }
 
 /** One step's loss and gradients (and the forward passes the model's other methods use) over the model's memory. */

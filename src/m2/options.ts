@@ -1,12 +1,13 @@
 // M2's options: of the model (create), of a fit and its epoch records, and their checks.
 import type { BuildName } from "../../bindings/load.js";
+import { resolveLikelihood, type Likelihood } from "../model/config.js";
 import type { FitProgress } from "../model/options.js";
 import type { MatrixLike } from "../util/validate.js";
 import { checkInt, checkKeys, checkNumber, checkOneOf, fail } from "../util/validate.js";
 import type { SemiSupervisedConfig } from "./objective.js";
 
 export interface SemiSupervisedOptions {
-  /** Data dimension D (784 for MNIST); the data are Bernoulli targets in [0, 1]. */
+  /** Data dimension D (784 for MNIST). */
   inputDim?: number;
   /** Number of classes C. Default 10. */
   classes?: number;
@@ -16,6 +17,13 @@ export interface SemiSupervisedOptions {
   hidden?: number[];
   /** Default 'relu'. */
   activation?: "relu" | "tanh";
+  /**
+   * p(x|y,z). Default 'bernoulli': x in [0, 1] (pixels scaled by 1/255, or binarized). 'gaussian'
+   * (variance 1) or {type: 'gaussian', variance?, learnVariance?}: any real x, e.g. another model's
+   * features (M1+M2: the latents of a VAE trained on all the data); `learnVariance` learns one
+   * log-variance per value (`decoder.logvar`), starting at log(variance).
+   */
+  likelihood?: Likelihood;
   /** Seed of initialisation, shuffling and noise. Default 0. */
   seed?: number;
   build?: BuildName;
@@ -91,7 +99,7 @@ export const FIT_KEYS = ["epochs", "batchSize", "labelledBatchSize", "learningRa
 export function resolveM2Config(fn: string, o: unknown, arg: string): SemiSupervisedConfig {
   if (typeof o !== "object" || o === null || Array.isArray(o)) fail(fn, arg, "an options object", o);
   const v = o as SemiSupervisedOptions;
-  checkKeys(fn, arg, v, ["inputDim", "classes", "latentDim", "hidden", "activation", "seed"]);
+  checkKeys(fn, arg, v, ["inputDim", "classes", "latentDim", "hidden", "activation", "likelihood", "seed"]);
   const hidden = v.hidden ?? [500];
   if (!Array.isArray(hidden)) fail(fn, `${arg}.hidden`, "an array of layer sizes, e.g. [500]", hidden);
   return {
@@ -100,6 +108,7 @@ export function resolveM2Config(fn: string, o: unknown, arg: string): SemiSuperv
     latentDim: checkInt(fn, `${arg}.latentDim`, v.latentDim ?? 50, 1, 1 << 12),
     hidden: hidden.map((h, i) => checkInt(fn, `${arg}.hidden[${i}]`, h, 1, 1 << 16)),
     activation: checkOneOf(fn, `${arg}.activation`, v.activation ?? "relu", ["relu", "tanh"] as const),
+    likelihood: resolveLikelihood(fn, v.likelihood, `${arg}.likelihood`),
     seed: checkInt(fn, `${arg}.seed`, v.seed ?? 0, 0, 0xffffffff),
   };
 }

@@ -95,8 +95,29 @@ export interface ResolvedConfig extends LatentOptions {
   hidden: number[];
   decoderHidden: number[];
   activation: Activation;
-  likelihood: { type: "bernoulli" } | { type: "gaussian"; variance: number; learnVariance: boolean };
+  likelihood: ResolvedLikelihood;
   seed: number;
+}
+
+/** A decoder likelihood as saved with a model. */
+export type ResolvedLikelihood = { type: "bernoulli" } | { type: "gaussian"; variance: number; learnVariance: boolean };
+
+/** The likelihood option `l` (named `arg` in messages) resolved, with its defaults: Bernoulli; a Gaussian's variance 1, fixed. */
+export function resolveLikelihood(fn: string, l: unknown, arg: string): ResolvedLikelihood {
+  l ??= "bernoulli";
+  const type = typeof l === "object" && l !== null ? (l as { type?: unknown }).type : l;
+  if (type === "bernoulli") {
+    if (typeof l === "object") checkKeys(fn, arg, l, ["type"]);
+    return { type: "bernoulli" };
+  }
+  if (type === "gaussian") {
+    const g = (typeof l === "object" ? l : {}) as { variance?: unknown; learnVariance?: unknown };
+    checkKeys(fn, arg, g, ["type", "variance", "learnVariance"]);
+    const variance = checkNumber(fn, `${arg}.variance`, g.variance ?? 1, { gt: 0 });
+    const learnVariance = checkBool(fn, `${arg}.learnVariance`, g.learnVariance ?? false);
+    return { type: "gaussian", variance, learnVariance };
+  }
+  fail(fn, arg, "'bernoulli', 'gaussian' or {type: 'gaussian', variance?, learnVariance?}", l);
 }
 
 export const VAE_OPTION_KEYS = [
@@ -117,19 +138,7 @@ export function resolveConfig(fn: string, o: VAEOptions, arg = "options"): Resol
   const decoderHidden = layers(`${arg}.decoderHidden`, o.decoderHidden ?? [...hidden].reverse());
   const activation = checkOneOf(fn, `${arg}.activation`, o.activation ?? "relu", ACTIVATIONS);
   const seed = checkInt(fn, `${arg}.seed`, o.seed ?? 0, 0, 0xffffffff);
-  let likelihood: ResolvedConfig["likelihood"];
-  const l = o.likelihood ?? "bernoulli";
-  if (l === "bernoulli" || (typeof l === "object" && l !== null && l.type === "bernoulli")) {
-    likelihood = { type: "bernoulli" };
-  } else if (l === "gaussian" || (typeof l === "object" && l !== null && l.type === "gaussian")) {
-    const g = typeof l === "object" ? l : { type: "gaussian" as const };
-    checkKeys(fn, `${arg}.likelihood`, g, ["type", "variance", "learnVariance"]);
-    const variance = checkNumber(fn, `${arg}.likelihood.variance`, g.variance ?? 1, { gt: 0 });
-    const learnVariance = checkBool(fn, `${arg}.likelihood.learnVariance`, g.learnVariance ?? false);
-    likelihood = { type: "gaussian", variance, learnVariance };
-  } else {
-    fail(fn, `${arg}.likelihood`, "'bernoulli', 'gaussian' or {type: 'gaussian', variance?, learnVariance?}", l);
-  }
+  const likelihood = resolveLikelihood(fn, o.likelihood, `${arg}.likelihood`);
   const { latent, flow, latentDim } = resolveLatent(fn, o, latentDim0, arg);
   const config: ResolvedConfig = { inputDim, latentDim, hidden, decoderHidden, activation, likelihood, latent, flow, seed };
   return o.encoder !== undefined || o.decoder !== undefined || o.inputShape !== undefined ? withLayerLists(fn, o, config, arg) : config;

@@ -140,17 +140,19 @@ describe("PyTorch interop (interop/torch/vae_wasm_torch/)", () => {
   }, 600_000);
 });
 
-const M2_CASES: Record<string, { options: { alpha: number; labelledWeight: number; beta: number; gumbelSoftmax?: { temperature: number } } }> = {
+const M2_CASES: Record<string, { options: { alpha: number; labelledWeight: number; beta: number; gumbelSoftmax?: { temperature: number } }; create?: object }> = {
   "m2-enumerated": { options: { alpha: 50, labelledWeight: 0.5, beta: 1 } },
+  "m2-gaussian": { options: { alpha: 20, labelledWeight: 1, beta: 1 }, create: { likelihood: { type: "gaussian", variance: 0.8, learnVariance: true } } },
+  "m2-gaussian-fixed": { options: { alpha: 10, labelledWeight: 1, beta: 1, gumbelSoftmax: { temperature: 0.6 } }, create: { likelihood: { type: "gaussian", variance: 1.5 } } },
   "m2-enumerated-beta": { options: { alpha: 50, labelledWeight: 1, beta: 2 } },
   "m2-gumbel": { options: { alpha: 10, labelledWeight: 1, beta: 1, gumbelSoftmax: { temperature: 0.8 } } },
 };
 
 describe("PyTorch interop: M2", () => {
-  it("agrees on M2's loss and gradients (enumerated and Gumbel-softmax), files both ways", async () => {
+  it("agrees on M2's loss and gradients (enumerated and Gumbel-softmax, Bernoulli and Gaussian), files both ways", async () => {
     const D = 10, C = 3, Z = 2, Bl = 3, Bu = 4;
     for (const [name, c] of Object.entries(M2_CASES)) {
-      const m = await SemiSupervisedVAE.create({ inputDim: D, classes: C, latentDim: Z, hidden: [6], seed: 3 });
+      const m = await SemiSupervisedVAE.create({ inputDim: D, classes: C, latentDim: Z, hidden: [6], seed: 3, ...c.create });
       const r = rng(name.length * 31);
       const xl = Float32Array.from(uniform(Bl * D, 0, 1, r)), xu = Float32Array.from(uniform(Bu * D, 0, 1, r));
       const labels = Float32Array.from([2, 0, 1]);

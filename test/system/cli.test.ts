@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SemiSupervisedVAE, VAE, loadMnist, takeRows } from "../../dist/src/index.js";
+import { LatentFeatures, SemiSupervisedVAE, VAE, loadMnist, takeRows } from "../../dist/src/index.js";
 import { decodePng } from "../../dist/src/pictures/image.js";
 
 const CLI = new URL("../../dist/src/cli.js", import.meta.url).pathname;
@@ -34,6 +34,25 @@ describe("vae-wasm CLI", () => {
     // the reported test loss is the saved model's negative ELBO on those 100 test images
     const { test } = await loadMnist();
     expect(-vae.elbo(takeRows(test, 100), { seed: 1 })).toBe(out.test.loss);
+  });
+
+  it("train --lr-end: the learning rate falls geometrically over the epochs, as fit() with that schedule", async () => {
+    const file = join(dir, "lr-end.safetensors");
+    const r = cli("train", "--train-size", "300", "--test-size", "100", "--epochs", "3", "--batch-size", "50", "--hidden", "32", "--latent", "4",
+      "--lr", "2e-3", "--lr-end", "2e-5", "--json", "--quiet", "--out", file);
+    expect(r.status, r.stderr).toBe(0);
+    const { train, test } = await loadMnist();
+    const vae = await VAE.create({ inputDim: 784, hidden: [32], latentDim: 4, seed: 1 });
+    await vae.fit(takeRows(train, 300), { epochs: 3, batchSize: 50, learningRate: (e) => 2e-3 * 0.01 ** (e / 3), validationData: takeRows(test, 100) });
+    const cliModel = await VAE.load(readFileSync(file));
+    expect(cliModel.stateDict()).toEqual(vae.stateDict());
+    // (and not the constant rate's model)
+    const constant = await VAE.create({ inputDim: 784, hidden: [32], latentDim: 4, seed: 1 });
+    await constant.fit(takeRows(train, 300), { epochs: 3, batchSize: 50, learningRate: 2e-3 });
+    expect(constant.stateDict()["encoder.mu.bias"]).not.toEqual(vae.stateDict()["encoder.mu.bias"]);
+    for (const m of [vae, cliModel, constant]) m.dispose();
+    expect(cli("train", "--preset", "iwae-mnist", "--lr-end", "1e-5").stderr).toMatch(/--lr-end is set by --preset iwae-mnist/);
+    expect(cli("train", "--lr-end", "0").stderr).toMatch(/--lr-end must be a number ≥ 1e-12; got '0'/);
   });
 
   it("train --build relaxed runs the relaxed (FMA) build, on Node 20 too (the CLI switches V8's flag on)", () => {
@@ -139,6 +158,34 @@ describe("vae-wasm CLI", () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--labels must be a multiple of the 10 classes and at most half the 60000 training rows; got 55/);
     expect(cli("train", "--alpha", "3").stderr).toMatch(/--alpha is not an option of train \(it is one of semi\)/);
+  }, 60_000);
+
+  it("semi --features trains M1+M2: a Gaussian M2 on the VAE's standardised active units, its picture decoded by the VAE", async () => {
+    const file = join(dir, "m1m2.safetensors");
+    const r = cli("semi", "--features", model, "--labels", "50", "--train-size", "1000", "--test-size", "200", "--epochs", "2", "--hidden", "32",
+      "--latent", "4", "--lr-end", "1e-4", "--json", "--quiet", "--out", file, "--out-dir", dir);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.features).toBe(model);
+    expect(out.learningRateEnd).toBe(1e-4);
+    const vae = await VAE.load(readFileSync(model));
+    const { train } = await loadMnist();
+    expect(out.activeUnits).toEqual(Array.from(LatentFeatures.fit(vae, takeRows(train, 1000)).units));
+    vae.dispose();
+    expect(out.testAccuracy).toBeGreaterThan(0.1);
+    const m = await SemiSupervisedVAE.load(readFileSync(file));
+    expect(m.config.likelihood).toEqual({ type: "gaussian", variance: 1, learnVariance: true });
+    expect(m.config.inputDim).toBe(out.activeUnits.length);
+    m.dispose();
+    // the picture: 10 classes × 8 draws, images from the VAE's decoder
+    const png = decodePng(readFileSync(join(dir, "m2-generation.png")));
+    expect([png.width, png.height]).toEqual([10 * 60 + 4, 8 * 60 + 4]);
+    const bad = cli("semi", "--features", model, "--binarize", "--epochs", "1");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--binarize applies to M2 on pixels; with --features M2 learns from real-valued features/);
+    const missing = cli("semi", "--features", join(dir, "nothing.safetensors"), "--epochs", "1");
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toMatch(/cannot read model '.*nothing.safetensors'/);
   }, 60_000);
 
   it("eval --json reports NLL, ELBO, IWAE bounds and active units for that model", () => {

@@ -1,5 +1,5 @@
 // M2 (src/m2.ts) on the worker pool: training is bitwise identical for 1, 2 and 3 threads, with
-// y enumerated and with the Gumbel-softmax relaxation, whatever the split between the threads;
+// y enumerated and with the Gumbel-softmax relaxation, Bernoulli and Gaussian decoders, whatever the split between the threads;
 // a worker terminated mid-fit rejects the fit with an error naming it, the parameters are those
 // of the last finished step, and the next fit starts a new pool and goes on. (The built package in
 // dist/: the workers run dist/src/engine/worker.js.)
@@ -18,6 +18,7 @@ const unlabelled = { data: xu, rows: 120, cols: D };
 type Case = { name: string; options: object; fit: object };
 const CASES: Case[] = [
   { name: "y enumerated, two hidden layers, binarized", options: { hidden: [64, 32], latentDim: 8 }, fit: { epochs: 2, batchSize: 40, labelledBatchSize: 20, binarize: true } },
+  { name: "Gaussian decoder with a learned variance", options: { hidden: [80], latentDim: 6, likelihood: { type: "gaussian", learnVariance: true } }, fit: { epochs: 2, batchSize: 40, labelledBatchSize: 20 } },
   { name: "Gumbel-softmax y, tanh", options: { hidden: [96], latentDim: 6, activation: "tanh" }, fit: { epochs: 3, batchSize: 60, labelledBatchSize: 10, gumbelSoftmax: { temperature: 0.6 }, labelledWeight: 1 } },
 ];
 

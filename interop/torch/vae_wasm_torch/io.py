@@ -31,7 +31,15 @@ def save(model, path, steps=None, metadata=None):
     meta = dict(getattr(model, "metadata", {}) if metadata is None else metadata)
     m2 = isinstance(model, SemiSupervisedVAE)
     meta.update({"format": M2_FORMAT if m2 else FORMAT, "config": js_json(model.config), "steps": str(steps)})
-    return write_safetensors(path, dict(model.state_dict()) if m2 else tensor_order(model), meta)
+    return write_safetensors(path, m2_order(model) if m2 else tensor_order(model), meta)
+
+
+def m2_order(model):
+    """An M2's state dict in the library's order: the networks' layers, then a learned log-variance."""
+    sd = dict(model.state_dict())
+    if "decoder.logvar" in sd:
+        sd["decoder.logvar"] = sd.pop("decoder.logvar")
+    return sd
 
 
 def tensor_order(model):

@@ -3,19 +3,20 @@ import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .common import ACT, LOGVAR_MAX
+from .common import ACT, LOGVAR_MAX, log_px
 
 
 class SemiSupervisedVAE(nn.Module):
     """The library's M2 (Kingma et al. 2014): classifier q(y|x), encoder q(z|x,y), decoder p(x|y,z)
-    (Bernoulli), as an nn.Module with the file's names (classifier.*, encoder.*, decoder.*)."""
+    (Bernoulli, or Gaussian with a fixed or learned variance per value), as an nn.Module with the
+    file's names (classifier.*, encoder.*, decoder.*, decoder.logvar)."""
 
     def __init__(self, config):
         super().__init__()
         c = {"inputDim": config["inputDim"], "classes": config.get("classes", 10), "latentDim": config.get("latentDim", 50),
-             "hidden": list(config.get("hidden", [500])), "activation": config.get("activation", "relu"), "seed": config.get("seed", 0)}
+             "hidden": list(config.get("hidden", [500])), "activation": config.get("activation", "relu"),
+             "likelihood": _likelihood(config.get("likelihood", "bernoulli")), "seed": config.get("seed", 0)}
         self.config = c
         D, C, Z, H = c["inputDim"], c["classes"], c["latentDim"], c["hidden"]
         self.act = ACT[c["activation"]]
@@ -31,6 +32,9 @@ class SemiSupervisedVAE(nn.Module):
         self.encoder.mu, self.encoder.logvar = nn.Linear(top, Z), nn.Linear(top, Z)
         self.decoder, top = net(Z + C, list(reversed(H)))
         self.decoder.out = nn.Linear(top, D)
+        lik = c["likelihood"]
+        if lik["type"] == "gaussian" and lik["learnVariance"]:
+            self.decoder.logvar = nn.Parameter(torch.full((D,), math.log(lik["variance"])))
 
     def _hidden(self, m, h):
         for layer in m.hidden:
@@ -46,8 +50,22 @@ class SemiSupervisedVAE(nn.Module):
         return self.encoder.mu(h), self.encoder.logvar(h).clamp(-LOGVAR_MAX, LOGVAR_MAX)
 
     def decode(self, z, y):
-        """Bernoulli logits of p(x|y,z)."""
+        """The decoder's outputs for p(x|y,z): Bernoulli logits, or the Gaussian's means."""
         return self.decoder.out(self._hidden(self.decoder, torch.cat([z, y], -1)))
+
+    def log_px(self, x, out):
+        """log p(x|y,z) summed over the D values, for decoder outputs `out` [R, D] and rows x [R, D]."""
+        return log_px(self.config["likelihood"], x, out, getattr(self.decoder, "logvar", None))
+
+
+def _likelihood(lik):
+    """The library's resolved likelihood: {'type': 'bernoulli'} or {'type': 'gaussian', 'variance', 'learnVariance'}."""
+    if lik == "bernoulli" or (isinstance(lik, dict) and lik.get("type") == "bernoulli"):
+        return {"type": "bernoulli"}
+    if lik == "gaussian" or (isinstance(lik, dict) and lik.get("type") == "gaussian"):
+        g = lik if isinstance(lik, dict) else {}
+        return {"type": "gaussian", "variance": g.get("variance", 1), "learnVariance": g.get("learnVariance", False)}
+    raise ValueError(f"SemiSupervisedVAE: likelihood must be 'bernoulli', 'gaussian' or {{'type': 'gaussian', ...}}; got {lik!r}")
 
 
 def m2_loss(model, labelled_x, labels, unlabelled_x, alpha=50.0, labelled_weight=1.0, eps=None, temperature=None, gumbel=None, beta=1.0):
@@ -78,7 +96,7 @@ def m2_loss(model, labelled_x, labels, unlabelled_x, alpha=50.0, labelled_weight
     mu, logvar = model.encode(xs, ys)
     z = mu + torch.exp(0.5 * logvar) * eps
     out = model.decode(z, ys)
-    logpx = (xs * out - F.softplus(out)).sum(-1)
+    logpx = model.log_px(xs, out)
     kl = -0.5 * (1 + logvar - mu ** 2 - torch.exp(logvar)).sum(-1)
     bound = logpx - beta * kl - math.log(C)  # L(x, y) with log p(y) = −log C
     labelled = (bound[:Bl] + alpha * logq[torch.arange(Bl), labels]).sum()

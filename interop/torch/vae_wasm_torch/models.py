@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .common import ACT, HALF_LOG_2PI
+from .common import ACT, log_px
 
 
 def resolve_config(config):
@@ -234,8 +234,4 @@ class VAE(nn.Module):
 
     def log_px(self, x, out):
         """log p(x|z) summed over the D values, for decoder outputs `out` [..., D] and rows x broadcast to them."""
-        lik = self.config["likelihood"]
-        if lik["type"] == "bernoulli":
-            return (x * out - F.softplus(out)).sum(-1)
-        lv = self.decoder.logvar if lik["learnVariance"] else torch.full_like(out[..., :1], math.log(lik["variance"]))
-        return -0.5 * (((x - out) ** 2) * torch.exp(-lv) + lv + 2 * HALF_LOG_2PI).sum(-1)
+        return log_px(self.config["likelihood"], x, out, getattr(self.decoder, "logvar", None))
