@@ -1,5 +1,6 @@
 // The features a stacked M2 learns from (Kingma et al. 2014's M1+M2): a VAE trained without labels
 // (M1) maps every x to its posterior mean E_q[z|x]; the units M1 uses are kept and standardised.
+import { columnMoments } from "../model/evaluate.js";
 import type { VAE } from "../vae.js";
 import { checkKeys, checkNumber, toMatrix, type MatrixLike } from "../util/validate.js";
 
@@ -28,11 +29,7 @@ export class LatentFeatures {
         `got a ${c.flow ? `${c.flow.type} flow` : `${c.latent.type} latent`}`);
     }
     const m = toMatrix(fn, "x", x, vae.config.inputDim, { minRows: 2 });
-    const mu = vae.encode(m).mu;
-    const Z = mu.length / m.rows, n = m.rows;
-    const mean = new Float64Array(Z), variance = new Float64Array(Z);
-    for (let i = 0; i < n; i++) for (let j = 0; j < Z; j++) mean[j] += mu[i * Z + j] / n;
-    for (let i = 0; i < n; i++) for (let j = 0; j < Z; j++) variance[j] += (mu[i * Z + j] - mean[j]) ** 2 / n;
+    const { mean, variances: variance } = columnMoments(vae.encode(m).mu, c.latentDim);
     const units = Int32Array.from([...variance.keys()].filter((j) => variance[j] > threshold));
     if (units.length === 0) {
       throw new Error(`${fn}: no latent unit of the VAE is active on x (the largest variance of a posterior mean is ` +

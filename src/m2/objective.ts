@@ -14,6 +14,7 @@ import { intactModelError, Pool, WorkerLostError, type PoolOptions } from "../en
 import { flushSubnormal } from "../estimators/index.js";
 import type { Parameters } from "../model/params.js";
 import type { AdamStep } from "../model/runner.js";
+import { learnedLogvar } from "../model/config.js";
 import type { Layer } from "../nn/dense.js";
 import type { ParamLayout } from "../nn/layout.js";
 import { mlpForward } from "../nn/mlp.js";
@@ -53,12 +54,7 @@ export function layOutNets(L: ParamLayout, config: SemiSupervisedConfig): Nets {
   const cls = net("classifier", D, hidden, C, [["logits", C]]);
   const enc = net("encoder", D + C, hidden, 2 * Z, [["mu", Z], ["logvar", Z]]);
   const dec = net("decoder", Z + C, [...hidden].reverse(), D, [["out", D]]);
-  let decLogvar = -1;
-  if (config.likelihood.type === "gaussian" && config.likelihood.learnVariance) {
-    decLogvar = L.vector(D);
-    L.tensor("decoder.logvar", [D], decLogvar);
-  }
-  return { cls, enc, dec, decLogvar };
+  return { cls, enc, dec, decLogvar: learnedLogvar(L, config.likelihood, D) };
 }
 
 /** One step's loss and gradients (and the forward passes the model's other methods use) over the model's memory. */

@@ -1,5 +1,6 @@
 // A VAE's construction options, and their resolution into the configuration saved with it.
 import type { BuildName } from "../../bindings/load.js";
+import type { ParamLayout } from "../nn/layout.js";
 import { resolveLatent, type LatentOptions } from "../latent/index.js";
 import { checkBool, checkInt, checkKeys, checkNumber, checkOneOf, Described, fail } from "../util/validate.js";
 import { resolveLayers, type LayerSpec, type ResolvedLayerSpec, type Shape } from "./network.js";
@@ -174,4 +175,12 @@ function withLayerLists(fn: string, o: VAEOptions, c: ResolvedConfig, arg: strin
   }
   const decoder = dec.layers.map((l, i) => (i === dec.layers.length - 1 && "activation" in l ? { ...l, activation: "identity" as const } : l));
   return { ...c, inputDim: D, inputShape: input, encoder: enc.layers, decoder, hidden: [], decoderHidden: [] };
+}
+
+/** A Gaussian decoder's learned log-variance per output (`decoder.logvar`, [D]), laid out after the layers (a VAE's or M2's); -1 without. */
+export function learnedLogvar(L: ParamLayout, lik: ResolvedLikelihood, D: number): number {
+  if (lik.type !== "gaussian" || !lik.learnVariance) return -1;
+  const at = L.vector(D);
+  L.tensor("decoder.logvar", [D], at);
+  return at;
 }

@@ -202,10 +202,15 @@ export function activeUnits(m: VaeModel, x: MatrixLike, opts: { threshold?: numb
   needGaussian(m, fn);
   checkKeys(fn, "options", opts, ["threshold"]);
   const threshold = checkNumber(fn, "options.threshold", opts.threshold ?? 1e-2, { min: 0 });
-  const { mu } = encode(m, x);
-  const Z = m.config.latentDim, n = mu.length / Z;
-  const mean = new Float64Array(Z), variances = new Float64Array(Z);
-  for (let i = 0; i < n; i++) for (let j = 0; j < Z; j++) mean[j] += mu[i * Z + j] / n;
-  for (let i = 0; i < n; i++) for (let j = 0; j < Z; j++) variances[j] += (mu[i * Z + j] - mean[j]) ** 2 / n;
+  const { variances } = columnMoments(encode(m, x).mu, m.config.latentDim);
   return { count: variances.reduce((c, v) => c + (v > threshold ? 1 : 0), 0), variances };
+}
+
+/** The mean and (population) variance of every column of an [n, Z] matrix, in f64. */
+export function columnMoments(a: Float32Array, Z: number): { mean: Float64Array; variances: Float64Array } {
+  const n = a.length / Z;
+  const mean = new Float64Array(Z), variances = new Float64Array(Z);
+  for (let i = 0; i < n; i++) for (let j = 0; j < Z; j++) mean[j] += a[i * Z + j] / n;
+  for (let i = 0; i < n; i++) for (let j = 0; j < Z; j++) variances[j] += (a[i * Z + j] - mean[j]) ** 2 / n;
+  return { mean, variances };
 }

@@ -15,7 +15,7 @@ import type { StaticPlan } from "../nn/plan.js";
 import { floatsPerRow } from "../nn/workspace.js";
 import { decodeSafetensors } from "../files/safetensors.js";
 import { checkKeys, checkOneOf, fail, toMatrix, type Matrix } from "../util/validate.js";
-import { resolveConfig, type ResolvedConfig, type VAEOptions } from "./config.js";
+import { learnedLogvar, resolveConfig, type ResolvedConfig, type VAEOptions } from "./config.js";
 import { CHECKPOINT_KEY, encodeCheckpoint, restore, trainingState, type LiveRun, type Run } from "./checkpoint.js";
 import { fileTensors, Parameters } from "./params.js";
 import { buildLayers, type Shape } from "./network.js";
@@ -328,7 +328,7 @@ export function layOutVae(config: ResolvedConfig): VaeLayout {
     if (latent.kind !== name) throw new Error(`vae-wasm: the '${name}' latent kind built a '${latent.kind}' plan`);
     enc.push(head);
     const dec = buildLayers(L, "decoder", config.decoder, [Z], ACT.identity);
-    return { L, kind, enc, dec, latent, decLogvar: learnedLogvar(L, config) };
+    return { L, kind, enc, dec, latent, decLogvar: learnedLogvar(L, config.likelihood, config.inputDim) };
   }
   const enc: NetLayer[] = [], dec: NetLayer[] = [];
   let prev = D;
@@ -351,17 +351,9 @@ export function layOutVae(config: ResolvedConfig): VaeLayout {
   const out = L.dense(prev, D, ACT.identity);
   L.linear("decoder.out", out);
   dec.push(out);
-  return { L, kind, enc, dec, latent, decLogvar: learnedLogvar(L, config) };
+  return { L, kind, enc, dec, latent, decLogvar: learnedLogvar(L, config.likelihood, config.inputDim) };
 }
 
-/** A Gaussian decoder's learned per-output log-variance (`decoder.logvar`), laid out after the layers; -1 without. */
-function learnedLogvar(L: ParamLayout, config: ResolvedConfig): number {
-  const lik = config.likelihood;
-  if (lik.type !== "gaussian" || !lik.learnVariance) return -1;
-  const at = L.vector(config.inputDim);
-  L.tensor("decoder.logvar", [config.inputDim], at);
-  return at;
-}
 
 /** Refuses a model whose parameter blocks alone would not fit in WebAssembly's memory. */
 function checkSize(fn: string, L: ParamLayout, shared: boolean): void {
