@@ -66,7 +66,7 @@ export function weightGrads(k: Kernels, p: ParamBlocks, l: Layer, dy: number, x:
   const O = l.outDim, I = l.inDim, grads = p.pGrads;
   // dW[o, i] = Σ_r dy[r, o]·x[r, i]: A = dyᵀ (strides 1, O), B = x (strides I, 1); with a sparse
   // x, only the examples with a nonzero in each panel of 8 inputs (bitwise the same)
-  if (sparseX) k.gemmSparseB(grads + 4 * l.w, dy, O, x, I, rows, o0, o1, scratch);
+  if (sparseX) k.gemmSparseB(grads + 4 * l.w, I, dy, O, x, I, rows, o0, o1, scratch);
   else k.gemm(grads + 4 * l.w, I, dy, 1, O, x, I, 1, 0, o0, o1, I, rows, 0, ACT.identity, scratch, 0, apackOf(scratch, rows));
   k.biasGrad(grads + 4 * (l.b + o0), dy + 4 * o0, O, 0, rows, o1 - o0, 0);
   // a masked (autoregressive) weight: masked entries stay 0 under Adam when their gradient is 0
@@ -114,10 +114,12 @@ export function partInputGrads(k: Kernels, p: ParamBlocks, l: Layer, c0: number,
   k.gemm(dx, c1 - c0, dy, l.outDim, 1, p.pParams + 4 * (l.w + c0), l.inDim, 1, 0, r0, r1, c1 - c0, l.outDim, accumulate, ACT.identity, scratch);
 }
 
-/** dW[o0:o1, c0:c1] = dYᵀ·X_part over `rows` rows (default every output; the bias gradient is biasGrads). */
+/** dW[o0:o1, c0:c1] = dYᵀ·X_part over `rows` rows (default every output; the bias gradient is biasGrads); sparseX: X skips its zeros (SIMD builds). */
 export function partWeightGrads(k: Kernels, p: ParamBlocks, l: Layer, c0: number, c1: number, dy: number, x: number, rows: number,
-  scratch: number, o0 = 0, o1 = l.outDim): void {
-  k.gemm(p.pGrads + 4 * (l.w + c0), l.inDim, dy, 1, l.outDim, x, c1 - c0, 1, 0, o0, o1, c1 - c0, rows, 0, ACT.identity, scratch);
+  scratch: number, o0 = 0, o1 = l.outDim, sparseX = false): void {
+  // (with a sparse x, only the examples with a nonzero in each panel of 8 inputs: bitwise the same)
+  if (sparseX) k.gemmSparseB(p.pGrads + 4 * (l.w + c0), l.inDim, dy, l.outDim, x, c1 - c0, rows, o0, o1, scratch);
+  else k.gemm(p.pGrads + 4 * (l.w + c0), l.inDim, dy, 1, l.outDim, x, c1 - c0, 1, 0, o0, o1, c1 - c0, rows, 0, ACT.identity, scratch);
 }
 
 /** db[o0:o1] = Σ_r dY[r] over `rows` rows (default every output). */

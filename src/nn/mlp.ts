@@ -22,13 +22,30 @@ export function isSparse(k: Kernels, x: number, n: number): boolean {
 export function firstLayer(k: Kernels, p: ParamBlocks, l: Layer, y: number, x: number, m0: number, m1: number, scratch: number,
   lists: number): void {
   if (m0 >= m1) return;
-  // count first (a vector pass, ~12 µs for 100×784): dense input never pays for writing lists
-  if (isSparse(k, x + 4 * m0 * l.inDim, (m1 - m0) * l.inDim)) {
-    k.sparseRows(lists, x, l.inDim, m0, m1);
-    k.gemmSparseA(y, l.outDim, lists, l.inDim, p.pPacked + 4 * l.pk, p.pParams + 4 * l.b, m0, m1, l.outDim, l.act);
-  } else {
-    linearForward(k, p, l, y, x, m0, m1, scratch);
-  }
+  if (listNonzeros(k, lists, x, l.inDim, m0, m1)) sparseForward(k, p, l, y, lists, l.inDim, m0, m1);
+  else linearForward(k, p, l, y, x, m0, m1, scratch);
+}
+
+/**
+ * Writes the nonzero lists of rows [m0, m1) of x (K values a row) into `lists` (room for
+ * 2·rows·(K + 1) floats; 0: none, the scalar build) when they are sparse enough, and says
+ * whether it did. It counts first (a vector pass, ~12 µs for 100×784): dense input never pays
+ * for writing lists.
+ */
+export function listNonzeros(k: Kernels, lists: number, x: number, K: number, m0: number, m1: number): boolean {
+  if (!lists || m0 >= m1 || !isSparse(k, x + 4 * m0 * K, (m1 - m0) * K)) return false;
+  k.sparseRows(lists, x, K, m0, m1);
+  return true;
+}
+
+/**
+ * Layer l's outputs on rows [m0, m1) from x's nonzero lists (listNonzeros, K values a row):
+ * act(x·W[:, 0:K]ᵀ + b), the first K of the layer's inputs when K < l.inDim (a layer on [x, y]
+ * multiplying x alone: M2's encoder); bitwise the dense result (assembly/sparse.ts gemmSparseA).
+ */
+export function sparseForward(k: Kernels, p: ParamBlocks, l: Layer, y: number, lists: number, K: number, m0: number, m1: number,
+  act: number = l.act): void {
+  k.gemmSparseA(y, l.outDim, lists, K, p.pPacked + 4 * l.pk, l.inDim, p.pParams + 4 * l.b, m0, m1, l.outDim, act);
 }
 
 /** One layer of any kind on rows [m0, m1): y from x (`col`: a convolution's patch slot). */

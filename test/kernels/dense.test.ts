@@ -225,13 +225,13 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
       env.k.gemm(dense, O, px, I, 1, pw, 1, I, pb, 0, M, O, I, 0, act, env.zeros(8 * I), packed);
       const nnz = env.k.sparseRows(lists, px, I, 0, M);
       expect(nnz).toBe(Array.from(x).filter((v) => v !== 0).length);
-      env.k.gemmSparseA(sparse, O, lists, I, packed, pb, 0, M, O, act);
+      env.k.gemmSparseA(sparse, O, lists, I, packed, I, pb, 0, M, O, act);
       const a = env.read(dense, M * O), b = env.read(sparse, M * O);
       for (let i = 0; i < a.length; i++) expect(Object.is(a[i], b[i]), `element ${i}: ${a[i]} vs ${b[i]}`).toBe(true);
       // a row range leaves the other rows alone
       const part = env.put(new Float64Array(M * O).fill(7));
       env.k.sparseRows(lists, px, I, 3, 9);
-      env.k.gemmSparseA(part, O, lists, I, packed, pb, 3, 9, O, act);
+      env.k.gemmSparseA(part, O, lists, I, packed, I, pb, 3, 9, O, act);
       const pr = env.read(part, M * O);
       for (let m = 0; m < M; m++) {
         for (let o = 0; o < O; o++) expect(pr[m * O + o]).toBe(m >= 3 && m < 9 ? a[m * O + o] : 7);
@@ -256,7 +256,7 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
     if (env.k.simdLevel() === 0) return; // without SIMD the engine computes dW dense (gemmSparseB is not used there)
     const dense = env.zeros(O * I), sparse = env.put(new Float64Array(O * I).fill(5));
     env.k.gemm(dense, I, pdy, 1, O, px, I, 1, 0, 0, O, I, R, 0, ACT.identity, env.zeros(8 * Math.max(I, R)));
-    env.k.gemmSparseB(sparse, pdy, O, px, I, R, 2, 13, env.zeros(R));
+    env.k.gemmSparseB(sparse, I, pdy, O, px, I, R, 2, 13, env.zeros(9 * R + 8)); // (its scratch: 9·rows + 8 floats)
     const a = env.read(dense, O * I), b = env.read(sparse, O * I);
     for (let o = 0; o < O; o++) {
       for (let i = 0; i < I; i++) {
@@ -264,6 +264,35 @@ describe.each(BUILDS)("dense kernels, %s build", (build) => {
         if (o >= 2 && o < 13) expect(Object.is(a[k], b[k]), `dW[${o}, ${i}]: ${a[k]} vs ${b[k]}`).toBe(true);
         else expect(b[k]).toBe(5); // rows outside [2, 13) untouched
       }
+    }
+  });
+
+  it("the sparse kernels on the first columns of a wider layer ([x, y] inputs, M2's encoder) are gemm's on W[:, 0:K] bit for bit", async () => {
+    const env = await kernelEnv(build);
+    if (env.k.simdLevel() === 0) return; // the sparse kernels exist on SIMD builds only (the engine runs these dense without SIMD)
+    const r = rng(91);
+    // 9 examples of 27 inputs (~70 % zeros) beside 5 more inputs; 37 outputs (two-panel passes, a panel, a panel of 5)
+    const M = 9, K = 27, E = 5, O = 37, W = K + E;
+    const x = new Float64Array(M * K).map(() => (r() < 0.7 ? 0 : Math.fround(r() * 2 - 1)));
+    const w = f32(uniform(O * W, -1, 1, r)), bias = f32(uniform(O, -0.5, 0.5, r)), dy = f32(uniform(M * O, -1, 1, r));
+    const px = env.put(x), pw = env.put(w), pb = env.put(bias), pdy = env.put(dy);
+    const packed = env.zeros(Math.ceil(O / 8) * 8 * W);
+    env.k.packRows(packed, pw, O, W, 0, O);
+    // forward: x·W[:, 0:K]ᵀ + b (nn/dense.ts partForward) against the lists on panels of W inputs
+    const dense = env.zeros(M * O), sparse = env.zeros(M * O), lists = env.zeros(2 * M * (K + 1));
+    env.k.gemm(dense, O, px, K, 1, pw, 1, W, pb, 0, M, O, K, 0, ACT.identity, env.zeros(8 * W));
+    env.k.sparseRows(lists, px, K, 0, M);
+    env.k.gemmSparseA(sparse, O, lists, K, packed, W, pb, 0, M, O, ACT.identity);
+    const a = env.read(dense, M * O), b = env.read(sparse, M * O);
+    for (let i = 0; i < a.length; i++) expect(Object.is(a[i], b[i]), `element ${i}: ${a[i]} vs ${b[i]}`).toBe(true);
+    // dW[:, 0:K] = dYᵀ·X (nn/dense.ts partWeightGrads), rows [3, 30); the y columns and other rows stay
+    const dW = env.put(new Float64Array(O * W).fill(5)), sW = env.put(new Float64Array(O * W).fill(5));
+    env.k.gemm(dW, W, pdy, 1, O, px, K, 1, 0, 3, 30, K, M, 0, ACT.identity, env.zeros(8 * Math.max(K, M)));
+    env.k.gemmSparseB(sW, W, pdy, O, px, K, M, 3, 30, env.zeros(9 * M + 8));
+    const da = env.read(dW, O * W), db = env.read(sW, O * W);
+    for (let i = 0; i < da.length; i++) {
+      expect(Object.is(da[i], db[i]), `dW[${Math.floor(i / W)}, ${i % W}]: ${da[i]} vs ${db[i]}`).toBe(true);
+      if (i % W >= K || Math.floor(i / W) < 3 || Math.floor(i / W) >= 30) expect(db[i]).toBe(5);
     }
   });
 });
