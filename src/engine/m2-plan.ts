@@ -40,6 +40,8 @@ interface Dims extends Nets {
   /** classifier rows (labelled + unlabelled examples) and encoder/decoder rows (labelled + E per unlabelled) */
   Bc: number;
   R: number;
+  /** whether the sparse first layers can run (SIMD builds) */
+  sparse: boolean;
 }
 
 const hiddenOf = (net: (d: Dims) => Layer[], rows: (d: Dims) => number) => ({
@@ -64,7 +66,9 @@ const SLOTS = {
   encHidden: hiddenOf((d) => d.enc, R), encDHidden: hiddenOf((d) => d.enc, R),
   decHidden: hiddenOf((d) => d.dec, R), decDHidden: hiddenOf((d) => d.dec, R),
   /** the examples [Bc, D] (labelled first) and the labelled examples' classes (as floats) */
-  xc: per(Bc, D), labels: per(Bc, one), logits: per(Bc, C), dLogits: per(Bc, C),
+  xc: per(Bc, D),
+  /** the examples' nonzero lists for the classifier's first layer and the encoder's x part (2·Bc·(D + 1) floats), or 0 */
+  xs: { floats: (d: Dims) => (d.sparse ? 2 * d.Bc * (D(d) + 1) : 0) }, labels: per(Bc, one), logits: per(Bc, C), dLogits: per(Bc, C),
   /** y of every encoder/decoder row [R, C] (one-hot or relaxed), the encoder's x part once per example [Bc, H₀] and its gradient */
   yIn: per(R, C), encA: per(Bc, (d) => d.enc[0].outDim), dEncA: per(Bc, (d) => d.enc[0].outDim),
   h: per(R, (d) => 2 * Z(d)), dh: per(R, (d) => 2 * Z(d)), eps: per(R, Z), z: per(R, Z),
@@ -78,18 +82,21 @@ const SLOTS = {
 
 export type M2Workspace = { Bc: number; R: number } & { [K in keyof typeof SLOTS]: (typeof SLOTS)[K] extends { count: unknown } ? number[] : number };
 
-const dims = (p: M2Plan, threads: number, Bc: number, R: number): Dims =>
-  ({ cls: p.cls, enc: p.enc, dec: p.dec, decLogvar: p.decLogvar, config: p.config, threads, Bc, R });
+const dims = (p: M2Plan, threads: number, Bc: number, R: number, sparse = false): Dims =>
+  ({ cls: p.cls, enc: p.enc, dec: p.dec, decLogvar: p.decLogvar, config: p.config, threads, Bc, R, sparse });
 
 /** Int32 slots of an M2 plan's layout block. */
 export function m2LayoutSlots(p: Omit<M2Plan, "pLayout" | "layoutSlots">, threads: number): number {
   return 2 + slotCount(SLOTS, dims(p as M2Plan, threads, 0, 0));
 }
 
-/** Lays out a workspace for Bc examples and R rows with `alloc` (floats → byte pointer); returns it and its layout block's contents. */
-export function layOutM2Workspace(p: M2Plan, threads: number, Bc: number, R: number, alloc: (floats: number) => number):
+/**
+ * Lays out a workspace for Bc examples and R rows with `alloc` (floats → byte pointer), with room
+ * for the sparse first layers' lists when `sparse`; returns it and its layout block's contents.
+ */
+export function layOutM2Workspace(p: M2Plan, threads: number, Bc: number, R: number, sparse: boolean, alloc: (floats: number) => number):
   { ws: M2Workspace; layout: number[] } {
-  const { ptrs, flat } = layOut(SLOTS, dims(p, threads, Bc, R), alloc);
+  const { ptrs, flat } = layOut(SLOTS, dims(p, threads, Bc, R, sparse), alloc);
   return { ws: { Bc, R, ...ptrs } as M2Workspace, layout: [Bc, R, ...flat] };
 }
 

@@ -13,12 +13,12 @@
 // ones, E rows each (the C classes enumerated, or one relaxed sample): example b's rows start at
 // rowOf(b). The forward and backward commands are split by rows (CTRL.B = R) and a thread takes
 // the examples whose first row falls in its share, so the balancer sees work, not examples.
-import { GRAD, STREAM, type Kernels } from "../../bindings/abi.js";
+import { ACT, GRAD, STREAM, type Kernels } from "../../bindings/abi.js";
 import { share } from "./balance.js";
 import { CMD, CTRL, CTRL_F64, type Ctrl } from "./ctrl.js";
 import { adamOf, adamRange, panelRange, type AdamArgs } from "./step.js";
-import { biasGrads, packLayer, partForward, partInputGrads, partWeightGrads, weightGrads, type Layer } from "../nn/dense.js";
-import { mlpBackward, mlpForward } from "../nn/mlp.js";
+import { biasGrads, linearForward, packLayer, partForward, partInputGrads, partWeightGrads, weightGrads, type Layer } from "../nn/dense.js";
+import { isSparse, listNonzeros, mlpBackward, mlpForward, sparseForward } from "../nn/mlp.js";
 import { atBank } from "../nn/plan.js";
 import type { M2Plan, M2Workspace } from "./m2-plan.js";
 
@@ -88,7 +88,13 @@ export function forwardRows(k: Kernels, mem: WebAssembly.Memory, p: M2Plan, ws: 
   const r0 = rowOf(s, b0), r1 = rowOf(s, b1);
   const l0 = Math.min(b0, Bl), l1 = Math.min(b1, Bl), u0 = Math.max(b0, Bl) - Bl, u1 = Math.max(b1, Bl) - Bl;
   if (i[CTRL.binarize]) k.bernoulliSample(ws.xc, ws.xc, seed, STREAM.binarize, step, D, b0, b1, 0);
-  mlpForward(k, p, p.cls, ws.xc, ws.clsHidden, ws.logits, b0, b1, scratch);
+  // the classifier's first layer and the encoder's x part both read x: from its nonzero lists
+  // when sparse enough (MNIST digits), bitwise the dense results (nn/mlp.ts sparseForward)
+  const listed = listNonzeros(k, ws.xs, ws.xc, D, b0, b1);
+  const c0 = p.cls[0], clsY0 = p.cls.length > 1 ? ws.clsHidden[0] : ws.logits;
+  if (listed) sparseForward(k, p, c0, clsY0, ws.xs, D, b0, b1);
+  else linearForward(k, p, c0, clsY0, ws.xc, b0, b1, scratch);
+  mlpForward(k, p, p.cls.slice(1), clsY0, ws.clsHidden.slice(1), ws.logits, b0, b1, scratch);
   const lu = ws.logits + 4 * Bl * C;
   if (s.tau && u0 < u1) {
     if (draw & DRAW.gumbel) k.gumbelNoise(ws.g, seed, STREAM.eps + 16, step, 1, C, u0, u1, 0, 0);
@@ -100,7 +106,8 @@ export function forwardRows(k: Kernels, mem: WebAssembly.Memory, p: M2Plan, ws: 
   writeY(mem, p, ws, s, ws.yIn, 0, r0, r1);
   const L = p.enc, e0 = L[0], H = e0.outDim;
   const y0 = L.length > 1 ? ws.encHidden[0] : ws.h;
-  partForward(k, p, e0, 0, D, ws.encA, ws.xc, b0, b1, scratch, true); // A = x·W_xᵀ + b
+  if (listed) sparseForward(k, p, e0, ws.encA, ws.xs, D, b0, b1, ACT.identity); // A = x·W_xᵀ + b
+  else partForward(k, p, e0, 0, D, ws.encA, ws.xc, b0, b1, scratch, true);
   partForward(k, p, e0, D, D + C, y0, ws.yIn, r0, r1, scratch, false); // y0 = Y·W_yᵀ, then + A of the row's example and the activation
   if (l0 < l1) k.addContext(y0, ws.encA, H, 1, H, l0, l1, e0.act);
   if (u0 < u1) k.addContext(y0 + 4 * Bl * H, ws.encA + 4 * Bl * H, H, E, H, u0 * E, u1 * E, e0.act);
@@ -181,12 +188,14 @@ export function weightGradsAll(k: Kernels, mem: WebAssembly.Memory, p: M2Plan, w
     adamRange(k, p, adam, l.b + o0, l.b + o1);
     packLayer(k, adam.to, l, o0, o1);
   };
-  const net = (layers: Layer[], hidden: number[], dHidden: number[], x: number, dOut: number, rows: number, from: number) => {
+  // the classifier's first layer and the encoder's x part skip x's zeros when it is sparse (as the forward)
+  const sparseX = ws.xs !== 0 && isSparse(k, ws.xc, Bc * D);
+  const net = (layers: Layer[], hidden: number[], dHidden: number[], x: number, dOut: number, rows: number, from: number, sparse = false) => {
     layers.forEach((l, i) => {
       if (i < from) return;
       const [o0, o1] = panelRange(l.outDim, f0, f1);
       if (o0 >= o1) return;
-      weightGrads(k, p, l, i === layers.length - 1 ? dOut : dHidden[i], i === 0 ? x : hidden[i - 1], rows, o0, o1, scratch);
+      weightGrads(k, p, l, i === layers.length - 1 ? dOut : dHidden[i], i === 0 ? x : hidden[i - 1], rows, o0, o1, scratch, i === 0 && sparse);
       update(l, o0, o1);
     });
   };
@@ -210,12 +219,12 @@ export function weightGradsAll(k: Kernels, mem: WebAssembly.Memory, p: M2Plan, w
   const e0 = p.enc[0], [o0, o1] = panelRange(e0.outDim, f0, f1);
   if (o0 < o1) {
     const dy0 = p.enc.length > 1 ? ws.encDHidden[0] : ws.dh;
-    partWeightGrads(k, p, e0, 0, D, ws.dEncA, ws.xc, Bc, scratch, o0, o1); // dW_x = dAᵀ·X
+    partWeightGrads(k, p, e0, 0, D, ws.dEncA, ws.xc, Bc, scratch, o0, o1, sparseX); // dW_x = dAᵀ·X
     partWeightGrads(k, p, e0, D, D + C, dy0, ws.yIn, R, scratch, o0, o1); // dW_y = dY0ᵀ·Y
     biasGrads(k, p, e0, dy0, R, o0, o1);
     update(e0, o0, o1);
   }
-  net(p.cls, ws.clsHidden, ws.clsDHidden, ws.xc, ws.dLogits, Bc, 0);
+  net(p.cls, ws.clsHidden, ws.clsDHidden, ws.xc, ws.dLogits, Bc, 0, sparseX);
 }
 
 /** Thread t of T runs its share of the M2 command in the control block. */

@@ -111,7 +111,7 @@ export class M2Objective {
     const Bc = Bl + Bu, R = Bl + Bu * this.config.classes;
     if (this.ws && this.ws.Bc >= Bc && this.ws.R >= R) return this.ws;
     this.arena.reset(this.paramsEnd);
-    const { ws, layout } = layOutM2Workspace(this.plan, this.threads, Bc, R, (n) => this.arena.floats(n));
+    const { ws, layout } = layOutM2Workspace(this.plan, this.threads, Bc, R, this.k.simdLevel() > 0, (n) => this.arena.floats(n));
     ensureMemory(this.rt, this.arena.end);
     this.ctrl = ctrlViews(this.rt.memory.buffer, this.pCtrl);
     new Int32Array(this.rt.memory.buffer, this.plan.pLayout, this.plan.layoutSlots).set(layout);

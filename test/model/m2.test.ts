@@ -119,6 +119,36 @@ describe.each(BUILDS)("M2: lossAndGrads against finite differences of an f64 ref
   });
 });
 
+describe.each(BUILDS)("M2 on sparse inputs: lossAndGrads against finite differences, %s build", (build) => {
+  it("the classifier's first layer and the encoder's x part read x's nonzero lists (SIMD builds), with the same gradients", async () => {
+    const m = await SemiSupervisedVAE.create({ inputDim: 19, classes: 3, latentDim: 2, hidden: [6], activation: "tanh", seed: 8, build });
+    const r = rng(44);
+    const Bl = 2, Bu = 3, C = 3;
+    // ~70 % zeros (as MNIST digits): at most half of the values are nonzero, so the sparse kernels run
+    const sparse = (n: number) => f32(Array.from({ length: n }, () => (r() < 0.7 ? 0 : r())));
+    const xl = sparse(Bl * 19), xu = sparse(Bu * 19);
+    const yl = [1, 2];
+    const eps = f32(gaussian((Bl + C * Bu) * 2, r));
+    // count the sparse kernels' calls (the model's kernels, wrapped)
+    const rt = (m as unknown as { obj: { rt: { k: Record<string, unknown> } } }).obj.rt;
+    const calls = { gemmSparseA: 0, gemmSparseB: 0 };
+    const k0 = rt.k, k: Record<string, unknown> = {};
+    for (const name in k0) k[name] = k0[name];
+    for (const name of ["gemmSparseA", "gemmSparseB"] as const) {
+      const f = k0[name] as (...a: number[]) => void;
+      k[name] = (...a: number[]) => (calls[name]++, f(...a));
+    }
+    rt.k = k;
+    const got = m.lossAndGrads({ x: Float32Array.from(xl), labels: yl }, Float32Array.from(xu), { alpha: 1.3, eps: Float32Array.from(eps) });
+    expectMatchesReference(got, toF64(m.stateDict()), (p) => m2Loss(m.config, p, xl, yl, xu, eps, 1.3));
+    // forward: the classifier's first layer and the encoder's x part; weights: their dW
+    if (build === "scalar") expect(calls).toEqual({ gemmSparseA: 0, gemmSparseB: 0 });
+    else expect(calls).toEqual({ gemmSparseA: 2, gemmSparseB: 2 });
+    rt.k = k0;
+    m.dispose();
+  });
+});
+
 describe.each(BUILDS)("M2 with a Gaussian decoder: lossAndGrads against finite differences, %s build", (build) => {
   it.each([[{ type: "gaussian", variance: 0.7 }], [{ type: "gaussian", variance: 1.3, learnVariance: true }]] as const)("%j", async (likelihood) => {
     const m = await SemiSupervisedVAE.create({ inputDim: 6, classes: 3, latentDim: 2, hidden: [5], activation: "tanh", likelihood, seed: 9, build });
