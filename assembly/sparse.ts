@@ -17,7 +17,24 @@ export function sparseRows(lists: usize, x: usize, K: i32, m0: i32, m1: i32): i3
     const px = x + (<usize>(m * K) << 2);
     const list = lists + (<usize>m * <usize>(K + 1) << 3);
     let q = list + 8; // after the count (8 bytes keep the pairs aligned)
-    for (let k = 0; k < K; k++) {
+    let k = 0;
+    if (ASC_FEATURE_SIMD) {
+      // four values at a time, skipping the all-zero fours (digits' zeros come in runs)
+      const zero = f32x4.splat(0);
+      for (; k + 4 <= K; k += 4) {
+        const v = v128.load(px + (<usize>k << 2));
+        if (!v128.any_true(f32x4.ne(v, zero))) continue;
+        for (let j = 0; j < 4; j++) {
+          const e = load<f32>(px + (<usize>(k + j) << 2));
+          if (e != 0) {
+            store<i32>(q, (k + j) << 5);
+            store<f32>(q, e, 4);
+            q += 8;
+          }
+        }
+      }
+    }
+    for (; k < K; k++) {
       const v = load<f32>(px + (<usize>k << 2));
       if (v != 0) {
         store<i32>(q, k << 5);
