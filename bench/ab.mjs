@@ -3,7 +3,7 @@
 // builds, 1 and 2 threads. Prints the median per-round time ratio B/A and whether both trained
 // to the same bits. For changes whose effect is smaller than the VM's drift between processes:
 //   git worktree add /tmp/a <commit> && (cd /tmp/a && npm ci && npm run build)
-//   npm run build && node bench/ab.mjs /tmp/a . [rounds] [--mnist] [--only NAME]
+//   npm run build && node bench/ab.mjs /tmp/a . [rounds] [--mnist] [--only NAME] [--m2]
 // --mnist: the same steps on the first MNIST training digits (grey levels, ~81 % zeros: the
 // sparse first layer runs) instead of the synthetic dense grey levels; --only: the models whose
 // name contains NAME; --m2: the M2 step instead (784-500-50, 100 labelled + 100 unlabelled
@@ -11,13 +11,14 @@
 import v8 from "node:v8";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { m2Batches } from "./m2-data.mjs";
 
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 const flags = process.argv.slice(2);
 const only = flags.includes("--only") ? flags[flags.indexOf("--only") + 1] : null;
 const [dirA, dirB, roundsArg] = flags.filter((f, i) => !f.startsWith("--") && flags[i - 1] !== "--only");
 if (!dirA || !dirB) {
-  console.error("usage: node bench/ab.mjs REPO_A REPO_B [rounds]   (each built: REPO/dist/src/index.js)");
+  console.error("usage: node bench/ab.mjs REPO_A REPO_B [rounds] [--mnist] [--only NAME] [--m2]   (each built: REPO/dist/src/index.js)");
   process.exit(2);
 }
 const load = (dir) => import(pathToFileURL(resolve(dir, "dist/src/index.js")).href);
@@ -26,10 +27,8 @@ const rounds = Number(roundsArg ?? 15);
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const sameBits = (sa, sb) => Object.keys(sa).every((k) => sa[k].every((v, i) => Object.is(v, sb[k][i])));
 if (flags.includes("--m2")) {
-  const { train, trainLabels } = await B.loadMnist();
-  const D = 784, steps = 10;
-  const labelled = { x: train.data.subarray(0, 100 * D), labels: Array.from(trainLabels.subarray(0, 100)) };
-  const unlabelled = { data: train.data.subarray(100 * D, (100 + 100 * steps) * D), rows: 100 * steps, cols: D };
+  const steps = 10;
+  const { labelled, unlabelled } = m2Batches(await B.loadMnist(), steps);
   console.log(`A = ${dirA}, B = ${dirB}; ${rounds} alternating rounds of ${steps} M2 steps each`);
   for (const threads of [1, 2]) {
     const ms = [[], []], ratio = [];

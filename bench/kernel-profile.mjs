@@ -8,7 +8,9 @@
 // binarized digits (100 labelled + 100 unlabelled a step, y enumerated).
 import { loadMnist, SemiSupervisedVAE, VAE } from "../dist/src/index.js";
 import { modelOf } from "../dist/src/model/internals.js";
+import { benchInput } from "../dist/bench/models.js";
 import { describeCpu } from "./cpu.mjs";
+import { m2Batches } from "./m2-data.mjs";
 
 const [model = "vae", input = "dense", build = "simd"] = process.argv.slice(2);
 const D = 784;
@@ -33,22 +35,17 @@ function wrap(rt) {
   return tot;
 }
 
+/** The first `rows` rows of the chosen input (the benchmark's synthetic grey levels, or digits). */
 async function inputRows(rows) {
-  const x = new Float32Array(rows * D);
-  if (input === "dense") {
-    for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) >>> 0) / 4294967296;
-  } else {
-    x.set((await loadMnist()).train.data.subarray(0, x.length));
-    if (input === "binarized") for (let i = 0; i < x.length; i++) x[i] = x[i] > 0.5 ? 1 : 0;
-  }
+  if (input === "dense") return benchInput().slice(0, rows * D);
+  const x = (await loadMnist()).train.data.slice(0, rows * D);
+  if (input === "binarized") for (let i = 0; i < x.length; i++) x[i] = x[i] > 0.5 ? 1 : 0;
   return x;
 }
 
 let tot, run;
 if (model === "m2") {
-  const { train, trainLabels } = await loadMnist();
-  const labelled = { x: train.data.subarray(0, 100 * D), labels: Array.from(trainLabels.subarray(0, 100)) };
-  const unlabelled = { data: train.data.subarray(100 * D, (100 + 100 * STEPS) * D), rows: 100 * STEPS, cols: D };
+  const { labelled, unlabelled } = m2Batches(await loadMnist(), STEPS);
   const m = await SemiSupervisedVAE.create({ seed: 1, threads: 1, build });
   await m.fit(labelled, unlabelled, { epochs: 1, batchSize: 100, binarize: true });
   tot = wrap(m.obj.rt);

@@ -4,12 +4,10 @@
 //   node bench/m2-step.mjs [ROUNDS=5] [STEPS=20]     (after npm run build)
 import { loadMnist, SemiSupervisedVAE } from "../dist/src/index.js";
 import { describeCpu } from "./cpu.mjs";
+import { m2Batches } from "./m2-data.mjs";
 
 const [rounds, steps] = [5, 20].map((d, i) => Number(process.argv[2 + i] ?? d));
-const { train, trainLabels } = await loadMnist();
-const D = 784;
-const labelled = { x: train.data.subarray(0, 100 * D), labels: Array.from(trainLabels.subarray(0, 100)) };
-const unlabelled = { data: train.data.subarray(100 * D, (100 + 100 * steps) * D), rows: 100 * steps, cols: D };
+const { labelled, unlabelled } = m2Batches(await loadMnist(), steps);
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 console.log(`M2 training step, 784-500-50, 100 labelled + 100 unlabelled digits — ${describeCpu()}, ${rounds} alternating rounds of ${steps} steps`);

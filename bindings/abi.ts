@@ -26,10 +26,10 @@ export interface Kernels {
     m0: number, m1: number, accumulate: number, scratch: number, apack?: number): void;
   /** Nonzero lists of rows [m0, m1) of X[M, K] at lists + 8·m·(K + 1) bytes (count, then (32·k, value) pairs); returns the total count. */
   sparseRows(lists: number, x: number, K: number, m0: number, m1: number): number;
-  /** C = act(X·Wᵀ + bias) for rows [m0, m1) from X's nonzero lists and W's forward panels; bitwise gemm's. SIMD builds only. */
+  /** C = act(X·Wᵀ + bias) for rows [m0, m1) from X's nonzero lists (K values a row) and W's forward panels over kp ≥ K inputs (X meets the first K); bitwise gemm's. SIMD builds only. */
   gemmSparseA(c: number, ldc: number, lists: number, K: number, packed: number, kp: number, bias: number, m0: number, m1: number, n: number, act: number): void;
-  /** dW[o, d] = Σ_b dY[b, o]·X[b, d] for o in [m0, m1), d < D, skipping examples whose 8 columns of a panel are all zero; bitwise gemm's dYᵀ·X. SIMD builds only; scratch: rows i32. */
-  gemmSparseB(c: number, ldc: number, a: number, O: number, x: number, D: number, rows: number, m0: number, m1: number, scratch: number /* 9·rows + 8 floats */): void;
+  /** dW[o, d] = Σ_b dY[b, o]·X[b, d] for o in [m0, m1), d < D (C's row stride ldc ≥ D), skipping examples whose 8 columns of a panel are all zero; bitwise gemm's dYᵀ·X. SIMD builds only; scratch: 9·rows + 8 floats. */
+  gemmSparseB(c: number, ldc: number, a: number, O: number, x: number, D: number, rows: number, m0: number, m1: number, scratch: number): void;
   /** Number of nonzero values in p[0:n). */
   countNonzero(p: number, n: number): number;
   /** The SIMD ceiling, registers only: n rounds of 12 fused chains (relaxed, 96 FLOP/round) or 6 mul + 6 add chains (simd, 48 FLOP/round); call with mul = 1, add = 1e-30. */
