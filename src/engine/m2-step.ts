@@ -178,7 +178,7 @@ export function backwardRows(k: Kernels, p: M2Plan, ws: M2Workspace, s: StepShap
  * midpoints fall in [f0, f1); with `adam`, then Adam on exactly those parameters (into the bank
  * of adam.to) and the re-packing of their panels.
  */
-export function weightGradsAll(k: Kernels, mem: WebAssembly.Memory, p: M2Plan, ws: M2Workspace, s: StepShape, adam: AdamArgs | null,
+export function weightGradsAll(k: Kernels, p: M2Plan, ws: M2Workspace, s: StepShape, adam: AdamArgs | null,
   f0: number, f1: number, scratch: number): void {
   const { inputDim: D, classes: C } = p.config;
   const Bc = s.Bl + s.Bu, R = rowOf(s, Bc);
@@ -207,8 +207,8 @@ export function weightGradsAll(k: Kernels, mem: WebAssembly.Memory, p: M2Plan, w
       k.gaussianLogvarGrad(dlv, ws.out, ws.xc, ws.c, lv, 1, D, Bl, d0, d1);
       if (Bu) {
         k.gaussianLogvarGrad(ws.dLogvarU, ws.out + 4 * Bl * D, ws.xc + 4 * Bl * D, ws.c + 4 * Bl, lv, E, D, Bu * E, d0, d1);
-        const a = f32(mem, dlv, D), b = f32(mem, ws.dLogvarU, D);
-        for (let d = d0; d < d1; d++) a[d] += b[d];
+        // dlv[d] += dLogvarU[d] (the bias-gradient kernel over one row, accumulating)
+        k.biasGrad(dlv + 4 * d0, ws.dLogvarU + 4 * d0, D, 0, 1, d1 - d0, 1);
       }
       if (adam) adamRange(k, p, adam, p.decLogvar + d0, p.decLogvar + d1);
     }
@@ -242,7 +242,7 @@ export function runM2Share(k: Kernels, plan: M2Plan, ws: M2Workspace, ctrl: Ctrl
       return;
     }
     case CMD.m2Weights: {
-      weightGradsAll(k, mem, p, ws, s, adamOf(ctrl, plan), T > 1 ? ctrl.cut[t] : 0, T > 1 ? ctrl.cut[t + 1] : 1, scratch);
+      weightGradsAll(k, p, ws, s, adamOf(ctrl, plan), T > 1 ? ctrl.cut[t] : 0, T > 1 ? ctrl.cut[t + 1] : 1, scratch);
       return;
     }
     default:
